@@ -1,0 +1,184 @@
+//! The real client against a local server that behaves like WeChat.
+
+use std::time::Duration;
+
+use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig, RunningFake};
+use wxlogin_wechat::{AppSecret, HttpWeChatClient, WeChatApi, WeChatConfig, WeChatError};
+
+async fn fake(open_platform: bool) -> (FakeWeChat, RunningFake) {
+    let fake = FakeWeChat::new(FakeWeChatConfig {
+        open_platform,
+        ..FakeWeChatConfig::default()
+    });
+    let running = fake
+        .clone()
+        .start("127.0.0.1:0")
+        .await
+        .expect("fake starts");
+    (fake, running)
+}
+
+fn config(base: &str) -> WeChatConfig {
+    let mut config = WeChatConfig::new(DEV_APPID, AppSecret::new(DEV_SECRET)).with_api_base(base);
+    config.backoff = Duration::from_millis(10);
+    config
+}
+
+#[actix_rt::test]
+async fn a_good_code_gives_the_users_openid_and_session_key() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let session = client.code2session("alice.1").await.expect("success");
+    assert_eq!(session.openid.expose(), fake.openid_for("alice"));
+    assert_eq!(
+        session.session_key.expose(),
+        fake.session_key_for("alice.1")
+    );
+    assert_eq!(session.unionid, None);
+}
+
+#[actix_rt::test]
+async fn the_unionid_comes_through_when_wechat_sends_one() {
+    let (fake, running) = fake(true).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let session = client.code2session("bob").await.expect("success");
+    assert_eq!(
+        session.unionid.map(|u| u.expose().to_owned()),
+        Some(fake.unionid_for("bob"))
+    );
+}
+
+#[actix_rt::test]
+async fn every_wechat_error_arrives_as_its_kind() {
+    let (_fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let cases = [
+        ("invalid", WeChatError::InvalidCode),
+        ("used", WeChatError::CodeUsed),
+        ("ratelimited", WeChatError::RateLimited),
+        ("risky", WeChatError::RiskyUser),
+        ("busy", WeChatError::Busy),
+    ];
+    for (code, expected) in cases {
+        assert_eq!(client.code2session(code).await, Err(expected), "{code}");
+    }
+    match client.code2session("errcode_40001").await {
+        Err(WeChatError::Api {
+            errcode: 40001,
+            errmsg,
+        }) => assert!(errmsg.contains("rid:")),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        client.code2session("garbage").await,
+        Err(WeChatError::InvalidResponse(_))
+    ));
+    assert!(matches!(
+        client.code2session("incomplete").await,
+        Err(WeChatError::InvalidResponse(_))
+    ));
+}
+
+#[actix_rt::test]
+async fn a_code_exchanged_twice_is_reported_as_used() {
+    let (_fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    client.code2session("carol.7").await.expect("first use");
+    assert_eq!(
+        client.code2session("carol.7").await,
+        Err(WeChatError::CodeUsed)
+    );
+}
+
+#[actix_rt::test]
+async fn wrong_credentials_are_reported_as_such() {
+    let (_fake, running) = fake(false).await;
+    let mut bad_secret = config(&running.base_url());
+    bad_secret.secret = AppSecret::new("wrong");
+    let client = HttpWeChatClient::new(bad_secret);
+    assert_eq!(
+        client.code2session("dave").await,
+        Err(WeChatError::BadCredentials { errcode: 40125 })
+    );
+    let mut bad_appid = config(&running.base_url());
+    bad_appid.appid = "wxwrong".into();
+    let client = HttpWeChatClient::new(bad_appid);
+    assert_eq!(
+        client.code2session("dave").await,
+        Err(WeChatError::BadCredentials { errcode: 40013 })
+    );
+}
+
+#[actix_rt::test]
+async fn system_busy_is_retried_and_a_later_success_is_returned() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let session = client
+        .code2session("flaky")
+        .await
+        .expect("success on retry");
+    assert_eq!(session.openid.expose(), fake.openid_for("flaky"));
+    assert_eq!(fake.code2session_calls(), 2);
+}
+
+#[actix_rt::test]
+async fn system_busy_is_retried_a_bounded_number_of_times() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    assert_eq!(client.code2session("busy").await, Err(WeChatError::Busy));
+    assert_eq!(fake.code2session_calls(), 3, "one try and two retries");
+}
+
+#[actix_rt::test]
+async fn a_rejected_code_is_never_retried() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    for code in [
+        "invalid",
+        "used",
+        "risky",
+        "ratelimited",
+        "errcode_40001",
+        "garbage",
+    ] {
+        let _ = client.code2session(code).await;
+    }
+    assert_eq!(fake.code2session_calls(), 6);
+}
+
+#[actix_rt::test]
+async fn a_slow_answer_is_a_timeout_and_is_not_retried() {
+    let (fake, running) = fake(false).await;
+    let mut config = config(&running.base_url());
+    config.timeout = Duration::from_millis(200);
+    let client = HttpWeChatClient::new(config);
+    assert_eq!(
+        client.code2session("slow_3000").await,
+        Err(WeChatError::Timeout)
+    );
+    assert_eq!(fake.code2session_calls(), 1);
+}
+
+#[actix_rt::test]
+async fn an_unreachable_wechat_is_unavailable_after_retries() {
+    // Bind a port, then free it: nothing listens there.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port");
+    let client = HttpWeChatClient::new(config(&format!("http://{addr}")));
+    assert!(matches!(
+        client.code2session("erin").await,
+        Err(WeChatError::Unavailable(_))
+    ));
+}
+
+#[actix_rt::test]
+async fn an_answer_that_is_not_from_wechat_is_an_invalid_response() {
+    let (_fake, running) = fake(false).await;
+    // The fake serves no such path: a 404 is not a WeChat answer either.
+    let client = HttpWeChatClient::new(config(&format!("{}/nowhere", running.base_url())));
+    assert!(matches!(
+        client.code2session("frank").await,
+        Err(WeChatError::InvalidResponse(_))
+    ));
+}
