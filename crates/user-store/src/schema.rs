@@ -1,0 +1,29 @@
+// The tables of migrations/*/..._create_users_and_sessions.
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        openid -> Text,
+        unionid -> Nullable<Text>,
+        nick_name -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+        gender -> Nullable<Integer>,
+        phone_number -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        user_id -> Text,
+        session_key -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions);

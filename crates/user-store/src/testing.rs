@@ -1,0 +1,106 @@
+//! Throwaway databases for tests: a SQLite file, or a PostgreSQL database of its own.
+//!
+//! PostgreSQL is found at `WXLOGIN_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`), a URL of a role allowed to create databases.
+//! When it cannot be reached, a test asking for it is skipped with a message on stderr, unless
+//! `CI=true` or `WXLOGIN_REQUIRE_POSTGRES=1`, where it fails: CI never skips PostgreSQL silently.
+
+use std::path::PathBuf;
+
+use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+
+/// The admin URL used when `WXLOGIN_TEST_POSTGRES_URL` is not set.
+pub const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+enum Cleanup {
+    SqliteFile(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+/// A database that exists for one test and is removed when dropped.
+pub struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+impl TestDatabase {
+    /// A fresh SQLite file in the temp folder. (`:memory:` would be one database per connection.)
+    pub fn sqlite() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("wxlogin-test-{}.db", uuid::Uuid::new_v4().simple()));
+        Self {
+            url: format!("sqlite://{}", path.display()),
+            cleanup: Cleanup::SqliteFile(path),
+        }
+    }
+
+    /// A fresh, empty PostgreSQL database; `None` (with a message) when PostgreSQL cannot be
+    /// reached and it is not required.
+    pub fn postgres() -> Option<Self> {
+        let admin_url = std::env::var("WXLOGIN_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_ADMIN_URL.to_owned());
+        let mut admin = match PgConnection::establish(&admin_url) {
+            Ok(conn) => conn,
+            Err(e) if postgres_required() => panic!(
+                "PostgreSQL is required here (CI=true or WXLOGIN_REQUIRE_POSTGRES=1) but cannot be \
+                 reached at WXLOGIN_TEST_POSTGRES_URL ({}): {e}",
+                redact(&admin_url)
+            ),
+            Err(e) => {
+                eprintln!(
+                    "SKIPPED (PostgreSQL not reachable at {}: {e}); set WXLOGIN_TEST_POSTGRES_URL",
+                    redact(&admin_url)
+                );
+                return None;
+            }
+        };
+        let name = format!("wxlogin_test_{}", uuid::Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+        let mut url = url::Url::parse(&admin_url)
+            .unwrap_or_else(|e| panic!("WXLOGIN_TEST_POSTGRES_URL: {e}"));
+        url.set_path(&name);
+        Some(Self {
+            url: url.to_string(),
+            cleanup: Cleanup::PostgresDatabase { admin_url, name },
+        })
+    }
+
+    /// Its URL, as `DATABASE_URL` takes it.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// Whether a missing PostgreSQL fails the test instead of skipping it.
+pub fn postgres_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("WXLOGIN_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+}
+
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, host)) => format!("postgres://<credentials>@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::PostgresDatabase { admin_url, name } => {
+                if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                    let _ =
+                        diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&mut admin);
+                }
+            }
+        }
+    }
+}

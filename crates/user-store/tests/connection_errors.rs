@@ -1,0 +1,78 @@
+//! A database that cannot be used is a clear typed error, never a panic.
+
+use wxlogin_store::{DatabaseUrl, DieselUserStore, PoolOptions, StoreError};
+
+fn quick() -> PoolOptions {
+    PoolOptions {
+        max_size: 1,
+        connection_timeout: std::time::Duration::from_millis(500),
+    }
+}
+
+#[test]
+fn an_unknown_scheme_is_refused_without_echoing_the_url() {
+    match DieselUserStore::connect("mysql://root:hunter2@db/x", &quick()) {
+        Err(StoreError::InvalidUrl(msg)) => {
+            assert!(msg.contains("mysql://"));
+            assert!(!msg.contains("hunter2"), "{msg}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_in_memory_sqlite_database_is_refused() {
+    for url in ["sqlite://:memory:", "sqlite::memory:", "sqlite://"] {
+        assert!(
+            matches!(DatabaseUrl::parse(url), Err(StoreError::InvalidUrl(_))),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn urls_pick_their_backend_by_scheme() {
+    assert_eq!(
+        DatabaseUrl::parse("sqlite://data/x.db").ok(),
+        Some(DatabaseUrl::Sqlite("data/x.db".into()))
+    );
+    assert_eq!(
+        DatabaseUrl::parse("sqlite:///tmp/x.db").ok(),
+        Some(DatabaseUrl::Sqlite("/tmp/x.db".into()))
+    );
+    assert!(DatabaseUrl::parse("postgresql://u@h/db").is_ok_and(|u| u.is_postgres()));
+}
+
+#[test]
+fn a_postgres_url_is_shown_without_its_password() {
+    let url = DatabaseUrl::parse("postgres://app:hunter2@db.internal:5432/wx").expect("valid");
+    assert_eq!(
+        url.to_string(),
+        "postgres://<credentials>@db.internal:5432/wx"
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_is_unavailable() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let result = DieselUserStore::connect(
+        &format!("postgres://u:hunter2@127.0.0.1:{port}/x"),
+        &quick(),
+    );
+    match result {
+        Err(StoreError::Unavailable(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_sqlite_file_in_an_unwritable_place_is_unavailable() {
+    let result = DieselUserStore::connect("sqlite:///proc/no/such/dir/x.db", &quick());
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+}

@@ -1,0 +1,354 @@
+//! One contract, run against real SQLite and real PostgreSQL.
+
+use std::sync::{Arc, Barrier};
+
+use wxlogin_store::testing::TestDatabase;
+use wxlogin_store::{
+    DieselUserStore, NewSession, PoolOptions, ProfileUpdate, StoreError, UserStore,
+};
+use wxlogin_wechat::{OpenId, SessionKey, UnionId};
+
+const NOW: i64 = 1_800_000_000;
+
+fn open(db: &TestDatabase) -> DieselUserStore {
+    let store = DieselUserStore::connect(
+        db.url(),
+        &PoolOptions {
+            max_size: 8,
+            ..PoolOptions::default()
+        },
+    )
+    .expect("database reachable");
+    store.run_migrations().expect("migrations apply");
+    store
+}
+
+fn openid(name: &str) -> OpenId {
+    OpenId::new(format!("openid-{name}"))
+}
+
+fn new_session(user_id: &str, key: &str, created_at: i64) -> NewSession {
+    NewSession {
+        user_id: user_id.to_owned(),
+        session_key: SessionKey::new(key),
+        created_at,
+        expires_at: created_at + 3600,
+    }
+}
+
+fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStore) {
+    let (created, was_created) = store
+        .find_or_create_user(&openid("a"), None, NOW)
+        .expect("create");
+    assert!(was_created);
+    assert_eq!(created.openid, openid("a"));
+    assert_eq!((created.created_at, created.updated_at), (NOW, NOW));
+    assert_eq!(
+        (
+            created.nick_name.clone(),
+            created.phone_number.clone(),
+            created.gender
+        ),
+        (None, None, None)
+    );
+    let (found, was_created) = store
+        .find_or_create_user(&openid("a"), None, NOW + 5)
+        .expect("find");
+    assert!(!was_created);
+    assert_eq!(found, created);
+}
+
+fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("b"), None, NOW)
+        .expect("create");
+    assert_eq!(user.id.len(), 36);
+    assert!(!user.id.contains("openid"));
+    assert!(uuid_like(&user.id), "{}", user.id);
+    let (other, _) = store
+        .find_or_create_user(&openid("c"), None, NOW)
+        .expect("create");
+    assert_ne!(user.id, other.id);
+}
+
+fn uuid_like(id: &str) -> bool {
+    id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && id.matches('-').count() == 4
+}
+
+fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("d"), None, NOW)
+        .expect("create");
+    assert_eq!(user.unionid, None);
+    let unionid = UnionId::new("union-d");
+    let (user, _) = store
+        .find_or_create_user(&openid("d"), Some(&unionid), NOW)
+        .expect("find");
+    assert_eq!(user.unionid, Some(unionid.clone()));
+    let other = UnionId::new("union-other");
+    let (user, _) = store
+        .find_or_create_user(&openid("d"), Some(&other), NOW)
+        .expect("find");
+    assert_eq!(
+        user.unionid,
+        Some(unionid),
+        "a recorded unionid is not overwritten"
+    );
+}
+
+fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &DieselUserStore) {
+    const RACERS: usize = 16;
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let results: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.find_or_create_user(&openid("racer"), None, NOW)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| {
+            t.join()
+                .expect("no panic")
+                .expect("no error under contention")
+        })
+        .collect();
+    assert_eq!(
+        results.iter().filter(|(_, created)| *created).count(),
+        1,
+        "exactly one call created it"
+    );
+    let first = &results[0].0.id;
+    assert!(
+        results.iter().all(|(user, _)| &user.id == first),
+        "everyone got the same account"
+    );
+}
+
+fn find_user_by_public_id(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("e"), None, NOW)
+        .expect("create");
+    assert_eq!(store.find_user(&user.id).expect("query"), Some(user));
+    assert_eq!(store.find_user("no-such-user").expect("query"), None);
+}
+
+fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("f"), None, NOW)
+        .expect("create");
+    let update = ProfileUpdate {
+        nick_name: Some(Some("小明 🐼".into())),
+        avatar_url: Some(Some("https://example.com/a.png".into())),
+        gender: Some(Some(1)),
+        phone_number: Some(Some("+1 650-555-0100".into())),
+    };
+    let updated = store
+        .update_profile(&user.id, &update, NOW + 10)
+        .expect("query")
+        .expect("exists");
+    assert_eq!(updated.nick_name.as_deref(), Some("小明 🐼"));
+    assert_eq!(updated.gender, Some(1));
+    assert_eq!(updated.phone_number.as_deref(), Some("+1 650-555-0100"));
+    assert_eq!((updated.created_at, updated.updated_at), (NOW, NOW + 10));
+
+    let clear_avatar = ProfileUpdate {
+        avatar_url: Some(None),
+        ..ProfileUpdate::default()
+    };
+    let updated = store
+        .update_profile(&user.id, &clear_avatar, NOW + 20)
+        .expect("query")
+        .expect("exists");
+    assert_eq!(updated.avatar_url, None);
+    assert_eq!(
+        updated.nick_name.as_deref(),
+        Some("小明 🐼"),
+        "absent fields stay"
+    );
+    assert_eq!(store.find_user(&user.id).expect("query"), Some(updated));
+
+    assert_eq!(
+        store
+            .update_profile("nobody", &clear_avatar, NOW)
+            .expect("query"),
+        None
+    );
+}
+
+fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("g"), None, NOW)
+        .expect("create");
+    let session = store
+        .create_session(&new_session(&user.id, "key-g", NOW))
+        .expect("create");
+    assert_eq!(session.user_id, user.id);
+    assert_eq!(session.session_key.expose(), "key-g");
+    assert_eq!(session.revoked_at, None);
+    assert_eq!(
+        store.find_session(&session.id).expect("query"),
+        Some(session.clone())
+    );
+    assert_eq!(store.find_session("no-such-session").expect("query"), None);
+    let second = store
+        .create_session(&new_session(&user.id, "key-g2", NOW))
+        .expect("create");
+    assert_ne!(second.id, session.id, "session ids are unique");
+}
+
+fn a_session_for_a_missing_user_is_refused(store: &DieselUserStore) {
+    let result = store.create_session(&new_session("no-such-user", "k", NOW));
+    assert!(matches!(result, Err(StoreError::Query(_))), "{result:?}");
+}
+
+fn revoking_ends_a_session_once(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("h"), None, NOW)
+        .expect("create");
+    let session = store
+        .create_session(&new_session(&user.id, "key-h", NOW))
+        .expect("create");
+    assert!(store.revoke_session(&session.id, NOW + 1).expect("query"));
+    assert!(
+        !store.revoke_session(&session.id, NOW + 2).expect("query"),
+        "already ended"
+    );
+    assert_eq!(
+        store
+            .find_session(&session.id)
+            .expect("query")
+            .and_then(|s| s.revoked_at),
+        Some(NOW + 1)
+    );
+    assert!(!store.revoke_session("no-such-session", NOW).expect("query"));
+}
+
+fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("i"), None, NOW)
+        .expect("create");
+    let session = store
+        .create_session(&new_session(&user.id, "key-i", NOW))
+        .expect("create");
+    assert!(!session.is_expired_at(NOW + 10));
+    assert!(store.expire_session(&session.id, NOW + 10).expect("query"));
+    let expired = store
+        .find_session(&session.id)
+        .expect("query")
+        .expect("still there");
+    assert!(expired.is_expired_at(NOW + 10));
+    assert!(!store.expire_session("no-such-session", NOW).expect("query"));
+}
+
+fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("j"), None, NOW)
+        .expect("create");
+    assert_eq!(
+        store.latest_live_session(&user.id, NOW).expect("query"),
+        None
+    );
+    store
+        .create_session(&new_session(&user.id, "old", NOW))
+        .expect("create");
+    let newest = store
+        .create_session(&new_session(&user.id, "new", NOW + 5))
+        .expect("create");
+    assert_eq!(
+        store
+            .latest_live_session(&user.id, NOW + 6)
+            .expect("query")
+            .map(|s| s.id),
+        Some(newest.id.clone())
+    );
+    store.revoke_session(&newest.id, NOW + 7).expect("revoke");
+    let live = store
+        .latest_live_session(&user.id, NOW + 8)
+        .expect("query")
+        .expect("the old one");
+    assert_eq!(live.session_key.expose(), "old");
+    assert_eq!(
+        store
+            .latest_live_session(&user.id, NOW + 3601)
+            .expect("query"),
+        None,
+        "all expired"
+    );
+}
+
+fn purging_removes_only_ended_sessions(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(&openid("k"), None, NOW)
+        .expect("create");
+    let live = store
+        .create_session(&new_session(&user.id, "live", NOW + 100))
+        .expect("create");
+    let expired = store
+        .create_session(&new_session(&user.id, "expired", NOW - 7200))
+        .expect("create");
+    let revoked = store
+        .create_session(&new_session(&user.id, "revoked", NOW))
+        .expect("create");
+    store.revoke_session(&revoked.id, NOW).expect("revoke");
+    assert_eq!(store.purge_sessions(NOW + 1).expect("purge"), 2);
+    assert!(store.find_session(&live.id).expect("query").is_some());
+    assert!(store.find_session(&expired.id).expect("query").is_none());
+    assert!(store.find_session(&revoked.id).expect("query").is_none());
+}
+
+fn data_survives_reopening_the_database(db: &TestDatabase) {
+    let store = open(db);
+    let (user, _) = store
+        .find_or_create_user(&openid("l"), None, NOW)
+        .expect("create");
+    let session = store
+        .create_session(&new_session(&user.id, "key-l", NOW))
+        .expect("create");
+    drop(store);
+    let store = open(db);
+    assert_eq!(store.find_user(&user.id).expect("query"), Some(user));
+    assert_eq!(
+        store.find_session(&session.id).expect("query"),
+        Some(session)
+    );
+    assert!(
+        store.run_migrations().expect("idempotent").is_empty(),
+        "nothing left to apply"
+    );
+    store.ping().expect("answers");
+}
+
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(#[test] fn $case() { let db = TestDatabase::sqlite(); super::$case(&open(&db)); })*
+            #[test] fn data_survives_reopening_the_database() { super::data_survives_reopening_the_database(&TestDatabase::sqlite()); }
+        }
+        mod postgres {
+            use super::*;
+            $(#[test] fn $case() { if let Some(db) = TestDatabase::postgres() { super::$case(&open(&db)); } })*
+            #[test] fn data_survives_reopening_the_database() {
+                if let Some(db) = TestDatabase::postgres() { super::data_survives_reopening_the_database(&db); }
+            }
+        }
+    };
+}
+
+contract!(
+    first_login_creates_a_user_and_the_next_finds_it,
+    the_public_id_is_a_random_uuid_not_derived_from_the_openid,
+    a_unionid_is_kept_and_filled_in_later_if_it_was_missing,
+    concurrent_first_logins_of_one_user_create_exactly_one_account,
+    find_user_by_public_id,
+    profile_updates_are_partial_and_null_clears,
+    sessions_are_created_found_and_hold_the_session_key,
+    a_session_for_a_missing_user_is_refused,
+    revoking_ends_a_session_once,
+    expiring_a_session_ends_its_lifetime_now,
+    the_latest_live_session_holds_the_current_session_key,
+    purging_removes_only_ended_sessions,
+);
