@@ -21,7 +21,7 @@ pub struct SessionToken {
 }
 
 /// Why a token was refused, or could not be made.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
     /// The token was genuine but its session's lifetime is over.
     #[error("the token has expired")]

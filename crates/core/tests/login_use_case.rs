@@ -1,0 +1,438 @@
+//! The login use case against mocks of its three boundaries.
+
+use std::sync::Arc;
+
+use mockall::predicate::eq;
+use wxlogin_core::{CoreError, LoginService, LoginSettings, ProfileEdit};
+use wxlogin_store::{MockUserStore, Session, StoreError, User};
+use wxlogin_token::{ManualClock, MockTokenCodec, SessionToken, TokenError};
+use wxlogin_wechat::{MockWeChatApi, OpenId, SessionKey, WeChatError, WeChatSession};
+
+const NOW: i64 = 1_800_000_000;
+const TTL: i64 = 3600;
+
+fn user(id: &str) -> User {
+    User {
+        id: id.into(),
+        openid: OpenId::new("openid-1"),
+        unionid: None,
+        nick_name: None,
+        avatar_url: None,
+        gender: None,
+        phone_number: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+fn session(id: &str, user_id: &str) -> Session {
+    Session {
+        id: id.into(),
+        user_id: user_id.into(),
+        session_key: SessionKey::new("key"),
+        created_at: NOW,
+        expires_at: NOW + TTL,
+        revoked_at: None,
+    }
+}
+
+fn wechat_session() -> WeChatSession {
+    WeChatSession {
+        openid: OpenId::new("openid-1"),
+        session_key: SessionKey::new("key"),
+        unionid: None,
+    }
+}
+
+struct Mocks {
+    wechat: MockWeChatApi,
+    store: MockUserStore,
+    tokens: MockTokenCodec,
+    clock: Arc<ManualClock>,
+}
+
+impl Mocks {
+    fn new() -> Self {
+        Self {
+            wechat: MockWeChatApi::new(),
+            store: MockUserStore::new(),
+            tokens: MockTokenCodec::new(),
+            clock: Arc::new(ManualClock::new(NOW)),
+        }
+    }
+
+    fn service(self) -> LoginService<MockWeChatApi, MockUserStore, MockTokenCodec> {
+        LoginService::new(
+            self.wechat,
+            Arc::new(self.store),
+            Arc::new(self.tokens),
+            self.clock,
+            LoginSettings {
+                session_ttl_secs: TTL,
+            },
+        )
+    }
+
+    fn token_for(&mut self, session_id: &'static str, user_id: &'static str) {
+        self.tokens
+            .expect_verify()
+            .with(eq("the-token"))
+            .times(1)
+            .returning(move |_| {
+                Ok(SessionToken {
+                    user_id: user_id.into(),
+                    session_id: session_id.into(),
+                    expires_at: NOW + TTL,
+                })
+            });
+    }
+}
+
+#[tokio::test]
+async fn a_first_login_creates_the_user_opens_a_session_and_issues_a_token_expiring_with_it() {
+    let mut m = Mocks::new();
+    m.wechat
+        .expect_code2session()
+        .with(eq("code-1"))
+        .times(1)
+        .returning(|_| Ok(wechat_session()));
+    m.store
+        .expect_find_or_create_user()
+        .withf(|openid, unionid, now| {
+            openid.expose() == "openid-1" && unionid.is_none() && *now == NOW
+        })
+        .times(1)
+        .returning(|_, _, _| Ok((user("u1"), true)));
+    m.store
+        .expect_create_session()
+        .withf(|s| {
+            s.user_id == "u1" && s.session_key.expose() == "key" && s.expires_at == NOW + TTL
+        })
+        .times(1)
+        .returning(|_| Ok(session("s1", "u1")));
+    m.tokens
+        .expect_issue()
+        .with(eq(SessionToken {
+            user_id: "u1".into(),
+            session_id: "s1".into(),
+            expires_at: NOW + TTL,
+        }))
+        .times(1)
+        .returning(|_| Ok("the-token".into()));
+
+    let outcome = m.service().login("code-1").await.expect("login");
+
+    assert_eq!(outcome.token, "the-token");
+    assert_eq!((outcome.expires_at, outcome.expires_in), (NOW + TTL, TTL));
+    assert!(!outcome.user_existed);
+    assert_eq!(outcome.user.id, "u1");
+}
+
+#[tokio::test]
+async fn a_returning_user_is_told_the_account_existed() {
+    let mut m = Mocks::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .returning(|_| Ok(wechat_session()));
+    m.store
+        .expect_find_or_create_user()
+        .times(1)
+        .returning(|_, _, _| Ok((user("u1"), false)));
+    m.store
+        .expect_create_session()
+        .times(1)
+        .returning(|_| Ok(session("s2", "u1")));
+    m.tokens
+        .expect_issue()
+        .times(1)
+        .returning(|_| Ok("t".into()));
+    assert!(
+        m.service()
+            .login("code-2")
+            .await
+            .expect("login")
+            .user_existed
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_code_is_refused_without_asking_wechat() {
+    let long = "a".repeat(129);
+    for code in ["", " ", "has space", "tab\t", "中文", long.as_str()] {
+        let mut m = Mocks::new();
+        m.wechat.expect_code2session().never();
+        m.store.expect_find_or_create_user().never();
+        assert!(
+            matches!(m.service().login(code).await, Err(CoreError::MalformedCode)),
+            "{code:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_code_wechat_rejects_creates_no_user_and_no_session() {
+    for error in [
+        WeChatError::InvalidCode,
+        WeChatError::CodeUsed,
+        WeChatError::RateLimited,
+        WeChatError::RiskyUser,
+        WeChatError::Busy,
+        WeChatError::BadCredentials { errcode: 40125 },
+        WeChatError::Api {
+            errcode: 40001,
+            errmsg: "x".into(),
+        },
+        WeChatError::InvalidResponse("garbage".into()),
+        WeChatError::Unavailable("refused".into()),
+        WeChatError::Timeout,
+    ] {
+        let mut m = Mocks::new();
+        let returned = error.clone();
+        m.wechat
+            .expect_code2session()
+            .times(1)
+            .returning(move |_| Err(returned.clone()));
+        m.store.expect_find_or_create_user().never();
+        m.store.expect_create_session().never();
+        m.tokens.expect_issue().never();
+        match m.service().login("code").await {
+            Err(CoreError::WeChat(got)) => assert_eq!(got, error),
+            other => panic!("{error:?} gave {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_during_login_issues_no_token() {
+    let mut m = Mocks::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .returning(|_| Ok(wechat_session()));
+    m.store
+        .expect_find_or_create_user()
+        .times(1)
+        .returning(|_, _, _| Err(StoreError::Unavailable("down".into())));
+    m.store.expect_create_session().never();
+    m.tokens.expect_issue().never();
+    assert!(matches!(
+        m.service().login("code").await,
+        Err(CoreError::Store(StoreError::Unavailable(_)))
+    ));
+}
+
+#[tokio::test]
+async fn a_valid_token_with_a_live_session_names_the_caller() {
+    let mut m = Mocks::new();
+    m.token_for("s1", "u1");
+    m.store
+        .expect_find_session()
+        .with(eq("s1"))
+        .times(1)
+        .returning(|_| Ok(Some(session("s1", "u1"))));
+    m.store
+        .expect_find_user()
+        .with(eq("u1"))
+        .times(1)
+        .returning(|_| Ok(Some(user("u1"))));
+    let caller = m
+        .service()
+        .authenticate("the-token")
+        .await
+        .expect("authenticated");
+    assert_eq!(
+        (caller.user.id.as_str(), caller.session_id.as_str()),
+        ("u1", "s1")
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_or_expired_token_is_refused_without_a_database_query() {
+    for (error, expected_expired) in [
+        (TokenError::Expired, true),
+        (TokenError::Invalid("bad".into()), false),
+    ] {
+        let mut m = Mocks::new();
+        let returned = error.clone();
+        m.tokens
+            .expect_verify()
+            .times(1)
+            .returning(move |_| Err(returned.clone()));
+        m.store.expect_find_session().never();
+        let result = m.service().authenticate("the-token").await;
+        if expected_expired {
+            assert!(matches!(result, Err(CoreError::TokenExpired)), "{result:?}");
+        } else {
+            assert!(
+                matches!(result, Err(CoreError::TokenInvalid(_))),
+                "{result:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_session_is_refused_as_revoked() {
+    let mut m = Mocks::new();
+    m.token_for("s1", "u1");
+    m.store.expect_find_session().times(1).returning(|_| {
+        Ok(Some(Session {
+            revoked_at: Some(NOW),
+            ..session("s1", "u1")
+        }))
+    });
+    m.store
+        .expect_find_user()
+        .returning(|_| Ok(Some(user("u1"))));
+    assert!(matches!(
+        m.service().authenticate("the-token").await,
+        Err(CoreError::SessionRevoked)
+    ));
+}
+
+#[tokio::test]
+async fn a_session_expired_in_the_store_is_refused_as_expired() {
+    let mut m = Mocks::new();
+    m.token_for("s1", "u1");
+    m.store.expect_find_session().times(1).returning(|_| {
+        Ok(Some(Session {
+            expires_at: NOW - 1,
+            ..session("s1", "u1")
+        }))
+    });
+    m.store
+        .expect_find_user()
+        .returning(|_| Ok(Some(user("u1"))));
+    assert!(matches!(
+        m.service().authenticate("the-token").await,
+        Err(CoreError::TokenExpired)
+    ));
+}
+
+#[tokio::test]
+async fn a_purged_session_is_refused_as_ended() {
+    let mut m = Mocks::new();
+    m.token_for("s1", "u1");
+    m.store
+        .expect_find_session()
+        .times(1)
+        .returning(|_| Ok(None));
+    m.store.expect_find_user().never();
+    assert!(matches!(
+        m.service().authenticate("the-token").await,
+        Err(CoreError::SessionRevoked)
+    ));
+}
+
+#[tokio::test]
+async fn a_token_naming_someone_elses_session_is_invalid() {
+    let mut m = Mocks::new();
+    m.token_for("s1", "intruder");
+    m.store
+        .expect_find_session()
+        .times(1)
+        .returning(|_| Ok(Some(session("s1", "u1"))));
+    m.store
+        .expect_find_user()
+        .returning(|_| Ok(Some(user("u1"))));
+    assert!(matches!(
+        m.service().authenticate("the-token").await,
+        Err(CoreError::TokenInvalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_database_failure_while_authenticating_is_a_store_error() {
+    let mut m = Mocks::new();
+    m.token_for("s1", "u1");
+    m.store
+        .expect_find_session()
+        .times(1)
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
+    assert!(matches!(
+        m.service().authenticate("the-token").await,
+        Err(CoreError::Store(_))
+    ));
+}
+
+#[tokio::test]
+async fn logout_revokes_the_callers_session_at_the_current_time() {
+    let mut m = Mocks::new();
+    m.clock.advance(42);
+    m.store
+        .expect_revoke_session()
+        .with(eq("s1"), eq(NOW + 42))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    let caller = wxlogin_core::Caller {
+        user: user("u1"),
+        session_id: "s1".into(),
+    };
+    m.service().logout(&caller).await.expect("logout");
+}
+
+#[tokio::test]
+async fn a_profile_edit_is_validated_before_the_store_sees_it() {
+    let mut m = Mocks::new();
+    m.store.expect_update_profile().never();
+    let caller = wxlogin_core::Caller {
+        user: user("u1"),
+        session_id: "s1".into(),
+    };
+    let edit = ProfileEdit {
+        avatar_url: Some(Some("javascript:alert(1)".into())),
+        ..ProfileEdit::default()
+    };
+    assert!(matches!(
+        m.service().update_profile(&caller, edit).await,
+        Err(CoreError::InvalidProfile(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_valid_profile_edit_reaches_the_store_and_returns_the_new_profile() {
+    let mut m = Mocks::new();
+    m.store
+        .expect_update_profile()
+        .withf(|id, update, now| {
+            id == "u1" && update.nick_name == Some(Some("小明".into())) && *now == NOW
+        })
+        .times(1)
+        .returning(|_, _, _| {
+            Ok(Some(User {
+                nick_name: Some("小明".into()),
+                ..user("u1")
+            }))
+        });
+    let caller = wxlogin_core::Caller {
+        user: user("u1"),
+        session_id: "s1".into(),
+    };
+    let edit = ProfileEdit {
+        nick_name: Some(Some("小明".into())),
+        ..ProfileEdit::default()
+    };
+    let updated = m
+        .service()
+        .update_profile(&caller, edit)
+        .await
+        .expect("updated");
+    assert_eq!(updated.nick_name.as_deref(), Some("小明"));
+}
+
+#[tokio::test]
+async fn an_empty_profile_edit_touches_nothing() {
+    let mut m = Mocks::new();
+    m.store.expect_update_profile().never();
+    let caller = wxlogin_core::Caller {
+        user: user("u1"),
+        session_id: "s1".into(),
+    };
+    let same = m
+        .service()
+        .update_profile(&caller, ProfileEdit::default())
+        .await
+        .expect("ok");
+    assert_eq!(same, user("u1"));
+}
