@@ -1,1 +1,15 @@
+//! `wxlogin-server`: the HTTP API of wxlogin (see `docs/api.md`), as a library so that tests
+//! and other binaries can build and start it. The binary only reads the configuration, sets up
+//! logging, and runs.
 
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod state;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,309 @@
+//! Configuration, read once from the environment at start-up.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
+use wxlogin_store::DatabaseUrl;
+use wxlogin_token::MIN_KEY_LEN;
+use wxlogin_wechat::{AppSecret, DEFAULT_API_BASE, WeChatConfig};
+
+/// The key that signs tokens in dev mode when `TOKEN_SECRET` is not set. Public, so dev tokens
+/// are worthless anywhere else.
+const DEV_TOKEN_SECRET: &str = "wxlogin dev mode token secret -- not for production";
+
+/// The token signing key; `Debug` hides it.
+#[derive(Clone)]
+pub struct TokenSecret(Vec<u8>);
+
+impl TokenSecret {
+    /// The key bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for TokenSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSecret(<redacted>)")
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Dev mode: the built-in fake WeChat, no credentials needed.
+    pub dev: bool,
+    /// How to reach WeChat (in dev mode, `api_base` is replaced by the fake's address).
+    pub wechat: WeChatConfig,
+    /// Signs login tokens.
+    pub token_secret: TokenSecret,
+    /// Lifetime of a login session, seconds.
+    pub session_ttl_secs: i64,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Most database connections at once.
+    pub db_pool_size: u32,
+    /// Where to listen.
+    pub bind_addr: SocketAddr,
+    /// Login attempts per client IP per minute; 0 turns the limit off.
+    pub login_rate_limit: u32,
+    /// Largest request body accepted, bytes.
+    pub max_body_bytes: usize,
+    /// actix workers (threads serving requests).
+    pub workers: usize,
+}
+
+/// Session lifetime when `SESSION_TTL_SECS` is not set: 7 days.
+pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
+/// Login attempts per IP per minute when `LOGIN_RATE_LIMIT` is not set.
+pub const DEFAULT_LOGIN_RATE_LIMIT: u32 = 60;
+/// The SQLite file used when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://wxlogin.db";
+
+impl Config {
+    /// Reads the configuration through `var` (the environment, in `main`), collecting every
+    /// problem rather than stopping at the first, each naming its variable.
+    pub fn from_env(dev: bool, var: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mut problems = Vec::new();
+
+        let (appid, secret) = if dev {
+            if var("WECHAT_SECRET").is_some() {
+                problems.push(
+                    "WECHAT_SECRET is set, but --dev talks to a fake WeChat and must never run with \
+                     real credentials: unset WECHAT_APPID/WECHAT_SECRET or drop --dev"
+                        .to_owned(),
+                );
+            }
+            (DEV_APPID.to_owned(), DEV_SECRET.to_owned())
+        } else {
+            let appid = var("WECHAT_APPID").unwrap_or_else(|| {
+                problems.push(
+                    "WECHAT_APPID is required (the mini program's appid), or run with --dev".into(),
+                );
+                String::new()
+            });
+            let secret = var("WECHAT_SECRET").unwrap_or_else(|| {
+                problems.push(
+                    "WECHAT_SECRET is required (the mini program's app secret), or run with --dev"
+                        .into(),
+                );
+                String::new()
+            });
+            (appid, secret)
+        };
+
+        let token_secret = match var("TOKEN_SECRET") {
+            Some(s) if s.len() >= MIN_KEY_LEN => s.into_bytes(),
+            Some(s) => {
+                problems.push(format!(
+                    "TOKEN_SECRET is {} bytes long; at least {MIN_KEY_LEN} are required",
+                    s.len()
+                ));
+                Vec::new()
+            }
+            None if dev => DEV_TOKEN_SECRET.as_bytes().to_vec(),
+            None => {
+                problems.push(format!(
+                    "TOKEN_SECRET is required (at least {MIN_KEY_LEN} random bytes)"
+                ));
+                Vec::new()
+            }
+        };
+
+        let session_ttl_secs = number(
+            &var,
+            &mut problems,
+            "SESSION_TTL_SECS",
+            DEFAULT_SESSION_TTL_SECS,
+            1,
+            366 * 24 * 3600,
+        );
+        let login_rate_limit = number(
+            &var,
+            &mut problems,
+            "LOGIN_RATE_LIMIT",
+            i64::from(DEFAULT_LOGIN_RATE_LIMIT),
+            0,
+            1_000_000,
+        );
+        let max_body_bytes = number(
+            &var,
+            &mut problems,
+            "MAX_BODY_BYTES",
+            64 * 1024,
+            1024,
+            16 * 1024 * 1024,
+        );
+        let timeout_secs = number(&var, &mut problems, "WECHAT_TIMEOUT_SECS", 5, 1, 60);
+        let db_pool_size = number(&var, &mut problems, "DB_POOL_SIZE", 8, 1, 1000);
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let workers = number(
+            &var,
+            &mut problems,
+            "WORKERS",
+            i64::try_from(cores).unwrap_or(2),
+            1,
+            256,
+        );
+
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if let Err(e) = DatabaseUrl::parse(&database_url) {
+            problems.push(format!("DATABASE_URL: {e}"));
+        }
+
+        let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let bind_addr = bind_addr.parse().unwrap_or_else(|_| {
+            problems.push(format!(
+                "BIND_ADDR {bind_addr:?} is not an address like 127.0.0.1:8080"
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+
+        let api_base = var("WECHAT_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+            problems.push(format!(
+                "WECHAT_API_BASE {api_base:?} must start with https:// or http://"
+            ));
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut wechat = WeChatConfig::new(appid, AppSecret::new(secret)).with_api_base(api_base);
+        wechat.timeout = Duration::from_secs(timeout_secs.unsigned_abs());
+        Ok(Self {
+            dev,
+            wechat,
+            token_secret: TokenSecret(token_secret),
+            session_ttl_secs,
+            database_url,
+            db_pool_size: u32::try_from(db_pool_size).unwrap_or(8),
+            bind_addr,
+            login_rate_limit: u32::try_from(login_rate_limit).unwrap_or(0),
+            max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(64 * 1024),
+            workers: usize::try_from(workers).unwrap_or(2),
+        })
+    }
+}
+
+fn number(
+    var: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+    name: &str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> i64 {
+    let Some(raw) = var(name) else { return default };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => n,
+        _ => {
+            problems.push(format!(
+                "{name} {raw:?} must be a whole number from {min} to {max}"
+            ));
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(dev: bool, vars: &[(&str, &str)]) -> Result<Config, Vec<String>> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_env(dev, |name| vars.get(name).cloned())
+    }
+
+    const GOOD: [(&str, &str); 3] = [
+        ("WECHAT_APPID", "wx4f4bc4dec97d474b"),
+        ("WECHAT_SECRET", "real-secret"),
+        ("TOKEN_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn production_needs_credentials_and_a_token_secret_and_names_each_missing_one() {
+        let problems = read(false, &[]).expect_err("refused");
+        for name in ["WECHAT_APPID", "WECHAT_SECRET", "TOKEN_SECRET"] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(name)),
+                "{name} in {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_short_token_secret_is_refused() {
+        let mut vars = GOOD.to_vec();
+        vars[2] = ("TOKEN_SECRET", "too-short");
+        let problems = read(false, &vars).expect_err("refused");
+        assert_eq!(
+            problems,
+            ["TOKEN_SECRET is 9 bytes long; at least 32 are required"]
+        );
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let config = read(false, &GOOD).expect("valid");
+        assert_eq!(config.session_ttl_secs, 604_800);
+        assert_eq!(config.database_url, "sqlite://wxlogin.db");
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.login_rate_limit, 60);
+        assert_eq!(config.max_body_bytes, 65_536);
+        assert_eq!(config.wechat.api_base, "https://api.weixin.qq.com");
+        assert!(!config.dev);
+    }
+
+    #[test]
+    fn dev_mode_needs_nothing_and_refuses_real_credentials() {
+        let config = read(true, &[]).expect("valid");
+        assert_eq!(config.wechat.appid, DEV_APPID);
+        let problems = read(true, &GOOD).expect_err("refused");
+        assert!(
+            problems[0].starts_with("WECHAT_SECRET is set, but --dev"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn bad_numbers_and_urls_name_their_variable() {
+        let mut vars = GOOD.to_vec();
+        vars.extend([
+            ("SESSION_TTL_SECS", "0"),
+            ("LOGIN_RATE_LIMIT", "many"),
+            ("DATABASE_URL", "mysql://x"),
+            ("BIND_ADDR", "localhost"),
+            ("WECHAT_API_BASE", "ftp://x"),
+        ]);
+        let problems = read(false, &vars).expect_err("refused");
+        for name in [
+            "SESSION_TTL_SECS",
+            "LOGIN_RATE_LIMIT",
+            "DATABASE_URL",
+            "BIND_ADDR",
+            "WECHAT_API_BASE",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(name)),
+                "{name} in {problems:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let shown = format!("{:?}", read(false, &GOOD).expect("valid"));
+        assert!(
+            !shown.contains("real-secret") && !shown.contains("0123456789abcdef"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! `wxlogin-server`: reads the configuration, sets up logging, runs until SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+
+use wxlogin_server::{Application, Config};
+
+const USAGE: &str = "usage: wxlogin-server [--dev]
+
+  --dev   dev mode: a built-in fake WeChat, no credentials needed, SQLite by default.
+          Never for production.
+
+Configuration comes from the environment: WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE,
+TOKEN_SECRET, SESSION_TTL_SECS, DATABASE_URL, BIND_ADDR, LOGIN_RATE_LIMIT, RUST_LOG
+(see README.md).";
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let mut dev = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--dev" => dev = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "-V" | "--version" => {
+                println!("wxlogin-server {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("wxlogin-server: unknown argument {other:?}\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+
+    let config = match Config::from_env(dev, |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("wxlogin-server: configuration error: {problem}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("wxlogin-server: cannot start: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let handle = app.handle();
+    actix_web::rt::spawn(async move {
+        let signal = wait_for_signal().await;
+        log::info!("{signal} received: finishing requests in flight, then stopping");
+        handle.stop(true).await;
+    });
+    match app.run_until_stopped().await {
+        Ok(()) => {
+            log::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wxlogin-server: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM. actix would stop abruptly on SIGINT by itself; both are
+/// handled here so both stop gracefully.
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        std::future::pending::<()>().await;
+        return "no signal";
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}

@@ -1,0 +1,183 @@
+//! The routes of the HTTP contract.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Deserializer, Serialize};
+use wxlogin_core::ProfileEdit;
+use wxlogin_store::{User, UserStore};
+
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Mounts every route, with JSON errors for unknown paths and wrong methods.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/api/login").route(web::post().to(login)))
+        .service(
+            resource("/api/me")
+                .route(web::get().to(me))
+                .route(web::put().to(update_me)),
+        )
+        .service(resource("/api/logout").route(web::post().to(logout)))
+        .service(resource("/healthz").route(web::get().to(healthz)))
+        .service(resource("/readyz").route(web::get().to(readyz)));
+}
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    ))
+}
+
+/// The answer for paths no route serves.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route",
+    ))
+}
+
+/// `User` as the contract shows it: no openid, no unionid, RFC 3339 times.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody {
+    id: String,
+    nick_name: Option<String>,
+    avatar_url: Option<String>,
+    gender: Option<i32>,
+    phone_number: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn rfc3339(unix_secs: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix_secs).unwrap_or(0));
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id,
+            nick_name: user.nick_name,
+            avatar_url: user.avatar_url,
+            gender: user.gender,
+            phone_number: user.phone_number,
+            created_at: rfc3339(user.created_at),
+            updated_at: rfc3339(user.updated_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    code: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LoginResponse {
+    token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    expires_at: String,
+    user_exist: bool,
+    user_info: UserBody,
+}
+
+async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    if let (Some(limiter), Some(peer)) = (&state.login_limiter, req.peer_addr()) {
+        if limiter.check_key(&peer.ip()).is_err() {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many login attempts; try again in a minute",
+            ));
+        }
+    }
+    let outcome = state.service.login(&body.code).await?;
+    Ok(HttpResponse::Ok().json(LoginResponse {
+        token: outcome.token,
+        token_type: "Bearer",
+        expires_in: outcome.expires_in,
+        expires_at: rfc3339(outcome.expires_at),
+        user_exist: outcome.user_existed,
+        user_info: outcome.user.into(),
+    }))
+}
+
+async fn me(Authenticated(caller): Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(UserBody::from(caller.user))
+}
+
+/// `PUT /api/me`: absent fields stay, `null` clears, any other field is refused.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ProfileRequest {
+    #[serde(default, deserialize_with = "present")]
+    nick_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    avatar_url: Option<Option<String>>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from a field not sent (`None`, by `default`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+async fn update_me(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    body: web::Json<ProfileRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let edit = ProfileEdit {
+        nick_name: body.nick_name,
+        avatar_url: body.avatar_url,
+    };
+    let user = state.service.update_profile(&caller, edit).await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+async fn logout(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    state.service.logout(&caller).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let store = state.service.store().clone();
+    let ping = tokio::task::spawn_blocking(move || store.ping());
+    match tokio::time::timeout(Duration::from_secs(3), ping).await {
+        Ok(Ok(Ok(()))) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
+        outcome => {
+            log::warn!("readiness check failed: {outcome:?}");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database does not answer",
+            ))
+        }
+    }
+}
