@@ -1,1 +1,217 @@
+//! Helpers for the end-to-end tests: start the real server on a free port against the fake
+//! WeChat and a throwaway database, and talk to it over real HTTP.
+//!
+//! Cargo compiles no `tests/` folder at the root of a virtual workspace, so the end-to-end
+//! suite is this crate of its own (`cargo test -p wxlogin-e2e`).
 
+use std::collections::HashMap;
+
+use actix_web::dev::ServerHandle;
+use serde_json::Value;
+use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig, RunningFake};
+use wxlogin_server::{Application, Config};
+
+/// The token key of test servers.
+pub const TOKEN_SECRET: &str = "e2e-token-secret-0123456789abcdef";
+
+/// A running server and the fake WeChat behind it.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// The fake, to learn openids and count upstream calls.
+    pub fake: FakeWeChat,
+    handle: ServerHandle,
+    task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
+    _fake_running: Option<RunningFake>,
+    client: awc::Client,
+}
+
+/// An HTTP answer, body parsed as JSON when it is JSON.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status code.
+    pub status: u16,
+    /// Content-Type header.
+    pub content_type: String,
+    /// The raw body.
+    pub text: String,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+}
+
+impl Reply {
+    /// The `error` kind of an error body.
+    pub fn error(&self) -> &str {
+        self.json["error"].as_str().unwrap_or("<none>")
+    }
+}
+
+/// Which server to start.
+pub struct Spawn<'a> {
+    /// `DATABASE_URL`.
+    pub database_url: &'a str,
+    /// Extra or overriding environment variables.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Share this running fake (for several instances); start a new one when `None`.
+    pub fake: Option<(FakeWeChat, String)>,
+}
+
+impl TestApp {
+    /// Starts a server on `database_url` with a fresh fake WeChat.
+    pub async fn spawn(database_url: &str) -> Self {
+        Self::spawn_with(Spawn {
+            database_url,
+            env: &[],
+            fake: None,
+        })
+        .await
+    }
+
+    /// Starts a server as `spawn` says.
+    pub async fn spawn_with(spawn: Spawn<'_>) -> Self {
+        let (fake, fake_url, running) = match spawn.fake {
+            Some((fake, url)) => (fake, url, None),
+            None => {
+                let fake = FakeWeChat::new(FakeWeChatConfig::default());
+                let running = fake
+                    .clone()
+                    .start("127.0.0.1:0")
+                    .await
+                    .expect("fake WeChat starts");
+                let url = running.base_url();
+                (fake, url, Some(running))
+            }
+        };
+        let mut env: HashMap<String, String> = [
+            ("WECHAT_APPID", DEV_APPID),
+            ("WECHAT_SECRET", DEV_SECRET),
+            ("TOKEN_SECRET", TOKEN_SECRET),
+            ("BIND_ADDR", "127.0.0.1:0"),
+            ("LOGIN_RATE_LIMIT", "0"),
+            ("WORKERS", "2"),
+            ("DB_POOL_SIZE", "8"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        env.insert("WECHAT_API_BASE".into(), fake_url);
+        env.insert("DATABASE_URL".into(), spawn.database_url.to_owned());
+        for (k, v) in spawn.env {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
+        let config =
+            Config::from_env(false, |name| env.get(name).cloned()).expect("valid test config");
+        let app = Application::build(config).await.expect("server starts");
+        let base = format!("http://{}", app.addr());
+        let handle = app.handle();
+        let task = actix_web::rt::spawn(app.run_until_stopped());
+        Self {
+            base,
+            fake,
+            handle,
+            task,
+            _fake_running: running,
+            client: awc::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .finish(),
+        }
+    }
+
+    /// The fake and its URL, to start another instance against the same WeChat.
+    pub fn shared_fake(&self) -> (FakeWeChat, String) {
+        let url = self
+            ._fake_running
+            .as_ref()
+            .map(RunningFake::base_url)
+            .expect("this app owns its fake");
+        (self.fake.clone(), url)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+
+    /// Any request: method, path, `Authorization` value, raw body with a JSON content type.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(auth) = auth {
+            req = req.insert_header(("Authorization", auth));
+        }
+        let mut res = match body {
+            Some(body) => req
+                .insert_header(("Content-Type", "application/json"))
+                .send_body(body.to_owned())
+                .await
+                .expect("request sent"),
+            None => req.send().await.expect("request sent"),
+        };
+        let bytes = res.body().limit(1 << 20).await.expect("body read");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Reply {
+            status: res.status().as_u16(),
+            content_type: res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// `POST /api/login` with `{"code": code}`.
+    pub async fn login(&self, code: &str) -> Reply {
+        self.request(
+            "POST",
+            "/api/login",
+            None,
+            Some(&serde_json::json!({ "code": code }).to_string()),
+        )
+        .await
+    }
+
+    /// Logs in and returns the token, failing the test if login fails.
+    pub async fn token(&self, code: &str) -> String {
+        let reply = self.login(code).await;
+        assert_eq!(reply.status, 200, "login {code}: {}", reply.text);
+        reply.json["token"].as_str().expect("token").to_owned()
+    }
+
+    /// `GET /api/me` with `Authorization: Bearer <token>`.
+    pub async fn me(&self, token: &str) -> Reply {
+        self.request("GET", "/api/me", Some(&format!("Bearer {token}")), None)
+            .await
+    }
+
+    /// `PUT /api/me` with a raw JSON body.
+    pub async fn put_me(&self, token: &str, body: &str) -> Reply {
+        self.request(
+            "PUT",
+            "/api/me",
+            Some(&format!("Bearer {token}")),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `POST /api/logout`.
+    pub async fn logout(&self, token: &str) -> Reply {
+        self.request(
+            "POST",
+            "/api/logout",
+            Some(&format!("Bearer {token}")),
+            None,
+        )
+        .await
+    }
+}

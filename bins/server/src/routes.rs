@@ -46,6 +46,16 @@ pub async fn not_found() -> Result<HttpResponse, ApiError> {
     ))
 }
 
+/// Reads a request body that must be a JSON object. Read as a value first because serde
+/// would also take an array for a struct (`[]`, or `["code"]` for `{"code": ...}`).
+fn json_object<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Result<T, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::invalid_request("the body must be a JSON object"));
+    }
+    serde_json::from_value(body)
+        .map_err(|e| ApiError::invalid_request(format!("the body does not fit: {e}")))
+}
+
 /// `User` as the contract shows it: no openid, no unionid, RFC 3339 times.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -97,8 +107,9 @@ struct LoginResponse {
 async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
+    let body: LoginRequest = json_object(body.into_inner())?;
     if let (Some(limiter), Some(peer)) = (&state.login_limiter, req.peer_addr()) {
         if limiter.check_key(&peer.ip()).is_err() {
             return Err(ApiError::new(
@@ -143,9 +154,9 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 async fn update_me(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
-    body: web::Json<ProfileRequest>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body: ProfileRequest = json_object(body.into_inner())?;
     let edit = ProfileEdit {
         nick_name: body.nick_name,
         avatar_url: body.avatar_url,

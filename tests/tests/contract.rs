@@ -1,0 +1,384 @@
+//! The HTTP contract, walked over real HTTP against the real server, on SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use wxlogin_e2e::{Spawn, TOKEN_SECRET, TestApp};
+use wxlogin_store::testing::TestDatabase;
+use wxlogin_token::{JwtIssuer, SessionToken, SystemClock, TokenCodec, TokenConfig};
+
+fn assert_error(reply: &wxlogin_e2e::Reply, status: u16, kind: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(reply.error(), kind, "{}", reply.text);
+    assert_eq!(reply.json["code"], status, "{}", reply.text);
+    assert!(
+        reply.json["msg"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{}",
+        reply.content_type
+    );
+}
+
+async fn a_new_user_is_created_and_a_returning_user_found(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let first = app.login("alice.1").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(first.content_type.starts_with("application/json"));
+    let body = &first.json;
+    assert_eq!(body["tokenType"], "Bearer");
+    assert_eq!(body["expiresIn"], 604_800);
+    assert!(
+        body["expiresAt"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.len() == 20),
+        "{body}"
+    );
+    assert_eq!(body["userExist"], false);
+    let user = &body["userInfo"];
+    for field in ["nickName", "avatarUrl", "gender", "phoneNumber"] {
+        assert!(user[field].is_null(), "{field} of a new user");
+    }
+    assert!(user["createdAt"].is_string() && user["updatedAt"].is_string());
+    assert!(
+        !first.text.contains(&app.fake.openid_for("alice")),
+        "the openid never leaves the server"
+    );
+    assert!(
+        !first.text.contains(&app.fake.session_key_for("alice.1")),
+        "nor the session_key"
+    );
+
+    let second = app.login("alice.2").await;
+    assert_eq!(second.json["userExist"], true);
+    assert_eq!(second.json["userInfo"]["id"], user["id"]);
+    let other = app.login("bob").await;
+    assert_ne!(other.json["userInfo"]["id"], user["id"]);
+    app.stop().await;
+}
+
+async fn me_accepts_bearer_and_bare_tokens(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let login = app.login("carol").await;
+    let token = login.json["token"].as_str().expect("token");
+    let bearer = app
+        .request("GET", "/api/me", Some(&format!("Bearer {token}")), None)
+        .await;
+    let bare = app.request("GET", "/api/me", Some(token), None).await;
+    assert_eq!(bearer.status, 200, "{}", bearer.text);
+    assert_eq!(bare.status, 200, "{}", bare.text);
+    assert_eq!(bearer.json, login.json["userInfo"]);
+    assert_eq!(bare.json, bearer.json);
+    app.stop().await;
+}
+
+async fn the_profile_is_updated_partially_with_any_unicode(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let token = app.token("dave").await;
+    let reply = app
+        .put_me(
+            &token,
+            r#"{"nickName":"小明 🐼","avatarUrl":"https://thirdwx.qlogo.cn/a/132"}"#,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json["nickName"], "小明 🐼");
+    let reply = app.put_me(&token, r#"{"avatarUrl":null}"#).await;
+    assert_eq!(reply.json["nickName"], "小明 🐼", "absent fields stay");
+    assert!(reply.json["avatarUrl"].is_null(), "null clears");
+    assert_eq!(
+        app.me(&token).await.json,
+        reply.json,
+        "the change is stored"
+    );
+    let reply = app
+        .put_me(&token, &format!(r#"{{"nickName":"{}"}}"#, "龙".repeat(64)))
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "64 characters is the limit, not 64 bytes"
+    );
+    app.stop().await;
+}
+
+async fn bad_profile_updates_are_refused_and_change_nothing(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let token = app.token("erin").await;
+    let before = app.me(&token).await.json;
+    let too_long = format!(r#"{{"nickName":"{}"}}"#, "a".repeat(65));
+    let long_url = format!(r#"{{"avatarUrl":"https://a.b/{}"}}"#, "x".repeat(1020));
+    for body in [
+        r#"{"phoneNumber":"13800138000"}"#,
+        r#"{"id":"someone-else"}"#,
+        r#"{"nickName":5}"#,
+        r#"{"avatarUrl":"javascript:alert(1)"}"#,
+        r#"[]"#,
+        "not json",
+        too_long.as_str(),
+        long_url.as_str(),
+    ] {
+        assert_error(&app.put_me(&token, body).await, 400, "invalid_request");
+    }
+    assert_eq!(app.me(&token).await.json, before);
+    app.stop().await;
+}
+
+async fn every_kind_of_bad_token_gets_its_401(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let token = app.token("frank").await;
+
+    assert_error(
+        &app.request("GET", "/api/me", None, None).await,
+        401,
+        "not_logged_in",
+    );
+    assert_error(
+        &app.request("GET", "/api/me", Some("Bearer "), None).await,
+        401,
+        "not_logged_in",
+    );
+    assert_error(&app.me("garbage").await, 401, "token_invalid");
+
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1].insert(5, 'x');
+    assert_error(&app.me(&parts.join(".")).await, 401, "token_invalid");
+
+    let claims = app.request("GET", "/api/me", Some(&token), None).await.json;
+    let other_key = JwtIssuer::new(
+        b"some other key that is long enough!!",
+        TokenConfig::default(),
+        SystemClock,
+    )
+    .expect("key");
+    let forged = other_key
+        .issue(&SessionToken {
+            user_id: claims["id"].as_str().expect("id").into(),
+            session_id: "x".into(),
+            expires_at: i64::MAX / 2,
+        })
+        .expect("issue");
+    assert_error(&app.me(&forged).await, 401, "token_invalid");
+
+    let ours =
+        JwtIssuer::new(TOKEN_SECRET.as_bytes(), TokenConfig::default(), SystemClock).expect("key");
+    let unknown_session = ours
+        .issue(&SessionToken {
+            user_id: "u".into(),
+            session_id: "no-such-session".into(),
+            expires_at: i64::from(u32::MAX),
+        })
+        .expect("issue");
+    assert_error(&app.me(&unknown_session).await, 401, "session_revoked");
+
+    assert_eq!(app.logout(&token).await.status, 204);
+    assert_error(&app.me(&token).await, 401, "session_revoked");
+    assert_error(&app.logout(&token).await, 401, "session_revoked");
+    app.stop().await;
+}
+
+async fn a_token_expires_exactly_with_its_session(db: &TestDatabase) {
+    let app = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[("SESSION_TTL_SECS", "1")],
+        fake: None,
+    })
+    .await;
+    let login = app.login("grace").await;
+    assert_eq!(login.json["expiresIn"], 1);
+    let token = login.json["token"].as_str().expect("token");
+    assert_eq!(app.me(token).await.status, 200);
+    actix_rt::time::sleep(Duration::from_millis(2100)).await;
+    assert_error(&app.me(token).await, 401, "token_expired");
+    app.stop().await;
+}
+
+async fn every_wechat_error_gets_its_status_and_kind(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    app.login("heidi.1").await;
+    for (code, status, kind) in [
+        ("invalid", 400, "invalid_code"),
+        ("used", 400, "invalid_code"),
+        ("heidi.1", 400, "invalid_code"),
+        ("ratelimited", 429, "rate_limited"),
+        ("risky", 403, "risky_user"),
+        ("busy", 503, "wechat_unavailable"),
+        ("garbage", 502, "wechat_error"),
+        ("incomplete", 502, "wechat_error"),
+        ("errcode_40001", 502, "wechat_error"),
+        ("", 400, "invalid_code"),
+        ("has space", 400, "invalid_code"),
+    ] {
+        assert_error(&app.login(code).await, status, kind);
+    }
+    app.stop().await;
+}
+
+async fn bad_login_bodies_are_400_and_huge_ones_413(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    for body in [
+        "not json",
+        "{}",
+        r#"{"code":5}"#,
+        r#"{"code":null}"#,
+        "[]",
+        r#"["alice"]"#,
+        "",
+        r#"{"code":"a""#,
+    ] {
+        assert_error(
+            &app.request("POST", "/api/login", None, Some(body)).await,
+            400,
+            "invalid_request",
+        );
+    }
+    let huge = format!(r#"{{"code":"{}"}}"#, "a".repeat(70 * 1024));
+    assert_error(
+        &app.request("POST", "/api/login", None, Some(&huge)).await,
+        413,
+        "payload_too_large",
+    );
+    assert_eq!(
+        app.fake.code2session_calls(),
+        0,
+        "none of these reached WeChat"
+    );
+    app.stop().await;
+}
+
+async fn unknown_routes_and_wrong_methods_answer_json(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    assert_error(
+        &app.request("GET", "/api/nothing", None, None).await,
+        404,
+        "not_found",
+    );
+    assert_error(
+        &app.request("GET", "/api/login", None, None).await,
+        405,
+        "method_not_allowed",
+    );
+    assert_error(
+        &app.request("DELETE", "/api/me", None, None).await,
+        405,
+        "method_not_allowed",
+    );
+    let health = app.request("GET", "/healthz", None, None).await;
+    assert_eq!(
+        (health.status, health.json["status"].as_str()),
+        (200, Some("ok"))
+    );
+    assert_eq!(app.request("GET", "/readyz", None, None).await.status, 200);
+    app.stop().await;
+}
+
+async fn concurrent_first_logins_of_one_user_make_one_account(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let replies = futures_util::future::join_all((0..12).map(|i| {
+        let code = format!("ivan.{i}");
+        let app = &app;
+        async move { app.login(&code).await }
+    }))
+    .await;
+    assert!(replies.iter().all(|r| r.status == 200), "{replies:?}");
+    assert_eq!(
+        replies
+            .iter()
+            .filter(|r| r.json["userExist"] == false)
+            .count(),
+        1
+    );
+    let id = &replies[0].json["userInfo"]["id"];
+    assert!(replies.iter().all(|r| &r.json["userInfo"]["id"] == id));
+    app.stop().await;
+}
+
+async fn a_restart_keeps_users_and_sessions(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let token = app.token("judy").await;
+    let profile = app.put_me(&token, r#"{"nickName":"Judy"}"#).await.json;
+    app.stop().await;
+    let app = TestApp::spawn(db.url()).await;
+    assert_eq!(app.me(&token).await.json, profile);
+    assert_eq!(app.login("judy.2").await.json["userExist"], true);
+    app.stop().await;
+}
+
+async fn login_attempts_are_limited_per_client(db: &TestDatabase) {
+    let app = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[("LOGIN_RATE_LIMIT", "3")],
+        fake: None,
+    })
+    .await;
+    for i in 0..3 {
+        assert_eq!(app.login(&format!("kim.{i}")).await.status, 200);
+    }
+    assert_error(&app.login("kim.9").await, 429, "rate_limited");
+    assert_eq!(
+        app.fake.code2session_calls(),
+        3,
+        "a limited attempt costs no WeChat call"
+    );
+    app.stop().await;
+}
+
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[actix_rt::test] async fn $case() { super::$case(&super::TestDatabase::sqlite()).await; })*
+        }
+        mod postgres {
+            $(#[actix_rt::test] async fn $case() {
+                if let Some(db) = super::TestDatabase::postgres() { super::$case(&db).await; }
+            })*
+        }
+    };
+}
+
+on_both_databases!(
+    a_new_user_is_created_and_a_returning_user_found,
+    me_accepts_bearer_and_bare_tokens,
+    the_profile_is_updated_partially_with_any_unicode,
+    bad_profile_updates_are_refused_and_change_nothing,
+    every_kind_of_bad_token_gets_its_401,
+    a_token_expires_exactly_with_its_session,
+    every_wechat_error_gets_its_status_and_kind,
+    bad_login_bodies_are_400_and_huge_ones_413,
+    unknown_routes_and_wrong_methods_answer_json,
+    concurrent_first_logins_of_one_user_make_one_account,
+    a_restart_keeps_users_and_sessions,
+    login_attempts_are_limited_per_client,
+);
+
+/// Several instances share one PostgreSQL: tokens and logouts hold across them.
+#[actix_rt::test]
+async fn two_instances_on_one_postgres_share_users_sessions_and_logouts() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let a = TestApp::spawn(db.url()).await;
+    let b = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[],
+        fake: Some(a.shared_fake()),
+    })
+    .await;
+    let token = a.token("leo").await;
+    let on_b = b.me(&token).await;
+    assert_eq!(
+        on_b.status, 200,
+        "a token from A is honoured by B: {}",
+        on_b.text
+    );
+    assert_eq!(
+        b.login("leo.2").await.json["userExist"],
+        true,
+        "B sees the user A created"
+    );
+    assert_eq!(a.logout(&token).await.status, 204);
+    assert_error(&b.me(&token).await, 401, "session_revoked");
+    a.stop().await;
+    b.stop().await;
+}
