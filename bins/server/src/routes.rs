@@ -110,14 +110,14 @@ async fn login(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = json_object(body.into_inner())?;
-    if let (Some(limiter), Some(peer)) = (&state.login_limiter, req.peer_addr()) {
-        if limiter.check_key(&peer.ip()).is_err() {
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many login attempts; try again in a minute",
-            ));
-        }
+    if let (Some(limiter), Some(peer)) = (&state.login_limiter, req.peer_addr())
+        && limiter.check_key(&peer.ip()).is_err()
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many login attempts; try again in a minute",
+        ));
     }
     let outcome = state.service.login(&body.code).await?;
     Ok(HttpResponse::Ok().json(LoginResponse {

@@ -168,10 +168,10 @@ impl DieselUserStore {
 }
 
 impl UserStore for DieselUserStore {
-    fn find_or_create_user<'a>(
+    fn find_or_create_user(
         &self,
         openid: &OpenId,
-        unionid: Option<&'a UnionId>,
+        unionid: Option<&UnionId>,
         now: i64,
     ) -> Result<(User, bool), StoreError> {
         let mut conn = self.conn()?;
@@ -197,14 +197,14 @@ impl UserStore for DieselUserStore {
                 .do_nothing()
                 .execute(c)?,
         };
-        if inserted == 0 {
-            if let Some(unionid) = unionid {
-                diesel::update(users::table)
-                    .filter(users::openid.eq(openid.expose()))
-                    .filter(users::unionid.is_null())
-                    .set(users::unionid.eq(unionid.expose()))
-                    .execute(&mut *conn)?;
-            }
+        if inserted == 0
+            && let Some(unionid) = unionid
+        {
+            diesel::update(users::table)
+                .filter(users::openid.eq(openid.expose()))
+                .filter(users::unionid.is_null())
+                .set(users::unionid.eq(unionid.expose()))
+                .execute(&mut *conn)?;
         }
         let user = users::table
             .filter(users::openid.eq(openid.expose()))

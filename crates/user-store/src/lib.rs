@@ -115,6 +115,8 @@ pub trait UserStore: Send + Sync {
     /// The user with this openid, created if there is none; `true` when this call created it.
     /// Race-safe: concurrent calls for one openid create one user. A `unionid` is recorded if
     /// the user had none.
+    // The named lifetime is for mockall, which cannot mock `Option<&UnionId>` elided.
+    #[allow(clippy::needless_lifetimes)]
     fn find_or_create_user<'a>(
         &self,
         openid: &OpenId,

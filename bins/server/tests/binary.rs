@@ -1,0 +1,160 @@
+//! The `wxlogin-server` binary as an operator meets it: configuration errors, dev mode, logs,
+//! and a graceful stop on SIGTERM and SIGINT.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig};
+
+fn server() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxlogin-server"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+#[test]
+fn without_required_variables_it_refuses_to_start_and_names_them() {
+    let out = server().output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in ["WECHAT_APPID", "WECHAT_SECRET", "TOKEN_SECRET"] {
+        assert!(stderr.contains(name), "{name} missing from: {stderr}");
+    }
+}
+
+#[test]
+fn a_short_token_secret_is_refused_by_name() {
+    let out = server()
+        .env("WECHAT_APPID", "wx1")
+        .env("WECHAT_SECRET", "s")
+        .env("TOKEN_SECRET", "short")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TOKEN_SECRET is 5 bytes long"), "{stderr}");
+    assert!(!stderr.contains("short"), "the secret itself is not echoed: {stderr}");
+}
+
+#[test]
+fn dev_mode_refuses_real_wechat_credentials() {
+    let out = server().arg("--dev").env("WECHAT_SECRET", "real").output().expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--dev"));
+}
+
+#[test]
+fn an_unknown_argument_is_a_usage_error() {
+    let out = server().arg("--prod").output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    port: u16,
+}
+
+impl Running {
+    fn start_dev(db: &std::path::Path) -> Self {
+        let mut child = server()
+            .arg("--dev")
+            .env("BIND_ADDR", "127.0.0.1:0")
+            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("RUST_LOG", "debug")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut running = Self { child, lines, log: Vec::new(), port: 0 };
+        let line = running.wait_for("wxlogin-server listening on http://");
+        running.port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port in the log");
+        running
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        loop {
+            let line = self.lines.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no {needle:?} in {:#?}", self.log));
+            self.log.push(line.clone());
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    fn post(&self, path: &str, body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connects");
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("sent");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("read");
+        let status = reply.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    fn signal(&mut self, name: &str) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args([&format!("-{name}"), &pid]).status().expect("kill").success());
+        let status = self.child.wait().expect("exits");
+        self.log.extend(self.lines.try_iter());
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.log.push(line);
+        }
+        status
+    }
+}
+
+#[test]
+fn dev_mode_logs_in_says_so_loudly_keeps_secrets_out_of_logs_and_stops_on_sigterm() {
+    let db = std::env::temp_dir().join(format!("wxlogin-bin-{}.db", std::process::id()));
+    let mut running = Running::start_dev(&db);
+    assert!(running.log.iter().any(|l| l.contains("DEV MODE")), "{:#?}", running.log);
+
+    let (status, body) = running.post("/api/login", r#"{"code":"alice.1"}"#);
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let token = reply["token"].as_str().expect("token").to_owned();
+    running.wait_for("/api/login");
+
+    let status = running.signal("TERM");
+    assert!(status.success(), "{status:?}");
+    let log = running.log.join("\n");
+    assert!(log.contains("SIGTERM received"), "{log}");
+
+    let fake = FakeWeChat::new(FakeWeChatConfig::default());
+    for secret in [token.as_str(), &fake.openid_for("alice"), &fake.session_key_for("alice.1"), wxlogin_fake_wechat::DEV_SECRET] {
+        assert!(!log.contains(secret), "{secret} leaked into the log:\n{log}");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
+
+#[test]
+fn sigint_stops_it_gracefully_too() {
+    let db = std::env::temp_dir().join(format!("wxlogin-bin-int-{}.db", std::process::id()));
+    let mut running = Running::start_dev(&db);
+    let status = running.signal("INT");
+    assert!(status.success(), "{status:?}");
+    assert!(running.log.iter().any(|l| l.contains("SIGINT received")), "{:#?}", running.log);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+}
