@@ -11,7 +11,8 @@ use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig};
 
 fn server() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxlogin-server"));
-    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     cmd
 }
 
@@ -36,12 +37,19 @@ fn a_short_token_secret_is_refused_by_name() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("TOKEN_SECRET is 5 bytes long"), "{stderr}");
-    assert!(!stderr.contains("short"), "the secret itself is not echoed: {stderr}");
+    assert!(
+        !stderr.contains("short"),
+        "the secret itself is not echoed: {stderr}"
+    );
 }
 
 #[test]
 fn dev_mode_refuses_real_wechat_credentials() {
-    let out = server().arg("--dev").env("WECHAT_SECRET", "real").output().expect("runs");
+    let out = server()
+        .arg("--dev")
+        .env("WECHAT_SECRET", "real")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--dev"));
 }
@@ -78,15 +86,27 @@ impl Running {
                 let _ = tx.send(line);
             }
         });
-        let mut running = Self { child, lines, log: Vec::new(), port: 0 };
+        let mut running = Self {
+            child,
+            lines,
+            log: Vec::new(),
+            port: 0,
+        };
         let line = running.wait_for("wxlogin-server listening on http://");
-        running.port = line.rsplit(':').next().and_then(|p| p.trim().parse().ok()).expect("port in the log");
+        running.port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .expect("port in the log");
         running
     }
 
     fn wait_for(&mut self, needle: &str) -> String {
         loop {
-            let line = self.lines.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("no {needle:?} in {:#?}", self.log));
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no {needle:?} in {:#?}", self.log));
             self.log.push(line.clone());
             if line.contains(needle) {
                 return line;
@@ -104,14 +124,27 @@ impl Running {
         .expect("sent");
         let mut reply = String::new();
         stream.read_to_string(&mut reply).expect("read");
-        let status = reply.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = reply.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        let status = reply
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = reply
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
         (status, body)
     }
 
     fn signal(&mut self, name: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args([&format!("-{name}"), &pid]).status().expect("kill").success());
+        assert!(
+            Command::new("kill")
+                .args([&format!("-{name}"), &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
         let status = self.child.wait().expect("exits");
         self.log.extend(self.lines.try_iter());
         while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
@@ -125,7 +158,11 @@ impl Running {
 fn dev_mode_logs_in_says_so_loudly_keeps_secrets_out_of_logs_and_stops_on_sigterm() {
     let db = std::env::temp_dir().join(format!("wxlogin-bin-{}.db", std::process::id()));
     let mut running = Running::start_dev(&db);
-    assert!(running.log.iter().any(|l| l.contains("DEV MODE")), "{:#?}", running.log);
+    assert!(
+        running.log.iter().any(|l| l.contains("DEV MODE")),
+        "{:#?}",
+        running.log
+    );
 
     let (status, body) = running.post("/api/login", r#"{"code":"alice.1"}"#);
     assert_eq!(status, 200, "{body}");
@@ -139,8 +176,16 @@ fn dev_mode_logs_in_says_so_loudly_keeps_secrets_out_of_logs_and_stops_on_sigter
     assert!(log.contains("SIGTERM received"), "{log}");
 
     let fake = FakeWeChat::new(FakeWeChatConfig::default());
-    for secret in [token.as_str(), &fake.openid_for("alice"), &fake.session_key_for("alice.1"), wxlogin_fake_wechat::DEV_SECRET] {
-        assert!(!log.contains(secret), "{secret} leaked into the log:\n{log}");
+    for secret in [
+        token.as_str(),
+        &fake.openid_for("alice"),
+        &fake.session_key_for("alice.1"),
+        wxlogin_fake_wechat::DEV_SECRET,
+    ] {
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
     }
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -153,7 +198,11 @@ fn sigint_stops_it_gracefully_too() {
     let mut running = Running::start_dev(&db);
     let status = running.signal("INT");
     assert!(status.success(), "{status:?}");
-    assert!(running.log.iter().any(|l| l.contains("SIGINT received")), "{:#?}", running.log);
+    assert!(
+        running.log.iter().any(|l| l.contains("SIGINT received")),
+        "{:#?}",
+        running.log
+    );
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
