@@ -5,6 +5,7 @@ mod config;
 mod error;
 #[cfg(feature = "awc-client")]
 mod http;
+mod open_data;
 mod secret;
 
 pub use code2session::{WeChatSession, code2session_url, parse_code2session};
@@ -12,6 +13,7 @@ pub use config::{DEFAULT_API_BASE, WeChatConfig};
 pub use error::WeChatError;
 #[cfg(feature = "awc-client")]
 pub use http::HttpWeChatClient;
+pub use open_data::{OpenDataError, decrypt_open_data, session_signature, verify_raw_data};
 pub use secret::{AppSecret, OpenId, SessionKey, UnionId};
 
 /// The WeChat server API, as the login use case sees it.
