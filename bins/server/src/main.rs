@@ -44,6 +44,15 @@ async fn main() -> ExitCode {
         }
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    // Registered before the server logs that it listens, so that a signal sent as soon as it
+    // does is already ours (the default action would end the process abruptly).
+    let signals = match Signals::register() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("wxlogin-server: cannot handle SIGINT/SIGTERM: {e}");
+            return ExitCode::from(1);
+        }
+    };
 
     let app = match Application::build(config).await {
         Ok(app) => app,
@@ -54,7 +63,7 @@ async fn main() -> ExitCode {
     };
     let handle = app.handle();
     actix_web::rt::spawn(async move {
-        let signal = wait_for_signal().await;
+        let signal = signals.wait().await;
         log::info!("{signal} received: finishing requests in flight, then stopping");
         handle.stop(true).await;
     });
@@ -70,19 +79,27 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Waits for SIGINT or SIGTERM. actix would stop abruptly on SIGINT by itself; both are
-/// handled here so both stop gracefully.
-async fn wait_for_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        return "no signal";
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+/// SIGINT and SIGTERM, both handled so both stop gracefully (actix alone would stop abruptly
+/// on SIGINT).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for either and says which.
+    async fn wait(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        }
     }
 }

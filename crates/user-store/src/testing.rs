@@ -79,11 +79,9 @@ pub fn postgres_required() -> bool {
         || std::env::var("WXLOGIN_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
+/// The URL as `DatabaseUrl` shows it: without credentials.
 fn redact(url: &str) -> String {
-    match url.split_once('@') {
-        Some((_, host)) => format!("postgres://<credentials>@{host}"),
-        None => url.to_owned(),
-    }
+    crate::DatabaseUrl::parse(url).map_or_else(|_| "<unparsable URL>".to_owned(), |u| u.to_string())
 }
 
 impl Drop for TestDatabase {
