@@ -382,3 +382,24 @@ async fn two_instances_on_one_postgres_share_users_sessions_and_logouts() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A database that goes away mid-flight gives 503 `unavailable`, and `/readyz` says so, while
+/// `/healthz` still answers: the process serves, the store does not.
+#[actix_rt::test]
+async fn a_lost_database_answers_503_unavailable() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let app = TestApp::spawn(db.url()).await;
+    let token = app.token("mallory").await;
+    db.destroy();
+    assert_error(&app.me(&token).await, 503, "unavailable");
+    assert_error(&app.login("mallory.2").await, 503, "unavailable");
+    assert_error(
+        &app.request("GET", "/readyz", None, None).await,
+        503,
+        "unavailable",
+    );
+    assert_eq!(app.request("GET", "/healthz", None, None).await.status, 200);
+    app.stop().await;
+}

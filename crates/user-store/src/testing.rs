@@ -84,8 +84,10 @@ fn redact(url: &str) -> String {
     crate::DatabaseUrl::parse(url).map_or_else(|_| "<unparsable URL>".to_owned(), |u| u.to_string())
 }
 
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
+impl TestDatabase {
+    /// Removes the database now (a test of what happens when it disappears); dropping it
+    /// later is harmless.
+    pub fn destroy(&self) {
         match &self.cleanup {
             Cleanup::SqliteFile(path) => {
                 for suffix in ["", "-wal", "-shm"] {
