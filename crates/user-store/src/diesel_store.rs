@@ -287,15 +287,20 @@ impl UserStore for DieselUserStore {
 
     fn expire_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let mut conn = self.conn()?;
-        let exists = diesel::update(sessions::table)
+        let shortened = diesel::update(sessions::table)
             .filter(sessions::id.eq(id))
             .filter(sessions::expires_at.ge(now))
             .set(sessions::expires_at.eq(now - 1))
             .execute(&mut *conn)?;
-        if exists == 1 {
+        if shortened == 1 {
             return Ok(true);
         }
-        Ok(self.find_session(id)?.is_some())
+        // Already expired, or absent: asked on the same connection, so a pool of one suffices.
+        let found: i64 = sessions::table
+            .filter(sessions::id.eq(id))
+            .count()
+            .get_result(&mut *conn)?;
+        Ok(found > 0)
     }
 
     fn purge_sessions(&self, before: i64) -> Result<usize, StoreError> {

@@ -243,6 +243,47 @@ fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
     assert!(!store.expire_session("no-such-session", NOW).expect("query"));
 }
 
+fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
+    // A method that held one pooled connection while asking for another would wait out the
+    // pool timeout here and fail.
+    let store = DieselUserStore::connect(
+        db.url(),
+        &PoolOptions {
+            max_size: 1,
+            connection_timeout: std::time::Duration::from_secs(2),
+        },
+    )
+    .expect("database reachable");
+    store.run_migrations().expect("migrations apply");
+    let (user, _) = store
+        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .expect("create");
+    store
+        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .expect("find");
+    let update = ProfileUpdate {
+        nick_name: Some(Some("m".into())),
+        ..ProfileUpdate::default()
+    };
+    store
+        .update_profile(&user.id, &update, NOW)
+        .expect("update")
+        .expect("exists");
+    let session = store
+        .create_session(&new_session(&user.id, "key-m", NOW))
+        .expect("create");
+    assert!(store.expire_session(&session.id, NOW + 1).expect("expire"));
+    assert!(
+        store
+            .expire_session(&session.id, NOW + 2)
+            .expect("already expired, still there")
+    );
+    assert!(store.revoke_session(&session.id, NOW + 3).expect("revoke"));
+    store.latest_live_session(&user.id, NOW).expect("query");
+    store.purge_sessions(NOW).expect("purge");
+    store.ping().expect("ping");
+}
+
 fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
     let (user, _) = store
         .find_or_create_user(&openid("j"), None, NOW)
@@ -327,12 +368,16 @@ macro_rules! contract {
             use super::*;
             $(#[test] fn $case() { let db = TestDatabase::sqlite(); super::$case(&open(&db)); })*
             #[test] fn data_survives_reopening_the_database() { super::data_survives_reopening_the_database(&TestDatabase::sqlite()); }
+            #[test] fn every_method_works_with_a_pool_of_one_connection() { super::every_method_works_with_a_pool_of_one_connection(&TestDatabase::sqlite()); }
         }
         mod postgres {
             use super::*;
             $(#[test] fn $case() { if let Some(db) = TestDatabase::postgres() { super::$case(&open(&db)); } })*
             #[test] fn data_survives_reopening_the_database() {
                 if let Some(db) = TestDatabase::postgres() { super::data_survives_reopening_the_database(&db); }
+            }
+            #[test] fn every_method_works_with_a_pool_of_one_connection() {
+                if let Some(db) = TestDatabase::postgres() { super::every_method_works_with_a_pool_of_one_connection(&db); }
             }
         }
     };
