@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+mod business;
+mod open_data;
+
+pub use open_data::{UserData, encrypt_open_data};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +51,13 @@ struct State {
     /// Codes already exchanged, with how many times each was sent.
     seen: Mutex<HashMap<String, u32>>,
     code2session_calls: AtomicUsize,
+    /// Each user's current session_key, by openid: the last one handed out.
+    current_keys: Mutex<HashMap<String, String>>,
+    /// The access tokens and the business calls made with them.
+    business: Mutex<business::Tokens>,
+    stable_token_calls: AtomicUsize,
+    phone_calls: AtomicUsize,
+    check_session_calls: AtomicUsize,
 }
 
 /// The fake WeChat API. Cheap to clone: clones share their state (used codes, call counts).
@@ -114,6 +126,30 @@ impl FakeWeChat {
         self.state.code2session_calls.load(Ordering::SeqCst)
     }
 
+    /// How many `stable_token` requests reached the fake (each one burns WeChat quota).
+    pub fn stable_token_calls(&self) -> usize {
+        self.state.stable_token_calls.load(Ordering::SeqCst)
+    }
+
+    /// How many `getuserphonenumber` requests reached the fake.
+    pub fn phone_number_calls(&self) -> usize {
+        self.state.phone_calls.load(Ordering::SeqCst)
+    }
+
+    /// How many `checksession` requests reached the fake.
+    pub fn check_session_calls(&self) -> usize {
+        self.state.check_session_calls.load(Ordering::SeqCst)
+    }
+
+    /// The openid the fake gives the user who logs in with `code` (its part before the `.`).
+    pub fn openid_for_code(&self, code: &str) -> String {
+        self.openid_for(code.split('.').next().unwrap_or_default())
+    }
+
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn digest(&self, kind: &str, name: &str) -> String {
         let hash = Sha256::digest(format!("{kind}:{}:{name}", self.config.appid));
         URL_SAFE_NO_PAD.encode(hash).replace(['-', '_'], "x")
@@ -122,7 +158,16 @@ impl FakeWeChat {
     /// Mounts the fake's routes on an actix-web app, for embedding it in another server.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(self.clone()))
-            .route("/sns/jscode2session", web::get().to(jscode2session));
+            // The business APIs read their JSON bodies whatever the content type says.
+            .app_data(web::PayloadConfig::default().limit(64 * 1024))
+            .route("/sns/jscode2session", web::get().to(jscode2session))
+            .route("/cgi-bin/stable_token", web::post().to(business::stable_token))
+            .route(
+                "/wxa/business/getuserphonenumber",
+                web::post().to(business::phone_number),
+            )
+            .route("/wxa/checksession", web::get().to(business::check_session))
+            .route("/fake/userinfo", web::post().to(open_data::user_info_endpoint));
     }
 
     /// Serves the fake on `addr` (use port 0 for any free port) until stopped.
@@ -150,11 +195,7 @@ impl FakeWeChat {
 
     /// Records that `code` was sent and says how many times it had been sent before.
     fn remember(&self, code: &str) -> u32 {
-        let mut seen = self
-            .state
-            .seen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut seen = Self::lock(&self.state.seen);
         let count = seen.entry(code.to_owned()).or_insert(0);
         *count += 1;
         *count - 1
@@ -251,10 +292,11 @@ async fn jscode2session(
     if uses_before > 0 {
         return wechat_error(40163, "code been used");
     }
-    let mut body = json!({
-        "openid": fake.openid_for(name),
-        "session_key": fake.session_key_for(&code),
-    });
+    let openid = fake.openid_for(name);
+    let session_key = fake.session_key_for(&code);
+    // Like WeChat, a new login replaces the user's session_key: older ones go stale.
+    FakeWeChat::lock(&fake.state.current_keys).insert(openid.clone(), session_key.clone());
+    let mut body = json!({ "openid": openid, "session_key": session_key });
     if fake.config.open_platform {
         body["unionid"] = fake.unionid_for(name).into();
     }

@@ -1,11 +1,14 @@
+use std::sync::Arc;
+
 use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use wxlogin_wechat::{OpenId, SessionKey, UnionId};
+use wxlogin_wechat::{AccessToken, OpenId, SessionKey, UnionId};
 
 use crate::connection::{AnyConnection, AnyConnectionManager};
-use crate::schema::{sessions, users};
+use crate::schema::{access_tokens, sessions, users};
 use crate::{
-    DatabaseUrl, NewSession, PoolOptions, ProfileUpdate, Session, StoreError, User, UserStore,
+    DatabaseUrl, NewSession, PoolOptions, ProfileUpdate, Session, SessionKeySealer, StoreError,
+    StoredAccessToken, User, UserStore,
 };
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -19,10 +22,14 @@ type Pool = r2d2::Pool<AnyConnectionManager>;
 type PooledConnection = r2d2::PooledConnection<AnyConnectionManager>;
 
 /// [`UserStore`] on diesel, SQLite or PostgreSQL by URL, pooled with r2d2. Cheap to clone.
+///
+/// Secrets (session_keys, the access token) are sealed with its [`SessionKeySealer`] before they
+/// are written, so the database alone does not give them away.
 #[derive(Clone)]
 pub struct DieselUserStore {
     pool: Pool,
     url: DatabaseUrl,
+    sealer: Arc<SessionKeySealer>,
 }
 
 impl std::fmt::Debug for DieselUserStore {
@@ -83,15 +90,32 @@ struct ProfileChangeset<'a> {
     updated_at: i64,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = sessions)]
 struct SessionRow {
     id: String,
     user_id: String,
-    session_key: String,
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = sessions)]
+struct NewSessionRow<'a> {
+    id: &'a str,
+    user_id: &'a str,
+    session_key: &'a str,
+    created_at: i64,
+    expires_at: i64,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = access_tokens)]
+struct AccessTokenRow {
+    token: String,
+    expires_at: i64,
+    fetches: i64,
 }
 
 impl From<SessionRow> for Session {
@@ -99,7 +123,6 @@ impl From<SessionRow> for Session {
         Self {
             id: row.id,
             user_id: row.user_id,
-            session_key: SessionKey::new(row.session_key),
             created_at: row.created_at,
             expires_at: row.expires_at,
             revoked_at: row.revoked_at,
@@ -110,7 +133,11 @@ impl From<SessionRow> for Session {
 impl DieselUserStore {
     /// Connects to `url` (`sqlite://<path>` or `postgres://...`) and fills the pool, so an
     /// unreachable database is reported here rather than on the first request.
-    pub fn connect(url: &str, options: &PoolOptions) -> Result<Self, StoreError> {
+    pub fn connect(
+        url: &str,
+        options: &PoolOptions,
+        sealer: SessionKeySealer,
+    ) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size.max(1))
@@ -118,7 +145,11 @@ impl DieselUserStore {
             .connection_timeout(options.connection_timeout)
             .build(AnyConnectionManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
-        Ok(Self { pool, url })
+        Ok(Self {
+            pool,
+            url,
+            sealer: Arc::new(sealer),
+        })
     }
 
     /// Which database it talks to (without credentials when shown).
@@ -155,6 +186,35 @@ impl DieselUserStore {
         self.pool
             .get()
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// Makes sure `appid` has its access token row, on either backend.
+    fn ensure_access_token_row(conn: &mut AnyConnection, appid: &str) -> Result<(), StoreError> {
+        let row = access_tokens::appid.eq(appid);
+        match conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into(access_tokens::table)
+                .values(row)
+                .on_conflict(access_tokens::appid)
+                .do_nothing()
+                .execute(c)?,
+            AnyConnection::Sqlite(c) => diesel::insert_into(access_tokens::table)
+                .values(row)
+                .on_conflict(access_tokens::appid)
+                .do_nothing()
+                .execute(c)?,
+        };
+        Ok(())
+    }
+
+    fn access_token_row(
+        conn: &mut AnyConnection,
+        appid: &str,
+    ) -> Result<Option<AccessTokenRow>, StoreError> {
+        Ok(access_tokens::table
+            .filter(access_tokens::appid.eq(appid))
+            .select(AccessTokenRow::as_select())
+            .first(conn)
+            .optional()?)
     }
 
     fn load_user(conn: &mut AnyConnection, id: &str) -> Result<Option<User>, StoreError> {
@@ -241,18 +301,38 @@ impl UserStore for DieselUserStore {
     }
 
     fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {
-        let row = SessionRow {
-            id: uuid::Uuid::new_v4().to_string(),
+        let id = uuid::Uuid::new_v4().to_string();
+        let sealed = self
+            .sealer
+            .seal(session.session_key.expose(), &session.user_id)?;
+        diesel::insert_into(sessions::table)
+            .values(NewSessionRow {
+                id: &id,
+                user_id: &session.user_id,
+                session_key: &sealed,
+                created_at: session.created_at,
+                expires_at: session.expires_at,
+            })
+            .execute(&mut *self.conn()?)?;
+        Ok(Session {
+            id,
             user_id: session.user_id.clone(),
-            session_key: session.session_key.expose().to_owned(),
             created_at: session.created_at,
             expires_at: session.expires_at,
             revoked_at: None,
+        })
+    }
+
+    fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError> {
+        let found: Option<(String, String)> = sessions::table
+            .filter(sessions::id.eq(session_id))
+            .select((sessions::user_id, sessions::session_key))
+            .first(&mut *self.conn()?)
+            .optional()?;
+        let Some((user_id, sealed)) = found else {
+            return Ok(None);
         };
-        diesel::insert_into(sessions::table)
-            .values(&row)
-            .execute(&mut *self.conn()?)?;
-        Ok(row.into())
+        Ok(Some(SessionKey::new(self.sealer.open(&sealed, &user_id)?)))
     }
 
     fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
@@ -318,5 +398,126 @@ impl UserStore for DieselUserStore {
             .execute(&mut *self.conn()?)
             .map(|_| ())
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    fn load_access_token(&self, appid: &str) -> Result<Option<StoredAccessToken>, StoreError> {
+        let Some(row) = Self::access_token_row(&mut *self.conn()?, appid)? else {
+            return Ok(None);
+        };
+        if row.token.is_empty() {
+            return Ok(None);
+        }
+        match self.sealer.open(&row.token, appid) {
+            Ok(token) => Ok(Some(StoredAccessToken {
+                token: AccessToken::new(token),
+                use_until: row.expires_at,
+                fetches: row.fetches,
+            })),
+            Err(e) => {
+                // Sealed under a key rotated away: as good as no token; a new one replaces it.
+                log::warn!("the stored access token of {appid} cannot be opened ({e}); ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    fn lease_access_token_refresh(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        Self::ensure_access_token_row(&mut conn, appid)?;
+        // A single UPDATE decides between racing instances: its WHERE is evaluated on the row
+        // as it is when the update runs, so exactly one of them sees a free lease.
+        let taken = diesel::update(access_tokens::table)
+            .filter(access_tokens::appid.eq(appid))
+            .filter(
+                access_tokens::lease_until
+                    .lt(now)
+                    .or(access_tokens::lease_owner.eq(owner)),
+            )
+            .set((
+                access_tokens::lease_owner.eq(owner),
+                access_tokens::lease_until.eq(until),
+            ))
+            .execute(&mut *conn)?;
+        Ok(taken == 1)
+    }
+
+    fn save_access_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &AccessToken,
+        use_until: i64,
+        fetches: i64,
+    ) -> Result<i64, StoreError> {
+        let sealed = self.sealer.seal(token.expose(), appid)?;
+        let mut conn = self.conn()?;
+        Self::ensure_access_token_row(&mut conn, appid)?;
+        diesel::update(access_tokens::table)
+            .filter(access_tokens::appid.eq(appid))
+            .set((
+                access_tokens::token.eq(&sealed),
+                access_tokens::expires_at.eq(use_until),
+                access_tokens::fetches.eq(access_tokens::fetches + fetches),
+            ))
+            .execute(&mut *conn)?;
+        diesel::update(access_tokens::table)
+            .filter(access_tokens::appid.eq(appid))
+            .filter(access_tokens::lease_owner.eq(owner))
+            .set((
+                access_tokens::lease_owner.eq(None::<String>),
+                access_tokens::lease_until.eq(0),
+            ))
+            .execute(&mut *conn)?;
+        Ok(Self::access_token_row(&mut conn, appid)?.map_or(fetches, |row| row.fetches))
+    }
+
+    fn release_access_token_lease(
+        &self,
+        appid: &str,
+        owner: &str,
+        fetches: i64,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        diesel::update(access_tokens::table)
+            .filter(access_tokens::appid.eq(appid))
+            .set(access_tokens::fetches.eq(access_tokens::fetches + fetches))
+            .execute(&mut *conn)?;
+        diesel::update(access_tokens::table)
+            .filter(access_tokens::appid.eq(appid))
+            .filter(access_tokens::lease_owner.eq(owner))
+            .set((
+                access_tokens::lease_owner.eq(None::<String>),
+                access_tokens::lease_until.eq(0),
+            ))
+            .execute(&mut *conn)?;
+        Ok(())
+    }
+
+    fn expire_access_token(&self, appid: &str, token: &AccessToken) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
+        let Some(row) = Self::access_token_row(&mut conn, appid)? else {
+            return Ok(false);
+        };
+        let is_this_token = self
+            .sealer
+            .open(&row.token, appid)
+            .is_ok_and(|stored| stored == token.expose());
+        if !is_this_token {
+            return Ok(false);
+        }
+        // Compare-and-set on the sealed text: if another instance stored a new token since it
+        // was read, the text differs and nothing changes.
+        let expired = diesel::update(access_tokens::table)
+            .filter(access_tokens::appid.eq(appid))
+            .filter(access_tokens::token.eq(&row.token))
+            .set(access_tokens::expires_at.eq(0))
+            .execute(&mut *conn)?;
+        Ok(expired == 1)
     }
 }

@@ -3,12 +3,14 @@
 mod connection;
 mod diesel_store;
 mod schema;
+mod sealing;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
 pub use connection::{DatabaseUrl, PoolOptions};
 pub use diesel_store::DieselUserStore;
-use wxlogin_wechat::{OpenId, SessionKey, UnionId};
+pub use sealing::{MIN_SECRET_LEN, SealError, SessionKeySealer};
+use wxlogin_wechat::{AccessToken, OpenId, SessionKey, UnionId};
 
 /// A user account, one per WeChat openid.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,15 +68,14 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
-/// A login session: what a token points to, and what logout ends.
+/// A login session: what a token points to, and what logout ends. Its session_key is read
+/// apart ([`UserStore::session_key`]): most requests need only to know the session is live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// Random id, carried in tokens.
     pub id: String,
     /// The user it belongs to.
     pub user_id: String,
-    /// The WeChat session_key of this login.
-    pub session_key: SessionKey,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -105,6 +106,20 @@ pub enum StoreError {
     /// A query failed.
     #[error("database query failed: {0}")]
     Query(#[from] diesel::result::Error),
+    /// A stored secret could not be sealed or opened (a rotated-away key, an altered value).
+    #[error("a stored secret could not be used: {0}")]
+    Sealed(#[from] SealError),
+}
+
+/// The WeChat access token the instances of one app share, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccessToken {
+    /// The token.
+    pub token: AccessToken,
+    /// Unix seconds until which it may be used (already short of WeChat's expiry).
+    pub use_until: i64,
+    /// How many times any instance fetched a token for this app.
+    pub fetches: i64,
 }
 
 /// Users and sessions, as the login use case needs them.
@@ -135,8 +150,12 @@ pub trait UserStore: Send + Sync {
         now: i64,
     ) -> Result<Option<User>, StoreError>;
 
-    /// Opens a session.
+    /// Opens a session; its session_key is sealed before it is stored.
     fn create_session(&self, session: &NewSession) -> Result<Session, StoreError>;
+
+    /// The session_key of a session; `None` if there is no such session. A key that cannot be
+    /// opened (sealed under a key the server no longer holds) is [`StoreError::Sealed`].
+    fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError>;
 
     /// The session with this id, expired and revoked ones included.
     fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
@@ -156,4 +175,42 @@ pub trait UserStore: Send + Sync {
 
     /// Checks that the database answers.
     fn ping(&self) -> Result<(), StoreError>;
+
+    /// The access token shared for `appid`, whether or not it is still usable; `None` if none
+    /// was ever stored or it cannot be opened.
+    fn load_access_token(&self, appid: &str) -> Result<Option<StoredAccessToken>, StoreError>;
+
+    /// Takes the right to fetch a new token for `appid` until `until`, unless another owner holds
+    /// an unexpired lease. Instances that do not get it wait for the holder's token instead of
+    /// fetching their own.
+    fn lease_access_token_refresh(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a freshly fetched token (sealed), counts `fetches` more fetches, and releases
+    /// `owner`'s lease. Returns the total count of fetches.
+    fn save_access_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &AccessToken,
+        use_until: i64,
+        fetches: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// Releases `owner`'s lease without a new token (the fetch failed), counting `fetches`.
+    fn release_access_token_lease(
+        &self,
+        appid: &str,
+        owner: &str,
+        fetches: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Marks `token` unusable if it is still the stored one (WeChat refused it); a newer token
+    /// stored meanwhile by another instance is left alone. `true` if it was marked.
+    fn expire_access_token(&self, appid: &str, token: &AccessToken) -> Result<bool, StoreError>;
 }

@@ -1,4 +1,4 @@
-// The tables of migrations/*/..._create_users_and_sessions.
+// The tables the migrations under migrations/ create.
 
 diesel::table! {
     users (id) {
@@ -27,3 +27,14 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(users, sessions);
+
+diesel::table! {
+    access_tokens (appid) {
+        appid -> Text,
+        token -> Text,
+        expires_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> BigInt,
+        fetches -> BigInt,
+    }
+}

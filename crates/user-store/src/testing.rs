@@ -9,6 +9,12 @@ use std::path::PathBuf;
 
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 
+/// A sealer for tests, under a fixed secret that is not secret.
+pub fn test_sealer() -> crate::SessionKeySealer {
+    crate::SessionKeySealer::new(b"wxlogin test sealing secret, not a secret")
+        .unwrap_or_else(|e| unreachable!("the test secret is long enough: {e}"))
+}
+
 /// The admin URL used when `WXLOGIN_TEST_POSTGRES_URL` is not set.
 pub const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -1,5 +1,6 @@
 //! A database that cannot be used is a clear typed error, never a panic.
 
+use wxlogin_store::testing::test_sealer;
 use wxlogin_store::{DatabaseUrl, DieselUserStore, PoolOptions, StoreError};
 
 fn quick() -> PoolOptions {
@@ -11,7 +12,7 @@ fn quick() -> PoolOptions {
 
 #[test]
 fn an_unknown_scheme_is_refused_without_echoing_the_url() {
-    match DieselUserStore::connect("mysql://root:hunter2@db/x", &quick()) {
+    match DieselUserStore::connect("mysql://root:hunter2@db/x", &quick(), test_sealer()) {
         Err(StoreError::InvalidUrl(msg)) => {
             assert!(msg.contains("mysql://"));
             assert!(!msg.contains("hunter2"), "{msg}");
@@ -61,6 +62,7 @@ fn an_unreachable_postgres_is_unavailable() {
     let result = DieselUserStore::connect(
         &format!("postgres://u:hunter2@127.0.0.1:{port}/x"),
         &quick(),
+        test_sealer(),
     );
     match result {
         Err(StoreError::Unavailable(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
@@ -70,7 +72,7 @@ fn an_unreachable_postgres_is_unavailable() {
 
 #[test]
 fn a_sqlite_file_in_an_unwritable_place_is_unavailable() {
-    let result = DieselUserStore::connect("sqlite:///proc/no/such/dir/x.db", &quick());
+    let result = DieselUserStore::connect("sqlite:///proc/no/such/dir/x.db", &quick(), test_sealer());
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"

@@ -2,11 +2,12 @@
 
 use std::sync::{Arc, Barrier};
 
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_store::testing::{TestDatabase, test_sealer};
 use wxlogin_store::{
-    DieselUserStore, NewSession, PoolOptions, ProfileUpdate, StoreError, UserStore,
+    DieselUserStore, NewSession, PoolOptions, ProfileUpdate, SessionKeySealer, StoreError,
+    UserStore,
 };
-use wxlogin_wechat::{OpenId, SessionKey, UnionId};
+use wxlogin_wechat::{AccessToken, OpenId, SessionKey, UnionId};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -17,6 +18,7 @@ fn open(db: &TestDatabase) -> DieselUserStore {
             max_size: 8,
             ..PoolOptions::default()
         },
+        test_sealer(),
     )
     .expect("database reachable");
     store.run_migrations().expect("migrations apply");
@@ -186,7 +188,15 @@ fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserStore) 
         .create_session(&new_session(&user.id, "key-g", NOW))
         .expect("create");
     assert_eq!(session.user_id, user.id);
-    assert_eq!(session.session_key.expose(), "key-g");
+    assert_eq!(
+        store
+            .session_key(&session.id)
+            .expect("query")
+            .as_ref()
+            .map(SessionKey::expose),
+        Some("key-g")
+    );
+    assert_eq!(store.session_key("no-such-session").expect("query"), None);
     assert_eq!(session.revoked_at, None);
     assert_eq!(
         store.find_session(&session.id).expect("query"),
@@ -252,6 +262,7 @@ fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
             max_size: 1,
             connection_timeout: std::time::Duration::from_secs(2),
         },
+        test_sealer(),
     )
     .expect("database reachable");
     store.run_migrations().expect("migrations apply");
@@ -281,7 +292,22 @@ fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
     assert!(store.revoke_session(&session.id, NOW + 3).expect("revoke"));
     store.latest_live_session(&user.id, NOW).expect("query");
     store.purge_sessions(NOW).expect("purge");
+    store.session_key(&session.id).expect("session key");
     store.ping().expect("ping");
+    assert!(
+        store
+            .lease_access_token_refresh("wxapp", "me", NOW, NOW + 30)
+            .expect("lease")
+    );
+    let token = AccessToken::new("AT");
+    store
+        .save_access_token("wxapp", "me", &token, NOW + 7000, 1)
+        .expect("save");
+    store.load_access_token("wxapp").expect("load");
+    store.expire_access_token("wxapp", &token).expect("expire");
+    store
+        .release_access_token_lease("wxapp", "me", 0)
+        .expect("release");
 }
 
 fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
@@ -310,7 +336,14 @@ fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore
         .latest_live_session(&user.id, NOW + 8)
         .expect("query")
         .expect("the old one");
-    assert_eq!(live.session_key.expose(), "old");
+    assert_eq!(
+        store
+            .session_key(&live.id)
+            .expect("query")
+            .as_ref()
+            .map(SessionKey::expose),
+        Some("old")
+    );
     assert_eq!(
         store
             .latest_live_session(&user.id, NOW + 3601)
@@ -362,6 +395,168 @@ fn data_survives_reopening_the_database(db: &TestDatabase) {
     store.ping().expect("answers");
 }
 
+fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
+    let store = open(db);
+    let (user, _) = store
+        .find_or_create_user(&openid("s"), None, NOW)
+        .expect("create");
+    let session = store
+        .create_session(&new_session(&user.id, "tiihtNczf5v6AKRyjwEUhQ==", NOW))
+        .expect("create");
+    drop(store);
+    // What a database dump shows.
+    let raw = raw_session_key(db, &session.id);
+    assert!(raw.starts_with("v1."), "{raw}");
+    assert!(!raw.contains("tiihtNczf5v6AKRyjwEUhQ"), "{raw}");
+    // Another server secret cannot open it: a typed error, not a wrong key.
+    let other = DieselUserStore::connect(
+        db.url(),
+        &PoolOptions::default(),
+        SessionKeySealer::new(b"another server's secret, 32 bytes+").expect("sealer"),
+    )
+    .expect("database reachable");
+    assert!(matches!(
+        other.session_key(&session.id),
+        Err(StoreError::Sealed(_))
+    ));
+    // The same secret kept as the previous one after a rotation still opens it.
+    let rotated = DieselUserStore::connect(
+        db.url(),
+        &PoolOptions::default(),
+        SessionKeySealer::new(b"another server's secret, 32 bytes+")
+            .and_then(|s| s.with_previous(b"wxlogin test sealing secret, not a secret"))
+            .expect("sealer"),
+    )
+    .expect("database reachable");
+    assert_eq!(
+        rotated
+            .session_key(&session.id)
+            .expect("opens")
+            .as_ref()
+            .map(SessionKey::expose),
+        Some("tiihtNczf5v6AKRyjwEUhQ==")
+    );
+}
+
+fn raw_session_key(db: &TestDatabase, session_id: &str) -> String {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Raw {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        session_key: String,
+    }
+    let query = format!("SELECT session_key FROM sessions WHERE id = '{session_id}'");
+    let url = db.url();
+    let rows: Vec<Raw> = if let Some(path) = url.strip_prefix("sqlite://") {
+        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
+        diesel::sql_query(query).load(&mut conn).expect("select")
+    } else {
+        let mut conn = diesel::PgConnection::establish(url).expect("postgres");
+        diesel::sql_query(query).load(&mut conn).expect("select")
+    };
+    rows.into_iter().next().expect("the row").session_key
+}
+
+fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStore) {
+    assert_eq!(store.load_access_token("wxapp").expect("load"), None);
+    assert!(
+        store
+            .lease_access_token_refresh("wxapp", "a", NOW, NOW + 30)
+            .expect("lease")
+    );
+    assert!(
+        !store
+            .lease_access_token_refresh("wxapp", "b", NOW + 1, NOW + 31)
+            .expect("lease"),
+        "a holds it"
+    );
+    assert!(
+        store
+            .lease_access_token_refresh("wxapp", "a", NOW + 1, NOW + 31)
+            .expect("lease"),
+        "its holder may renew it"
+    );
+    assert!(
+        store
+            .lease_access_token_refresh("otherapp", "b", NOW + 1, NOW + 31)
+            .expect("lease"),
+        "leases are per app"
+    );
+    let total = store
+        .save_access_token("wxapp", "a", &AccessToken::new("AT-1"), NOW + 7000, 1)
+        .expect("save");
+    assert_eq!(total, 1);
+    let stored = store
+        .load_access_token("wxapp")
+        .expect("load")
+        .expect("stored");
+    assert_eq!(
+        (stored.token.expose(), stored.use_until, stored.fetches),
+        ("AT-1", NOW + 7000, 1)
+    );
+    assert!(
+        store
+            .lease_access_token_refresh("wxapp", "b", NOW + 2, NOW + 32)
+            .expect("lease"),
+        "saving released the lease"
+    );
+    store
+        .release_access_token_lease("wxapp", "b", 2)
+        .expect("release");
+    assert_eq!(
+        store.load_access_token("wxapp").expect("load").map(|t| t.fetches),
+        Some(3),
+        "failed fetches count too"
+    );
+    assert!(
+        store
+            .lease_access_token_refresh("wxapp", "c", NOW + 3, NOW + 33)
+            .expect("lease"),
+        "releasing freed the lease"
+    );
+    assert!(
+        store
+            .lease_access_token_refresh("wxapp", "d", NOW + 34, NOW + 64)
+            .expect("lease"),
+        "an abandoned lease runs out"
+    );
+}
+
+fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) {
+    let old = AccessToken::new("AT-old");
+    let new = AccessToken::new("AT-new");
+    store
+        .save_access_token("wxapp", "a", &old, NOW + 7000, 1)
+        .expect("save");
+    assert!(store.expire_access_token("wxapp", &old).expect("expire"));
+    assert_eq!(
+        store
+            .load_access_token("wxapp")
+            .expect("load")
+            .map(|t| t.use_until),
+        Some(0)
+    );
+    store
+        .save_access_token("wxapp", "b", &new, NOW + 7000, 1)
+        .expect("save");
+    assert!(
+        !store.expire_access_token("wxapp", &old).expect("expire"),
+        "a late report about the old token leaves the new one alone"
+    );
+    assert_eq!(
+        store
+            .load_access_token("wxapp")
+            .expect("load")
+            .map(|t| (t.token, t.use_until)),
+        Some((new, NOW + 7000))
+    );
+    assert!(
+        !store
+            .expire_access_token("nosuchapp", &old)
+            .expect("expire")
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -369,6 +564,7 @@ macro_rules! contract {
             $(#[test] fn $case() { let db = TestDatabase::sqlite(); super::$case(&open(&db)); })*
             #[test] fn data_survives_reopening_the_database() { super::data_survives_reopening_the_database(&TestDatabase::sqlite()); }
             #[test] fn every_method_works_with_a_pool_of_one_connection() { super::every_method_works_with_a_pool_of_one_connection(&TestDatabase::sqlite()); }
+            #[test] fn session_keys_are_stored_sealed_not_in_plain_text() { super::session_keys_are_stored_sealed_not_in_plain_text(&TestDatabase::sqlite()); }
         }
         mod postgres {
             use super::*;
@@ -378,6 +574,9 @@ macro_rules! contract {
             }
             #[test] fn every_method_works_with_a_pool_of_one_connection() {
                 if let Some(db) = TestDatabase::postgres() { super::every_method_works_with_a_pool_of_one_connection(&db); }
+            }
+            #[test] fn session_keys_are_stored_sealed_not_in_plain_text() {
+                if let Some(db) = TestDatabase::postgres() { super::session_keys_are_stored_sealed_not_in_plain_text(&db); }
             }
         }
     };
@@ -396,4 +595,6 @@ contract!(
     expiring_a_session_ends_its_lifetime_now,
     the_latest_live_session_holds_the_current_session_key,
     purging_removes_only_ended_sessions,
+    one_lease_at_a_time_for_the_access_token_refresh,
+    expiring_an_access_token_is_a_compare_and_set,
 );

@@ -22,6 +22,16 @@ pub enum WeChatError {
         /// The errcode WeChat sent.
         errcode: i64,
     },
+    /// `40001`, `40014` or `42001`: the access token used is invalid or expired. Fetch a new
+    /// one and try once more.
+    #[error("WeChat refused the access token ({errcode})")]
+    AccessTokenInvalid {
+        /// The errcode WeChat sent.
+        errcode: i64,
+    },
+    /// `45009`: a daily API quota is used up. Not transient: never retried.
+    #[error("WeChat daily quota exhausted (45009)")]
+    QuotaExhausted,
     /// Any other errcode, kept as WeChat sent it.
     #[error("WeChat error {errcode}: {errmsg}")]
     Api {
@@ -51,6 +61,8 @@ impl WeChatError {
             40226 => Self::RiskyUser,
             -1 => Self::Busy,
             40013 | 40125 => Self::BadCredentials { errcode },
+            40001 | 40014 | 42001 => Self::AccessTokenInvalid { errcode },
+            45009 => Self::QuotaExhausted,
             _ => Self::Api {
                 errcode,
                 errmsg: errmsg.to_owned(),

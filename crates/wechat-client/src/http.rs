@@ -1,7 +1,9 @@
 use awc::error::SendRequestError;
 
 use crate::{
-    WeChatApi, WeChatConfig, WeChatError, WeChatSession, code2session_url, parse_code2session,
+    AccessToken, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi, WeChatConfig, WeChatError,
+    WeChatSession, check_session_url, code2session_url, parse_check_session, parse_code2session,
+    parse_phone_number, parse_stable_token, phone_number_request, stable_token_request,
 };
 
 /// The largest reply read from WeChat; its replies are a few hundred bytes.
@@ -41,9 +43,27 @@ impl HttpWeChatClient {
         &self.config
     }
 
-    /// One GET, read whole. The URL holds the app secret: it is never logged.
+    /// One GET, read whole. The URL holds secrets: it is never logged.
     async fn get(&self, url: &str) -> Result<Vec<u8>, WeChatError> {
-        let mut reply = self.client.get(url).send().await.map_err(|e| match e {
+        let reply = self.client.get(url).send().await;
+        Self::read(reply).await
+    }
+
+    /// One POST of a JSON body, read whole. URL and body hold secrets: they are never logged.
+    async fn post_json(&self, url: &str, body: &str) -> Result<Vec<u8>, WeChatError> {
+        let reply = self
+            .client
+            .post(url)
+            .insert_header(("content-type", "application/json"))
+            .send_body(body.to_owned())
+            .await;
+        Self::read(reply).await
+    }
+
+    async fn read(
+        reply: Result<awc::ClientResponse, SendRequestError>,
+    ) -> Result<Vec<u8>, WeChatError> {
+        let mut reply = reply.map_err(|e| match e {
             SendRequestError::Timeout => WeChatError::Timeout,
             other => WeChatError::Unavailable(other.to_string()),
         })?;
@@ -90,5 +110,42 @@ impl WeChatApi for HttpWeChatClient {
             parse_code2session(&self.get(&url).await?)
         })
         .await
+    }
+
+    async fn stable_token(&self, force_refresh: bool) -> Result<StableToken, WeChatError> {
+        let (url, body) = stable_token_request(&self.config, force_refresh);
+        self.with_retries("stable_token", || async {
+            parse_stable_token(&self.post_json(&url, &body).await?)
+        })
+        .await
+    }
+
+    async fn phone_number(
+        &self,
+        access_token: &AccessToken,
+        code: &str,
+    ) -> Result<PhoneInfo, WeChatError> {
+        let (url, body) = phone_number_request(&self.config, access_token, code);
+        self.with_retries("getuserphonenumber", || async {
+            parse_phone_number(&self.post_json(&url, &body).await?)
+        })
+        .await
+    }
+
+    async fn check_session(
+        &self,
+        access_token: &AccessToken,
+        openid: &OpenId,
+        session_key: &SessionKey,
+    ) -> Result<bool, WeChatError> {
+        let url = check_session_url(&self.config, access_token, openid, session_key);
+        self.with_retries("checksession", || async {
+            parse_check_session(&self.get(&url).await?)
+        })
+        .await
+    }
+
+    fn appid(&self) -> &str {
+        &self.config.appid
     }
 }

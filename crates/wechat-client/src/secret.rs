@@ -37,4 +37,6 @@ redacted! {
     OpenId,
     /// A user's id across the apps of one Open Platform account. Personal data, like the openid.
     UnionId,
+    /// A credential for WeChat's business APIs (`access_token`), shared by every caller of one app.
+    AccessToken,
 }
