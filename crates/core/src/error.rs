@@ -20,6 +20,16 @@ pub enum CoreError {
     /// The session behind the token was ended (logout).
     #[error("the session was ended")]
     SessionRevoked,
+    /// The `rawData` signature does not match (the data was altered).
+    #[error("the rawData signature does not match")]
+    InvalidSignature,
+    /// The `encryptedData` does not decrypt, or is another app's or another user's data.
+    #[error("the encrypted data cannot be used: {0}")]
+    DecryptFailed(String),
+    /// The session_key held for the user is no longer the one WeChat honours (or can no longer
+    /// be read): the user must log in again before their data can be decrypted.
+    #[error("the WeChat session_key of this login is stale; log in again")]
+    SessionKeyStale,
     /// A profile change breaks a rule; the message says which, for the client.
     #[error("{0}")]
     InvalidProfile(String),

@@ -1,9 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+mod access_token;
 mod error;
+mod exchange;
 mod profile;
 mod service;
+mod user_data;
 
+pub use access_token::AccessTokenFetches;
 pub use error::CoreError;
 pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
-pub use service::{Caller, LoginOutcome, LoginService, LoginSettings, MAX_CODE_LEN};
+pub use service::{Caller, LoginOutcome, LoginService, LoginSettings, LoginShared, MAX_CODE_LEN};
+pub use user_data::UserInfoData;

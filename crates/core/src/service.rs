@@ -4,6 +4,8 @@ use wxlogin_store::{NewSession, StoreError, User, UserStore};
 use wxlogin_token::{Clock, SessionToken, TokenCodec};
 use wxlogin_wechat::WeChatApi;
 
+use crate::access_token::AccessTokenBroker;
+use crate::exchange::{CodeExchanges, Replay};
 use crate::{CoreError, ProfileEdit};
 
 /// The longest code sent on to WeChat. Real `wx.login` codes are 32 characters; anything far
@@ -15,13 +17,22 @@ pub const MAX_CODE_LEN: usize = 128;
 pub struct LoginSettings {
     /// Lifetime of a login session, in seconds; a token expires with its session.
     pub session_ttl_secs: i64,
+    /// How long before WeChat's expiry the shared access token is replaced, in seconds, capped
+    /// at a quarter of the token's lifetime. WeChat hands out the next token 5 minutes early.
+    pub access_token_margin_secs: i64,
+    /// How long a `wx.login` code's first answer is replayed to repeated submissions, in
+    /// seconds (WeChat's codes live 5 minutes).
+    pub code_replay_secs: i64,
 }
 
 impl Default for LoginSettings {
-    /// Seven days, like the contract's example.
+    /// Seven-day sessions, like the contract's example; tokens replaced 5 minutes early; codes
+    /// replayed through their 5-minute life.
     fn default() -> Self {
         Self {
             session_ttl_secs: 7 * 24 * 3600,
+            access_token_margin_secs: 300,
+            code_replay_secs: 300,
         }
     }
 }
@@ -37,6 +48,8 @@ pub struct LoginOutcome {
     pub expires_in: i64,
     /// Whether the user had an account before this login.
     pub user_existed: bool,
+    /// The login session opened.
+    pub session_id: String,
     /// The user, as stored.
     pub user: User,
 }
@@ -50,13 +63,44 @@ pub struct Caller {
     pub session_id: String,
 }
 
+/// What every copy of the service shares, across threads: the store, the token codec, the
+/// access-token cache and the in-flight code exchanges. Build it once per process.
+pub struct LoginShared<S, T> {
+    pub(crate) store: Arc<S>,
+    pub(crate) tokens: Arc<T>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: LoginSettings,
+    pub(crate) access_token: AccessTokenBroker,
+    pub(crate) exchanges: CodeExchanges,
+}
+
+impl<S, T> LoginShared<S, T> {
+    /// The shared parts over this store, codec and clock.
+    pub fn new(
+        store: Arc<S>,
+        tokens: Arc<T>,
+        clock: Arc<dyn Clock>,
+        settings: LoginSettings,
+    ) -> Self {
+        Self {
+            store,
+            tokens,
+            clock,
+            exchanges: CodeExchanges::new(settings.code_replay_secs),
+            settings,
+            access_token: AccessTokenBroker::new(),
+        }
+    }
+}
+
 /// The login use case. Generic over its boundaries so each can be mocked or replaced.
+///
+/// The WeChat client may be bound to one thread (awc's is); everything else is shared. A server
+/// with several worker threads builds one [`LoginShared`] and one service per worker with
+/// [`LoginService::sharing`].
 pub struct LoginService<W, S, T> {
-    wechat: W,
-    store: Arc<S>,
-    tokens: Arc<T>,
-    clock: Arc<dyn Clock>,
-    settings: LoginSettings,
+    pub(crate) wechat: W,
+    pub(crate) shared: Arc<LoginShared<S, T>>,
 }
 
 impl<W, S, T> LoginService<W, S, T>
@@ -65,7 +109,7 @@ where
     S: UserStore + 'static,
     T: TokenCodec,
 {
-    /// A service over these parts.
+    /// A service over these parts, sharing them with no other.
     pub fn new(
         wechat: W,
         store: Arc<S>,
@@ -73,29 +117,72 @@ where
         clock: Arc<dyn Clock>,
         settings: LoginSettings,
     ) -> Self {
-        Self {
+        Self::sharing(
             wechat,
-            store,
-            tokens,
-            clock,
-            settings,
-        }
+            Arc::new(LoginShared::new(store, tokens, clock, settings)),
+        )
+    }
+
+    /// A service with its own WeChat client over parts shared with other services.
+    pub fn sharing(wechat: W, shared: Arc<LoginShared<S, T>>) -> Self {
+        Self { wechat, shared }
     }
 
     /// The store, for callers that need more than the use case offers (health checks).
     pub fn store(&self) -> &Arc<S> {
-        &self.store
+        &self.shared.store
     }
 
     /// Logs in with a `wx.login` code: exchanges it, finds or creates the user, opens a session
     /// holding the session_key and issues a token that expires with it.
+    ///
+    /// The same code submitted again while it lives (a double tap, parallel requests) gets the
+    /// first answer instead of WeChat's "code been used"; concurrent submissions wait for the
+    /// first, so WeChat is asked once.
     pub async fn login(&self, code: &str) -> Result<LoginOutcome, CoreError> {
         if !is_plausible_code(code) {
             return Err(CoreError::MalformedCode);
         }
+        let now = self.shared.clock.now();
+        let slot = self.shared.exchanges.slot(code, now);
+        let mut first = slot.lock().await;
+        if let Some(replay) = first.as_ref() {
+            log::debug!("a login code was submitted again; replaying its first answer");
+            return self.replay(replay).await;
+        }
+        let outcome = self.exchange(code).await?;
+        *first = Some(Replay::of(&outcome));
+        Ok(outcome)
+    }
+
+    /// The first answer to a code, again: the same session and expiry, a token for it issued
+    /// anew (tokens are not kept in memory), and the user as stored now.
+    async fn replay(&self, replay: &Replay) -> Result<LoginOutcome, CoreError> {
+        let now = self.shared.clock.now();
+        let user_id = replay.user_id.clone();
+        let user = self
+            .blocking(move |store| store.find_user(&user_id))
+            .await?
+            .ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))?;
+        let token = self.shared.tokens.issue(&SessionToken {
+            user_id: replay.user_id.clone(),
+            session_id: replay.session_id.clone(),
+            expires_at: replay.expires_at,
+        })?;
+        Ok(LoginOutcome {
+            token,
+            expires_at: replay.expires_at,
+            expires_in: (replay.expires_at - now).max(0),
+            user_existed: replay.user_existed,
+            session_id: replay.session_id.clone(),
+            user,
+        })
+    }
+
+    async fn exchange(&self, code: &str) -> Result<LoginOutcome, CoreError> {
         let wechat = self.wechat.code2session(code).await?;
-        let now = self.clock.now();
-        let expires_at = now.saturating_add(self.settings.session_ttl_secs);
+        let now = self.shared.clock.now();
+        let expires_at = now.saturating_add(self.shared.settings.session_ttl_secs);
         let (user, session) = self
             .blocking(move |store| {
                 let (user, created) =
@@ -110,9 +197,9 @@ where
             })
             .await?;
         let (user, created) = user;
-        let token = self.tokens.issue(&SessionToken {
+        let token = self.shared.tokens.issue(&SessionToken {
             user_id: user.id.clone(),
-            session_id: session.id,
+            session_id: session.id.clone(),
             expires_at,
         })?;
         Ok(LoginOutcome {
@@ -120,14 +207,15 @@ where
             expires_at,
             expires_in: expires_at - now,
             user_existed: !created,
+            session_id: session.id,
             user,
         })
     }
 
     /// Checks a token and its session, and says who is calling.
     pub async fn authenticate(&self, token: &str) -> Result<Caller, CoreError> {
-        let claims = self.tokens.verify(token)?;
-        let now = self.clock.now();
+        let claims = self.shared.tokens.verify(token)?;
+        let now = self.shared.clock.now();
         let session_id = claims.session_id.clone();
         let (session, user) = self
             .blocking(move |store| {
@@ -163,7 +251,7 @@ where
     /// database.
     pub async fn logout(&self, caller: &Caller) -> Result<(), CoreError> {
         let session_id = caller.session_id.clone();
-        let now = self.clock.now();
+        let now = self.shared.clock.now();
         self.blocking(move |store| store.revoke_session(&session_id, now))
             .await?;
         Ok(())
@@ -175,24 +263,16 @@ where
         caller: &Caller,
         edit: ProfileEdit,
     ) -> Result<User, CoreError> {
-        let update = edit.validate()?;
-        if update.is_empty() {
-            return Ok(caller.user.clone());
-        }
-        let user_id = caller.user.id.clone();
-        let now = self.clock.now();
-        self.blocking(move |store| store.update_profile(&user_id, &update, now))
-            .await?
-            .ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))
+        self.store_update(caller, edit.validate()?).await
     }
 
     /// Runs blocking store work on tokio's blocking pool, off the async workers.
-    async fn blocking<R, F>(&self, work: F) -> Result<R, CoreError>
+    pub(crate) async fn blocking<R, F>(&self, work: F) -> Result<R, CoreError>
     where
         F: FnOnce(&S) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let store = Arc::clone(&self.store);
+        let store = Arc::clone(&self.shared.store);
         tokio::task::spawn_blocking(move || work(&store))
             .await
             .map_err(|e| CoreError::Internal(format!("store task failed: {e}")))?
@@ -202,6 +282,6 @@ where
 
 /// Whether `code` could be a `wx.login` code: non-empty, not absurdly long, printable ASCII
 /// without spaces. Anything else is refused without asking WeChat.
-fn is_plausible_code(code: &str) -> bool {
+pub(crate) fn is_plausible_code(code: &str) -> bool {
     !code.is_empty() && code.len() <= MAX_CODE_LEN && code.bytes().all(|b| b.is_ascii_graphic())
 }

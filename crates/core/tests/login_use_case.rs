@@ -29,7 +29,6 @@ fn session(id: &str, user_id: &str) -> Session {
     Session {
         id: id.into(),
         user_id: user_id.into(),
-        session_key: SessionKey::new("key"),
         created_at: NOW,
         expires_at: NOW + TTL,
         revoked_at: None,
@@ -69,6 +68,7 @@ impl Mocks {
             self.clock,
             LoginSettings {
                 session_ttl_secs: TTL,
+                ..LoginSettings::default()
             },
         )
     }
@@ -435,4 +435,123 @@ async fn an_empty_profile_edit_touches_nothing() {
         .await
         .expect("ok");
     assert_eq!(same, user("u1"));
+}
+
+/// Mocks for a login that succeeds once for `code-1`, counting WeChat calls.
+fn one_successful_exchange(m: &mut Mocks) {
+    m.wechat
+        .expect_code2session()
+        .with(eq("code-1"))
+        .times(1)
+        .returning(|_| Ok(wechat_session()));
+    m.store
+        .expect_find_or_create_user()
+        .times(1)
+        .returning(|_, _, _| Ok((user("u1"), true)));
+    m.store
+        .expect_create_session()
+        .times(1)
+        .returning(|_| Ok(session("s1", "u1")));
+    m.store
+        .expect_find_user()
+        .with(eq("u1"))
+        .returning(|_| Ok(Some(user("u1"))));
+    m.tokens
+        .expect_issue()
+        .withf(|t| t.session_id == "s1" && t.expires_at == NOW + TTL)
+        .returning(|_| Ok("the-token".into()));
+}
+
+#[tokio::test]
+async fn a_code_submitted_twice_gets_the_first_answer_without_asking_wechat_again() {
+    let mut m = Mocks::new();
+    one_successful_exchange(&mut m);
+    let clock = Arc::clone(&m.clock);
+    let service = m.service();
+
+    let first = service.login("code-1").await.expect("first");
+    clock.advance(30);
+    let again = service.login("code-1").await.expect("replayed, not 40163");
+
+    assert_eq!(again.session_id, first.session_id);
+    assert_eq!(again.expires_at, first.expires_at);
+    assert_eq!(again.expires_in, TTL - 30, "counted from now");
+    assert_eq!(again.user_existed, first.user_existed, "the first answer");
+    assert_eq!(again.user.id, "u1");
+}
+
+#[tokio::test]
+async fn concurrent_submissions_of_one_code_make_one_upstream_call() {
+    let mut m = Mocks::new();
+    one_successful_exchange(&mut m);
+    let service = m.service();
+
+    let answers = futures_util::future::join_all((0..8).map(|_| service.login("code-1"))).await;
+
+    for answer in answers {
+        assert_eq!(answer.expect("every submission succeeds").session_id, "s1");
+    }
+    // `times(1)` on code2session is the assertion that WeChat was asked once.
+}
+
+#[tokio::test]
+async fn a_failed_exchange_is_not_replayed() {
+    let mut m = Mocks::new();
+    let mut attempts = mockall::Sequence::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut attempts)
+        .returning(|_| Err(WeChatError::Busy));
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut attempts)
+        .returning(|_| Ok(wechat_session()));
+    m.store
+        .expect_find_or_create_user()
+        .returning(|_, _, _| Ok((user("u1"), false)));
+    m.store
+        .expect_create_session()
+        .returning(|_| Ok(session("s1", "u1")));
+    m.tokens
+        .expect_issue()
+        .returning(|_| Ok("the-token".into()));
+    let service = m.service();
+
+    assert!(matches!(
+        service.login("code-1").await,
+        Err(CoreError::WeChat(WeChatError::Busy))
+    ));
+    let second = service.login("code-1").await.expect("tried again for real");
+    assert!(second.user_existed);
+}
+
+#[tokio::test]
+async fn different_codes_are_exchanged_separately() {
+    let mut m = Mocks::new();
+    m.wechat
+        .expect_code2session()
+        .times(2)
+        .returning(|_| Ok(wechat_session()));
+    m.store
+        .expect_find_or_create_user()
+        .times(2)
+        .returning(|_, _, _| Ok((user("u1"), false)));
+    let mut n = 0;
+    m.store
+        .expect_create_session()
+        .times(2)
+        .returning(move |_| {
+            n += 1;
+            Ok(session(if n == 1 { "s1" } else { "s2" }, "u1"))
+        });
+    m.tokens
+        .expect_issue()
+        .returning(|_| Ok("the-token".into()));
+    let service = m.service();
+
+    let a = service.login("code-a").await.expect("a");
+    let b = service.login("code-b").await.expect("b");
+    assert_ne!(a.session_id, b.session_id);
 }

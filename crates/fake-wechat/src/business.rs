@@ -233,10 +233,7 @@ pub(crate) async fn phone_number(
         code.clone()
     } else {
         let hash = Sha256::digest(code.as_bytes());
-        let tail: u64 = hash[..8]
-            .iter()
-            .fold(0u64, |n, b| (n << 8) | u64::from(*b))
-            % 100_000_000;
+        let tail: u64 = hash[..8].iter().fold(0u64, |n, b| (n << 8) | u64::from(*b)) % 100_000_000;
         format!("138{tail:08}")
     };
     json_reply(json!({
@@ -252,7 +249,9 @@ pub(crate) async fn check_session(
     fake: web::Data<FakeWeChat>,
     query: web::Query<HashMap<String, String>>,
 ) -> HttpResponse {
-    fake.state.check_session_calls.fetch_add(1, Ordering::SeqCst);
+    fake.state
+        .check_session_calls
+        .fetch_add(1, Ordering::SeqCst);
     if let Err(answer) = fake.check_token(&query) {
         return answer;
     }

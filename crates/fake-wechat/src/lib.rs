@@ -161,13 +161,19 @@ impl FakeWeChat {
             // The business APIs read their JSON bodies whatever the content type says.
             .app_data(web::PayloadConfig::default().limit(64 * 1024))
             .route("/sns/jscode2session", web::get().to(jscode2session))
-            .route("/cgi-bin/stable_token", web::post().to(business::stable_token))
+            .route(
+                "/cgi-bin/stable_token",
+                web::post().to(business::stable_token),
+            )
             .route(
                 "/wxa/business/getuserphonenumber",
                 web::post().to(business::phone_number),
             )
             .route("/wxa/checksession", web::get().to(business::check_session))
-            .route("/fake/userinfo", web::post().to(open_data::user_info_endpoint));
+            .route(
+                "/fake/userinfo",
+                web::post().to(open_data::user_info_endpoint),
+            );
     }
 
     /// Serves the fake on `addr` (use port 0 for any free port) until stopped.

@@ -45,8 +45,10 @@ impl FakeWeChat {
             "watermark".into(),
             serde_json::json!({ "timestamp": unix_now(), "appid": self.config.appid }),
         );
-        let (encrypted_data, iv) =
-            encrypt_open_data(&session_key, serde_json::Value::Object(plain).to_string().as_bytes());
+        let (encrypted_data, iv) = encrypt_open_data(
+            &session_key,
+            serde_json::Value::Object(plain).to_string().as_bytes(),
+        );
         let mut signature = Sha1::new();
         signature.update(raw_data.as_bytes());
         signature.update(session_key.as_bytes());
@@ -89,7 +91,6 @@ pub(crate) async fn user_info_endpoint(
     request: actix_web::web::Json<UserInfoRequest>,
 ) -> actix_web::HttpResponse {
     let request = request.into_inner();
-    actix_web::HttpResponse::Ok().json(
-        fake.user_data(&request.code, &serde_json::Value::Object(request.profile)),
-    )
+    actix_web::HttpResponse::Ok()
+        .json(fake.user_data(&request.code, &serde_json::Value::Object(request.profile)))
 }

@@ -434,6 +434,8 @@ impl UserStore for DieselUserStore {
         // as it is when the update runs, so exactly one of them sees a free lease.
         let taken = diesel::update(access_tokens::table)
             .filter(access_tokens::appid.eq(appid))
+            // A usable token stored by another instance since the caller looked: no lease.
+            .filter(access_tokens::expires_at.le(now))
             .filter(
                 access_tokens::lease_until
                     .lt(now)

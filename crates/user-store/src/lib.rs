@@ -181,7 +181,8 @@ pub trait UserStore: Send + Sync {
     fn load_access_token(&self, appid: &str) -> Result<Option<StoredAccessToken>, StoreError>;
 
     /// Takes the right to fetch a new token for `appid` until `until`, unless another owner holds
-    /// an unexpired lease. Instances that do not get it wait for the holder's token instead of
+    /// an unexpired lease or a token usable at `now` is stored (one may have been saved since the
+    /// caller looked). Instances that do not get it wait for the holder's token instead of
     /// fetching their own.
     fn lease_access_token_refresh(
         &self,

@@ -172,7 +172,9 @@ mod tests {
     #[test]
     fn a_sealed_value_opens_for_its_record_only() {
         let sealer = SessionKeySealer::new(SECRET).expect("sealer");
-        let sealed = sealer.seal("tiihtNczf5v6AKRyjwEUhQ==", "user-1").expect("seal");
+        let sealed = sealer
+            .seal("tiihtNczf5v6AKRyjwEUhQ==", "user-1")
+            .expect("seal");
         assert!(!sealed.contains("tiihtNczf5v6AKRyjwEUhQ"));
         assert!(sealed.starts_with(&format!("v1.{}.", sealer.key_id())));
         assert_eq!(

@@ -72,7 +72,8 @@ fn an_unreachable_postgres_is_unavailable() {
 
 #[test]
 fn a_sqlite_file_in_an_unwritable_place_is_unavailable() {
-    let result = DieselUserStore::connect("sqlite:///proc/no/such/dir/x.db", &quick(), test_sealer());
+    let result =
+        DieselUserStore::connect("sqlite:///proc/no/such/dir/x.db", &quick(), test_sealer());
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"

@@ -495,28 +495,37 @@ fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStore) {
         ("AT-1", NOW + 7000, 1)
     );
     assert!(
-        store
+        !store
             .lease_access_token_refresh("wxapp", "b", NOW + 2, NOW + 32)
             .expect("lease"),
-        "saving released the lease"
+        "no lease while a usable token is stored"
+    );
+    assert!(
+        store
+            .lease_access_token_refresh("wxapp", "b", NOW + 7000, NOW + 7030)
+            .expect("lease"),
+        "saving released the lease, and the token is due"
     );
     store
         .release_access_token_lease("wxapp", "b", 2)
         .expect("release");
     assert_eq!(
-        store.load_access_token("wxapp").expect("load").map(|t| t.fetches),
+        store
+            .load_access_token("wxapp")
+            .expect("load")
+            .map(|t| t.fetches),
         Some(3),
         "failed fetches count too"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "c", NOW + 3, NOW + 33)
+            .lease_access_token_refresh("wxapp", "c", NOW + 7001, NOW + 7031)
             .expect("lease"),
         "releasing freed the lease"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "d", NOW + 34, NOW + 64)
+            .lease_access_token_refresh("wxapp", "d", NOW + 7032, NOW + 7062)
             .expect("lease"),
         "an abandoned lease runs out"
     );

@@ -225,7 +225,9 @@ mod tests {
     #[test]
     fn stable_token_errors_are_typed() {
         assert_eq!(
-            parse_stable_token(br#"{"errcode":45009,"errmsg":"reach max api daily quota limit rid: 1"}"#),
+            parse_stable_token(
+                br#"{"errcode":45009,"errmsg":"reach max api daily quota limit rid: 1"}"#
+            ),
             Err(WeChatError::QuotaExhausted)
         );
         assert_eq!(
@@ -267,7 +269,9 @@ mod tests {
             ("+85261234567", "852")
         );
         assert!(matches!(
-            parse_phone_number(br#"{"errcode":0,"phone_info":{"phoneNumber":"1","countryCode":[]}}"#),
+            parse_phone_number(
+                br#"{"errcode":0,"phone_info":{"phoneNumber":"1","countryCode":[]}}"#
+            ),
             Err(WeChatError::InvalidResponse(_))
         ));
     }

@@ -1,0 +1,262 @@
+//! The WeChat access token, shared by every caller in the process and every instance on the
+//! database: one fetch serves them all until shortly before it expires.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use wxlogin_store::UserStore;
+use wxlogin_token::TokenCodec;
+use wxlogin_wechat::{AccessToken, WeChatApi, WeChatError};
+
+use crate::{CoreError, LoginService};
+
+/// How long an instance may take to fetch a token before others stop waiting for it.
+const LEASE_SECS: i64 = 30;
+/// How often an instance waiting for another's fetch looks for the result.
+const POLL: Duration = Duration::from_millis(100);
+/// The longest a caller waits for a token fetched elsewhere before giving up.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+struct Cached {
+    token: AccessToken,
+    use_until: i64,
+}
+
+/// The process-wide state of the access token. Fetching is done by [`LoginService`] methods,
+/// which hold the WeChat client and the store.
+pub(crate) struct AccessTokenBroker {
+    cached: Mutex<Option<Cached>>,
+    /// Held while this process refreshes: concurrent callers wait and then reuse its result.
+    refresh: tokio::sync::Mutex<()>,
+    /// The last token WeChat refused: a normal-mode fetch handing it out again is not enough.
+    refused: Mutex<Option<AccessToken>>,
+    /// Names this process as lease owner.
+    owner: String,
+    fetches_here: AtomicU64,
+    fetches_total: AtomicI64,
+}
+
+/// How many access tokens were fetched: by this process, and by all instances on the database
+/// (as last seen).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessTokenFetches {
+    /// Fetches made by this process.
+    pub here: u64,
+    /// Fetches made by every instance sharing the database, as last read from it.
+    pub total: i64,
+}
+
+impl AccessTokenBroker {
+    pub(crate) fn new() -> Self {
+        Self {
+            cached: Mutex::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            refused: Mutex::new(None),
+            owner: uuid_like(),
+            fetches_here: AtomicU64::new(0),
+            fetches_total: AtomicI64::new(0),
+        }
+    }
+
+    fn cached_at(&self, now: i64) -> Option<AccessToken> {
+        self.cached
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|c| now < c.use_until)
+            .map(|c| c.token.clone())
+    }
+
+    fn remember(&self, token: &AccessToken, use_until: i64) {
+        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
+            token: token.clone(),
+            use_until,
+        });
+    }
+
+    fn is_refused(&self, token: &AccessToken) -> bool {
+        self.refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            == Some(token)
+    }
+}
+
+/// A random-enough owner name for leases: the process id and the start time.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("pid{}-{nanos:x}", std::process::id())
+}
+
+impl<W, S, T> LoginService<W, S, T>
+where
+    W: WeChatApi,
+    S: UserStore + 'static,
+    T: TokenCodec,
+{
+    /// How many access tokens were fetched (quota burn).
+    pub fn access_token_fetches(&self) -> AccessTokenFetches {
+        let broker = &self.shared.access_token;
+        AccessTokenFetches {
+            here: broker.fetches_here.load(Ordering::Relaxed),
+            total: broker.fetches_total.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Calls a business API with the access token; if WeChat refuses the token (40001, 40014,
+    /// 42001), expires that token only, gets another, and calls once more. Never loops; other
+    /// errors (45009 among them) are returned as they are.
+    pub(crate) async fn with_access_token<R, F, Fut>(&self, call: F) -> Result<R, CoreError>
+    where
+        F: Fn(AccessToken) -> Fut,
+        Fut: Future<Output = Result<R, WeChatError>>,
+    {
+        let token = self.access_token().await?;
+        match call(token.clone()).await {
+            Err(WeChatError::AccessTokenInvalid { errcode }) => {
+                log::warn!("WeChat refused the access token ({errcode}); fetching another once");
+                self.refuse_access_token(&token).await?;
+                let token = self.access_token().await?;
+                Ok(call(token).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// The current access token: from memory, else from the database, else fetched (by one
+    /// caller in this process, and one instance on the database, at a time).
+    pub(crate) async fn access_token(&self) -> Result<AccessToken, CoreError> {
+        let broker = &self.shared.access_token;
+        if let Some(token) = broker.cached_at(self.shared.clock.now()) {
+            return Ok(token);
+        }
+        let _refreshing = broker.refresh.lock().await;
+        // Whoever held the lock before may have refreshed it meanwhile.
+        if let Some(token) = broker.cached_at(self.shared.clock.now()) {
+            return Ok(token);
+        }
+        let appid = self.wechat.appid().to_owned();
+        let waited_since = std::time::Instant::now();
+        loop {
+            let now = self.shared.clock.now();
+            let stored = {
+                let appid = appid.clone();
+                self.blocking(move |store| store.load_access_token(&appid))
+                    .await?
+            };
+            if let Some(stored) = stored {
+                broker
+                    .fetches_total
+                    .store(stored.fetches, Ordering::Relaxed);
+                if now < stored.use_until {
+                    if !broker.is_refused(&stored.token) {
+                        broker.remember(&stored.token, stored.use_until);
+                        return Ok(stored.token);
+                    }
+                    // Stored again by an instance that had not seen WeChat refuse it.
+                    let appid = appid.clone();
+                    self.blocking(move |store| store.expire_access_token(&appid, &stored.token))
+                        .await?;
+                }
+            }
+            let leased = {
+                let (appid, owner) = (appid.clone(), broker.owner.clone());
+                self.blocking(move |store| {
+                    store.lease_access_token_refresh(&appid, &owner, now, now + LEASE_SECS)
+                })
+                .await?
+            };
+            if leased {
+                return self.fetch_access_token(&appid).await;
+            }
+            if waited_since.elapsed() > WAIT_FOR_OTHERS {
+                return Err(CoreError::WeChat(WeChatError::Unavailable(
+                    "another instance is fetching the access token and has not finished".into(),
+                )));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Fetches a token under the lease and stores it for every instance.
+    async fn fetch_access_token(&self, appid: &str) -> Result<AccessToken, CoreError> {
+        let broker = &self.shared.access_token;
+        let mut fetches = 1;
+        let mut fetched = self.wechat.stable_token(false).await;
+        // Normal mode hands out the current token while WeChat considers it valid; if that is
+        // the one it just refused, only a forced refresh (20 a day) gives a working one.
+        if let Ok(token) = &fetched
+            && broker.is_refused(&token.access_token)
+        {
+            log::warn!("stable_token handed back the refused access token; forcing a refresh");
+            fetches += 1;
+            fetched = self.wechat.stable_token(true).await;
+        }
+        broker.fetches_here.fetch_add(fetches, Ordering::Relaxed);
+        let owner = broker.owner.clone();
+        let fetches = i64::try_from(fetches).unwrap_or(i64::MAX);
+        let fetched = match fetched {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                let appid = appid.to_owned();
+                self.blocking(move |store| {
+                    store.release_access_token_lease(&appid, &owner, fetches)
+                })
+                .await?;
+                log::error!("fetching the WeChat access token failed: {e}");
+                return Err(e.into());
+            }
+        };
+        let now = self.shared.clock.now();
+        let margin = self
+            .shared
+            .settings
+            .access_token_margin_secs
+            .min(fetched.expires_in / 4);
+        let use_until = now + fetched.expires_in - margin;
+        let total = {
+            let (appid, token) = (appid.to_owned(), fetched.access_token.clone());
+            self.blocking(move |store| {
+                store.save_access_token(&appid, &owner, &token, use_until, fetches)
+            })
+            .await?
+        };
+        broker.fetches_total.store(total, Ordering::Relaxed);
+        broker.remember(&fetched.access_token, use_until);
+        *broker
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        log::info!(
+            "fetched a WeChat access token valid {} s (fetches: {} by this instance, {total} in all)",
+            fetched.expires_in,
+            broker.fetches_here.load(Ordering::Relaxed),
+        );
+        Ok(fetched.access_token)
+    }
+
+    /// Forgets `token` here and in the database (unless another instance already replaced it).
+    async fn refuse_access_token(&self, token: &AccessToken) -> Result<(), CoreError> {
+        let broker = &self.shared.access_token;
+        {
+            let mut cached = broker.cached.lock().unwrap_or_else(PoisonError::into_inner);
+            if cached.as_ref().is_some_and(|c| &c.token == token) {
+                *cached = None;
+            }
+        }
+        *broker
+            .refused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
+        let (appid, token) = (self.wechat.appid().to_owned(), token.clone());
+        self.blocking(move |store| store.expire_access_token(&appid, &token))
+            .await?;
+        Ok(())
+    }
+}

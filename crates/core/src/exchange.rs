@@ -1,0 +1,124 @@
+//! Idempotent code exchange: the first answer to a `wx.login` code, kept while the code lives.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
+
+use crate::LoginOutcome;
+
+/// At most this many codes are remembered per generation (two generations are kept), so a
+/// flood of logins cannot grow memory without bound. About 200 bytes each.
+const GENERATION_CAPACITY: usize = 16 * 1024;
+
+/// What is needed to give a code's first answer again; no token is kept in memory.
+#[derive(Debug, Clone)]
+pub(crate) struct Replay {
+    pub(crate) user_id: String,
+    pub(crate) session_id: String,
+    pub(crate) expires_at: i64,
+    pub(crate) user_existed: bool,
+}
+
+impl Replay {
+    pub(crate) fn of(outcome: &LoginOutcome) -> Self {
+        Self {
+            user_id: outcome.user.id.clone(),
+            session_id: outcome.session_id.clone(),
+            expires_at: outcome.expires_at,
+            user_existed: outcome.user_existed,
+        }
+    }
+}
+
+/// One code's slot: whoever holds the lock is exchanging it; once done, it holds the answer.
+pub(crate) type Slot = Arc<tokio::sync::Mutex<Option<Replay>>>;
+
+struct Generations {
+    current: HashMap<[u8; 32], Slot>,
+    current_since: i64,
+    previous: HashMap<[u8; 32], Slot>,
+}
+
+/// The codes seen lately. Two generations: a code is remembered for between one and two
+/// generation lengths (`replay_secs / 2` each), or less when the capacity is reached.
+pub(crate) struct CodeExchanges {
+    generations: Mutex<Generations>,
+    generation_secs: i64,
+}
+
+impl CodeExchanges {
+    pub(crate) fn new(replay_secs: i64) -> Self {
+        Self {
+            generations: Mutex::new(Generations {
+                current: HashMap::new(),
+                current_since: i64::MIN,
+                previous: HashMap::new(),
+            }),
+            generation_secs: (replay_secs / 2).max(1),
+        }
+    }
+
+    /// The slot of `code`, made if new. Codes are kept hashed: they are one-time secrets.
+    pub(crate) fn slot(&self, code: &str, now: i64) -> Slot {
+        let key: [u8; 32] = Sha256::digest(code.as_bytes()).into();
+        let mut g = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if now.saturating_sub(g.current_since) >= self.generation_secs
+            || g.current.len() >= GENERATION_CAPACITY
+        {
+            g.previous = std::mem::take(&mut g.current);
+            g.current_since = now;
+        }
+        if let Some(slot) = g.previous.get(&key).or_else(|| g.current.get(&key)) {
+            return Arc::clone(slot);
+        }
+        Arc::clone(g.current.entry(key).or_default())
+    }
+
+    #[cfg(test)]
+    fn remembered(&self) -> usize {
+        let g = self
+            .generations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        g.current.len() + g.previous.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_maps_to_one_slot_while_it_is_remembered() {
+        let exchanges = CodeExchanges::new(300);
+        let a = exchanges.slot("code-a", 1000);
+        assert!(Arc::ptr_eq(&a, &exchanges.slot("code-a", 1100)));
+        assert!(
+            Arc::ptr_eq(&a, &exchanges.slot("code-a", 1200)),
+            "kept in the previous generation"
+        );
+        assert!(!Arc::ptr_eq(&a, &exchanges.slot("code-b", 1200)));
+    }
+
+    #[test]
+    fn a_code_is_forgotten_after_two_generations() {
+        let exchanges = CodeExchanges::new(300);
+        let a = exchanges.slot("code-a", 1000);
+        exchanges.slot("other", 1150);
+        exchanges.slot("other", 1300);
+        assert!(!Arc::ptr_eq(&a, &exchanges.slot("code-a", 1301)));
+    }
+
+    #[test]
+    fn memory_is_bounded_by_two_generations() {
+        let exchanges = CodeExchanges::new(300);
+        for i in 0..(3 * GENERATION_CAPACITY) {
+            exchanges.slot(&format!("code-{i}"), 1000);
+        }
+        assert!(exchanges.remembered() <= 2 * GENERATION_CAPACITY);
+    }
+}

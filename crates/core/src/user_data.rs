@@ -1,0 +1,207 @@
+//! The user data WeChat hands the front end: the profile from `wx.getUserInfo` (signed and
+//! encrypted with the session_key) and the phone number from a `getPhoneNumber` code.
+
+use wxlogin_store::{ProfileUpdate, StoreError, User, UserStore};
+use wxlogin_token::TokenCodec;
+use wxlogin_wechat::{
+    OpenDataError, OpenId, SessionKey, WeChatApi, WeChatError, decrypt_open_data, verify_raw_data,
+};
+
+use crate::service::is_plausible_code;
+use crate::{Caller, CoreError, LoginService, ProfileEdit};
+
+/// What `wx.getUserInfo` returns, as the front end forwards it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UserInfoData {
+    /// The public profile as JSON text.
+    pub raw_data: String,
+    /// `sha1(rawData + session_key)`, hex.
+    pub signature: String,
+    /// The full profile, encrypted with the session_key, base64.
+    pub encrypted_data: String,
+    /// The iv, base64.
+    pub iv: String,
+}
+
+impl std::fmt::Debug for UserInfoData {
+    /// Personal data: only the sizes are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserInfoData")
+            .field("raw_data_len", &self.raw_data.len())
+            .field("encrypted_data_len", &self.encrypted_data.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest phone number accepted from WeChat, in characters.
+const MAX_PHONE_CHARS: usize = 32;
+
+impl<W, S, T> LoginService<W, S, T>
+where
+    W: WeChatApi,
+    S: UserStore + 'static,
+    T: TokenCodec,
+{
+    /// Verifies and decrypts the caller's `wx.getUserInfo` data with the newest session_key
+    /// held for them, and stores its nickname, avatar and gender.
+    ///
+    /// When the signature or the decryption fails, WeChat is asked whether that session_key is
+    /// still the user's: if not, the answer is [`CoreError::SessionKeyStale`] (log in again)
+    /// and that session is ended; otherwise the data was altered ([`CoreError::InvalidSignature`],
+    /// [`CoreError::DecryptFailed`]).
+    pub async fn apply_user_info(
+        &self,
+        caller: &Caller,
+        data: UserInfoData,
+    ) -> Result<User, CoreError> {
+        let now = self.shared.clock.now();
+        let user_id = caller.user.id.clone();
+        let (session_id, key) = self
+            .blocking(move |store| {
+                let Some(session) = store.latest_live_session(&user_id, now)? else {
+                    return Ok(None);
+                };
+                match store.session_key(&session.id) {
+                    Ok(Some(key)) => Ok(Some((session.id, Some(key)))),
+                    Ok(None) => Ok(None),
+                    // Sealed under a key rotated away: as unusable as a stale one.
+                    Err(StoreError::Sealed(e)) => {
+                        log::warn!("a session_key could not be opened ({e})");
+                        Ok(Some((session.id, None)))
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await?
+            .ok_or(CoreError::SessionKeyStale)?;
+        let Some(key) = key else {
+            self.end_stale_session(&session_id).await?;
+            return Err(CoreError::SessionKeyStale);
+        };
+
+        if !verify_raw_data(&data.raw_data, &data.signature, &key) {
+            return Err(self
+                .stale_or(
+                    &caller.user.openid,
+                    &key,
+                    &session_id,
+                    CoreError::InvalidSignature,
+                )
+                .await);
+        }
+        let plain =
+            match decrypt_open_data(&data.encrypted_data, &data.iv, &key, self.wechat.appid()) {
+                Ok(plain) => plain,
+                // Only a wrong key or altered data reach padding or parsing; malformed input and
+                // another app's data say nothing about the key.
+                Err(e @ (OpenDataError::Padding | OpenDataError::NotJson)) => {
+                    let refused = CoreError::DecryptFailed(e.to_string());
+                    return Err(self
+                        .stale_or(&caller.user.openid, &key, &session_id, refused)
+                        .await);
+                }
+                Err(e) => return Err(CoreError::DecryptFailed(e.to_string())),
+            };
+        // The key is this user's, so the data is too; an openId that says otherwise is refused.
+        if let Some(openid) = plain.get("openId")
+            && openid.as_str() != Some(caller.user.openid.expose())
+        {
+            return Err(CoreError::DecryptFailed(
+                "the data belongs to another WeChat user".into(),
+            ));
+        }
+        let text = |field: &str| {
+            plain
+                .get(field)
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let edit = ProfileEdit {
+            nick_name: text("nickName").map(Some),
+            avatar_url: text("avatarUrl").map(Some),
+        };
+        let mut update = edit.validate()?;
+        update.gender = plain
+            .get("gender")
+            .and_then(serde_json::Value::as_i64)
+            .filter(|g| (0..=2).contains(g))
+            .and_then(|g| i32::try_from(g).ok())
+            .map(Some);
+        self.store_update(caller, update).await
+    }
+
+    /// Exchanges a `getPhoneNumber` code for the caller's phone number and stores it.
+    pub async fn bind_phone_number(&self, caller: &Caller, code: &str) -> Result<User, CoreError> {
+        if !is_plausible_code(code) {
+            return Err(CoreError::MalformedCode);
+        }
+        let phone = self
+            .with_access_token(|token| async move { self.wechat.phone_number(&token, code).await })
+            .await?;
+        let number = phone.phone_number;
+        if number.chars().count() > MAX_PHONE_CHARS
+            || !number
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '))
+        {
+            return Err(CoreError::WeChat(WeChatError::InvalidResponse(
+                "getuserphonenumber: a phoneNumber that is not a phone number".into(),
+            )));
+        }
+        let update = ProfileUpdate {
+            phone_number: Some(Some(number)),
+            ..ProfileUpdate::default()
+        };
+        self.store_update(caller, update).await
+    }
+
+    pub(crate) async fn store_update(
+        &self,
+        caller: &Caller,
+        update: ProfileUpdate,
+    ) -> Result<User, CoreError> {
+        if update.is_empty() {
+            return Ok(caller.user.clone());
+        }
+        let user_id = caller.user.id.clone();
+        let now = self.shared.clock.now();
+        self.blocking(move |store| store.update_profile(&user_id, &update, now))
+            .await?
+            .ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))
+    }
+
+    /// `refused`, unless WeChat says the session_key is no longer the user's: then the session
+    /// is ended and the client told to log in again.
+    async fn stale_or(
+        &self,
+        openid: &OpenId,
+        key: &SessionKey,
+        session_id: &str,
+        refused: CoreError,
+    ) -> CoreError {
+        let checked = self
+            .with_access_token(|token| async move {
+                self.wechat.check_session(&token, openid, key).await
+            })
+            .await;
+        match checked {
+            Ok(false) => match self.end_stale_session(session_id).await {
+                Ok(()) => CoreError::SessionKeyStale,
+                Err(e) => e,
+            },
+            Ok(true) => refused,
+            Err(e) => {
+                log::warn!("could not ask WeChat whether the session_key is current: {e}");
+                refused
+            }
+        }
+    }
+
+    async fn end_stale_session(&self, session_id: &str) -> Result<(), CoreError> {
+        let (id, now) = (session_id.to_owned(), self.shared.clock.now());
+        self.blocking(move |store| store.expire_session(&id, now))
+            .await?;
+        Ok(())
+    }
+}
