@@ -20,6 +20,8 @@ pub struct TestApp {
     pub base: String,
     /// The fake, to learn openids and count upstream calls.
     pub fake: FakeWeChat,
+    /// The base URL of the fake WeChat this app talks to.
+    pub fake_url: String,
     handle: ServerHandle,
     task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
     _fake_running: Option<RunningFake>,
@@ -94,7 +96,7 @@ impl TestApp {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        env.insert("WECHAT_API_BASE".into(), fake_url);
+        env.insert("WECHAT_API_BASE".into(), fake_url.clone());
         env.insert("DATABASE_URL".into(), spawn.database_url.to_owned());
         for (k, v) in spawn.env {
             env.insert((*k).to_owned(), (*v).to_owned());
@@ -108,6 +110,7 @@ impl TestApp {
         Self {
             base,
             fake,
+            fake_url,
             handle,
             task,
             _fake_running: running,
@@ -204,6 +207,17 @@ impl TestApp {
         .await
     }
 
+    /// `POST path` with a JSON body, as the caller holding `token`.
+    pub async fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> Reply {
+        self.request(
+            "POST",
+            path,
+            Some(&format!("Bearer {token}")),
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
     /// `POST /api/logout`.
     pub async fn logout(&self, token: &str) -> Reply {
         self.request(
@@ -214,4 +228,21 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// Asserts that `reply` is an error of the contract's shape with this status and kind.
+pub fn assert_error(reply: &Reply, status: u16, kind: &str) {
+    assert_eq!(reply.status, status, "{}", reply.text);
+    assert_eq!(reply.error(), kind, "{}", reply.text);
+    assert_eq!(reply.json["code"], status, "{}", reply.text);
+    assert!(
+        reply.json["msg"].as_str().is_some_and(|m| !m.is_empty()),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.content_type.starts_with("application/json"),
+        "{}",
+        reply.content_type
+    );
 }

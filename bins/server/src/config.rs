@@ -38,6 +38,12 @@ pub struct Config {
     pub wechat: WeChatConfig,
     /// Signs login tokens.
     pub token_secret: TokenSecret,
+    /// Seals session_keys and the access token at rest (`SESSION_KEY_SECRET`, else derived
+    /// from the token secret).
+    pub sealing_secret: TokenSecret,
+    /// The sealing secret before a rotation (`SESSION_KEY_SECRET_PREVIOUS`), still accepted for
+    /// reading.
+    pub previous_sealing_secret: Option<TokenSecret>,
     /// Lifetime of a login session, seconds.
     pub session_ttl_secs: i64,
     /// `sqlite://...` or `postgres://...`.
@@ -112,6 +118,20 @@ impl Config {
             }
         };
 
+        let mut sealing = |name: &str| match var(name) {
+            Some(s) if s.len() >= MIN_KEY_LEN => Some(s.into_bytes()),
+            Some(s) => {
+                problems.push(format!(
+                    "{name} is {} bytes long; at least {MIN_KEY_LEN} are required",
+                    s.len()
+                ));
+                None
+            }
+            None => None,
+        };
+        let sealing_secret = sealing("SESSION_KEY_SECRET");
+        let previous_sealing_secret = sealing("SESSION_KEY_SECRET_PREVIOUS");
+
         let session_ttl_secs = number(
             &var,
             &mut problems,
@@ -176,6 +196,10 @@ impl Config {
         Ok(Self {
             dev,
             wechat,
+            // The sealer derives its own key (HKDF, its own label), so the token secret can
+            // serve as the sealing secret's default without the two keys being the same.
+            sealing_secret: TokenSecret(sealing_secret.unwrap_or_else(|| token_secret.clone())),
+            previous_sealing_secret: previous_sealing_secret.map(TokenSecret),
             token_secret: TokenSecret(token_secret),
             session_ttl_secs,
             database_url,
@@ -296,6 +320,38 @@ mod tests {
                 "{name} in {problems:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_sealing_secret_defaults_to_the_token_secret_and_short_ones_are_refused() {
+        let config = read(false, &GOOD).expect("valid");
+        assert_eq!(config.sealing_secret.expose(), config.token_secret.expose());
+        assert!(config.previous_sealing_secret.is_none());
+
+        let mut vars = GOOD.to_vec();
+        vars.push(("SESSION_KEY_SECRET", "another secret of thirty-two bytes!"));
+        vars.push((
+            "SESSION_KEY_SECRET_PREVIOUS",
+            "0123456789abcdef0123456789abcdef",
+        ));
+        let rotated = read(false, &vars).expect("valid");
+        assert_eq!(
+            rotated.sealing_secret.expose(),
+            b"another secret of thirty-two bytes!"
+        );
+        assert!(rotated.previous_sealing_secret.is_some());
+
+        let mut vars = GOOD.to_vec();
+        vars.push(("SESSION_KEY_SECRET", "short"));
+        vars.push(("SESSION_KEY_SECRET_PREVIOUS", "short"));
+        let problems = read(false, &vars).expect_err("refused");
+        assert_eq!(
+            problems,
+            [
+                "SESSION_KEY_SECRET is 5 bytes long; at least 32 are required",
+                "SESSION_KEY_SECRET_PREVIOUS is 5 bytes long; at least 32 are required"
+            ]
+        );
     }
 
     #[test]

@@ -94,7 +94,30 @@ impl From<CoreError> for ApiError {
                 "session_revoked",
                 "the login session was ended; log in again",
             ),
+            CoreError::InvalidSignature => Self::new(
+                S::BAD_REQUEST,
+                "invalid_signature",
+                "the rawData signature does not match: the data was altered",
+            ),
+            CoreError::DecryptFailed(why) => Self::new(
+                S::BAD_REQUEST,
+                "decrypt_failed",
+                format!("the encrypted data cannot be used: {why}"),
+            ),
+            CoreError::SessionKeyStale => Self::new(
+                S::UNAUTHORIZED,
+                "token_expired",
+                "WeChat no longer honours this login's session key; log in again (wx.login) and retry",
+            ),
             CoreError::InvalidProfile(msg) => Self::invalid_request(msg),
+            CoreError::Store(e @ wxlogin_store::StoreError::Sealed(_)) => {
+                log::error!("sealing: {e}");
+                Self::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal server error",
+                )
+            }
             CoreError::Store(e) => {
                 log::error!("database: {e}");
                 Self::new(
@@ -121,7 +144,7 @@ fn from_wechat(e: WeChatError) -> ApiError {
         WeChatError::InvalidCode | WeChatError::CodeUsed => ApiError::new(
             S::BAD_REQUEST,
             "invalid_code",
-            "WeChat rejected the login code; call wx.login again",
+            "WeChat rejected the code (expired, used, or not for this app); get a new one",
         ),
         WeChatError::RateLimited => ApiError::new(
             S::TOO_MANY_REQUESTS,
@@ -141,7 +164,16 @@ fn from_wechat(e: WeChatError) -> ApiError {
                 "WeChat is busy or unreachable; try again",
             )
         }
+        WeChatError::QuotaExhausted => {
+            log::error!("WeChat: {e}");
+            ApiError::new(
+                S::SERVICE_UNAVAILABLE,
+                "wechat_unavailable",
+                "WeChat's daily quota for this call is used up; try again tomorrow",
+            )
+        }
         WeChatError::BadCredentials { .. }
+        | WeChatError::AccessTokenInvalid { .. }
         | WeChatError::Api { .. }
         | WeChatError::InvalidResponse(_) => {
             log::error!("WeChat error: {e}");

@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
-use wxlogin_core::ProfileEdit;
+use wxlogin_core::{ProfileEdit, UserInfoData};
 use wxlogin_store::{User, UserStore};
 
 use crate::auth::Authenticated;
@@ -20,6 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(me))
                 .route(web::put().to(update_me)),
         )
+        .service(resource("/api/me/userinfo").route(web::post().to(user_info)))
+        .service(resource("/api/me/phone").route(web::post().to(phone)))
         .service(resource("/api/logout").route(web::post().to(logout)))
         .service(resource("/healthz").route(web::get().to(healthz)))
         .service(resource("/readyz").route(web::get().to(readyz)));
@@ -165,6 +167,49 @@ async fn update_me(
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
 
+/// `POST /api/me/userinfo`: what `wx.getUserInfo` returned; other fields it returns
+/// (`userInfo`, `cloudID`, `errMsg`) may come along and are ignored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserInfoRequest {
+    raw_data: String,
+    signature: String,
+    encrypted_data: String,
+    iv: String,
+}
+
+async fn user_info(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body: UserInfoRequest = json_object(body.into_inner())?;
+    let data = UserInfoData {
+        raw_data: body.raw_data,
+        signature: body.signature,
+        encrypted_data: body.encrypted_data,
+        iv: body.iv,
+    };
+    let user = state.service.apply_user_info(&caller, data).await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+/// `POST /api/me/phone`: `{"code": "<getPhoneNumber code>"}`.
+#[derive(Deserialize)]
+struct PhoneRequest {
+    code: String,
+}
+
+async fn phone(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body: PhoneRequest = json_object(body.into_inner())?;
+    let user = state.service.bind_phone_number(&caller, &body.code).await?;
+    Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
 async fn logout(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
@@ -181,7 +226,15 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let store = state.service.store().clone();
     let ping = tokio::task::spawn_blocking(move || store.ping());
     match tokio::time::timeout(Duration::from_secs(3), ping).await {
-        Ok(Ok(Ok(()))) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
+        Ok(Ok(Ok(()))) => {
+            let fetches = state.service.access_token_fetches();
+            Ok(HttpResponse::Ok().json(serde_json::json!({
+                "status": "ready",
+                // Quota burn: access tokens fetched by this instance, and by every instance
+                // on the database as last seen.
+                "accessTokenFetches": { "instance": fetches.here, "all": fetches.total },
+            })))
+        }
         outcome => {
             log::warn!("readiness check failed: {outcome:?}");
             Err(ApiError::new(

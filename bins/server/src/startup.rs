@@ -6,9 +6,9 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use wxlogin_core::{LoginService, LoginSettings};
+use wxlogin_core::{LoginService, LoginSettings, LoginShared};
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_store::{DieselUserStore, PoolOptions};
+use wxlogin_store::{DieselUserStore, PoolOptions, SessionKeySealer};
 use wxlogin_token::{JwtIssuer, SystemClock, TokenConfig};
 use wxlogin_wechat::HttpWeChatClient;
 
@@ -51,8 +51,16 @@ impl Application {
             max_size: config.db_pool_size,
             ..PoolOptions::default()
         };
+        let mut sealer =
+            SessionKeySealer::new(config.sealing_secret.expose()).context("SESSION_KEY_SECRET")?;
+        if let Some(previous) = &config.previous_sealing_secret {
+            sealer = sealer
+                .with_previous(previous.expose())
+                .context("SESSION_KEY_SECRET_PREVIOUS")?;
+        }
+        log::info!("secrets at rest are sealed under key {}", sealer.key_id());
         let store = tokio::task::spawn_blocking(move || -> anyhow::Result<DieselUserStore> {
-            let store = DieselUserStore::connect(&url, &pool).context("DATABASE_URL")?;
+            let store = DieselUserStore::connect(&url, &pool, sealer).context("DATABASE_URL")?;
             let applied = store
                 .run_migrations()
                 .context("applying database migrations")?;
@@ -77,7 +85,14 @@ impl Application {
         let limiter = login_limiter(config.login_rate_limit);
         let settings = LoginSettings {
             session_ttl_secs: config.session_ttl_secs,
+            ..LoginSettings::default()
         };
+        let shared = Arc::new(LoginShared::new(
+            store,
+            tokens,
+            Arc::new(SystemClock),
+            settings,
+        ));
         let wechat = config.wechat.clone();
         let max_body = config.max_body_bytes;
 
@@ -86,13 +101,8 @@ impl Application {
         let addr = listener.local_addr()?;
         let server = HttpServer::new(move || {
             // One WeChat client per worker: awc clients cannot cross threads.
-            let service = LoginService::new(
-                HttpWeChatClient::new(wechat.clone()),
-                Arc::clone(&store),
-                Arc::clone(&tokens),
-                Arc::new(SystemClock),
-                settings.clone(),
-            );
+            let service =
+                LoginService::sharing(HttpWeChatClient::new(wechat.clone()), Arc::clone(&shared));
             App::new()
                 .app_data(web::Data::new(AppState {
                     service,

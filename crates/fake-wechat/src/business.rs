@@ -128,15 +128,15 @@ impl FakeWeChat {
             .map(|c| c.token.clone())
     }
 
-    /// Checks the `access_token` parameter; `Err` holds WeChat's answer.
-    fn check_token(&self, query: &HashMap<String, String>) -> Result<(), HttpResponse> {
+    /// Checks the `access_token` parameter: WeChat's refusal, or `None` when it is valid.
+    fn refuse_token(&self, query: &HashMap<String, String>) -> Option<HttpResponse> {
         let Some(token) = query.get("access_token").filter(|t| !t.is_empty()) else {
-            return Err(json_error(41001, "access_token missing"));
+            return Some(json_error(41001, "access_token missing"));
         };
         match Self::lock(&self.state.business).check(token, Instant::now()) {
-            TokenCheck::Valid => Ok(()),
-            TokenCheck::Expired => Err(json_error(42001, "access_token expired")),
-            TokenCheck::Unknown => Err(json_error(
+            TokenCheck::Valid => None,
+            TokenCheck::Expired => Some(json_error(42001, "access_token expired")),
+            TokenCheck::Unknown => Some(json_error(
                 40001,
                 "invalid credential, access_token is invalid or not latest",
             )),
@@ -185,7 +185,7 @@ pub(crate) async fn phone_number(
     body: web::Bytes,
 ) -> HttpResponse {
     fake.state.phone_calls.fetch_add(1, Ordering::SeqCst);
-    if let Err(answer) = fake.check_token(&query) {
+    if let Some(answer) = fake.refuse_token(&query) {
         return answer;
     }
     // WeChat reads the code from a JSON body only; as a query or form parameter it is 40029.
@@ -215,18 +215,18 @@ pub(crate) async fn phone_number(
     }
     let watermark = json!({ "timestamp": unix_now(), "appid": fake.config.appid });
     // `+852.61234567`: a number abroad, whose countryCode comes as a JSON number.
-    if let Some((country, number)) = code.strip_prefix('+').and_then(|r| r.split_once('.')) {
-        if let Ok(country_code) = country.parse::<u32>() {
-            return json_reply(json!({
-                "errcode": 0, "errmsg": "ok",
-                "phone_info": {
-                    "phoneNumber": format!("+{country}{number}"),
-                    "purePhoneNumber": number,
-                    "countryCode": country_code,
-                    "watermark": watermark,
-                }
-            }));
-        }
+    if let Some((country, number)) = code.strip_prefix('+').and_then(|r| r.split_once('.'))
+        && let Ok(country_code) = country.parse::<u32>()
+    {
+        return json_reply(json!({
+            "errcode": 0, "errmsg": "ok",
+            "phone_info": {
+                "phoneNumber": format!("+{country}{number}"),
+                "purePhoneNumber": number,
+                "countryCode": country_code,
+                "watermark": watermark,
+            }
+        }));
     }
     // A code of digits is that number in mainland China; any other code gets a number of its own.
     let number = if (5..=15).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
@@ -252,7 +252,7 @@ pub(crate) async fn check_session(
     fake.state
         .check_session_calls
         .fetch_add(1, Ordering::SeqCst);
-    if let Err(answer) = fake.check_token(&query) {
+    if let Some(answer) = fake.refuse_token(&query) {
         return answer;
     }
     if query.get("sig_method").map(String::as_str) != Some("hmac_sha256") {

@@ -146,6 +146,13 @@ impl FakeWeChat {
         self.openid_for(code.split('.').next().unwrap_or_default())
     }
 
+    /// Plays the user of `code` logging in somewhere this backend does not hear of: WeChat's
+    /// current session_key for them becomes `code`'s, and the ones handed out before go stale.
+    pub fn log_in_elsewhere(&self, code: &str) {
+        Self::lock(&self.state.current_keys)
+            .insert(self.openid_for_code(code), self.session_key_for(code));
+    }
+
     fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         mutex.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -109,10 +109,14 @@ mod tests {
             (-1, WeChatError::Busy),
             (40013, WeChatError::BadCredentials { errcode: 40013 }),
             (40125, WeChatError::BadCredentials { errcode: 40125 }),
+            (40001, WeChatError::AccessTokenInvalid { errcode: 40001 }),
+            (40014, WeChatError::AccessTokenInvalid { errcode: 40014 }),
+            (42001, WeChatError::AccessTokenInvalid { errcode: 42001 }),
+            (45009, WeChatError::QuotaExhausted),
             (
-                40001,
+                61234,
                 WeChatError::Api {
-                    errcode: 40001,
+                    errcode: 61234,
                     errmsg: "x rid: 1".into(),
                 },
             ),

@@ -62,9 +62,9 @@ async fn every_wechat_error_arrives_as_its_kind() {
     for (code, expected) in cases {
         assert_eq!(client.code2session(code).await, Err(expected), "{code}");
     }
-    match client.code2session("errcode_40001").await {
+    match client.code2session("errcode_61234").await {
         Err(WeChatError::Api {
-            errcode: 40001,
+            errcode: 61234,
             errmsg,
         }) => assert!(errmsg.contains("rid:")),
         other => panic!("{other:?}"),
@@ -181,4 +181,130 @@ async fn an_answer_that_is_not_from_wechat_is_an_invalid_response() {
         client.code2session("frank").await,
         Err(WeChatError::InvalidResponse(_))
     ));
+}
+
+#[actix_rt::test]
+async fn stable_token_hands_out_the_same_token_until_forced() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let first = client.stable_token(false).await.expect("token");
+    assert!(first.expires_in > 7000 && first.expires_in <= 7200);
+    let again = client.stable_token(false).await.expect("token");
+    assert_eq!(again.access_token, first.access_token, "normal mode");
+    let forced = client.stable_token(true).await.expect("token");
+    assert_ne!(forced.access_token, first.access_token);
+    assert_eq!(fake.stable_token_calls(), 3);
+}
+
+#[actix_rt::test]
+async fn stable_token_with_a_wrong_secret_is_a_credentials_error() {
+    let (_fake, running) = fake(false).await;
+    let config =
+        WeChatConfig::new(DEV_APPID, AppSecret::new("wrong")).with_api_base(running.base_url());
+    let client = HttpWeChatClient::new(config);
+    assert_eq!(
+        client.stable_token(false).await,
+        Err(WeChatError::BadCredentials { errcode: 40125 })
+    );
+}
+
+#[actix_rt::test]
+async fn a_phone_code_gives_the_number_with_its_country_code() {
+    let (_fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let token = client
+        .stable_token(false)
+        .await
+        .expect("token")
+        .access_token;
+    let home = client
+        .phone_number(&token, "13800138000")
+        .await
+        .expect("number");
+    assert_eq!(
+        (home.phone_number.as_str(), home.country_code.as_str()),
+        ("13800138000", "86")
+    );
+    let abroad = client
+        .phone_number(&token, "+852.61234567")
+        .await
+        .expect("number");
+    assert_eq!(
+        (
+            abroad.phone_number.as_str(),
+            abroad.pure_phone_number.as_str(),
+            abroad.country_code.as_str()
+        ),
+        ("+85261234567", "61234567", "852")
+    );
+    assert_eq!(
+        client.phone_number(&token, "13800138000").await,
+        Err(WeChatError::InvalidCode),
+        "a phone code works once"
+    );
+}
+
+#[actix_rt::test]
+async fn a_rotated_access_token_is_refused_with_40001() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let token = client
+        .stable_token(false)
+        .await
+        .expect("token")
+        .access_token;
+    fake.rotate_access_token();
+    assert_eq!(
+        client.phone_number(&token, "13800138000").await,
+        Err(WeChatError::AccessTokenInvalid { errcode: 40001 })
+    );
+}
+
+#[actix_rt::test]
+async fn an_expired_access_token_is_refused_with_42001() {
+    let (fake, running) = fake(false).await;
+    fake.set_access_token_ttl(Duration::from_millis(300));
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let token = client
+        .stable_token(false)
+        .await
+        .expect("token")
+        .access_token;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        client.phone_number(&token, "13800138000").await,
+        Err(WeChatError::AccessTokenInvalid { errcode: 42001 })
+    );
+}
+
+#[actix_rt::test]
+async fn checksession_tells_the_current_session_key_from_a_stale_one() {
+    let (_fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let token = client
+        .stable_token(false)
+        .await
+        .expect("token")
+        .access_token;
+    let old = client.code2session("sam.1").await.expect("login");
+    assert_eq!(
+        client
+            .check_session(&token, &old.openid, &old.session_key)
+            .await,
+        Ok(true)
+    );
+    let new = client.code2session("sam.2").await.expect("login again");
+    assert_eq!(
+        client
+            .check_session(&token, &old.openid, &old.session_key)
+            .await,
+        Ok(false),
+        "the older key went stale"
+    );
+    assert_eq!(
+        client
+            .check_session(&token, &new.openid, &new.session_key)
+            .await,
+        Ok(true)
+    );
 }
