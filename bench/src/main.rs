@@ -1,0 +1,290 @@
+//! `wxlogin-bench`: builds the release server and fake WeChat, starts them as their own processes
+//! on loopback against a fresh database holding N users, and drives three scenarios with `wrk`:
+//! `GET /healthz` (the ceiling of the same run), `GET /api/me` over a rotating set of valid
+//! tokens, and `POST /api/login` with fresh codes for returning and new users. For each it prints
+//! requests/s, latency percentiles, errors, the server's CPU per 1,000 requests (from
+//! `/proc/<pid>/stat`) and its peak RSS (VmHWM, reset before each scenario).
+//!
+//! `wrk` is the load generator (Debian package `wrk`); it rotates tokens and makes fresh codes
+//! with the Lua scripts in `bench/lua/`.
+
+mod measure;
+mod options;
+mod population;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
+use wxlogin_store::testing::TestDatabase;
+
+use crate::measure::{ProcessSample, Scenario, WrkResult};
+use crate::options::{Database, Options};
+
+const REPORT_LUA: &str = include_str!("../lua/report.lua");
+const ME_LUA: &str = include_str!("../lua/me.lua");
+const LOGIN_LUA: &str = include_str!("../lua/login.lua");
+const TOKEN_SECRET: &str = "wxlogin-bench token secret, 32+ bytes long";
+
+/// A child process killed when dropped, so an error never leaves servers behind.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = Options::from_args(std::env::args().skip(1))?;
+    if Command::new("wrk").arg("--version").output().is_err() {
+        bail!("wrk is not installed: `apt-get install wrk` (or run `bash bench/run`, which does)");
+    }
+    let root = workspace_root()?;
+    step("building the release server and fake WeChat");
+    build(&root)?;
+    let work = std::env::temp_dir().join(format!("wxlogin-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+
+    let db = match options.database {
+        Database::Sqlite => TestDatabase::sqlite(),
+        Database::Postgres => TestDatabase::postgres()
+            .context("PostgreSQL is not reachable at WXLOGIN_TEST_POSTGRES_URL")?,
+    };
+    step(&format!(
+        "populating {} with {} users",
+        options.database.name(),
+        options.users
+    ));
+    let started = Instant::now();
+    population::populate(db.url(), options.users)?;
+    eprintln!("   ... in {:.1} s", started.elapsed().as_secs_f64());
+
+    let fake_addr = free_addr()?;
+    let _fake = Guard(
+        Command::new(root.join("target/release/wxlogin-fake-wechat"))
+            .env("FAKE_WECHAT_ADDR", fake_addr.to_string())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(work.join("fake.log"))?)
+            .spawn()
+            .context("starting the fake WeChat")?,
+    );
+    wait_until_up(fake_addr, "/nothing")?;
+
+    let addr = free_addr()?;
+    let log_path = work.join("server.log");
+    let mut server_cmd = Command::new(root.join("target/release/wxlogin-server"));
+    server_cmd
+        .env_clear()
+        .env("WECHAT_APPID", DEV_APPID)
+        .env("WECHAT_SECRET", DEV_SECRET)
+        .env("WECHAT_API_BASE", format!("http://{fake_addr}"))
+        .env("TOKEN_SECRET", TOKEN_SECRET)
+        .env("DATABASE_URL", db.url())
+        .env("BIND_ADDR", addr.to_string())
+        .env("LOGIN_RATE_LIMIT", "0")
+        .env("RUST_LOG", &options.log_level)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path)?);
+    for (name, value) in &options.server_env {
+        server_cmd.env(name, value);
+    }
+    let server = Guard(server_cmd.spawn().context("starting wxlogin-server")?);
+    let pid = server.0.id();
+    wait_until_up(addr, "/healthz")?;
+    step(&format!(
+        "server pid {pid} on {addr}, log at {}",
+        log_path.display()
+    ));
+
+    step(&format!(
+        "logging in {} users for the token set",
+        options.tokens
+    ));
+    let tokens = log_in_token_users(addr, options.tokens)?;
+    let tokens_file = work.join("tokens.txt");
+    std::fs::write(&tokens_file, tokens.join("\n") + "\n")?;
+
+    let run_id = format!("{}", std::process::id());
+    let mut results = Vec::new();
+    for scenario in &options.scenarios {
+        let (script, path, args): (&str, &str, Vec<String>) = match scenario {
+            Scenario::Healthz => ("", "/healthz", vec![]),
+            Scenario::Me => (ME_LUA, "/api/me", vec![tokens_file.display().to_string()]),
+            Scenario::Login => (
+                LOGIN_LUA,
+                "/api/login",
+                vec![options.tokens.to_string(), run_id.clone()],
+            ),
+        };
+        let script_path = work.join(format!("{}.lua", scenario.name()));
+        std::fs::write(&script_path, format!("{script}\n{REPORT_LUA}"))?;
+        step(&format!(
+            "{}: {} s, {} threads, {} connections",
+            scenario.name(),
+            options.duration_secs,
+            options.threads,
+            options.connections
+        ));
+        measure::reset_peak_rss(pid);
+        let before = ProcessSample::read(pid)?;
+        let wrk = run_wrk(&options, addr, path, &script_path, &args)?;
+        let after = ProcessSample::read(pid)?;
+        results.push(measure::Row::new(*scenario, &wrk, &before, &after));
+    }
+
+    let table = measure::table(&options, &results);
+    println!("\n{table}");
+    if let Some(path) = &options.markdown {
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        writeln!(file, "{table}")?;
+        step(&format!("appended to {}", path.display()));
+    }
+    drop(server);
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(())
+}
+
+fn step(what: &str) {
+    eprintln!("==> {what}");
+}
+
+fn workspace_root() -> anyhow::Result<PathBuf> {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .map(Path::to_path_buf)
+        .context("the bench crate has no parent folder")
+}
+
+fn build(root: &Path) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .current_dir(root)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "wxlogin-server",
+            "-p",
+            "wxlogin-fake-wechat",
+        ])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("cargo build --release failed");
+    }
+    Ok(())
+}
+
+fn free_addr() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+fn wait_until_up(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http(addr, "GET", path, None, None).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("nothing answered on {addr} within 30 s")
+}
+
+/// One HTTP/1.1 request on its own connection; returns the status and body.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+) -> anyhow::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let body = body.unwrap_or("");
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(token) = auth {
+        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let status = reply
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status in the reply")?;
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Logs in users `tok0` .. `tok<n-1>` through the server (so they exist as WeChat users of the
+/// fake) and returns a valid token for each.
+fn log_in_token_users(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<String>> {
+    let run = std::process::id();
+    (0..n)
+        .map(|k| {
+            let body = format!(r#"{{"code":"tok{k}.setup-{run}"}}"#);
+            let (status, reply) = http(addr, "POST", "/api/login", None, Some(&body))?;
+            if status != 200 {
+                bail!("login of tok{k} answered {status}: {reply}");
+            }
+            let reply: serde_json::Value = serde_json::from_str(&reply)?;
+            reply["token"]
+                .as_str()
+                .map(str::to_owned)
+                .context("no token in the login answer")
+        })
+        .collect()
+}
+
+fn run_wrk(
+    options: &Options,
+    addr: SocketAddr,
+    path: &str,
+    script: &Path,
+    args: &[String],
+) -> anyhow::Result<WrkResult> {
+    let output = Command::new("wrk")
+        .arg(format!("-t{}", options.threads))
+        .arg(format!("-c{}", options.connections))
+        .arg(format!("-d{}s", options.duration_secs))
+        .arg("--timeout")
+        .arg("10s")
+        .arg("-s")
+        .arg(script)
+        .arg(format!("http://{addr}{path}"))
+        .arg("--")
+        .args(args)
+        .output()
+        .context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "wrk failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    WrkResult::parse(&stdout)
+}

@@ -1,0 +1,105 @@
+//! Command-line options.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::measure::Scenario;
+
+/// Which database the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Database {
+    /// A fresh SQLite file.
+    Sqlite,
+    /// A fresh PostgreSQL database (at `WXLOGIN_TEST_POSTGRES_URL`).
+    Postgres,
+}
+
+impl Database {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "SQLite",
+            Self::Postgres => "PostgreSQL",
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug)]
+pub struct Options {
+    pub database: Database,
+    pub users: u64,
+    pub tokens: usize,
+    pub duration_secs: u64,
+    pub threads: u32,
+    pub connections: u32,
+    pub scenarios: Vec<Scenario>,
+    pub log_level: String,
+    pub server_env: Vec<(String, String)>,
+    pub markdown: Option<PathBuf>,
+}
+
+const USAGE: &str = "usage: wxlogin-bench [--db sqlite|postgres] [--users N] [--tokens N] \
+[--duration SECS] [--threads N] [--connections N] [--scenarios healthz,me,login] \
+[--log LEVEL] [--env NAME=VALUE]... [--markdown FILE]";
+
+impl Options {
+    pub fn from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
+        let mut options = Self {
+            database: Database::Sqlite,
+            users: 1_000,
+            tokens: 1_000,
+            duration_secs: 10,
+            threads: 2,
+            connections: 64,
+            scenarios: vec![Scenario::Healthz, Scenario::Me, Scenario::Login],
+            log_level: "info".into(),
+            server_env: Vec::new(),
+            markdown: None,
+        };
+        while let Some(flag) = args.next() {
+            if flag == "--help" || flag == "-h" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            let value = args
+                .next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
+            let number = |v: &str| -> anyhow::Result<u64> {
+                v.replace('_', "")
+                    .parse()
+                    .with_context(|| format!("{flag} {v}: not a number"))
+            };
+            match flag.as_str() {
+                "--db" => {
+                    options.database = match value.as_str() {
+                        "sqlite" => Database::Sqlite,
+                        "postgres" | "postgresql" => Database::Postgres,
+                        other => bail!("--db {other}: use sqlite or postgres"),
+                    }
+                }
+                "--users" => options.users = number(&value)?,
+                "--tokens" => options.tokens = usize::try_from(number(&value)?.max(1))?,
+                "--duration" => options.duration_secs = number(&value)?.max(1),
+                "--threads" => options.threads = u32::try_from(number(&value)?.max(1))?,
+                "--connections" => options.connections = u32::try_from(number(&value)?.max(1))?,
+                "--scenarios" => {
+                    options.scenarios = value
+                        .split(',')
+                        .map(Scenario::parse)
+                        .collect::<anyhow::Result<_>>()?;
+                }
+                "--log" => options.log_level = value,
+                "--env" => {
+                    let (name, v) = value
+                        .split_once('=')
+                        .with_context(|| format!("--env {value}: use NAME=VALUE"))?;
+                    options.server_env.push((name.to_owned(), v.to_owned()));
+                }
+                "--markdown" => options.markdown = Some(PathBuf::from(value)),
+                other => bail!("unknown option {other}\n{USAGE}"),
+            }
+        }
+        Ok(options)
+    }
+}

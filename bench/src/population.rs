@@ -1,0 +1,42 @@
+//! Fills a fresh database with users, in bulk, so that cost can be compared across table sizes.
+
+use anyhow::Context;
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use wxlogin_store::testing::test_sealer;
+use wxlogin_store::{DieselUserStore, PoolOptions};
+
+/// Applies the migrations and inserts `users` users (`bench-<n>`), each with one live session.
+pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
+    DieselUserStore::connect(url, &PoolOptions::default(), test_sealer())
+        .context("connecting to the bench database")?
+        .run_migrations()
+        .context("migrating the bench database")?;
+    let far = 4_000_000_000_i64;
+    let users_sql = "INSERT INTO users (id, openid, nick_name, created_at, updated_at) \
+         SELECT 'bench-' || i, 'bench-openid-' || i, 'user ' || i, 0, 0 FROM numbers";
+    let sessions_sql = format!(
+        "INSERT INTO sessions (id, user_id, session_key, created_at, expires_at) \
+         SELECT 'bench-session-' || i, 'bench-' || i, '', 0, {far} FROM numbers"
+    );
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let mut conn = SqliteConnection::establish(path)?;
+        let numbers = format!(
+            "WITH RECURSIVE numbers(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM numbers WHERE i < {users}) "
+        );
+        conn.transaction(|conn| -> diesel::QueryResult<()> {
+            diesel::sql_query(format!("{numbers}{users_sql}")).execute(conn)?;
+            diesel::sql_query(format!("{numbers}{sessions_sql}")).execute(conn)?;
+            Ok(())
+        })?;
+    } else {
+        let mut conn = PgConnection::establish(url)?;
+        let numbers = format!("WITH numbers AS (SELECT generate_series(1, {users}) AS i) ");
+        conn.transaction(|conn| -> diesel::QueryResult<()> {
+            diesel::sql_query(format!("{numbers}{users_sql}")).execute(conn)?;
+            diesel::sql_query(format!("{numbers}{sessions_sql}")).execute(conn)?;
+            diesel::sql_query("ANALYZE").execute(conn)?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
