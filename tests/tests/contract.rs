@@ -341,9 +341,11 @@ async fn two_instances_on_one_postgres_share_users_sessions_and_logouts() {
         return;
     };
     let a = TestApp::spawn(db.url()).await;
+    // B trusts what it cached for a minute: only A's NOTIFY can make it see A's changes within
+    // the second the contract allows.
     let b = TestApp::spawn_with(Spawn {
         database_url: db.url(),
-        env: &[],
+        env: &[("SESSION_CACHE_MS", "60000")],
         fake: Some(a.shared_fake()),
     })
     .await;
@@ -359,10 +361,40 @@ async fn two_instances_on_one_postgres_share_users_sessions_and_logouts() {
         true,
         "B sees the user A created"
     );
+    assert_eq!(a.put_me(&token, r#"{"nickName":"Leo"}"#).await.status, 200);
+    assert_eq!(
+        eventually(|| b.me(&token), |r| r.json["nickName"] == "Leo")
+            .await
+            .json["nickName"],
+        "Leo",
+        "B shows A's edit within the bound"
+    );
     assert_eq!(a.logout(&token).await.status, 204);
-    assert_error(&b.me(&token).await, 401, "session_revoked");
+    // B cached the session; A's logout reaches it by NOTIFY.
+    let refused = eventually(|| b.me(&token), |r| r.status == 401).await;
+    assert_error(&refused, 401, "session_revoked");
     a.stop().await;
     b.stop().await;
+}
+
+/// The first reply that satisfies `done`, asking again for up to the one second the contract
+/// allows a change to take to reach every instance; the last reply if none did.
+async fn eventually<F, Fut>(
+    mut ask: F,
+    done: impl Fn(&wxlogin_e2e::Reply) -> bool,
+) -> wxlogin_e2e::Reply
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = wxlogin_e2e::Reply>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let reply = ask().await;
+        if done(&reply) || std::time::Instant::now() >= deadline {
+            return reply;
+        }
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A database that goes away mid-flight gives 503 `unavailable`, and `/readyz` says so, while

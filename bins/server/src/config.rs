@@ -46,6 +46,8 @@ pub struct Config {
     pub previous_sealing_secret: Option<TokenSecret>,
     /// Lifetime of a login session, seconds.
     pub session_ttl_secs: i64,
+    /// How long a live session, once read, is trusted without the database, milliseconds.
+    pub session_cache_ms: u64,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
     /// Most database connections at once.
@@ -140,6 +142,7 @@ impl Config {
             1,
             366 * 24 * 3600,
         );
+        let session_cache_ms = number(&var, &mut problems, "SESSION_CACHE_MS", 1000, 0, 60_000);
         let login_rate_limit = number(
             &var,
             &mut problems,
@@ -202,6 +205,7 @@ impl Config {
             previous_sealing_secret: previous_sealing_secret.map(TokenSecret),
             token_secret: TokenSecret(token_secret),
             session_ttl_secs,
+            session_cache_ms: session_cache_ms.unsigned_abs(),
             database_url,
             db_pool_size: u32::try_from(db_pool_size).unwrap_or(8),
             bind_addr,
@@ -278,6 +282,7 @@ mod tests {
     fn defaults_are_documented_values() {
         let config = read(false, &GOOD).expect("valid");
         assert_eq!(config.session_ttl_secs, 604_800);
+        assert_eq!(config.session_cache_ms, 1000);
         assert_eq!(config.database_url, "sqlite://wxlogin.db");
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.login_rate_limit, 60);
@@ -302,6 +307,7 @@ mod tests {
         let mut vars = GOOD.to_vec();
         vars.extend([
             ("SESSION_TTL_SECS", "0"),
+            ("SESSION_CACHE_MS", "600000"),
             ("LOGIN_RATE_LIMIT", "many"),
             ("DATABASE_URL", "mysql://x"),
             ("BIND_ADDR", "localhost"),
@@ -310,6 +316,7 @@ mod tests {
         let problems = read(false, &vars).expect_err("refused");
         for name in [
             "SESSION_TTL_SECS",
+            "SESSION_CACHE_MS",
             "LOGIN_RATE_LIMIT",
             "DATABASE_URL",
             "BIND_ADDR",

@@ -8,7 +8,7 @@ use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
 use wxlogin_core::{LoginService, LoginSettings, LoginShared};
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_store::{DieselUserStore, PoolOptions, SessionKeySealer};
+use wxlogin_store::{ChangeListener, DieselUserStore, PoolOptions, SessionKeySealer};
 use wxlogin_token::{JwtIssuer, SystemClock, TokenConfig};
 use wxlogin_wechat::HttpWeChatClient;
 
@@ -22,6 +22,7 @@ pub struct Application {
     server: Server,
     addr: SocketAddr,
     fake: Option<RunningFake>,
+    changes: Option<ChangeListener>,
 }
 
 impl Application {
@@ -85,14 +86,24 @@ impl Application {
         let limiter = login_limiter(config.login_rate_limit);
         let settings = LoginSettings {
             session_ttl_secs: config.session_ttl_secs,
+            session_cache: std::time::Duration::from_millis(config.session_cache_ms),
             ..LoginSettings::default()
         };
         let shared = Arc::new(LoginShared::new(
-            store,
+            Arc::clone(&store),
             tokens,
             Arc::new(SystemClock),
             settings,
         ));
+        // Other instances' logouts and edits, heard at once rather than when the cache expires.
+        let changes = if config.session_cache_ms > 0 {
+            let to = Arc::clone(&shared);
+            store
+                .listen_for_changes(move |change| to.apply_change(&change))
+                .context("listening for changes on PostgreSQL")?
+        } else {
+            None
+        };
         let wechat = config.wechat.clone();
         let max_body = config.max_body_bytes;
 
@@ -129,7 +140,12 @@ impl Application {
         .listen(listener)?
         .run();
         log::info!("wxlogin-server listening on http://{addr}");
-        Ok(Self { server, addr, fake })
+        Ok(Self {
+            server,
+            addr,
+            fake,
+            changes,
+        })
     }
 
     /// The address it listens on.
@@ -150,6 +166,7 @@ impl Application {
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        drop(self.changes);
         if let Some(fake) = self.fake {
             fake.stop().await;
         }

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod access_token;
+mod cache;
 mod error;
 mod exchange;
 mod profile;

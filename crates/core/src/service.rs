@@ -1,10 +1,12 @@
 use std::sync::Arc;
+use std::time::Duration;
 
-use wxlogin_store::{NewSession, StoreError, User, UserStore};
+use wxlogin_store::{NewSession, StoreChange, StoreError, User, UserStore};
 use wxlogin_token::{Clock, SessionToken, TokenCodec};
 use wxlogin_wechat::WeChatApi;
 
 use crate::access_token::AccessTokenBroker;
+use crate::cache::SessionCache;
 use crate::exchange::{CodeExchanges, Replay};
 use crate::{CoreError, ProfileEdit};
 
@@ -23,16 +25,21 @@ pub struct LoginSettings {
     /// How long a `wx.login` code's first answer is replayed to repeated submissions, in
     /// seconds (WeChat's codes live 5 minutes).
     pub code_replay_secs: i64,
+    /// How long a live session and its user, once read, are trusted without asking the
+    /// database again; zero turns the cache off. This instance's own logouts and edits apply
+    /// at once; another instance's reach this one within this window.
+    pub session_cache: Duration,
 }
 
 impl Default for LoginSettings {
     /// Seven-day sessions, like the contract's example; tokens replaced 5 minutes early; codes
-    /// replayed through their 5-minute life.
+    /// replayed through their 5-minute life; sessions cached for one second.
     fn default() -> Self {
         Self {
             session_ttl_secs: 7 * 24 * 3600,
             access_token_margin_secs: 300,
             code_replay_secs: 300,
+            session_cache: Duration::from_secs(1),
         }
     }
 }
@@ -72,6 +79,7 @@ pub struct LoginShared<S, T> {
     pub(crate) settings: LoginSettings,
     pub(crate) access_token: AccessTokenBroker,
     pub(crate) exchanges: CodeExchanges,
+    pub(crate) sessions: SessionCache,
 }
 
 impl<S, T> LoginShared<S, T> {
@@ -87,8 +95,19 @@ impl<S, T> LoginShared<S, T> {
             tokens,
             clock,
             exchanges: CodeExchanges::new(settings.code_replay_secs),
+            sessions: SessionCache::new(settings.session_cache),
             settings,
             access_token: AccessTokenBroker::new(),
+        }
+    }
+
+    /// Applies a change another instance announced (see
+    /// `DieselUserStore::listen_for_changes`) to the session cache.
+    pub fn apply_change(&self, change: &StoreChange) {
+        match change {
+            StoreChange::SessionEnded(id) => self.sessions.forget_session(id),
+            StoreChange::UserChanged(id) => self.sessions.forget_user(id),
+            StoreChange::Missed => self.sessions.clear(),
         }
     }
 }
@@ -213,9 +232,26 @@ where
     }
 
     /// Checks a token and its session, and says who is calling.
+    ///
+    /// The session and user are read from the database, or from the session cache when they
+    /// were read there within [`LoginSettings::session_cache`].
     pub async fn authenticate(&self, token: &str) -> Result<Caller, CoreError> {
         let claims = self.shared.tokens.verify(token)?;
         let now = self.shared.clock.now();
+        if let Some(hit) = self.shared.sessions.get(&claims.session_id) {
+            if hit.user_id != claims.user_id {
+                return Err(CoreError::TokenInvalid(
+                    "the session belongs to another user".into(),
+                ));
+            }
+            if now > hit.expires_at {
+                return Err(CoreError::TokenExpired);
+            }
+            return Ok(Caller {
+                user: hit.user,
+                session_id: claims.session_id,
+            });
+        }
         let session_id = claims.session_id.clone();
         let (session, user) = self
             .blocking(move |store| {
@@ -241,6 +277,7 @@ where
         }
         let user =
             user.ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))?;
+        self.shared.sessions.put(&session, &user);
         Ok(Caller {
             user,
             session_id: session.id,
@@ -252,6 +289,7 @@ where
     pub async fn logout(&self, caller: &Caller) -> Result<(), CoreError> {
         let session_id = caller.session_id.clone();
         let now = self.shared.clock.now();
+        self.shared.sessions.forget_session(&caller.session_id);
         self.blocking(move |store| store.revoke_session(&session_id, now))
             .await?;
         Ok(())

@@ -166,9 +166,12 @@ where
         }
         let user_id = caller.user.id.clone();
         let now = self.shared.clock.now();
-        self.blocking(move |store| store.update_profile(&user_id, &update, now))
+        let user = self
+            .blocking(move |store| store.update_profile(&user_id, &update, now))
             .await?
-            .ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))
+            .ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))?;
+        self.shared.sessions.update_user(&user);
+        Ok(user)
     }
 
     /// `refused`, unless WeChat says the session_key is no longer the user's: then the session
@@ -199,6 +202,7 @@ where
     }
 
     async fn end_stale_session(&self, session_id: &str) -> Result<(), CoreError> {
+        self.shared.sessions.forget_session(session_id);
         let (id, now) = (session_id.to_owned(), self.shared.clock.now());
         self.blocking(move |store| store.expire_session(&id, now))
             .await?;

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use wxlogin_wechat::{AccessToken, OpenId, SessionKey, UnionId};
 
+use crate::changes::{CHANNEL, ChangeListener, StoreChange};
 use crate::connection::{AnyConnection, AnyConnectionManager};
 use crate::schema::{access_tokens, sessions, users};
 use crate::{
@@ -188,6 +189,37 @@ impl DieselUserStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    /// On PostgreSQL, starts a thread that calls `on_change` with every change any instance
+    /// announces (logouts, ended sessions, profile changes) and with [`StoreChange::Missed`]
+    /// when announcements may have been lost. `None` on SQLite, which one process serves.
+    /// The listener stops when the returned value is dropped.
+    pub fn listen_for_changes(
+        &self,
+        on_change: impl Fn(StoreChange) + Send + 'static,
+    ) -> Result<Option<ChangeListener>, StoreError> {
+        match &self.url {
+            DatabaseUrl::Sqlite(_) => Ok(None),
+            DatabaseUrl::Postgres(url) => crate::changes::listen(url.clone(), on_change)
+                .map(Some)
+                .map_err(|e| StoreError::Unavailable(format!("starting the change listener: {e}"))),
+        }
+    }
+
+    /// Tells the other instances (PostgreSQL only) that something they may cache changed. A
+    /// failure is logged, not returned: the change itself is made, and caches expire anyway.
+    fn announce(conn: &mut AnyConnection, change: &StoreChange) {
+        let (AnyConnection::Postgresql(c), Some(payload)) = (conn, change.payload()) else {
+            return;
+        };
+        let sent = diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<diesel::sql_types::Text, _>(CHANNEL)
+            .bind::<diesel::sql_types::Text, _>(&payload)
+            .execute(c);
+        if let Err(e) = sent {
+            log::warn!("announcing a change to other instances failed: {e}");
+        }
+    }
+
     /// Makes sure `appid` has its access token row, on either backend.
     fn ensure_access_token_row(conn: &mut AnyConnection, appid: &str) -> Result<(), StoreError> {
         let row = access_tokens::appid.eq(appid);
@@ -297,6 +329,7 @@ impl UserStore for DieselUserStore {
         if updated == 0 {
             return Ok(None);
         }
+        Self::announce(&mut conn, &StoreChange::UserChanged(id.to_owned()));
         Self::load_user(&mut conn, id)
     }
 
@@ -357,11 +390,15 @@ impl UserStore for DieselUserStore {
     }
 
     fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn()?;
         let revoked = diesel::update(sessions::table)
             .filter(sessions::id.eq(id))
             .filter(sessions::revoked_at.is_null())
             .set(sessions::revoked_at.eq(now))
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *conn)?;
+        if revoked == 1 {
+            Self::announce(&mut conn, &StoreChange::SessionEnded(id.to_owned()));
+        }
         Ok(revoked == 1)
     }
 
@@ -373,6 +410,7 @@ impl UserStore for DieselUserStore {
             .set(sessions::expires_at.eq(now - 1))
             .execute(&mut *conn)?;
         if shortened == 1 {
+            Self::announce(&mut conn, &StoreChange::SessionEnded(id.to_owned()));
             return Ok(true);
         }
         // Already expired, or absent: asked on the same connection, so a pool of one suffices.

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod changes;
 mod connection;
 mod diesel_store;
 mod schema;
@@ -7,6 +8,7 @@ mod sealing;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use changes::{ChangeListener, StoreChange};
 pub use connection::{DatabaseUrl, PoolOptions};
 pub use diesel_store::DieselUserStore;
 pub use sealing::{MIN_SECRET_LEN, SealError, SessionKeySealer};

@@ -4,8 +4,8 @@ use std::sync::{Arc, Barrier};
 
 use wxlogin_store::testing::{TestDatabase, test_sealer};
 use wxlogin_store::{
-    DieselUserStore, NewSession, PoolOptions, ProfileUpdate, SessionKeySealer, StoreError,
-    UserStore,
+    DieselUserStore, NewSession, PoolOptions, ProfileUpdate, SessionKeySealer, StoreChange,
+    StoreError, UserStore,
 };
 use wxlogin_wechat::{AccessToken, OpenId, SessionKey, UnionId};
 
@@ -566,6 +566,62 @@ fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) {
     );
 }
 
+fn changes_are_announced_to_every_listener(db: &TestDatabase) {
+    let here = open(db);
+    let elsewhere = open(db);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let listener = here
+        .listen_for_changes(move |change| {
+            let _ = tx.send(change);
+        })
+        .expect("listener starts");
+    if db.url().starts_with("sqlite") {
+        assert!(listener.is_none(), "one process serves a SQLite file");
+        return;
+    }
+    let next = || {
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("an announcement arrives")
+    };
+    assert_eq!(
+        next(),
+        StoreChange::Missed,
+        "connecting may have missed some"
+    );
+
+    let (user, _) = elsewhere
+        .find_or_create_user(&openid("n"), None, NOW)
+        .expect("create");
+    let first = elsewhere
+        .create_session(&new_session(&user.id, "k", NOW))
+        .expect("session");
+    let second = elsewhere
+        .create_session(&new_session(&user.id, "k", NOW))
+        .expect("session");
+    elsewhere.revoke_session(&first.id, NOW).expect("revoke");
+    elsewhere
+        .revoke_session(&first.id, NOW)
+        .expect("revoked already: no news");
+    elsewhere
+        .update_profile(
+            &user.id,
+            &ProfileUpdate {
+                nick_name: Some(Some("n".into())),
+                ..ProfileUpdate::default()
+            },
+            NOW,
+        )
+        .expect("update");
+    elsewhere
+        .expire_session(&second.id, NOW + 1)
+        .expect("expire");
+
+    assert_eq!(next(), StoreChange::SessionEnded(first.id));
+    assert_eq!(next(), StoreChange::UserChanged(user.id));
+    assert_eq!(next(), StoreChange::SessionEnded(second.id));
+    drop(listener);
+}
+
 macro_rules! contract {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
@@ -574,6 +630,7 @@ macro_rules! contract {
             #[test] fn data_survives_reopening_the_database() { super::data_survives_reopening_the_database(&TestDatabase::sqlite()); }
             #[test] fn every_method_works_with_a_pool_of_one_connection() { super::every_method_works_with_a_pool_of_one_connection(&TestDatabase::sqlite()); }
             #[test] fn session_keys_are_stored_sealed_not_in_plain_text() { super::session_keys_are_stored_sealed_not_in_plain_text(&TestDatabase::sqlite()); }
+            #[test] fn changes_are_announced_to_every_listener() { super::changes_are_announced_to_every_listener(&TestDatabase::sqlite()); }
         }
         mod postgres {
             use super::*;
@@ -586,6 +643,9 @@ macro_rules! contract {
             }
             #[test] fn session_keys_are_stored_sealed_not_in_plain_text() {
                 if let Some(db) = TestDatabase::postgres() { super::session_keys_are_stored_sealed_not_in_plain_text(&db); }
+            }
+            #[test] fn changes_are_announced_to_every_listener() {
+                if let Some(db) = TestDatabase::postgres() { super::changes_are_announced_to_every_listener(&db); }
             }
         }
     };

@@ -1,0 +1,255 @@
+//! Live sessions and their users, remembered for a short while so that an authenticated request
+//! costs no database round trip.
+//!
+//! What this instance changes (logout, profile edits, a stale session_key) it applies to the
+//! cache at once. What another instance changes reaches this one when the entry's freshness
+//! window runs out, so the window is the bound on how long a logout elsewhere takes to be
+//! honoured here.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use wxlogin_store::{Session, User};
+
+/// At most this many sessions (and as many users) are remembered; past it, stale entries are
+/// swept, and if none are stale, new ones are not cached. About 0.5 KiB each.
+const CAPACITY: usize = 16 * 1024;
+
+struct CachedSession {
+    user_id: String,
+    expires_at: i64,
+    fetched: Instant,
+}
+
+struct CachedUser {
+    user: User,
+    fetched: Instant,
+}
+
+#[derive(Default)]
+struct Entries {
+    sessions: HashMap<String, CachedSession>,
+    users: HashMap<String, CachedUser>,
+}
+
+/// A session found in the cache: its user, and when it expires.
+pub(crate) struct Hit {
+    pub(crate) user: User,
+    pub(crate) user_id: String,
+    pub(crate) expires_at: i64,
+}
+
+pub(crate) struct SessionCache {
+    entries: Mutex<Entries>,
+    fresh_for: Duration,
+}
+
+impl SessionCache {
+    /// A cache whose entries are trusted for `fresh_for`; zero turns it off.
+    pub(crate) fn new(fresh_for: Duration) -> Self {
+        Self {
+            entries: Mutex::default(),
+            fresh_for,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_fresh(&self, fetched: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(fetched) < self.fresh_for
+    }
+
+    /// The live session `session_id` and its user, if both were read from the database within
+    /// the freshness window. Revoked sessions are never cached.
+    pub(crate) fn get(&self, session_id: &str) -> Option<Hit> {
+        if self.fresh_for.is_zero() {
+            return None;
+        }
+        let now = Instant::now();
+        let entries = self.lock();
+        let session = entries
+            .sessions
+            .get(session_id)
+            .filter(|s| self.is_fresh(s.fetched, now))?;
+        let user = entries
+            .users
+            .get(&session.user_id)
+            .filter(|u| self.is_fresh(u.fetched, now))?;
+        Some(Hit {
+            user: user.user.clone(),
+            user_id: session.user_id.clone(),
+            expires_at: session.expires_at,
+        })
+    }
+
+    /// Remembers a live session and its user, as just read from the database.
+    pub(crate) fn put(&self, session: &Session, user: &User) {
+        if self.fresh_for.is_zero() || session.revoked_at.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        let mut entries = self.lock();
+        if entries.sessions.len() >= CAPACITY && !entries.sessions.contains_key(&session.id) {
+            let fresh_for = self.fresh_for;
+            let fresh = |fetched: Instant| now.saturating_duration_since(fetched) < fresh_for;
+            entries.sessions.retain(|_, s| fresh(s.fetched));
+            entries.users.retain(|_, u| fresh(u.fetched));
+            if entries.sessions.len() >= CAPACITY {
+                return;
+            }
+        }
+        entries.sessions.insert(
+            session.id.clone(),
+            CachedSession {
+                user_id: session.user_id.clone(),
+                expires_at: session.expires_at,
+                fetched: now,
+            },
+        );
+        if entries.users.len() < CAPACITY || entries.users.contains_key(&user.id) {
+            entries.users.insert(
+                user.id.clone(),
+                CachedUser {
+                    user: user.clone(),
+                    fetched: now,
+                },
+            );
+        }
+    }
+
+    /// Forgets a session this instance ended (logout, stale session_key).
+    pub(crate) fn forget_session(&self, session_id: &str) {
+        self.lock().sessions.remove(session_id);
+    }
+
+    /// Forgets a user another instance changed: it is read again on its next request.
+    pub(crate) fn forget_user(&self, user_id: &str) {
+        self.lock().users.remove(user_id);
+    }
+
+    /// Forgets everything (changes elsewhere may have gone unheard).
+    pub(crate) fn clear(&self) {
+        let mut entries = self.lock();
+        entries.sessions.clear();
+        entries.users.clear();
+    }
+
+    /// Replaces a user this instance changed, if it is remembered.
+    pub(crate) fn update_user(&self, user: &User) {
+        if let Some(cached) = self.lock().users.get_mut(&user.id) {
+            cached.user = user.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wxlogin_wechat::OpenId;
+
+    fn user(id: &str, nick: &str) -> User {
+        User {
+            id: id.into(),
+            openid: OpenId::new("o"),
+            unionid: None,
+            nick_name: Some(nick.into()),
+            avatar_url: None,
+            gender: None,
+            phone_number: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn session(id: &str, user_id: &str) -> Session {
+        Session {
+            id: id.into(),
+            user_id: user_id.into(),
+            created_at: 0,
+            expires_at: 100,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_remembered_session_is_found_with_its_user() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        cache.put(&session("s", "u"), &user("u", "a"));
+        let hit = cache.get("s").expect("hit");
+        assert_eq!(
+            (hit.user.id.as_str(), hit.user_id.as_str(), hit.expires_at),
+            ("u", "u", 100)
+        );
+        assert!(cache.get("other").is_none());
+    }
+
+    #[test]
+    fn entries_are_trusted_only_within_the_window() {
+        let cache = SessionCache::new(Duration::from_millis(50));
+        cache.put(&session("s", "u"), &user("u", "a"));
+        assert!(cache.get("s").is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(cache.get("s").is_none());
+    }
+
+    #[test]
+    fn a_zero_window_turns_the_cache_off() {
+        let cache = SessionCache::new(Duration::ZERO);
+        cache.put(&session("s", "u"), &user("u", "a"));
+        assert!(cache.get("s").is_none());
+    }
+
+    #[test]
+    fn revoked_sessions_are_not_cached_and_forgotten_ones_are_gone() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        let mut revoked = session("r", "u");
+        revoked.revoked_at = Some(5);
+        cache.put(&revoked, &user("u", "a"));
+        assert!(cache.get("r").is_none());
+        cache.put(&session("s", "u"), &user("u", "a"));
+        cache.forget_session("s");
+        assert!(cache.get("s").is_none());
+    }
+
+    #[test]
+    fn a_local_profile_change_shows_at_once_in_every_session_of_the_user() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        cache.put(&session("s1", "u"), &user("u", "old"));
+        cache.put(&session("s2", "u"), &user("u", "old"));
+        cache.update_user(&user("u", "new"));
+        for s in ["s1", "s2"] {
+            assert_eq!(
+                cache.get(s).expect("hit").user.nick_name.as_deref(),
+                Some("new")
+            );
+        }
+    }
+
+    #[test]
+    fn changes_elsewhere_are_forgotten() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        cache.put(&session("s1", "u"), &user("u", "a"));
+        cache.put(&session("s2", "v"), &user("v", "b"));
+        cache.forget_user("u");
+        assert!(cache.get("s1").is_none(), "its user is read again");
+        assert!(cache.get("s2").is_some());
+        cache.clear();
+        assert!(cache.get("s2").is_none());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        for i in 0..(CAPACITY + 100) {
+            cache.put(
+                &session(&format!("s{i}"), &format!("u{i}")),
+                &user(&format!("u{i}"), "a"),
+            );
+        }
+        let entries = cache.lock();
+        assert!(entries.sessions.len() <= CAPACITY && entries.users.len() <= CAPACITY);
+    }
+}
