@@ -31,6 +31,29 @@ pub struct DieselUserStore {
     pool: Pool,
     url: DatabaseUrl,
     sealer: Arc<SessionKeySealer>,
+    /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
+    /// than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+    sqlite_writer: Arc<std::sync::Mutex<()>>,
+}
+
+/// A pooled connection for a write, holding the process's SQLite write turn if the backend is
+/// SQLite.
+struct WriteConnection<'a> {
+    conn: PooledConnection,
+    _turn: Option<std::sync::MutexGuard<'a, ()>>,
+}
+
+impl std::ops::Deref for WriteConnection<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConnection<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
 }
 
 impl std::fmt::Debug for DieselUserStore {
@@ -143,6 +166,9 @@ impl DieselUserStore {
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size.max(1))
             .min_idle(Some(1))
+            // A SQLite file does not go away under an open connection; a PostgreSQL connection
+            // can (a restart), and is then checked before each use.
+            .test_on_check_out(url.is_postgres())
             .connection_timeout(options.connection_timeout)
             .build(AnyConnectionManager { url: url.clone() })
             .map_err(|e| StoreError::Unavailable(format!("{url}: {e}")))?;
@@ -150,6 +176,7 @@ impl DieselUserStore {
             pool,
             url,
             sealer: Arc::new(sealer),
+            sqlite_writer: Arc::default(),
         })
     }
 
@@ -183,10 +210,29 @@ impl DieselUserStore {
         Ok(applied)
     }
 
+    // Lookups by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`, and with
+    // the bundled SQLite (STAT4) a bound LIMIT makes the cached statement re-prepare on every
+    // execution, which cost a third of a login's CPU.
     fn conn(&self) -> Result<PooledConnection, StoreError> {
         self.pool
             .get()
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    /// A connection for a write: on SQLite, once this process's previous writer is done.
+    fn writer(&self) -> Result<WriteConnection<'_>, StoreError> {
+        let turn = match self.url {
+            DatabaseUrl::Sqlite(_) => Some(
+                self.sqlite_writer
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
+            DatabaseUrl::Postgres(_) => None,
+        };
+        Ok(WriteConnection {
+            conn: self.conn()?,
+            _turn: turn,
+        })
     }
 
     /// On PostgreSQL, starts a thread that calls `on_change` with every change any instance
@@ -245,7 +291,7 @@ impl DieselUserStore {
         Ok(access_tokens::table
             .filter(access_tokens::appid.eq(appid))
             .select(AccessTokenRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?)
     }
 
@@ -253,7 +299,7 @@ impl DieselUserStore {
         Ok(users::table
             .filter(users::id.eq(id))
             .select(UserRow::as_select())
-            .first(conn)
+            .get_result(conn)
             .optional()?
             .map(User::from))
     }
@@ -266,7 +312,21 @@ impl UserStore for DieselUserStore {
         unionid: Option<&UnionId>,
         now: i64,
     ) -> Result<(User, bool), StoreError> {
-        let mut conn = self.conn()?;
+        // Returning users are the common case: a read, without waiting for a write turn.
+        {
+            let found: Option<User> = users::table
+                .filter(users::openid.eq(openid.expose()))
+                .select(UserRow::as_select())
+                .get_result(&mut *self.conn()?)
+                .optional()?
+                .map(User::from);
+            if let Some(user) = found
+                && (unionid.is_none() || user.unionid.is_some())
+            {
+                return Ok((user, false));
+            }
+        }
+        let mut conn = self.writer()?;
         let id = uuid::Uuid::new_v4().to_string();
         let row = NewUserRow {
             id: &id,
@@ -301,7 +361,7 @@ impl UserStore for DieselUserStore {
         let user = users::table
             .filter(users::openid.eq(openid.expose()))
             .select(UserRow::as_select())
-            .first(&mut *conn)?;
+            .get_result(&mut *conn)?;
         Ok((user.into(), inserted == 1))
     }
 
@@ -315,7 +375,7 @@ impl UserStore for DieselUserStore {
         update: &ProfileUpdate,
         now: i64,
     ) -> Result<Option<User>, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.writer()?;
         let changes = ProfileChangeset {
             nick_name: update.nick_name.as_ref().map(Option::as_deref),
             avatar_url: update.avatar_url.as_ref().map(Option::as_deref),
@@ -346,7 +406,7 @@ impl UserStore for DieselUserStore {
                 created_at: session.created_at,
                 expires_at: session.expires_at,
             })
-            .execute(&mut *self.conn()?)?;
+            .execute(&mut *self.writer()?)?;
         Ok(Session {
             id,
             user_id: session.user_id.clone(),
@@ -360,7 +420,7 @@ impl UserStore for DieselUserStore {
         let found: Option<(String, String)> = sessions::table
             .filter(sessions::id.eq(session_id))
             .select((sessions::user_id, sessions::session_key))
-            .first(&mut *self.conn()?)
+            .get_result(&mut *self.conn()?)
             .optional()?;
         let Some((user_id, sealed)) = found else {
             return Ok(None);
@@ -372,7 +432,7 @@ impl UserStore for DieselUserStore {
         Ok(sessions::table
             .filter(sessions::id.eq(id))
             .select(SessionRow::as_select())
-            .first(&mut *self.conn()?)
+            .get_result(&mut *self.conn()?)
             .optional()?
             .map(Session::from))
     }
@@ -390,7 +450,7 @@ impl UserStore for DieselUserStore {
     }
 
     fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.writer()?;
         let revoked = diesel::update(sessions::table)
             .filter(sessions::id.eq(id))
             .filter(sessions::revoked_at.is_null())
@@ -403,7 +463,7 @@ impl UserStore for DieselUserStore {
     }
 
     fn expire_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.writer()?;
         let shortened = diesel::update(sessions::table)
             .filter(sessions::id.eq(id))
             .filter(sessions::expires_at.ge(now))
@@ -428,7 +488,7 @@ impl UserStore for DieselUserStore {
                     .lt(before)
                     .or(sessions::revoked_at.lt(before)),
             )
-            .execute(&mut *self.conn()?)?)
+            .execute(&mut *self.writer()?)?)
     }
 
     fn ping(&self) -> Result<(), StoreError> {
@@ -466,7 +526,7 @@ impl UserStore for DieselUserStore {
         now: i64,
         until: i64,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.writer()?;
         Self::ensure_access_token_row(&mut conn, appid)?;
         // A single UPDATE decides between racing instances: its WHERE is evaluated on the row
         // as it is when the update runs, so exactly one of them sees a free lease.
@@ -496,7 +556,7 @@ impl UserStore for DieselUserStore {
         fetches: i64,
     ) -> Result<i64, StoreError> {
         let sealed = self.sealer.seal(token.expose(), appid)?;
-        let mut conn = self.conn()?;
+        let mut conn = self.writer()?;
         Self::ensure_access_token_row(&mut conn, appid)?;
         diesel::update(access_tokens::table)
             .filter(access_tokens::appid.eq(appid))
@@ -523,7 +583,7 @@ impl UserStore for DieselUserStore {
         owner: &str,
         fetches: i64,
     ) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.writer()?;
         diesel::update(access_tokens::table)
             .filter(access_tokens::appid.eq(appid))
             .set(access_tokens::fetches.eq(access_tokens::fetches + fetches))
@@ -540,7 +600,7 @@ impl UserStore for DieselUserStore {
     }
 
     fn expire_access_token(&self, appid: &str, token: &AccessToken) -> Result<bool, StoreError> {
-        let mut conn = self.conn()?;
+        let mut conn = self.writer()?;
         let Some(row) = Self::access_token_row(&mut conn, appid)? else {
             return Ok(false);
         };
