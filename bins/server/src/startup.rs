@@ -87,6 +87,7 @@ impl Application {
         let settings = LoginSettings {
             session_ttl_secs: config.session_ttl_secs,
             session_cache: std::time::Duration::from_millis(config.session_cache_ms),
+            store_concurrency: usize::try_from(config.db_pool_size).unwrap_or(8),
             ..LoginSettings::default()
         };
         let shared = Arc::new(LoginShared::new(

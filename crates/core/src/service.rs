@@ -25,6 +25,9 @@ pub struct LoginSettings {
     /// How long a `wx.login` code's first answer is replayed to repeated submissions, in
     /// seconds (WeChat's codes live 5 minutes).
     pub code_replay_secs: i64,
+    /// Most store calls running at once (the database pool's size): more would only queue
+    /// for a connection on blocking threads, each a thread switch.
+    pub store_concurrency: usize,
     /// How long a live session and its user, once read, are trusted without asking the
     /// database again; zero turns the cache off. This instance's own logouts and edits apply
     /// at once; another instance's reach this one within this window.
@@ -40,6 +43,7 @@ impl Default for LoginSettings {
             access_token_margin_secs: 300,
             code_replay_secs: 300,
             session_cache: Duration::from_secs(1),
+            store_concurrency: 8,
         }
     }
 }
@@ -80,6 +84,7 @@ pub struct LoginShared<S, T> {
     pub(crate) access_token: AccessTokenBroker,
     pub(crate) exchanges: CodeExchanges,
     pub(crate) sessions: SessionCache,
+    pub(crate) store_permits: tokio::sync::Semaphore,
 }
 
 impl<S, T> LoginShared<S, T> {
@@ -96,6 +101,7 @@ impl<S, T> LoginShared<S, T> {
             clock,
             exchanges: CodeExchanges::new(settings.code_replay_secs),
             sessions: SessionCache::new(settings.session_cache),
+            store_permits: tokio::sync::Semaphore::new(settings.store_concurrency.max(1)),
             settings,
             access_token: AccessTokenBroker::new(),
         }
@@ -310,6 +316,13 @@ where
         F: FnOnce(&S) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        // Waiting here costs nothing; waiting on a blocking thread costs a thread.
+        let _permit = self
+            .shared
+            .store_permits
+            .acquire()
+            .await
+            .map_err(|e| CoreError::Internal(format!("store permits: {e}")))?;
         let store = Arc::clone(&self.shared.store);
         tokio::task::spawn_blocking(move || work(&store))
             .await

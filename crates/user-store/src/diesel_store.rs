@@ -394,7 +394,9 @@ impl UserStore for DieselUserStore {
     }
 
     fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered (v7): new sessions land at the end of the primary-key index instead of on
+        // a random page, so a login dirties fewer pages.
+        let id = uuid::Uuid::now_v7().to_string();
         let sealed = self
             .sealer
             .seal(session.session_key.expose(), &session.user_id)?;
