@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wxlogin_store::{NewSession, StoreChange, StoreError, User, UserStore};
+use wxlogin_store::{NewLogin, OpenedLogin, StoreChange, StoreError, User, UserStore};
 use wxlogin_token::{Clock, SessionToken, TokenCodec};
 use wxlogin_wechat::WeChatApi;
 
@@ -208,20 +208,21 @@ where
         let wechat = self.wechat.code2session(code).await?;
         let now = self.shared.clock.now();
         let expires_at = now.saturating_add(self.shared.settings.session_ttl_secs);
-        let (user, session) = self
+        let OpenedLogin {
+            user,
+            created,
+            session,
+        } = self
             .blocking(move |store| {
-                let (user, created) =
-                    store.find_or_create_user(&wechat.openid, wechat.unionid.as_ref(), now)?;
-                let session = store.create_session(&NewSession {
-                    user_id: user.id.clone(),
+                store.open_login(&NewLogin {
+                    openid: wechat.openid,
+                    unionid: wechat.unionid,
                     session_key: wechat.session_key,
                     created_at: now,
                     expires_at,
-                })?;
-                Ok(((user, created), session))
+                })
             })
             .await?;
-        let (user, created) = user;
         let token = self.shared.tokens.issue(&SessionToken {
             user_id: user.id.clone(),
             session_id: session.id.clone(),

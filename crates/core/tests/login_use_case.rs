@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use mockall::predicate::eq;
 use wxlogin_core::{CoreError, LoginService, LoginSettings, ProfileEdit};
-use wxlogin_store::{MockUserStore, Session, StoreError, User};
+use wxlogin_store::{MockUserStore, OpenedLogin, Session, StoreError, User};
 use wxlogin_token::{ManualClock, MockTokenCodec, SessionToken, TokenError};
 use wxlogin_wechat::{MockWeChatApi, OpenId, SessionKey, WeChatError, WeChatSession};
 
@@ -32,6 +32,14 @@ fn session(id: &str, user_id: &str) -> Session {
         created_at: NOW,
         expires_at: NOW + TTL,
         revoked_at: None,
+    }
+}
+
+fn opened(user_id: &str, created: bool, session_id: &str) -> OpenedLogin {
+    OpenedLogin {
+        user: user(user_id),
+        created,
+        session: session(session_id, user_id),
     }
 }
 
@@ -97,19 +105,16 @@ async fn a_first_login_creates_the_user_opens_a_session_and_issues_a_token_expir
         .times(1)
         .returning(|_| Ok(wechat_session()));
     m.store
-        .expect_find_or_create_user()
-        .withf(|openid, unionid, now| {
-            openid.expose() == "openid-1" && unionid.is_none() && *now == NOW
+        .expect_open_login()
+        .withf(|l| {
+            l.openid.expose() == "openid-1"
+                && l.unionid.is_none()
+                && l.session_key.expose() == "key"
+                && l.created_at == NOW
+                && l.expires_at == NOW + TTL
         })
         .times(1)
-        .returning(|_, _, _| Ok((user("u1"), true)));
-    m.store
-        .expect_create_session()
-        .withf(|s| {
-            s.user_id == "u1" && s.session_key.expose() == "key" && s.expires_at == NOW + TTL
-        })
-        .times(1)
-        .returning(|_| Ok(session("s1", "u1")));
+        .returning(|_| Ok(opened("u1", true, "s1")));
     m.tokens
         .expect_issue()
         .with(eq(SessionToken {
@@ -136,13 +141,9 @@ async fn a_returning_user_is_told_the_account_existed() {
         .times(1)
         .returning(|_| Ok(wechat_session()));
     m.store
-        .expect_find_or_create_user()
+        .expect_open_login()
         .times(1)
-        .returning(|_, _, _| Ok((user("u1"), false)));
-    m.store
-        .expect_create_session()
-        .times(1)
-        .returning(|_| Ok(session("s2", "u1")));
+        .returning(|_| Ok(opened("u1", false, "s2")));
     m.tokens
         .expect_issue()
         .times(1)
@@ -162,7 +163,7 @@ async fn a_malformed_code_is_refused_without_asking_wechat() {
     for code in ["", " ", "has space", "tab\t", "中文", long.as_str()] {
         let mut m = Mocks::new();
         m.wechat.expect_code2session().never();
-        m.store.expect_find_or_create_user().never();
+        m.store.expect_open_login().never();
         assert!(
             matches!(m.service().login(code).await, Err(CoreError::MalformedCode)),
             "{code:?}"
@@ -193,8 +194,7 @@ async fn a_code_wechat_rejects_creates_no_user_and_no_session() {
             .expect_code2session()
             .times(1)
             .returning(move |_| Err(returned.clone()));
-        m.store.expect_find_or_create_user().never();
-        m.store.expect_create_session().never();
+        m.store.expect_open_login().never();
         m.tokens.expect_issue().never();
         match m.service().login("code").await {
             Err(CoreError::WeChat(got)) => assert_eq!(got, error),
@@ -211,10 +211,9 @@ async fn a_store_failure_during_login_issues_no_token() {
         .times(1)
         .returning(|_| Ok(wechat_session()));
     m.store
-        .expect_find_or_create_user()
+        .expect_open_login()
         .times(1)
-        .returning(|_, _, _| Err(StoreError::Unavailable("down".into())));
-    m.store.expect_create_session().never();
+        .returning(|_| Err(StoreError::Unavailable("down".into())));
     m.tokens.expect_issue().never();
     assert!(matches!(
         m.service().login("code").await,
@@ -445,13 +444,9 @@ fn one_successful_exchange(m: &mut Mocks) {
         .times(1)
         .returning(|_| Ok(wechat_session()));
     m.store
-        .expect_find_or_create_user()
+        .expect_open_login()
         .times(1)
-        .returning(|_, _, _| Ok((user("u1"), true)));
-    m.store
-        .expect_create_session()
-        .times(1)
-        .returning(|_| Ok(session("s1", "u1")));
+        .returning(|_| Ok(opened("u1", true, "s1")));
     m.store
         .expect_find_user()
         .with(eq("u1"))
@@ -509,11 +504,8 @@ async fn a_failed_exchange_is_not_replayed() {
         .in_sequence(&mut attempts)
         .returning(|_| Ok(wechat_session()));
     m.store
-        .expect_find_or_create_user()
-        .returning(|_, _, _| Ok((user("u1"), false)));
-    m.store
-        .expect_create_session()
-        .returning(|_| Ok(session("s1", "u1")));
+        .expect_open_login()
+        .returning(|_| Ok(opened("u1", false, "s1")));
     m.tokens
         .expect_issue()
         .returning(|_| Ok("the-token".into()));
@@ -534,18 +526,11 @@ async fn different_codes_are_exchanged_separately() {
         .expect_code2session()
         .times(2)
         .returning(|_| Ok(wechat_session()));
-    m.store
-        .expect_find_or_create_user()
-        .times(2)
-        .returning(|_, _, _| Ok((user("u1"), false)));
     let mut n = 0;
-    m.store
-        .expect_create_session()
-        .times(2)
-        .returning(move |_| {
-            n += 1;
-            Ok(session(if n == 1 { "s1" } else { "s2" }, "u1"))
-        });
+    m.store.expect_open_login().times(2).returning(move |_| {
+        n += 1;
+        Ok(opened("u1", false, if n == 1 { "s1" } else { "s2" }))
+    });
     m.tokens
         .expect_issue()
         .returning(|_| Ok("the-token".into()));

@@ -8,8 +8,8 @@ use crate::changes::{CHANNEL, ChangeListener, StoreChange};
 use crate::connection::{AnyConnection, AnyConnectionManager};
 use crate::schema::{access_tokens, sessions, users};
 use crate::{
-    DatabaseUrl, NewSession, PoolOptions, ProfileUpdate, Session, SessionKeySealer, StoreError,
-    StoredAccessToken, User, UserStore,
+    DatabaseUrl, NewLogin, NewSession, OpenedLogin, PoolOptions, ProfileUpdate, Session,
+    SessionKeySealer, StoreError, StoredAccessToken, User, UserStore,
 };
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -235,6 +235,90 @@ impl DieselUserStore {
         })
     }
 
+    fn user_by_openid(
+        conn: &mut AnyConnection,
+        openid: &OpenId,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(users::table
+            .filter(users::openid.eq(openid.expose()))
+            .select(UserRow::as_select())
+            .get_result(conn)
+            .optional()?
+            .map(User::from))
+    }
+
+    /// Creates the user, or (losing a race, or filling in a unionid) completes and reads it.
+    fn create_or_complete_user(
+        conn: &mut AnyConnection,
+        openid: &OpenId,
+        unionid: Option<&UnionId>,
+        now: i64,
+    ) -> Result<(User, bool), StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let row = NewUserRow {
+            id: &id,
+            openid: openid.expose(),
+            unionid: unionid.map(UnionId::expose),
+            created_at: now,
+            updated_at: now,
+        };
+        // The unique openid decides the race: one insert lands, the others do nothing.
+        // The combined connection has no ON CONFLICT, so each backend gets its own statement.
+        let inserted = match &mut *conn {
+            AnyConnection::Postgresql(c) => diesel::insert_into(users::table)
+                .values(&row)
+                .on_conflict(users::openid)
+                .do_nothing()
+                .execute(c)?,
+            AnyConnection::Sqlite(c) => diesel::insert_into(users::table)
+                .values(&row)
+                .on_conflict(users::openid)
+                .do_nothing()
+                .execute(c)?,
+        };
+        if inserted == 0
+            && let Some(unionid) = unionid
+        {
+            diesel::update(users::table)
+                .filter(users::openid.eq(openid.expose()))
+                .filter(users::unionid.is_null())
+                .set(users::unionid.eq(unionid.expose()))
+                .execute(&mut *conn)?;
+        }
+        let user = Self::user_by_openid(conn, openid)?
+            .ok_or(StoreError::Query(diesel::result::Error::NotFound))?;
+        Ok((user, inserted == 1))
+    }
+
+    fn insert_session(
+        &self,
+        conn: &mut AnyConnection,
+        session: &NewSession,
+    ) -> Result<Session, StoreError> {
+        // Time-ordered (v7): new sessions land at the end of the primary-key index instead of on
+        // a random page, so a login dirties fewer pages.
+        let id = uuid::Uuid::now_v7().to_string();
+        let sealed = self
+            .sealer
+            .seal(session.session_key.expose(), &session.user_id)?;
+        diesel::insert_into(sessions::table)
+            .values(NewSessionRow {
+                id: &id,
+                user_id: &session.user_id,
+                session_key: &sealed,
+                created_at: session.created_at,
+                expires_at: session.expires_at,
+            })
+            .execute(conn)?;
+        Ok(Session {
+            id,
+            user_id: session.user_id.clone(),
+            created_at: session.created_at,
+            expires_at: session.expires_at,
+            revoked_at: None,
+        })
+    }
+
     /// On PostgreSQL, starts a thread that calls `on_change` with every change any instance
     /// announces (logouts, ended sessions, profile changes) and with [`StoreChange::Missed`]
     /// when announcements may have been lost. `None` on SQLite, which one process serves.
@@ -313,56 +397,37 @@ impl UserStore for DieselUserStore {
         now: i64,
     ) -> Result<(User, bool), StoreError> {
         // Returning users are the common case: a read, without waiting for a write turn.
+        if let Some(user) = Self::user_by_openid(&mut *self.conn()?, openid)?
+            && (unionid.is_none() || user.unionid.is_some())
         {
-            let found: Option<User> = users::table
-                .filter(users::openid.eq(openid.expose()))
-                .select(UserRow::as_select())
-                .get_result(&mut *self.conn()?)
-                .optional()?
-                .map(User::from);
-            if let Some(user) = found
-                && (unionid.is_none() || user.unionid.is_some())
-            {
-                return Ok((user, false));
-            }
+            return Ok((user, false));
         }
+        Self::create_or_complete_user(&mut *self.writer()?, openid, unionid, now)
+    }
+
+    fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
         let mut conn = self.writer()?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let row = NewUserRow {
-            id: &id,
-            openid: openid.expose(),
-            unionid: unionid.map(UnionId::expose),
-            created_at: now,
-            updated_at: now,
-        };
-        // The unique openid decides the race: one insert lands, the others do nothing.
-        // The combined connection has no ON CONFLICT, so each backend gets its own statement.
-        let inserted = match &mut *conn {
-            AnyConnection::Postgresql(c) => diesel::insert_into(users::table)
-                .values(&row)
-                .on_conflict(users::openid)
-                .do_nothing()
-                .execute(c)?,
-            AnyConnection::Sqlite(c) => diesel::insert_into(users::table)
-                .values(&row)
-                .on_conflict(users::openid)
-                .do_nothing()
-                .execute(c)?,
-        };
-        if inserted == 0
-            && let Some(unionid) = unionid
-        {
-            diesel::update(users::table)
-                .filter(users::openid.eq(openid.expose()))
-                .filter(users::unionid.is_null())
-                .set(users::unionid.eq(unionid.expose()))
-                .execute(&mut *conn)?;
-        }
-        let user = users::table
-            .filter(users::openid.eq(openid.expose()))
-            .select(UserRow::as_select())
-            .get_result(&mut *conn)?;
-        Ok((user.into(), inserted == 1))
+        conn.transaction(|conn| {
+            let unionid = login.unionid.as_ref();
+            let (user, created) = match Self::user_by_openid(conn, &login.openid)? {
+                Some(user) if unionid.is_none() || user.unionid.is_some() => (user, false),
+                _ => Self::create_or_complete_user(conn, &login.openid, unionid, login.created_at)?,
+            };
+            let session = self.insert_session(
+                conn,
+                &NewSession {
+                    user_id: user.id.clone(),
+                    session_key: login.session_key.clone(),
+                    created_at: login.created_at,
+                    expires_at: login.expires_at,
+                },
+            )?;
+            Ok(OpenedLogin {
+                user,
+                created,
+                session,
+            })
+        })
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -394,28 +459,7 @@ impl UserStore for DieselUserStore {
     }
 
     fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {
-        // Time-ordered (v7): new sessions land at the end of the primary-key index instead of on
-        // a random page, so a login dirties fewer pages.
-        let id = uuid::Uuid::now_v7().to_string();
-        let sealed = self
-            .sealer
-            .seal(session.session_key.expose(), &session.user_id)?;
-        diesel::insert_into(sessions::table)
-            .values(NewSessionRow {
-                id: &id,
-                user_id: &session.user_id,
-                session_key: &sealed,
-                created_at: session.created_at,
-                expires_at: session.expires_at,
-            })
-            .execute(&mut *self.writer()?)?;
-        Ok(Session {
-            id,
-            user_id: session.user_id.clone(),
-            created_at: session.created_at,
-            expires_at: session.expires_at,
-            revoked_at: None,
-        })
+        self.insert_session(&mut *self.writer()?, session)
     }
 
     fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError> {

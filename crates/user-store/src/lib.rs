@@ -70,6 +70,32 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
+/// A login to record: the WeChat user it is for, and the session it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogin {
+    /// The user's openid.
+    pub openid: OpenId,
+    /// The user's unionid, if WeChat sent one.
+    pub unionid: Option<UnionId>,
+    /// The session_key of this login.
+    pub session_key: SessionKey,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the session's tokens expire with it.
+    pub expires_at: i64,
+}
+
+/// A recorded login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedLogin {
+    /// The user, found or created.
+    pub user: User,
+    /// Whether this login created the user.
+    pub created: bool,
+    /// The session opened.
+    pub session: Session,
+}
+
 /// A login session: what a token points to, and what logout ends. Its session_key is read
 /// apart ([`UserStore::session_key`]): most requests need only to know the session is live.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +166,10 @@ pub trait UserStore: Send + Sync {
         unionid: Option<&'a UnionId>,
         now: i64,
     ) -> Result<(User, bool), StoreError>;
+
+    /// A whole login in one step: [`UserStore::find_or_create_user`] and
+    /// [`UserStore::create_session`] on one connection, in one transaction.
+    fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError>;
 
     /// The user with this public id.
     fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;

@@ -4,8 +4,8 @@ use std::sync::{Arc, Barrier};
 
 use wxlogin_store::testing::{TestDatabase, test_sealer};
 use wxlogin_store::{
-    DieselUserStore, NewSession, PoolOptions, ProfileUpdate, SessionKeySealer, StoreChange,
-    StoreError, UserStore,
+    DieselUserStore, NewLogin, NewSession, PoolOptions, ProfileUpdate, SessionKeySealer,
+    StoreChange, StoreError, UserStore,
 };
 use wxlogin_wechat::{AccessToken, OpenId, SessionKey, UnionId};
 
@@ -566,6 +566,67 @@ fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) {
     );
 }
 
+fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &DieselUserStore) {
+    let login = |key: &str, unionid: Option<&str>| NewLogin {
+        openid: openid("o"),
+        unionid: unionid.map(UnionId::new),
+        session_key: SessionKey::new(key),
+        created_at: NOW,
+        expires_at: NOW + 60,
+    };
+    let first = store.open_login(&login("k1", None)).expect("first login");
+    assert!(first.created);
+    assert_eq!(first.session.user_id, first.user.id);
+    assert_eq!(first.session.expires_at, NOW + 60);
+    assert_eq!(
+        store.session_key(&first.session.id).expect("query"),
+        Some(SessionKey::new("k1"))
+    );
+    let again = store
+        .open_login(&login("k2", Some("union-o")))
+        .expect("second login");
+    assert!(!again.created);
+    assert_eq!(again.user.id, first.user.id);
+    assert_eq!(
+        again.user.unionid,
+        Some(UnionId::new("union-o")),
+        "a unionid is filled in"
+    );
+    assert_ne!(again.session.id, first.session.id);
+    assert_eq!(
+        store.find_session(&again.session.id).expect("query"),
+        Some(again.session.clone())
+    );
+}
+
+fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselUserStore) {
+    let store = Arc::new(store.clone());
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                store
+                    .open_login(&NewLogin {
+                        openid: openid("race"),
+                        unionid: None,
+                        session_key: SessionKey::new(format!("k{i}")),
+                        created_at: NOW,
+                        expires_at: NOW + 60,
+                    })
+                    .expect("login")
+            })
+        })
+        .collect();
+    let logins: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    assert_eq!(logins.iter().filter(|l| l.created).count(), 1);
+    assert!(logins.iter().all(|l| l.user.id == logins[0].user.id));
+}
+
 fn changes_are_announced_to_every_listener(db: &TestDatabase) {
     let here = open(db);
     let elsewhere = open(db);
@@ -666,4 +727,6 @@ contract!(
     purging_removes_only_ended_sessions,
     one_lease_at_a_time_for_the_access_token_refresh,
     expiring_an_access_token_is_a_compare_and_set,
+    a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step,
+    concurrent_first_logins_in_one_step_create_one_account,
 );
