@@ -262,23 +262,28 @@ impl DieselUserStore {
             created_at: now,
             updated_at: now,
         };
-        // The unique openid decides the race: one insert lands, the others do nothing.
-        // The combined connection has no ON CONFLICT, so each backend gets its own statement.
-        let inserted = match &mut *conn {
+        // The unique openid decides the race: one insert lands (and returns the row), the others
+        // do nothing. The combined connection has no ON CONFLICT, so each backend gets its own.
+        let inserted: Option<UserRow> = match &mut *conn {
             AnyConnection::Postgresql(c) => diesel::insert_into(users::table)
                 .values(&row)
                 .on_conflict(users::openid)
                 .do_nothing()
-                .execute(c)?,
+                .returning(UserRow::as_returning())
+                .get_result(c)
+                .optional()?,
             AnyConnection::Sqlite(c) => diesel::insert_into(users::table)
                 .values(&row)
                 .on_conflict(users::openid)
                 .do_nothing()
-                .execute(c)?,
+                .returning(UserRow::as_returning())
+                .get_result(c)
+                .optional()?,
         };
-        if inserted == 0
-            && let Some(unionid) = unionid
-        {
+        if let Some(created) = inserted {
+            return Ok((created.into(), true));
+        }
+        if let Some(unionid) = unionid {
             diesel::update(users::table)
                 .filter(users::openid.eq(openid.expose()))
                 .filter(users::unionid.is_null())
@@ -287,7 +292,7 @@ impl DieselUserStore {
         }
         let user = Self::user_by_openid(conn, openid)?
             .ok_or(StoreError::Query(diesel::result::Error::NotFound))?;
-        Ok((user, inserted == 1))
+        Ok((user, false))
     }
 
     fn insert_session(
@@ -407,7 +412,7 @@ impl UserStore for DieselUserStore {
 
     fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
         let mut conn = self.writer()?;
-        conn.transaction(|conn| {
+        let steps = |conn: &mut AnyConnection| -> Result<OpenedLogin, StoreError> {
             let unionid = login.unionid.as_ref();
             let (user, created) = match Self::user_by_openid(conn, &login.openid)? {
                 Some(user) if unionid.is_none() || user.unionid.is_some() => (user, false),
@@ -427,7 +432,14 @@ impl UserStore for DieselUserStore {
                 created,
                 session,
             })
-        })
+        };
+        match &*conn {
+            // One transaction, one commit: SQLite's cost is per commit.
+            AnyConnection::Sqlite(_) => conn.transaction(steps),
+            // Each step stands alone (a user without a session is found by the next login), and
+            // a transaction would add two round trips: PostgreSQL's cost is per round trip.
+            AnyConnection::Postgresql(_) => steps(&mut conn),
+        }
     }
 
     fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {

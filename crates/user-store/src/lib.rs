@@ -168,7 +168,8 @@ pub trait UserStore: Send + Sync {
     ) -> Result<(User, bool), StoreError>;
 
     /// A whole login in one step: [`UserStore::find_or_create_user`] and
-    /// [`UserStore::create_session`] on one connection, in one transaction.
+    /// [`UserStore::create_session`] on one connection (in one transaction where a commit is
+    /// what costs: SQLite). Race-safe like `find_or_create_user`.
     fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError>;
 
     /// The user with this public id.
