@@ -19,7 +19,10 @@ const CAPACITY: usize = 16 * 1024;
 struct CachedSession {
     user_id: String,
     expires_at: i64,
-    fetched: Instant,
+    /// Until when it is trusted: between half the window and the whole window after it was
+    /// read, spread by the session id, so that sessions read together are not all read again
+    /// in the same instant (a burst of misses that queues requests behind the database).
+    trusted_until: Instant,
 }
 
 struct CachedUser {
@@ -58,6 +61,15 @@ impl SessionCache {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Half the window plus a share of the other half picked by `id`.
+    fn spread(&self, id: &str) -> Duration {
+        let share = id
+            .bytes()
+            .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+            % 1024;
+        self.fresh_for / 2 + self.fresh_for / 2 * share / 1024
+    }
+
     fn is_fresh(&self, fetched: Instant, now: Instant) -> bool {
         now.saturating_duration_since(fetched) < self.fresh_for
     }
@@ -73,7 +85,7 @@ impl SessionCache {
         let session = entries
             .sessions
             .get(session_id)
-            .filter(|s| self.is_fresh(s.fetched, now))?;
+            .filter(|s| now < s.trusted_until)?;
         let user = entries
             .users
             .get(&session.user_id)
@@ -95,7 +107,7 @@ impl SessionCache {
         if entries.sessions.len() >= CAPACITY && !entries.sessions.contains_key(&session.id) {
             let fresh_for = self.fresh_for;
             let fresh = |fetched: Instant| now.saturating_duration_since(fetched) < fresh_for;
-            entries.sessions.retain(|_, s| fresh(s.fetched));
+            entries.sessions.retain(|_, s| now < s.trusted_until);
             entries.users.retain(|_, u| fresh(u.fetched));
             if entries.sessions.len() >= CAPACITY {
                 return;
@@ -106,7 +118,7 @@ impl SessionCache {
             CachedSession {
                 user_id: session.user_id.clone(),
                 expires_at: session.expires_at,
-                fetched: now,
+                trusted_until: now + self.spread(&session.id),
             },
         );
         if entries.users.len() < CAPACITY || entries.users.contains_key(&user.id) {
@@ -193,6 +205,18 @@ mod tests {
         assert!(cache.get("s").is_some());
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.get("s").is_none());
+    }
+
+    #[test]
+    fn trust_is_spread_over_the_second_half_of_the_window() {
+        let cache = SessionCache::new(Duration::from_millis(1000));
+        let spreads: Vec<Duration> = (0..100).map(|i| cache.spread(&format!("s{i}"))).collect();
+        assert!(
+            spreads
+                .iter()
+                .all(|d| *d >= Duration::from_millis(500) && *d <= Duration::from_millis(1000))
+        );
+        assert!(spreads.iter().any(|d| *d != spreads[0]), "not all alike");
     }
 
     #[test]
