@@ -246,3 +246,20 @@ pub fn assert_error(reply: &Reply, status: u16, kind: &str) {
         reply.content_type
     );
 }
+
+/// Runs each named `async fn(&TestDatabase)` of the calling test file as two tests: on a fresh
+/// SQLite file, and on a fresh PostgreSQL database (skipped only where PostgreSQL may be, see
+/// `wxlogin_store::testing`). The file must import `TestDatabase`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[actix_rt::test] async fn $case() { super::$case(&super::TestDatabase::sqlite()).await; })*
+        }
+        mod postgres {
+            $(#[actix_rt::test] async fn $case() {
+                if let Some(db) = super::TestDatabase::postgres() { super::$case(&db).await; }
+            })*
+        }
+    };
+}

@@ -306,20 +306,7 @@ async fn login_attempts_are_limited_per_client(db: &TestDatabase) {
     app.stop().await;
 }
 
-macro_rules! on_both_databases {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[actix_rt::test] async fn $case() { super::$case(&super::TestDatabase::sqlite()).await; })*
-        }
-        mod postgres {
-            $(#[actix_rt::test] async fn $case() {
-                if let Some(db) = super::TestDatabase::postgres() { super::$case(&db).await; }
-            })*
-        }
-    };
-}
-
-on_both_databases!(
+wxlogin_e2e::on_both_databases!(
     a_new_user_is_created_and_a_returning_user_found,
     me_accepts_bearer_and_bare_tokens,
     the_profile_is_updated_partially_with_any_unicode,

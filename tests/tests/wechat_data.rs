@@ -310,20 +310,7 @@ async fn a_code_submitted_twice_gets_the_first_answer(db: &TestDatabase) {
     app.stop().await;
 }
 
-macro_rules! on_both_databases {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[actix_rt::test] async fn $case() { super::$case(&super::TestDatabase::sqlite()).await; })*
-        }
-        mod postgres {
-            $(#[actix_rt::test] async fn $case() {
-                if let Some(db) = super::TestDatabase::postgres() { super::$case(&db).await; }
-            })*
-        }
-    };
-}
-
-on_both_databases!(
+wxlogin_e2e::on_both_databases!(
     user_info_fills_the_profile_and_never_echoes_wechat_ids,
     user_info_mangled_in_transport_still_decrypts,
     altered_or_foreign_user_info_is_refused_and_changes_nothing,

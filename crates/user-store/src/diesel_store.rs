@@ -373,6 +373,19 @@ impl DieselUserStore {
         Ok(())
     }
 
+    /// Gives up `owner`'s lease on the access token of `appid`, if it holds it.
+    fn release_lease(conn: &mut AnyConnection, appid: &str, owner: &str) -> Result<(), StoreError> {
+        diesel::update(access_tokens::table)
+            .filter(access_tokens::appid.eq(appid))
+            .filter(access_tokens::lease_owner.eq(owner))
+            .set((
+                access_tokens::lease_owner.eq(None::<String>),
+                access_tokens::lease_until.eq(0),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+
     fn access_token_row(
         conn: &mut AnyConnection,
         appid: &str,
@@ -624,14 +637,7 @@ impl UserStore for DieselUserStore {
                 access_tokens::fetches.eq(access_tokens::fetches + fetches),
             ))
             .execute(&mut *conn)?;
-        diesel::update(access_tokens::table)
-            .filter(access_tokens::appid.eq(appid))
-            .filter(access_tokens::lease_owner.eq(owner))
-            .set((
-                access_tokens::lease_owner.eq(None::<String>),
-                access_tokens::lease_until.eq(0),
-            ))
-            .execute(&mut *conn)?;
+        Self::release_lease(&mut conn, appid, owner)?;
         Ok(Self::access_token_row(&mut conn, appid)?.map_or(fetches, |row| row.fetches))
     }
 
@@ -646,14 +652,7 @@ impl UserStore for DieselUserStore {
             .filter(access_tokens::appid.eq(appid))
             .set(access_tokens::fetches.eq(access_tokens::fetches + fetches))
             .execute(&mut *conn)?;
-        diesel::update(access_tokens::table)
-            .filter(access_tokens::appid.eq(appid))
-            .filter(access_tokens::lease_owner.eq(owner))
-            .set((
-                access_tokens::lease_owner.eq(None::<String>),
-                access_tokens::lease_until.eq(0),
-            ))
-            .execute(&mut *conn)?;
+        Self::release_lease(&mut conn, appid, owner)?;
         Ok(())
     }
 
