@@ -105,10 +105,8 @@ impl SessionCache {
         let now = Instant::now();
         let mut entries = self.lock();
         if entries.sessions.len() >= CAPACITY && !entries.sessions.contains_key(&session.id) {
-            let fresh_for = self.fresh_for;
-            let fresh = |fetched: Instant| now.saturating_duration_since(fetched) < fresh_for;
             entries.sessions.retain(|_, s| now < s.trusted_until);
-            entries.users.retain(|_, u| fresh(u.fetched));
+            entries.users.retain(|_, u| self.is_fresh(u.fetched, now));
             if entries.sessions.len() >= CAPACITY {
                 return;
             }

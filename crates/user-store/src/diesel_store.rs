@@ -247,6 +247,17 @@ impl DieselUserStore {
             .map(User::from))
     }
 
+    /// The user with this openid if it exists and already has any `unionid` given: a login that
+    /// changes nothing about the user.
+    fn user_needing_no_write(
+        conn: &mut AnyConnection,
+        openid: &OpenId,
+        unionid: Option<&UnionId>,
+    ) -> Result<Option<User>, StoreError> {
+        Ok(Self::user_by_openid(conn, openid)?
+            .filter(|user| unionid.is_none() || user.unionid.is_some()))
+    }
+
     /// Creates the user, or (losing a race, or filling in a unionid) completes and reads it.
     fn create_or_complete_user(
         conn: &mut AnyConnection,
@@ -415,9 +426,7 @@ impl UserStore for DieselUserStore {
         now: i64,
     ) -> Result<(User, bool), StoreError> {
         // Returning users are the common case: a read, without waiting for a write turn.
-        if let Some(user) = Self::user_by_openid(&mut *self.conn()?, openid)?
-            && (unionid.is_none() || user.unionid.is_some())
-        {
+        if let Some(user) = Self::user_needing_no_write(&mut *self.conn()?, openid, unionid)? {
             return Ok((user, false));
         }
         Self::create_or_complete_user(&mut *self.writer()?, openid, unionid, now)
@@ -427,9 +436,11 @@ impl UserStore for DieselUserStore {
         let mut conn = self.writer()?;
         let steps = |conn: &mut AnyConnection| -> Result<OpenedLogin, StoreError> {
             let unionid = login.unionid.as_ref();
-            let (user, created) = match Self::user_by_openid(conn, &login.openid)? {
-                Some(user) if unionid.is_none() || user.unionid.is_some() => (user, false),
-                _ => Self::create_or_complete_user(conn, &login.openid, unionid, login.created_at)?,
+            let (user, created) = match Self::user_needing_no_write(conn, &login.openid, unionid)? {
+                Some(user) => (user, false),
+                None => {
+                    Self::create_or_complete_user(conn, &login.openid, unionid, login.created_at)?
+                }
             };
             let session = self.insert_session(
                 conn,
