@@ -96,6 +96,32 @@ impl RunningFake {
     }
 }
 
+/// A fake WeChat serving on a thread of its own ([`FakeWeChat::start_in_background`]);
+/// dropping it stops the fake.
+pub struct BackgroundFake {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackgroundFake {
+    /// The base URL to give a WeChat client, e.g. `http://127.0.0.1:40123`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for BackgroundFake {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 impl FakeWeChat {
     /// A fake playing the mini program `config` describes.
     pub fn new(config: FakeWeChatConfig) -> Self {
@@ -206,6 +232,39 @@ impl FakeWeChat {
         })
     }
 
+    /// Serves the fake on `addr` on a thread of its own, with its own actix runtime: for tests
+    /// and examples on another runtime (a multi-threaded tokio one, say). Dropping the returned
+    /// value stops it and waits for the thread.
+    pub fn start_in_background(self, addr: &str) -> std::io::Result<BackgroundFake> {
+        let addr = addr.to_owned();
+        let (started, on_start) = std::sync::mpsc::channel();
+        let (stop, on_stop) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("fake-wechat".into())
+            .spawn(move || {
+                actix_web::rt::System::new().block_on(async move {
+                    match self.start(&addr).await {
+                        Ok(running) => {
+                            let _ = started.send(Ok(running.addr()));
+                            let _ = on_stop.await;
+                            running.stop().await;
+                        }
+                        Err(e) => {
+                            let _ = started.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let addr = on_start
+            .recv()
+            .map_err(|_| std::io::Error::other("the fake WeChat thread ended before starting"))??;
+        Ok(BackgroundFake {
+            addr,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
     /// Records that `code` was sent and says how many times it had been sent before.
     fn remember(&self, code: &str) -> u32 {
         let mut seen = Self::lock(&self.state.seen);
@@ -282,7 +341,22 @@ async fn jscode2session(
                 .body("<html><body>502 Bad Gateway</body></html>");
         }
         "incomplete" => return text_plain(json!({ "openid": fake.openid_for(name) })),
+        // Half a reply, then the connection drops: WeChat may have used the code.
+        "cut" => {
+            let half: Result<web::Bytes, std::io::Error> = Ok(web::Bytes::from_static(b"{\"openid\":"));
+            let lost: Result<web::Bytes, std::io::Error> = Err(std::io::Error::other("connection lost"));
+            return HttpResponse::Ok()
+                .content_type("text/plain")
+                .streaming(futures_util::stream::iter([half, lost]));
+        }
         _ => {}
+    }
+    if let Some(status) = name
+        .strip_prefix("status_")
+        .and_then(|n| n.parse::<u16>().ok())
+        .and_then(|n| actix_web::http::StatusCode::from_u16(n).ok())
+    {
+        return HttpResponse::build(status).body("upstream trouble");
     }
     if let Some(errcode) = name
         .strip_prefix("errcode_")

@@ -4,7 +4,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use wxlogin_token::{JwtIssuer, SessionToken, SystemClock, TokenCodec, TokenConfig};
+use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
+use wxlogin_token::{JwtIssuer, TokenConfig};
 
 fn tokens(c: &mut Criterion) {
     let issuer = JwtIssuer::new(

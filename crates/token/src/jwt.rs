@@ -7,7 +7,7 @@ use jwt_simple::prelude::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Clock, SessionToken, TokenCodec, TokenError};
+use wxlogin_domain::{Cause, Clock, SessionToken, TokenCodec, TokenError};
 
 /// The shortest HS256 key accepted: 256 bits, the size of the hash (RFC 7518 §3.2).
 pub const MIN_KEY_LEN: usize = 32;
@@ -61,7 +61,10 @@ impl<C: Clock> JwtIssuer<C> {
     /// from a single token.
     pub fn new(key: &[u8], config: TokenConfig, clock: C) -> Result<Self, TokenError> {
         if key.len() < MIN_KEY_LEN {
-            return Err(TokenError::KeyTooShort(key.len()));
+            return Err(TokenError::KeyTooShort {
+                actual: key.len(),
+                required: MIN_KEY_LEN,
+            });
         }
         Ok(Self {
             key: HS256Key::from_bytes(key),
@@ -111,7 +114,7 @@ impl<C: Clock> TokenCodec for JwtIssuer<C> {
         };
         self.key
             .authenticate_with_options(claims, &header)
-            .map_err(|e| TokenError::Signing(e.to_string()))
+            .map_err(|e| TokenError::Signing(Cause::boxed(e.into())))
     }
 
     fn verify(&self, token: &str) -> Result<SessionToken, TokenError> {
@@ -120,15 +123,15 @@ impl<C: Clock> TokenCodec for JwtIssuer<C> {
             .verify_token::<SessionClaim>(token, Some(self.options()))
             .map_err(|e| match e.downcast_ref::<JWTError>() {
                 Some(JWTError::TokenHasExpired) => TokenError::Expired,
-                _ => TokenError::Invalid(e.to_string()),
+                _ => TokenError::Invalid(Cause::boxed(e.into())),
             })?;
         // jwt-simple accepts a token without `exp`; ours always have one.
         let expires_at = claims
             .expires_at
-            .ok_or_else(|| TokenError::Invalid("the token has no expiry".into()))?;
+            .ok_or_else(|| TokenError::Invalid(Cause::msg("the token has no expiry")))?;
         let user_id = claims
             .subject
-            .ok_or_else(|| TokenError::Invalid("the token has no subject".into()))?;
+            .ok_or_else(|| TokenError::Invalid(Cause::msg("the token has no subject")))?;
         Ok(SessionToken {
             user_id,
             session_id: claims.custom.sid,

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use wxlogin_domain::{Clock, ManualClock, SessionToken, TokenCodec, TokenError};
 use wxlogin_token::{
-    Clock, JwtIssuer, ManualClock, SessionToken, TokenCodec, TokenConfig, TokenError,
+    JwtIssuer, TokenConfig,
 };
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -88,7 +89,13 @@ fn there_is_no_clock_tolerance_after_expiry() {
 fn a_key_shorter_than_32_bytes_is_refused() {
     let err = JwtIssuer::new(&KEY[..31], TokenConfig::default(), ManualClock::new(NOW))
         .expect_err("short key");
-    assert_eq!(err, TokenError::KeyTooShort(31));
+    assert_eq!(
+        err,
+        TokenError::KeyTooShort {
+            actual: 31,
+            required: 32
+        }
+    );
     assert!(JwtIssuer::new(KEY, TokenConfig::default(), ManualClock::new(NOW)).is_ok());
 }
 

@@ -1,15 +1,19 @@
 //! Changes other instances make, told to this one: on PostgreSQL, every logout, ended session
-//! and profile change is announced with `NOTIFY`, and a listener thread hands them to a callback,
-//! so in-process caches can drop what changed within a fraction of a second.
+//! and profile change is announced with `NOTIFY`, and a listener thread hands them to the
+//! subscriber, so in-process caches can drop what changed within a fraction of a second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
+use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, StoreChange, StoreError, Subscription};
+
+use crate::connection::AnyConnection;
+use crate::{DatabaseUrl, DieselUserStore};
 
 /// The channel the announcements travel on.
-pub(crate) const CHANNEL: &str = "wxlogin_changes";
+const CHANNEL: &str = "wxlogin_changes";
 /// How often the listener looks for announcements that arrived.
 const POLL: Duration = Duration::from_millis(50);
 /// How often it checks that its connection still works (a silent network loss sends nothing).
@@ -17,39 +21,53 @@ const HEALTH_CHECK: Duration = Duration::from_secs(5);
 /// The wait before reconnecting after the connection failed.
 const RECONNECT: Duration = Duration::from_secs(1);
 
-/// A change announced by some instance (this one included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreChange {
-    /// The session with this id was ended (logout) or shortened (expired).
-    SessionEnded(String),
-    /// The user with this id changed (profile, phone number).
-    UserChanged(String),
-    /// Announcements may have been missed (the listener was connecting or reconnecting):
-    /// anything cached may be stale.
-    Missed,
+fn payload(change: &StoreChange) -> Option<String> {
+    match change {
+        StoreChange::SessionEnded(id) => Some(format!("s:{id}")),
+        StoreChange::UserChanged(id) => Some(format!("u:{id}")),
+        StoreChange::Missed => None,
+    }
 }
 
-impl StoreChange {
-    pub(crate) fn payload(&self) -> Option<String> {
-        match self {
-            Self::SessionEnded(id) => Some(format!("s:{id}")),
-            Self::UserChanged(id) => Some(format!("u:{id}")),
-            Self::Missed => None,
-        }
+fn parse(payload: &str) -> Option<StoreChange> {
+    match payload.split_once(':') {
+        Some(("s", id)) => Some(StoreChange::SessionEnded(id.to_owned())),
+        Some(("u", id)) => Some(StoreChange::UserChanged(id.to_owned())),
+        _ => None,
     }
+}
 
-    fn parse(payload: &str) -> Option<Self> {
-        match payload.split_once(':') {
-            Some(("s", id)) => Some(Self::SessionEnded(id.to_owned())),
-            Some(("u", id)) => Some(Self::UserChanged(id.to_owned())),
-            _ => None,
+/// Tells the other instances (PostgreSQL only) that something they may cache changed. A
+/// failure is logged, not returned: the change itself is made, and caches expire anyway.
+pub(crate) fn announce(conn: &mut AnyConnection, change: &StoreChange) {
+    let (AnyConnection::Postgresql(c), Some(payload)) = (conn, payload(change)) else {
+        return;
+    };
+    let sent = diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(&payload)
+        .execute(c);
+    if let Err(e) = sent {
+        log::warn!("announcing a change to other instances failed: {e}");
+    }
+}
+
+impl ChangeFeed for DieselUserStore {
+    /// On PostgreSQL, a thread that `LISTEN`s and hands every announcement to `handler`;
+    /// `None` on SQLite, which one process serves. The thread stops within one poll of the
+    /// subscription being dropped.
+    fn subscribe(&self, handler: ChangeHandler) -> Result<Option<Subscription>, StoreError> {
+        match &self.db.url {
+            DatabaseUrl::Sqlite(_) => Ok(None),
+            DatabaseUrl::Postgres(url) => listen(url.clone(), handler)
+                .map(|listener| Some(Subscription::new(listener)))
+                .map_err(|e| StoreError::Unavailable(Cause::new(e))),
         }
     }
 }
 
 /// A running listener; dropping it stops the thread (within one poll).
-#[derive(Debug)]
-pub struct ChangeListener {
+struct ChangeListener {
     stop: Arc<AtomicBool>,
 }
 
@@ -61,10 +79,7 @@ impl Drop for ChangeListener {
 
 /// Starts a thread that listens on `url` and calls `on_change` for every announcement, and with
 /// [`StoreChange::Missed`] whenever it (re)connects.
-pub(crate) fn listen(
-    url: String,
-    on_change: impl Fn(StoreChange) + Send + 'static,
-) -> std::io::Result<ChangeListener> {
+fn listen(url: String, on_change: ChangeHandler) -> std::io::Result<ChangeListener> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::clone(&stop);
     std::thread::Builder::new()
@@ -83,7 +98,7 @@ pub(crate) fn listen(
 
 fn listen_once(
     url: &str,
-    on_change: &impl Fn(StoreChange),
+    on_change: &ChangeHandler,
     stop: &AtomicBool,
 ) -> Result<(), diesel::result::Error> {
     let mut conn = PgConnection::establish(url).map_err(|e| {
@@ -98,7 +113,7 @@ fn listen_once(
     let mut checked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         for notification in conn.notifications_iter() {
-            if let Some(change) = StoreChange::parse(&notification?.payload) {
+            if let Some(change) = parse(&notification?.payload) {
                 on_change(change);
             }
         }
@@ -121,11 +136,11 @@ mod tests {
             StoreChange::SessionEnded("a-b".into()),
             StoreChange::UserChanged("u:1".into()),
         ] {
-            let payload = change.payload().expect("announced");
-            assert_eq!(StoreChange::parse(&payload), Some(change));
+            let payload = payload(&change).expect("announced");
+            assert_eq!(parse(&payload), Some(change));
         }
-        assert_eq!(StoreChange::Missed.payload(), None);
-        assert_eq!(StoreChange::parse("x:1"), None);
-        assert_eq!(StoreChange::parse("nothing"), None);
+        assert_eq!(payload(&StoreChange::Missed), None);
+        assert_eq!(parse("x:1"), None);
+        assert_eq!(parse("nothing"), None);
     }
 }

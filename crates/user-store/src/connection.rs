@@ -5,7 +5,7 @@ use diesel::pg::PgConnection;
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, RunQueryDsl};
 
-use crate::StoreError;
+use wxlogin_domain::{Cause, StoreError};
 
 /// A connection to either backend; queries are written once against it.
 #[derive(diesel::MultiConnection)]
@@ -82,16 +82,20 @@ fn scheme_of(url: &str) -> String {
 /// How big the pool is and how long a caller waits for a connection.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
-    /// Most connections open at once: the real database concurrency limit.
+    /// Most connections open at once: the real database concurrency limit, and how many
+    /// store calls run at once (the others wait as futures, not as blocked threads).
     pub max_size: u32,
     /// Longest wait for a free connection before failing with `Unavailable`.
     pub connection_timeout: Duration,
 }
 
+/// The pool size when none is configured (`DB_POOL_SIZE`).
+pub const DEFAULT_POOL_SIZE: u32 = 8;
+
 impl Default for PoolOptions {
     fn default() -> Self {
         Self {
-            max_size: 8,
+            max_size: DEFAULT_POOL_SIZE,
             connection_timeout: Duration::from_secs(5),
         }
     }
@@ -121,20 +125,15 @@ impl r2d2::ManageConnection for AnyConnectionManager {
         match &self.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url)
                 .map(AnyConnection::Postgresql)
-                .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.url))),
+                .map_err(|e| unavailable(&self.url, e)),
             DatabaseUrl::Sqlite(path) => {
-                if let Some(dir) = std::path::Path::new(path)
-                    .parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
-                let mut conn = SqliteConnection::establish(path)
-                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.url)))?;
+                // Opened read-write without create: the file is made once, by `create_sqlite_file`,
+                // so a connection the pool opens late (after the file was removed) fails rather
+                // than leaving a new empty database behind.
+                let mut conn = SqliteConnection::establish(&existing_file_uri(path))
+                    .map_err(|e| unavailable(&self.url, e))?;
                 conn.batch_execute(SQLITE_PRAGMAS)
-                    .map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.url)))?;
+                    .map_err(|e| unavailable(&self.url, e))?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -144,10 +143,72 @@ impl r2d2::ManageConnection for AnyConnectionManager {
         diesel::sql_query("SELECT 1")
             .execute(conn)
             .map(|_| ())
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(Cause::new(e)))
     }
 
     fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
         false
     }
+}
+
+/// Makes the SQLite file (and its folder) if missing, readable and writable by its owner only:
+/// it holds openids and phone numbers. SQLite gives the `-wal` and `-shm` files the same mode.
+pub(crate) fn create_sqlite_file(url: &DatabaseUrl) -> Result<(), StoreError> {
+    let DatabaseUrl::Sqlite(path) = url else {
+        return Ok(());
+    };
+    let path = std::path::Path::new(path);
+    let cannot_create = |e| {
+        StoreError::Unavailable(Cause::new(CannotCreate {
+            path: path.display().to_string(),
+            source: e,
+        }))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(cannot_create)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop).map_err(cannot_create)
+}
+
+/// The URI SQLite opens an existing file by, read-write, never creating it.
+fn existing_file_uri(path: &str) -> String {
+    let mut uri = String::from("file:");
+    for c in path.chars() {
+        match c {
+            '%' => uri.push_str("%25"),
+            '?' => uri.push_str("%3f"),
+            '#' => uri.push_str("%23"),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=rw");
+    uri
+}
+
+/// A database that could not be opened: which one (without credentials), and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{url}")]
+struct OpenFailed {
+    url: String,
+    #[source]
+    source: Cause,
+}
+
+fn unavailable(url: &DatabaseUrl, e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Cause::new(OpenFailed {
+        url: url.to_string(),
+        source: Cause::new(e),
+    }))
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create {path}")]
+struct CannotCreate {
+    path: String,
+    #[source]
+    source: std::io::Error,
 }

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-/// The shortest server secret accepted, in bytes.
+/// The shortest sealing secret accepted, in bytes: 256 bits, the size of the derived key.
 pub const MIN_SECRET_LEN: usize = 32;
 /// The prefix of every sealed value, naming the format.
 const FORMAT: &str = "v1";
@@ -32,16 +32,40 @@ pub enum SealError {
     Random(String),
 }
 
+/// The server secret the sealing keys derive from (`SESSION_KEY_SECRET`). `Debug` hides it.
+#[derive(Clone)]
+pub struct SealingSecret(Vec<u8>);
+
+impl SealingSecret {
+    /// A secret of at least [`MIN_SECRET_LEN`] bytes.
+    pub fn new(secret: impl Into<Vec<u8>>) -> Result<Self, SealError> {
+        let secret = secret.into();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(SealError::SecretTooShort(secret.len()));
+        }
+        Ok(Self(secret))
+    }
+
+    /// The secret's bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SealingSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingSecret(<redacted>)")
+    }
+}
+
 struct SealingKey {
     id: String,
     cipher: Aes256Gcm,
 }
 
 impl SealingKey {
-    fn derive(secret: &[u8]) -> Result<Self, SealError> {
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(SealError::SecretTooShort(secret.len()));
-        }
+    fn derive(secret: &SealingSecret) -> Result<Self, SealError> {
+        let secret = secret.expose();
         let mut key = [0u8; 32];
         hkdf::Hkdf::<Sha256>::new(Some(b"wxlogin"), secret)
             .expand(HKDF_INFO, &mut key)
@@ -80,8 +104,8 @@ impl std::fmt::Debug for SessionKeySealer {
 }
 
 impl SessionKeySealer {
-    /// A sealer whose key derives from `secret` (at least 32 bytes).
-    pub fn new(secret: &[u8]) -> Result<Self, SealError> {
+    /// A sealer whose key derives from `secret`.
+    pub fn new(secret: &SealingSecret) -> Result<Self, SealError> {
         Ok(Self {
             current: SealingKey::derive(secret)?,
             previous: Vec::new(),
@@ -89,7 +113,7 @@ impl SessionKeySealer {
     }
 
     /// Also opens values sealed under `secret`, for a rotation.
-    pub fn with_previous(mut self, secret: &[u8]) -> Result<Self, SealError> {
+    pub fn with_previous(mut self, secret: &SealingSecret) -> Result<Self, SealError> {
         self.previous.push(SealingKey::derive(secret)?);
         Ok(self)
     }
@@ -166,12 +190,17 @@ fn aad(key_id: &str, record: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-    const OTHER: &[u8] = b"fedcba9876543210fedcba9876543210";
+    fn secret() -> SealingSecret {
+        SealingSecret::new(*b"0123456789abcdef0123456789abcdef").expect("long enough")
+    }
+
+    fn other() -> SealingSecret {
+        SealingSecret::new(*b"fedcba9876543210fedcba9876543210").expect("long enough")
+    }
 
     #[test]
     fn a_sealed_value_opens_for_its_record_only() {
-        let sealer = SessionKeySealer::new(SECRET).expect("sealer");
+        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
         let sealed = sealer
             .seal("tiihtNczf5v6AKRyjwEUhQ==", "user-1")
             .expect("seal");
@@ -186,7 +215,7 @@ mod tests {
 
     #[test]
     fn each_seal_uses_a_fresh_nonce() {
-        let sealer = SessionKeySealer::new(SECRET).expect("sealer");
+        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
         assert_ne!(
             sealer.seal("k", "r").expect("seal"),
             sealer.seal("k", "r").expect("seal")
@@ -195,16 +224,16 @@ mod tests {
 
     #[test]
     fn a_rotation_keeps_old_values_readable_and_seals_under_the_new_key() {
-        let old = SessionKeySealer::new(OTHER).expect("old");
+        let old = SessionKeySealer::new(&other()).expect("old");
         let sealed_before = old.seal("key", "r").expect("seal");
-        let rotated = SessionKeySealer::new(SECRET)
-            .and_then(|s| s.with_previous(OTHER))
+        let rotated = SessionKeySealer::new(&secret())
+            .and_then(|s| s.with_previous(&other()))
             .expect("rotated");
         assert_eq!(rotated.open(&sealed_before, "r").as_deref(), Ok("key"));
         let sealed_after = rotated.seal("key", "r").expect("seal");
         assert_ne!(rotated.key_id(), old.key_id());
         assert!(sealed_after.contains(rotated.key_id()));
-        let without_old = SessionKeySealer::new(SECRET).expect("new only");
+        let without_old = SessionKeySealer::new(&secret()).expect("new only");
         assert_eq!(
             without_old.open(&sealed_before, "r"),
             Err(SealError::UnknownKey(old.key_id().to_owned()))
@@ -213,7 +242,7 @@ mod tests {
 
     #[test]
     fn altered_or_foreign_values_are_refused_without_panicking() {
-        let sealer = SessionKeySealer::new(SECRET).expect("sealer");
+        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
         let sealed = sealer.seal("key", "r").expect("seal");
         let mut flipped = sealed.clone().into_bytes();
         let last = flipped.len() - 3;
@@ -237,14 +266,15 @@ mod tests {
     #[test]
     fn short_secrets_are_refused() {
         assert_eq!(
-            SessionKeySealer::new(b"short").err(),
+            SealingSecret::new(*b"short").err(),
             Some(SealError::SecretTooShort(5))
         );
+        assert!(!format!("{:?}", secret()).contains("0123"));
     }
 
     #[test]
     fn debug_shows_key_ids_only() {
-        let sealer = SessionKeySealer::new(SECRET).expect("sealer");
+        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
         let shown = format!("{sealer:?}");
         assert!(shown.contains(sealer.key_id()));
         assert!(!shown.contains("0123456789abcdef"));

@@ -11,7 +11,8 @@ use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 
 /// A sealer for tests, under a fixed secret that is not secret.
 pub fn test_sealer() -> crate::SessionKeySealer {
-    crate::SessionKeySealer::new(b"wxlogin test sealing secret, not a secret")
+    crate::SealingSecret::new(*b"wxlogin test sealing secret, not a secret")
+        .and_then(|secret| crate::SessionKeySealer::new(&secret))
         .unwrap_or_else(|e| unreachable!("the test secret is long enough: {e}"))
 }
 
@@ -88,6 +89,12 @@ pub fn postgres_required() -> bool {
 /// The URL as `DatabaseUrl` shows it: without credentials.
 fn redact(url: &str) -> String {
     crate::DatabaseUrl::parse(url).map_or_else(|_| "<unparsable URL>".to_owned(), |u| u.to_string())
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        self.destroy();
+    }
 }
 
 impl TestDatabase {

@@ -1,7 +1,8 @@
 //! A database that cannot be used is a clear typed error, never a panic.
 
 use wxlogin_store::testing::test_sealer;
-use wxlogin_store::{DatabaseUrl, DieselUserStore, PoolOptions, StoreError};
+use wxlogin_domain::{StoreError, error_chain};
+use wxlogin_store::{DatabaseUrl, DieselUserStore, PoolOptions};
 
 fn quick() -> PoolOptions {
     PoolOptions {
@@ -65,7 +66,11 @@ fn an_unreachable_postgres_is_unavailable() {
         test_sealer(),
     );
     match result {
-        Err(StoreError::Unavailable(msg)) => assert!(!msg.contains("hunter2"), "{msg}"),
+        Err(e @ StoreError::Unavailable(_)) => {
+            let chain = error_chain(&e);
+            assert!(!chain.contains("hunter2"), "{chain}");
+            assert!(!format!("{e:?}").contains("hunter2"), "{e:?}");
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -78,4 +83,15 @@ fn a_sqlite_file_in_an_unwritable_place_is_unavailable() {
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_new_sqlite_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = wxlogin_store::testing::TestDatabase::sqlite();
+    let _store = DieselUserStore::connect(db.url(), &quick(), test_sealer()).expect("opens");
+    let path = db.url().trim_start_matches("sqlite://");
+    let mode = std::fs::metadata(path).expect("created").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }

@@ -1,17 +1,19 @@
 //! One contract, run against real SQLite and real PostgreSQL.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
+
+use tokio::sync::Barrier;
 
 use wxlogin_store::testing::{TestDatabase, test_sealer};
-use wxlogin_store::{
-    DieselUserStore, NewLogin, NewSession, PoolOptions, ProfileUpdate, SessionKeySealer,
-    StoreChange, StoreError, UserStore,
+use wxlogin_domain::{
+    AccessToken, AccessTokenStore, ChangeFeed, NewLogin, NewSession, OpenId, ProfileUpdate,
+    SessionKey, SessionStore, StoreChange, StoreError, UnionId, UserStore,
 };
-use wxlogin_wechat::{AccessToken, OpenId, SessionKey, UnionId};
+use wxlogin_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
 
 const NOW: i64 = 1_800_000_000;
 
-fn open(db: &TestDatabase) -> DieselUserStore {
+async fn open(db: &TestDatabase) -> DieselUserStore {
     let store = DieselUserStore::connect(
         db.url(),
         &PoolOptions {
@@ -21,8 +23,12 @@ fn open(db: &TestDatabase) -> DieselUserStore {
         test_sealer(),
     )
     .expect("database reachable");
-    store.run_migrations().expect("migrations apply");
+    store.run_migrations().await.expect("migrations apply");
     store
+}
+
+fn secret(bytes: &[u8]) -> SealingSecret {
+    SealingSecret::new(bytes).expect("long enough")
 }
 
 fn openid(name: &str) -> OpenId {
@@ -38,9 +44,9 @@ fn new_session(user_id: &str, key: &str, created_at: i64) -> NewSession {
     }
 }
 
-fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStore) {
+async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStore) {
     let (created, was_created) = store
-        .find_or_create_user(&openid("a"), None, NOW)
+        .find_or_create_user(&openid("a"), None, NOW).await
         .expect("create");
     assert!(was_created);
     assert_eq!(created.openid, openid("a"));
@@ -54,21 +60,21 @@ fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStore) {
         (None, None, None)
     );
     let (found, was_created) = store
-        .find_or_create_user(&openid("a"), None, NOW + 5)
+        .find_or_create_user(&openid("a"), None, NOW + 5).await
         .expect("find");
     assert!(!was_created);
     assert_eq!(found, created);
 }
 
-fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselUserStore) {
+async fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("b"), None, NOW)
+        .find_or_create_user(&openid("b"), None, NOW).await
         .expect("create");
     assert_eq!(user.id.len(), 36);
     assert!(!user.id.contains("openid"));
     assert!(uuid_like(&user.id), "{}", user.id);
     let (other, _) = store
-        .find_or_create_user(&openid("c"), None, NOW)
+        .find_or_create_user(&openid("c"), None, NOW).await
         .expect("create");
     assert_ne!(user.id, other.id);
 }
@@ -77,19 +83,19 @@ fn uuid_like(id: &str) -> bool {
     id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && id.matches('-').count() == 4
 }
 
-fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselUserStore) {
+async fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("d"), None, NOW)
+        .find_or_create_user(&openid("d"), None, NOW).await
         .expect("create");
     assert_eq!(user.unionid, None);
     let unionid = UnionId::new("union-d");
     let (user, _) = store
-        .find_or_create_user(&openid("d"), Some(&unionid), NOW)
+        .find_or_create_user(&openid("d"), Some(&unionid), NOW).await
         .expect("find");
     assert_eq!(user.unionid, Some(unionid.clone()));
     let other = UnionId::new("union-other");
     let (user, _) = store
-        .find_or_create_user(&openid("d"), Some(&other), NOW)
+        .find_or_create_user(&openid("d"), Some(&other), NOW).await
         .expect("find");
     assert_eq!(
         user.unionid,
@@ -98,25 +104,26 @@ fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselUserSto
     );
 }
 
-fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &DieselUserStore) {
+async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &DieselUserStore) {
     const RACERS: usize = 16;
     let barrier = Arc::new(Barrier::new(RACERS));
-    let results: Vec<_> = (0..RACERS)
+    let tasks: Vec<_> = (0..RACERS)
         .map(|_| {
             let (store, barrier) = (store.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                barrier.wait();
-                store.find_or_create_user(&openid("racer"), None, NOW)
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.find_or_create_user(&openid("racer"), None, NOW).await
             })
         })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .map(|t| {
-            t.join()
-                .expect("no panic")
-                .expect("no error under contention")
-        })
         .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(
+            task.await
+                .expect("no panic")
+                .expect("no error under contention"),
+        );
+    }
     assert_eq!(
         results.iter().filter(|(_, created)| *created).count(),
         1,
@@ -129,17 +136,17 @@ fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &Diesel
     );
 }
 
-fn find_user_by_public_id(store: &DieselUserStore) {
+async fn find_user_by_public_id(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("e"), None, NOW)
+        .find_or_create_user(&openid("e"), None, NOW).await
         .expect("create");
-    assert_eq!(store.find_user(&user.id).expect("query"), Some(user));
-    assert_eq!(store.find_user("no-such-user").expect("query"), None);
+    assert_eq!(store.find_user(&user.id).await.expect("query"), Some(user));
+    assert_eq!(store.find_user("no-such-user").await.expect("query"), None);
 }
 
-fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
+async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("f"), None, NOW)
+        .find_or_create_user(&openid("f"), None, NOW).await
         .expect("create");
     let update = ProfileUpdate {
         nick_name: Some(Some("小明 🐼".into())),
@@ -148,7 +155,7 @@ fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
         phone_number: Some(Some("+1 650-555-0100".into())),
     };
     let updated = store
-        .update_profile(&user.id, &update, NOW + 10)
+        .update_profile(&user.id, &update, NOW + 10).await
         .expect("query")
         .expect("exists");
     assert_eq!(updated.nick_name.as_deref(), Some("小明 🐼"));
@@ -161,7 +168,7 @@ fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
         ..ProfileUpdate::default()
     };
     let updated = store
-        .update_profile(&user.id, &clear_avatar, NOW + 20)
+        .update_profile(&user.id, &clear_avatar, NOW + 20).await
         .expect("query")
         .expect("exists");
     assert_eq!(updated.avatar_url, None);
@@ -170,90 +177,90 @@ fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
         Some("小明 🐼"),
         "absent fields stay"
     );
-    assert_eq!(store.find_user(&user.id).expect("query"), Some(updated));
+    assert_eq!(store.find_user(&user.id).await.expect("query"), Some(updated));
 
     assert_eq!(
         store
-            .update_profile("nobody", &clear_avatar, NOW)
+            .update_profile("nobody", &clear_avatar, NOW).await
             .expect("query"),
         None
     );
 }
 
-fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserStore) {
+async fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("g"), None, NOW)
+        .find_or_create_user(&openid("g"), None, NOW).await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-g", NOW))
+        .create_session(&new_session(&user.id, "key-g", NOW)).await
         .expect("create");
     assert_eq!(session.user_id, user.id);
     assert_eq!(
         store
-            .session_key(&session.id)
+            .session_key(&session.id).await
             .expect("query")
             .as_ref()
             .map(SessionKey::expose),
         Some("key-g")
     );
-    assert_eq!(store.session_key("no-such-session").expect("query"), None);
+    assert_eq!(store.session_key("no-such-session").await.expect("query"), None);
     assert_eq!(session.revoked_at, None);
     assert_eq!(
-        store.find_session(&session.id).expect("query"),
+        store.find_session(&session.id).await.expect("query"),
         Some(session.clone())
     );
-    assert_eq!(store.find_session("no-such-session").expect("query"), None);
+    assert_eq!(store.find_session("no-such-session").await.expect("query"), None);
     let second = store
-        .create_session(&new_session(&user.id, "key-g2", NOW))
+        .create_session(&new_session(&user.id, "key-g2", NOW)).await
         .expect("create");
     assert_ne!(second.id, session.id, "session ids are unique");
 }
 
-fn a_session_for_a_missing_user_is_refused(store: &DieselUserStore) {
-    let result = store.create_session(&new_session("no-such-user", "k", NOW));
+async fn a_session_for_a_missing_user_is_refused(store: &DieselUserStore) {
+    let result = store.create_session(&new_session("no-such-user", "k", NOW)).await;
     assert!(matches!(result, Err(StoreError::Query(_))), "{result:?}");
 }
 
-fn revoking_ends_a_session_once(store: &DieselUserStore) {
+async fn revoking_ends_a_session_once(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("h"), None, NOW)
+        .find_or_create_user(&openid("h"), None, NOW).await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-h", NOW))
+        .create_session(&new_session(&user.id, "key-h", NOW)).await
         .expect("create");
-    assert!(store.revoke_session(&session.id, NOW + 1).expect("query"));
+    assert!(store.revoke_session(&session.id, NOW + 1).await.expect("query"));
     assert!(
-        !store.revoke_session(&session.id, NOW + 2).expect("query"),
+        !store.revoke_session(&session.id, NOW + 2).await.expect("query"),
         "already ended"
     );
     assert_eq!(
         store
-            .find_session(&session.id)
+            .find_session(&session.id).await
             .expect("query")
             .and_then(|s| s.revoked_at),
         Some(NOW + 1)
     );
-    assert!(!store.revoke_session("no-such-session", NOW).expect("query"));
+    assert!(!store.revoke_session("no-such-session", NOW).await.expect("query"));
 }
 
-fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
+async fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("i"), None, NOW)
+        .find_or_create_user(&openid("i"), None, NOW).await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-i", NOW))
+        .create_session(&new_session(&user.id, "key-i", NOW)).await
         .expect("create");
     assert!(!session.is_expired_at(NOW + 10));
-    assert!(store.expire_session(&session.id, NOW + 10).expect("query"));
+    assert!(store.expire_session(&session.id, NOW + 10).await.expect("query"));
     let expired = store
-        .find_session(&session.id)
+        .find_session(&session.id).await
         .expect("query")
         .expect("still there");
     assert!(expired.is_expired_at(NOW + 10));
-    assert!(!store.expire_session("no-such-session", NOW).expect("query"));
+    assert!(!store.expire_session("no-such-session", NOW).await.expect("query"));
 }
 
-fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
+async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
     // A method that held one pooled connection while asking for another would wait out the
     // pool timeout here and fail.
     let store = DieselUserStore::connect(
@@ -265,80 +272,80 @@ fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
         test_sealer(),
     )
     .expect("database reachable");
-    store.run_migrations().expect("migrations apply");
+    store.run_migrations().await.expect("migrations apply");
     let (user, _) = store
-        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW).await
         .expect("create");
     store
-        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW).await
         .expect("find");
     let update = ProfileUpdate {
         nick_name: Some(Some("m".into())),
         ..ProfileUpdate::default()
     };
     store
-        .update_profile(&user.id, &update, NOW)
+        .update_profile(&user.id, &update, NOW).await
         .expect("update")
         .expect("exists");
     let session = store
-        .create_session(&new_session(&user.id, "key-m", NOW))
+        .create_session(&new_session(&user.id, "key-m", NOW)).await
         .expect("create");
-    assert!(store.expire_session(&session.id, NOW + 1).expect("expire"));
+    assert!(store.expire_session(&session.id, NOW + 1).await.expect("expire"));
     assert!(
         store
-            .expire_session(&session.id, NOW + 2)
+            .expire_session(&session.id, NOW + 2).await
             .expect("already expired, still there")
     );
-    assert!(store.revoke_session(&session.id, NOW + 3).expect("revoke"));
-    store.latest_live_session(&user.id, NOW).expect("query");
-    store.purge_sessions(NOW).expect("purge");
-    store.session_key(&session.id).expect("session key");
-    store.ping().expect("ping");
+    assert!(store.revoke_session(&session.id, NOW + 3).await.expect("revoke"));
+    store.latest_live_session(&user.id, NOW).await.expect("query");
+    store.purge_sessions(NOW).await.expect("purge");
+    store.session_key(&session.id).await.expect("session key");
+    store.ping().await.expect("ping");
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "me", NOW, NOW + 30)
+            .lease_access_token_refresh("wxapp", "me", NOW, NOW + 30).await
             .expect("lease")
     );
     let token = AccessToken::new("AT");
     store
-        .save_access_token("wxapp", "me", &token, NOW + 7000, 1)
+        .save_access_token("wxapp", "me", &token, NOW + 7000, 1).await
         .expect("save");
-    store.load_access_token("wxapp").expect("load");
-    store.expire_access_token("wxapp", &token).expect("expire");
+    store.load_access_token("wxapp").await.expect("load");
+    store.expire_access_token("wxapp", &token).await.expect("expire");
     store
-        .release_access_token_lease("wxapp", "me", 0)
+        .release_access_token_lease("wxapp", "me", 0).await
         .expect("release");
 }
 
-fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
+async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("j"), None, NOW)
+        .find_or_create_user(&openid("j"), None, NOW).await
         .expect("create");
     assert_eq!(
-        store.latest_live_session(&user.id, NOW).expect("query"),
+        store.latest_live_session(&user.id, NOW).await.expect("query"),
         None
     );
     store
-        .create_session(&new_session(&user.id, "old", NOW))
+        .create_session(&new_session(&user.id, "old", NOW)).await
         .expect("create");
     let newest = store
-        .create_session(&new_session(&user.id, "new", NOW + 5))
+        .create_session(&new_session(&user.id, "new", NOW + 5)).await
         .expect("create");
     assert_eq!(
         store
-            .latest_live_session(&user.id, NOW + 6)
+            .latest_live_session(&user.id, NOW + 6).await
             .expect("query")
             .map(|s| s.id),
         Some(newest.id.clone())
     );
-    store.revoke_session(&newest.id, NOW + 7).expect("revoke");
+    store.revoke_session(&newest.id, NOW + 7).await.expect("revoke");
     let live = store
-        .latest_live_session(&user.id, NOW + 8)
+        .latest_live_session(&user.id, NOW + 8).await
         .expect("query")
         .expect("the old one");
     assert_eq!(
         store
-            .session_key(&live.id)
+            .session_key(&live.id).await
             .expect("query")
             .as_ref()
             .map(SessionKey::expose),
@@ -346,62 +353,62 @@ fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore
     );
     assert_eq!(
         store
-            .latest_live_session(&user.id, NOW + 3601)
+            .latest_live_session(&user.id, NOW + 3601).await
             .expect("query"),
         None,
         "all expired"
     );
 }
 
-fn purging_removes_only_ended_sessions(store: &DieselUserStore) {
+async fn purging_removes_only_ended_sessions(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("k"), None, NOW)
+        .find_or_create_user(&openid("k"), None, NOW).await
         .expect("create");
     let live = store
-        .create_session(&new_session(&user.id, "live", NOW + 100))
+        .create_session(&new_session(&user.id, "live", NOW + 100)).await
         .expect("create");
     let expired = store
-        .create_session(&new_session(&user.id, "expired", NOW - 7200))
+        .create_session(&new_session(&user.id, "expired", NOW - 7200)).await
         .expect("create");
     let revoked = store
-        .create_session(&new_session(&user.id, "revoked", NOW))
+        .create_session(&new_session(&user.id, "revoked", NOW)).await
         .expect("create");
-    store.revoke_session(&revoked.id, NOW).expect("revoke");
-    assert_eq!(store.purge_sessions(NOW + 1).expect("purge"), 2);
-    assert!(store.find_session(&live.id).expect("query").is_some());
-    assert!(store.find_session(&expired.id).expect("query").is_none());
-    assert!(store.find_session(&revoked.id).expect("query").is_none());
+    store.revoke_session(&revoked.id, NOW).await.expect("revoke");
+    assert_eq!(store.purge_sessions(NOW + 1).await.expect("purge"), 2);
+    assert!(store.find_session(&live.id).await.expect("query").is_some());
+    assert!(store.find_session(&expired.id).await.expect("query").is_none());
+    assert!(store.find_session(&revoked.id).await.expect("query").is_none());
 }
 
-fn data_survives_reopening_the_database(db: &TestDatabase) {
-    let store = open(db);
+async fn data_survives_reopening_the_database(db: &TestDatabase) {
+    let store = open(db).await;
     let (user, _) = store
-        .find_or_create_user(&openid("l"), None, NOW)
+        .find_or_create_user(&openid("l"), None, NOW).await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-l", NOW))
+        .create_session(&new_session(&user.id, "key-l", NOW)).await
         .expect("create");
     drop(store);
-    let store = open(db);
-    assert_eq!(store.find_user(&user.id).expect("query"), Some(user));
+    let store = open(db).await;
+    assert_eq!(store.find_user(&user.id).await.expect("query"), Some(user));
     assert_eq!(
-        store.find_session(&session.id).expect("query"),
+        store.find_session(&session.id).await.expect("query"),
         Some(session)
     );
     assert!(
-        store.run_migrations().expect("idempotent").is_empty(),
+        store.run_migrations().await.expect("idempotent").is_empty(),
         "nothing left to apply"
     );
-    store.ping().expect("answers");
+    store.ping().await.expect("answers");
 }
 
-fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
-    let store = open(db);
+async fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
+    let store = open(db).await;
     let (user, _) = store
-        .find_or_create_user(&openid("s"), None, NOW)
+        .find_or_create_user(&openid("s"), None, NOW).await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "tiihtNczf5v6AKRyjwEUhQ==", NOW))
+        .create_session(&new_session(&user.id, "tiihtNczf5v6AKRyjwEUhQ==", NOW)).await
         .expect("create");
     drop(store);
     // What a database dump shows.
@@ -412,25 +419,25 @@ fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
     let other = DieselUserStore::connect(
         db.url(),
         &PoolOptions::default(),
-        SessionKeySealer::new(b"another server's secret, 32 bytes+").expect("sealer"),
+        SessionKeySealer::new(&secret(b"another server's secret, 32 bytes+")).expect("sealer"),
     )
     .expect("database reachable");
     assert!(matches!(
-        other.session_key(&session.id),
+        other.session_key(&session.id).await,
         Err(StoreError::Sealed(_))
     ));
     // The same secret kept as the previous one after a rotation still opens it.
     let rotated = DieselUserStore::connect(
         db.url(),
         &PoolOptions::default(),
-        SessionKeySealer::new(b"another server's secret, 32 bytes+")
-            .and_then(|s| s.with_previous(b"wxlogin test sealing secret, not a secret"))
+        SessionKeySealer::new(&secret(b"another server's secret, 32 bytes+"))
+            .and_then(|s| s.with_previous(&secret(b"wxlogin test sealing secret, not a secret")))
             .expect("sealer"),
     )
     .expect("database reachable");
     assert_eq!(
         rotated
-            .session_key(&session.id)
+            .session_key(&session.id).await
             .expect("opens")
             .as_ref()
             .map(SessionKey::expose),
@@ -457,37 +464,37 @@ fn raw_session_key(db: &TestDatabase, session_id: &str) -> String {
     rows.into_iter().next().expect("the row").session_key
 }
 
-fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStore) {
-    assert_eq!(store.load_access_token("wxapp").expect("load"), None);
+async fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStore) {
+    assert_eq!(store.load_access_token("wxapp").await.expect("load"), None);
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "a", NOW, NOW + 30)
+            .lease_access_token_refresh("wxapp", "a", NOW, NOW + 30).await
             .expect("lease")
     );
     assert!(
         !store
-            .lease_access_token_refresh("wxapp", "b", NOW + 1, NOW + 31)
+            .lease_access_token_refresh("wxapp", "b", NOW + 1, NOW + 31).await
             .expect("lease"),
         "a holds it"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "a", NOW + 1, NOW + 31)
+            .lease_access_token_refresh("wxapp", "a", NOW + 1, NOW + 31).await
             .expect("lease"),
         "its holder may renew it"
     );
     assert!(
         store
-            .lease_access_token_refresh("otherapp", "b", NOW + 1, NOW + 31)
+            .lease_access_token_refresh("otherapp", "b", NOW + 1, NOW + 31).await
             .expect("lease"),
         "leases are per app"
     );
     let total = store
-        .save_access_token("wxapp", "a", &AccessToken::new("AT-1"), NOW + 7000, 1)
+        .save_access_token("wxapp", "a", &AccessToken::new("AT-1"), NOW + 7000, 1).await
         .expect("save");
     assert_eq!(total, 1);
     let stored = store
-        .load_access_token("wxapp")
+        .load_access_token("wxapp").await
         .expect("load")
         .expect("stored");
     assert_eq!(
@@ -496,22 +503,22 @@ fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStore) {
     );
     assert!(
         !store
-            .lease_access_token_refresh("wxapp", "b", NOW + 2, NOW + 32)
+            .lease_access_token_refresh("wxapp", "b", NOW + 2, NOW + 32).await
             .expect("lease"),
         "no lease while a usable token is stored"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "b", NOW + 7000, NOW + 7030)
+            .lease_access_token_refresh("wxapp", "b", NOW + 7000, NOW + 7030).await
             .expect("lease"),
         "saving released the lease, and the token is due"
     );
     store
-        .release_access_token_lease("wxapp", "b", 2)
+        .release_access_token_lease("wxapp", "b", 2).await
         .expect("release");
     assert_eq!(
         store
-            .load_access_token("wxapp")
+            .load_access_token("wxapp").await
             .expect("load")
             .map(|t| t.fetches),
         Some(3),
@@ -519,54 +526,54 @@ fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStore) {
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "c", NOW + 7001, NOW + 7031)
+            .lease_access_token_refresh("wxapp", "c", NOW + 7001, NOW + 7031).await
             .expect("lease"),
         "releasing freed the lease"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "d", NOW + 7032, NOW + 7062)
+            .lease_access_token_refresh("wxapp", "d", NOW + 7032, NOW + 7062).await
             .expect("lease"),
         "an abandoned lease runs out"
     );
 }
 
-fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) {
+async fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) {
     let old = AccessToken::new("AT-old");
     let new = AccessToken::new("AT-new");
     store
-        .save_access_token("wxapp", "a", &old, NOW + 7000, 1)
+        .save_access_token("wxapp", "a", &old, NOW + 7000, 1).await
         .expect("save");
-    assert!(store.expire_access_token("wxapp", &old).expect("expire"));
+    assert!(store.expire_access_token("wxapp", &old).await.expect("expire"));
     assert_eq!(
         store
-            .load_access_token("wxapp")
+            .load_access_token("wxapp").await
             .expect("load")
             .map(|t| t.use_until),
         Some(0)
     );
     store
-        .save_access_token("wxapp", "b", &new, NOW + 7000, 1)
+        .save_access_token("wxapp", "b", &new, NOW + 7000, 1).await
         .expect("save");
     assert!(
-        !store.expire_access_token("wxapp", &old).expect("expire"),
+        !store.expire_access_token("wxapp", &old).await.expect("expire"),
         "a late report about the old token leaves the new one alone"
     );
     assert_eq!(
         store
-            .load_access_token("wxapp")
+            .load_access_token("wxapp").await
             .expect("load")
             .map(|t| (t.token, t.use_until)),
         Some((new, NOW + 7000))
     );
     assert!(
         !store
-            .expire_access_token("nosuchapp", &old)
+            .expire_access_token("nosuchapp", &old).await
             .expect("expire")
     );
 }
 
-fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &DieselUserStore) {
+async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &DieselUserStore) {
     let login = |key: &str, unionid: Option<&str>| NewLogin {
         openid: openid("o"),
         unionid: unionid.map(UnionId::new),
@@ -574,16 +581,16 @@ fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &Die
         created_at: NOW,
         expires_at: NOW + 60,
     };
-    let first = store.open_login(&login("k1", None)).expect("first login");
+    let first = store.open_login(&login("k1", None)).await.expect("first login");
     assert!(first.created);
     assert_eq!(first.session.user_id, first.user.id);
     assert_eq!(first.session.expires_at, NOW + 60);
     assert_eq!(
-        store.session_key(&first.session.id).expect("query"),
+        store.session_key(&first.session.id).await.expect("query"),
         Some(SessionKey::new("k1"))
     );
     let again = store
-        .open_login(&login("k2", Some("union-o")))
+        .open_login(&login("k2", Some("union-o"))).await
         .expect("second login");
     assert!(!again.created);
     assert_eq!(again.user.id, first.user.id);
@@ -594,19 +601,18 @@ fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &Die
     );
     assert_ne!(again.session.id, first.session.id);
     assert_eq!(
-        store.find_session(&again.session.id).expect("query"),
+        store.find_session(&again.session.id).await.expect("query"),
         Some(again.session.clone())
     );
 }
 
-fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselUserStore) {
-    let store = Arc::new(store.clone());
+async fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselUserStore) {
     let barrier = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8)
         .map(|i| {
-            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                barrier.wait();
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
                 store
                     .open_login(&NewLogin {
                         openid: openid("race"),
@@ -615,26 +621,28 @@ fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselUserStor
                         created_at: NOW,
                         expires_at: NOW + 60,
                     })
+                    .await
                     .expect("login")
             })
         })
         .collect();
-    let logins: Vec<_> = handles
-        .into_iter()
-        .map(|h| h.join().expect("thread"))
-        .collect();
+    let mut logins = Vec::new();
+    for handle in handles {
+        logins.push(handle.await.expect("task"));
+    }
     assert_eq!(logins.iter().filter(|l| l.created).count(), 1);
     assert!(logins.iter().all(|l| l.user.id == logins[0].user.id));
 }
 
-fn changes_are_announced_to_every_listener(db: &TestDatabase) {
-    let here = open(db);
-    let elsewhere = open(db);
+async fn changes_are_announced_to_every_listener(db: &TestDatabase) {
+    let here = open(db).await;
+    let elsewhere = open(db).await;
     let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
     let listener = here
-        .listen_for_changes(move |change| {
-            let _ = tx.send(change);
-        })
+        .subscribe(Box::new(move |change| {
+            let _ = tx.lock().expect("sender").send(change);
+        }))
         .expect("listener starts");
     if db.url().starts_with("sqlite") {
         assert!(listener.is_none(), "one process serves a SQLite file");
@@ -651,17 +659,17 @@ fn changes_are_announced_to_every_listener(db: &TestDatabase) {
     );
 
     let (user, _) = elsewhere
-        .find_or_create_user(&openid("n"), None, NOW)
+        .find_or_create_user(&openid("n"), None, NOW).await
         .expect("create");
     let first = elsewhere
-        .create_session(&new_session(&user.id, "k", NOW))
+        .create_session(&new_session(&user.id, "k", NOW)).await
         .expect("session");
     let second = elsewhere
-        .create_session(&new_session(&user.id, "k", NOW))
+        .create_session(&new_session(&user.id, "k", NOW)).await
         .expect("session");
-    elsewhere.revoke_session(&first.id, NOW).expect("revoke");
+    elsewhere.revoke_session(&first.id, NOW).await.expect("revoke");
     elsewhere
-        .revoke_session(&first.id, NOW)
+        .revoke_session(&first.id, NOW).await
         .expect("revoked already: no news");
     elsewhere
         .update_profile(
@@ -671,10 +679,10 @@ fn changes_are_announced_to_every_listener(db: &TestDatabase) {
                 ..ProfileUpdate::default()
             },
             NOW,
-        )
+        ).await
         .expect("update");
     elsewhere
-        .expire_session(&second.id, NOW + 1)
+        .expire_session(&second.id, NOW + 1).await
         .expect("expire");
 
     assert_eq!(next(), StoreChange::SessionEnded(first.id));
@@ -684,30 +692,20 @@ fn changes_are_announced_to_every_listener(db: &TestDatabase) {
 }
 
 macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
+    ($($case:ident),* ; $($on_db:ident),* $(,)?) => {
         mod sqlite {
             use super::*;
-            $(#[test] fn $case() { let db = TestDatabase::sqlite(); super::$case(&open(&db)); })*
-            #[test] fn data_survives_reopening_the_database() { super::data_survives_reopening_the_database(&TestDatabase::sqlite()); }
-            #[test] fn every_method_works_with_a_pool_of_one_connection() { super::every_method_works_with_a_pool_of_one_connection(&TestDatabase::sqlite()); }
-            #[test] fn session_keys_are_stored_sealed_not_in_plain_text() { super::session_keys_are_stored_sealed_not_in_plain_text(&TestDatabase::sqlite()); }
-            #[test] fn changes_are_announced_to_every_listener() { super::changes_are_announced_to_every_listener(&TestDatabase::sqlite()); }
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { let db = TestDatabase::sqlite(); super::$case(&open(&db).await).await; })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $on_db() { super::$on_db(&TestDatabase::sqlite()).await; })*
         }
         mod postgres {
             use super::*;
-            $(#[test] fn $case() { if let Some(db) = TestDatabase::postgres() { super::$case(&open(&db)); } })*
-            #[test] fn data_survives_reopening_the_database() {
-                if let Some(db) = TestDatabase::postgres() { super::data_survives_reopening_the_database(&db); }
-            }
-            #[test] fn every_method_works_with_a_pool_of_one_connection() {
-                if let Some(db) = TestDatabase::postgres() { super::every_method_works_with_a_pool_of_one_connection(&db); }
-            }
-            #[test] fn session_keys_are_stored_sealed_not_in_plain_text() {
-                if let Some(db) = TestDatabase::postgres() { super::session_keys_are_stored_sealed_not_in_plain_text(&db); }
-            }
-            #[test] fn changes_are_announced_to_every_listener() {
-                if let Some(db) = TestDatabase::postgres() { super::changes_are_announced_to_every_listener(&db); }
-            }
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() { if let Some(db) = TestDatabase::postgres() { super::$case(&open(&db).await).await; } })*
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $on_db() { if let Some(db) = TestDatabase::postgres() { super::$on_db(&db).await; } })*
         }
     };
 }
@@ -728,5 +726,38 @@ contract!(
     one_lease_at_a_time_for_the_access_token_refresh,
     expiring_an_access_token_is_a_compare_and_set,
     a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step,
-    concurrent_first_logins_in_one_step_create_one_account,
+    concurrent_first_logins_in_one_step_create_one_account;
+    data_survives_reopening_the_database,
+    every_method_works_with_a_pool_of_one_connection,
+    session_keys_are_stored_sealed_not_in_plain_text,
+    changes_are_announced_to_every_listener,
+    a_whole_burst_of_calls_waits_for_permits_instead_of_failing,
 );
+
+async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDatabase) {
+    // Two connections and a short pool timeout: 64 calls at once would time out waiting for a
+    // connection on blocking threads; waiting for a permit first, they all get one in turn.
+    let store = DieselUserStore::connect(
+        db.url(),
+        &PoolOptions {
+            max_size: 2,
+            connection_timeout: std::time::Duration::from_millis(500),
+        },
+        test_sealer(),
+    )
+    .expect("database reachable");
+    store.run_migrations().await.expect("migrations apply");
+    let (user, _) = store
+        .find_or_create_user(&openid("burst"), None, NOW)
+        .await
+        .expect("create");
+    let calls: Vec<_> = (0..64)
+        .map(|_| {
+            let (store, id) = (store.clone(), user.id.clone());
+            tokio::spawn(async move { store.find_user(&id).await })
+        })
+        .collect();
+    for call in calls {
+        assert!(call.await.expect("task").expect("answered").is_some());
+    }
+}

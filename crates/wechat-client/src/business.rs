@@ -4,35 +4,10 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{AccessToken, OpenId, SessionKey, WeChatConfig, WeChatError, session_signature};
+use wxlogin_domain::{AccessToken, OpenId, PhoneInfo, SessionKey, StableToken, WeChatError};
 
-/// An access token as `stable_token` hands it out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StableToken {
-    /// The token.
-    pub access_token: AccessToken,
-    /// Seconds it stays valid from the moment WeChat answered (at most 7200).
-    pub expires_in: i64,
-}
-
-/// A user's phone number, from a `getPhoneNumber` code. Personal data: `Debug` hides it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PhoneInfo {
-    /// The number as WeChat gives it, with the country code outside mainland China.
-    pub phone_number: String,
-    /// The number without country code.
-    pub pure_phone_number: String,
-    /// The country code, as text (WeChat sends it as a string or as a number).
-    pub country_code: String,
-}
-
-impl std::fmt::Debug for PhoneInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PhoneInfo")
-            .field("country_code", &self.country_code)
-            .finish_non_exhaustive()
-    }
-}
+use crate::reply::bad_reply;
+use crate::{WeChatConfig, session_signature};
 
 /// `POST /cgi-bin/stable_token`: the URL and its JSON body (which holds the secret: never log it).
 ///
@@ -59,16 +34,16 @@ struct ErrorPart {
 
 fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, WeChatError> {
     let error: ErrorPart = serde_json::from_slice(body).map_err(|e| {
-        WeChatError::InvalidResponse(format!(
-            "{what}: not the JSON expected ({} bytes): {e}",
-            body.len()
-        ))
+        bad_reply(
+            format!("{what}: not the JSON expected ({} bytes)", body.len()),
+            Some(e),
+        )
     })?;
     if error.errcode != 0 {
         return Err(WeChatError::from_errcode(error.errcode, &error.errmsg));
     }
     serde_json::from_slice(body)
-        .map_err(|e| WeChatError::InvalidResponse(format!("{what}: a success without {e}")))
+        .map_err(|e| bad_reply(format!("{what}: a success without a field it needs"), Some(e)))
 }
 
 /// Reads a `stable_token` reply.
@@ -80,8 +55,9 @@ pub fn parse_stable_token(body: &[u8]) -> Result<StableToken, WeChatError> {
     }
     let reply: Reply = parse("stable_token", body)?;
     if reply.access_token.is_empty() || reply.expires_in <= 0 {
-        return Err(WeChatError::InvalidResponse(
-            "stable_token: an empty token or a lifetime not above zero".into(),
+        return Err(bad_reply(
+            "stable_token: an empty token or a lifetime not above zero",
+            None,
         ));
     }
     Ok(StableToken {
@@ -126,19 +102,20 @@ pub fn parse_phone_number(body: &[u8]) -> Result<PhoneInfo, WeChatError> {
     let reply: Reply = parse("getuserphonenumber", body)?;
     let info = reply.phone_info;
     if info.phone_number.is_empty() {
-        return Err(WeChatError::InvalidResponse(
-            "getuserphonenumber: an empty phoneNumber".into(),
-        ));
+        return Err(bad_reply("getuserphonenumber: an empty phoneNumber", None));
     }
     let country_code = match info.country_code {
         None | Some(serde_json::Value::Null) => String::new(),
         Some(serde_json::Value::String(s)) => s,
         Some(serde_json::Value::Number(n)) => n.to_string(),
         Some(other) => {
-            return Err(WeChatError::InvalidResponse(format!(
-                "getuserphonenumber: countryCode is neither text nor a number but {}",
-                kind_of(&other)
-            )));
+            return Err(bad_reply(
+                format!(
+                    "getuserphonenumber: countryCode is neither text nor a number but {}",
+                    kind_of(&other)
+                ),
+                None,
+            ));
         }
     };
     Ok(PhoneInfo {
@@ -185,9 +162,8 @@ pub const STALE_SESSION_KEY: i64 = 87009;
 /// Reads a `checksession` reply: `true` when the session_key is still the user's current one,
 /// `false` on 87009; other errors as errors.
 pub fn parse_check_session(body: &[u8]) -> Result<bool, WeChatError> {
-    let reply: ErrorPart = serde_json::from_slice(body).map_err(|e| {
-        WeChatError::InvalidResponse(format!("checksession: not the JSON expected: {e}"))
-    })?;
+    let reply: ErrorPart = serde_json::from_slice(body)
+        .map_err(|e| bad_reply("checksession: not the JSON expected", Some(e)))?;
     match reply.errcode {
         0 => Ok(true),
         STALE_SESSION_KEY => Ok(false),
@@ -198,7 +174,7 @@ pub fn parse_check_session(body: &[u8]) -> Result<bool, WeChatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AppSecret;
+    use wxlogin_domain::AppSecret;
 
     fn config() -> WeChatConfig {
         WeChatConfig::new("wxappid", AppSecret::new("s&cret")).with_api_base("http://x")
@@ -294,16 +270,6 @@ mod tests {
             parse_phone_number(br#"{"errcode":0,"errmsg":"ok"}"#),
             Err(WeChatError::InvalidResponse(_))
         ));
-    }
-
-    #[test]
-    fn phone_info_debug_hides_the_number() {
-        let info = PhoneInfo {
-            phone_number: "13800138000".into(),
-            pure_phone_number: "13800138000".into(),
-            country_code: "86".into(),
-        };
-        assert!(!format!("{info:?}").contains("138"));
     }
 
     #[test]

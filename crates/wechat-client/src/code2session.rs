@@ -1,17 +1,9 @@
 use serde::Deserialize;
 
-use crate::{OpenId, SessionKey, UnionId, WeChatConfig, WeChatError};
+use wxlogin_domain::{OpenId, SessionKey, UnionId, WeChatError, WeChatSession};
 
-/// What a successful `code2session` gives: who the user is, and the key to their open data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WeChatSession {
-    /// The user's id within this mini program.
-    pub openid: OpenId,
-    /// The key for this user's open data; replaced by WeChat when the user logs in again.
-    pub session_key: SessionKey,
-    /// Present only when the mini program is bound to an Open Platform account.
-    pub unionid: Option<UnionId>,
-}
+use crate::WeChatConfig;
+use crate::reply::bad_reply;
 
 /// The URL of `GET /sns/jscode2session` for `code`, with every parameter escaped.
 pub fn code2session_url(config: &WeChatConfig, code: &str) -> String {
@@ -41,7 +33,10 @@ struct Reply {
 /// Reads a `jscode2session` reply body, whatever content type it came with.
 pub fn parse_code2session(body: &[u8]) -> Result<WeChatSession, WeChatError> {
     let reply: Reply = serde_json::from_slice(body).map_err(|e| {
-        WeChatError::InvalidResponse(format!("not the JSON expected ({} bytes): {e}", body.len()))
+        bad_reply(
+            format!("code2session: not the JSON expected ({} bytes)", body.len()),
+            Some(e),
+        )
     })?;
     if reply.errcode != 0 {
         return Err(WeChatError::from_errcode(reply.errcode, &reply.errmsg));
@@ -50,8 +45,9 @@ pub fn parse_code2session(body: &[u8]) -> Result<WeChatSession, WeChatError> {
         reply.openid.filter(|s| !s.is_empty()),
         reply.session_key.filter(|s| !s.is_empty()),
     ) else {
-        return Err(WeChatError::InvalidResponse(
-            "a success without openid or session_key".into(),
+        return Err(bad_reply(
+            "code2session: a success without openid or session_key",
+            None,
         ));
     };
     Ok(WeChatSession {
@@ -64,7 +60,7 @@ pub fn parse_code2session(body: &[u8]) -> Result<WeChatSession, WeChatError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::AppSecret;
+    use wxlogin_domain::AppSecret;
 
     #[test]
     fn the_url_carries_every_parameter_escaped() {

@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use crate::AppSecret;
+use wxlogin_domain::AppSecret;
 
 /// Where the real WeChat API lives.
 pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
@@ -22,10 +22,14 @@ pub struct WeChatConfig {
     pub retries: u32,
     /// The wait before the first retry; each further retry waits twice as long.
     pub backoff: Duration,
+    /// How many threads run the HTTP client (awc's client is bound to its thread, so the
+    /// client runs it on threads of its own and hands them requests).
+    pub transport_threads: usize,
 }
 
 impl WeChatConfig {
-    /// The real API with the default timeouts (5 s, 2 s to connect) and 2 retries from 100 ms.
+    /// The real API with the default timeouts (5 s, 2 s to connect), 2 retries from 100 ms,
+    /// and 2 transport threads.
     pub fn new(appid: impl Into<String>, secret: AppSecret) -> Self {
         Self {
             appid: appid.into(),
@@ -35,6 +39,7 @@ impl WeChatConfig {
             connect_timeout: Duration::from_secs(2),
             retries: 2,
             backoff: Duration::from_millis(100),
+            transport_threads: 2,
         }
     }
 

@@ -1,81 +1,60 @@
+//! The real client: awc, on threads of its own, behind a handle that is `Send + Sync`.
+//!
+//! awc's client is bound to the thread that made it (it holds `Rc`s), so its futures cannot
+//! cross threads. Rather than make every caller live on one thread, the client runs awc on
+//! `transport_threads` threads of its own, each with a single-threaded actix runtime, and hands
+//! them requests over channels: callers on any runtime and any thread await a `Send` future.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
 use awc::error::SendRequestError;
+use tokio::sync::{mpsc, oneshot};
+use wxlogin_domain::{
+    AccessToken, Cause, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi, WeChatError,
+    WeChatSession,
+};
 
 use crate::{
-    AccessToken, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi, WeChatConfig, WeChatError,
-    WeChatSession, check_session_url, code2session_url, parse_check_session, parse_code2session,
+    WeChatConfig, check_session_url, code2session_url, parse_check_session, parse_code2session,
     parse_phone_number, parse_stable_token, phone_number_request, stable_token_request,
 };
 
 /// The largest reply read from WeChat; its replies are a few hundred bytes.
 const MAX_REPLY_BYTES: usize = 64 * 1024;
 
-/// The real WeChat client, on `awc`.
+/// The real WeChat client. `Send + Sync`: share one (in an `Arc`) across every thread.
 ///
-/// `awc` clients are bound to the thread that made them (not `Send`): make one per actix worker.
+/// Dropping it stops its transport threads; requests still in flight then fail.
 pub struct HttpWeChatClient {
     config: WeChatConfig,
-    client: awc::Client,
+    transport: Transport,
 }
 
 impl std::fmt::Debug for HttpWeChatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpWeChatClient")
             .field("config", &self.config)
-            .finish_non_exhaustive()
+            .field("transport_threads", &self.transport.lanes.len())
+            .finish()
     }
 }
 
 impl HttpWeChatClient {
-    /// A client for `config`.
-    pub fn new(config: WeChatConfig) -> Self {
+    /// A client for `config`, with its transport threads started.
+    pub fn new(config: WeChatConfig) -> std::io::Result<Self> {
         // awc's rustls connector needs a process-wide crypto provider, or it panics on the
         // first https call. Installing fails harmlessly when one is already installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = awc::Client::builder()
-            .timeout(config.timeout)
-            .connector(awc::Connector::new().timeout(config.connect_timeout))
-            .finish();
-        Self { config, client }
+        let transport = Transport::start(&config)?;
+        Ok(Self { config, transport })
     }
 
     /// The configuration it was built with.
     pub fn config(&self) -> &WeChatConfig {
         &self.config
-    }
-
-    /// One GET, read whole. The URL holds secrets: it is never logged.
-    async fn get(&self, url: &str) -> Result<Vec<u8>, WeChatError> {
-        let reply = self.client.get(url).send().await;
-        Self::read(reply).await
-    }
-
-    /// One POST of a JSON body, read whole. URL and body hold secrets: they are never logged.
-    async fn post_json(&self, url: &str, body: &str) -> Result<Vec<u8>, WeChatError> {
-        let reply = self
-            .client
-            .post(url)
-            .insert_header(("content-type", "application/json"))
-            .send_body(body.to_owned())
-            .await;
-        Self::read(reply).await
-    }
-
-    async fn read(
-        reply: Result<awc::ClientResponse, SendRequestError>,
-    ) -> Result<Vec<u8>, WeChatError> {
-        let mut reply = reply.map_err(|e| match e {
-            SendRequestError::Timeout => WeChatError::Timeout,
-            other => WeChatError::Unavailable(other.to_string()),
-        })?;
-        if reply.status().is_server_error() {
-            return Err(WeChatError::Unavailable(format!("HTTP {}", reply.status())));
-        }
-        let body = reply
-            .body()
-            .limit(MAX_REPLY_BYTES)
-            .await
-            .map_err(|e| WeChatError::Unavailable(format!("reading the reply: {e}")))?;
-        Ok(body.to_vec())
     }
 
     /// Runs `call` again after retryable failures, waiting `backoff`, then twice that, ...
@@ -91,7 +70,8 @@ impl HttpWeChatClient {
                 Err(e) if e.is_retryable() && attempt < self.config.retries => {
                     attempt += 1;
                     log::warn!(
-                        "WeChat {what} failed ({e}); retry {attempt} of {} in {wait:?}",
+                        "WeChat {what} failed ({}); retry {attempt} of {} in {wait:?}",
+                        wxlogin_domain::error_chain(&e),
                         self.config.retries
                     );
                     tokio::time::sleep(wait).await;
@@ -103,11 +83,12 @@ impl HttpWeChatClient {
     }
 }
 
+#[async_trait]
 impl WeChatApi for HttpWeChatClient {
     async fn code2session(&self, code: &str) -> Result<WeChatSession, WeChatError> {
         let url = code2session_url(&self.config, code);
         self.with_retries("code2session", || async {
-            parse_code2session(&self.get(&url).await?)
+            parse_code2session(&self.transport.send(&url, None).await?)
         })
         .await
     }
@@ -115,7 +96,7 @@ impl WeChatApi for HttpWeChatClient {
     async fn stable_token(&self, force_refresh: bool) -> Result<StableToken, WeChatError> {
         let (url, body) = stable_token_request(&self.config, force_refresh);
         self.with_retries("stable_token", || async {
-            parse_stable_token(&self.post_json(&url, &body).await?)
+            parse_stable_token(&self.transport.send(&url, Some(&body)).await?)
         })
         .await
     }
@@ -127,7 +108,7 @@ impl WeChatApi for HttpWeChatClient {
     ) -> Result<PhoneInfo, WeChatError> {
         let (url, body) = phone_number_request(&self.config, access_token, code);
         self.with_retries("getuserphonenumber", || async {
-            parse_phone_number(&self.post_json(&url, &body).await?)
+            parse_phone_number(&self.transport.send(&url, Some(&body)).await?)
         })
         .await
     }
@@ -140,12 +121,137 @@ impl WeChatApi for HttpWeChatClient {
     ) -> Result<bool, WeChatError> {
         let url = check_session_url(&self.config, access_token, openid, session_key);
         self.with_retries("checksession", || async {
-            parse_check_session(&self.get(&url).await?)
+            parse_check_session(&self.transport.send(&url, None).await?)
         })
         .await
     }
 
     fn appid(&self) -> &str {
         &self.config.appid
+    }
+}
+
+/// One request for a transport thread: a GET, or a POST of a JSON body. URL and body hold
+/// secrets (the app secret, the access token): they are never logged.
+struct Job {
+    url: String,
+    json_body: Option<String>,
+    reply: oneshot::Sender<Result<Vec<u8>, WeChatError>>,
+}
+
+/// The transport threads, taken in turn.
+struct Transport {
+    lanes: Vec<mpsc::UnboundedSender<Job>>,
+    next: AtomicUsize,
+}
+
+impl Transport {
+    fn start(config: &WeChatConfig) -> std::io::Result<Self> {
+        let lanes = (0..config.transport_threads.max(1))
+            .map(|i| {
+                let (jobs, queue) = mpsc::unbounded_channel();
+                let (timeout, connect_timeout) = (config.timeout, config.connect_timeout);
+                std::thread::Builder::new()
+                    .name(format!("wxlogin-wechat-{i}"))
+                    .spawn(move || serve(queue, timeout, connect_timeout))?;
+                Ok(jobs)
+            })
+            .collect::<std::io::Result<_>>()?;
+        Ok(Self {
+            lanes,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Sends one request and reads the whole reply.
+    async fn send(&self, url: &str, json_body: Option<&str>) -> Result<Vec<u8>, WeChatError> {
+        let (reply, answer) = oneshot::channel();
+        let lane = &self.lanes[self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len()];
+        lane.send(Job {
+            url: url.to_owned(),
+            json_body: json_body.map(str::to_owned),
+            reply,
+        })
+        // Not handed over: nothing was sent.
+        .map_err(|_| {
+            WeChatError::Unreachable(Cause::msg("the WeChat transport thread has stopped"))
+        })?;
+        // Handed over but no answer: it may have been sent.
+        answer.await.unwrap_or_else(|_| {
+            Err(WeChatError::Unavailable(Cause::msg(
+                "the WeChat transport thread stopped during the request",
+            )))
+        })
+    }
+}
+
+/// A transport thread: an actix runtime running each request it is handed, concurrently,
+/// until every handle is dropped.
+fn serve(mut queue: mpsc::UnboundedReceiver<Job>, timeout: Duration, connect_timeout: Duration) {
+    actix_rt::System::new().block_on(async move {
+        let client = Rc::new(
+            awc::Client::builder()
+                .timeout(timeout)
+                .connector(awc::Connector::new().timeout(connect_timeout))
+                .finish(),
+        );
+        while let Some(job) = queue.recv().await {
+            let client = Rc::clone(&client);
+            actix_rt::spawn(async move {
+                let result = exchange(&client, &job.url, job.json_body).await;
+                // The caller may have given up (its future dropped): nobody to tell.
+                let _ = job.reply.send(result);
+            });
+        }
+    });
+}
+
+async fn exchange(
+    client: &awc::Client,
+    url: &str,
+    json_body: Option<String>,
+) -> Result<Vec<u8>, WeChatError> {
+    let sent = match json_body {
+        None => client.get(url).send().await,
+        Some(body) => {
+            client
+                .post(url)
+                .insert_header(("content-type", "application/json"))
+                .send_body(body)
+                .await
+        }
+    };
+    let mut reply = sent.map_err(classify)?;
+    if reply.status().is_server_error() {
+        return Err(WeChatError::Unavailable(Cause::msg(format!(
+            "HTTP {}",
+            reply.status()
+        ))));
+    }
+    let body = reply
+        .body()
+        .limit(MAX_REPLY_BYTES)
+        .await
+        .map_err(|e| WeChatError::Unavailable(Cause::msg(format!("reading the reply: {e}"))))?;
+    Ok(body.to_vec())
+}
+
+/// Only a connection that could not be made is sure not to have reached WeChat. awc also
+/// reports a connection closed after the request was written, before any answer, as a
+/// connect error (`Disconnected`): that request may have been acted on, so it is not one.
+/// awc's errors are not all `Send`, so their text is kept (it names no URL, hence no secret).
+fn classify(e: SendRequestError) -> WeChatError {
+    use awc::error::ConnectError as C;
+    match e {
+        SendRequestError::Timeout => WeChatError::Timeout,
+        SendRequestError::Connect(
+            e @ (C::Resolver(_)
+            | C::NoRecords
+            | C::Timeout
+            | C::Unresolved
+            | C::Io(_)
+            | C::SslIsNotSupported),
+        ) => WeChatError::Unreachable(Cause::msg(format!("connecting: {e}"))),
+        other => WeChatError::Unavailable(Cause::msg(format!("sending: {other}"))),
     }
 }

@@ -10,7 +10,7 @@ use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::SessionKey;
+use wxlogin_domain::SessionKey;
 
 /// Why open data was refused. Every malformed input has its kind; none panics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_wechat::{AppSecret, HttpWeChatClient, WeChatApi, WeChatConfig, WeChatError};
+use wxlogin_domain::{AppSecret, WeChatApi, WeChatError};
+use wxlogin_wechat::{HttpWeChatClient, WeChatConfig};
 
 async fn fake(open_platform: bool) -> (FakeWeChat, RunningFake) {
     let fake = FakeWeChat::new(FakeWeChatConfig {
@@ -27,7 +28,7 @@ fn config(base: &str) -> WeChatConfig {
 #[actix_rt::test]
 async fn a_good_code_gives_the_users_openid_and_session_key() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let session = client.code2session("alice.1").await.expect("success");
     assert_eq!(session.openid.expose(), fake.openid_for("alice"));
     assert_eq!(
@@ -40,7 +41,7 @@ async fn a_good_code_gives_the_users_openid_and_session_key() {
 #[actix_rt::test]
 async fn the_unionid_comes_through_when_wechat_sends_one() {
     let (fake, running) = fake(true).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let session = client.code2session("bob").await.expect("success");
     assert_eq!(
         session.unionid.map(|u| u.expose().to_owned()),
@@ -51,7 +52,7 @@ async fn the_unionid_comes_through_when_wechat_sends_one() {
 #[actix_rt::test]
 async fn every_wechat_error_arrives_as_its_kind() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let cases = [
         ("invalid", WeChatError::InvalidCode),
         ("used", WeChatError::CodeUsed),
@@ -82,7 +83,7 @@ async fn every_wechat_error_arrives_as_its_kind() {
 #[actix_rt::test]
 async fn a_code_exchanged_twice_is_reported_as_used() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     client.code2session("carol.7").await.expect("first use");
     assert_eq!(
         client.code2session("carol.7").await,
@@ -95,14 +96,14 @@ async fn wrong_credentials_are_reported_as_such() {
     let (_fake, running) = fake(false).await;
     let mut bad_secret = config(&running.base_url());
     bad_secret.secret = AppSecret::new("wrong");
-    let client = HttpWeChatClient::new(bad_secret);
+    let client = HttpWeChatClient::new(bad_secret).expect("client starts");
     assert_eq!(
         client.code2session("dave").await,
         Err(WeChatError::BadCredentials { errcode: 40125 })
     );
     let mut bad_appid = config(&running.base_url());
     bad_appid.appid = "wxwrong".into();
-    let client = HttpWeChatClient::new(bad_appid);
+    let client = HttpWeChatClient::new(bad_appid).expect("client starts");
     assert_eq!(
         client.code2session("dave").await,
         Err(WeChatError::BadCredentials { errcode: 40013 })
@@ -112,7 +113,7 @@ async fn wrong_credentials_are_reported_as_such() {
 #[actix_rt::test]
 async fn system_busy_is_retried_and_a_later_success_is_returned() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let session = client
         .code2session("flaky")
         .await
@@ -124,7 +125,7 @@ async fn system_busy_is_retried_and_a_later_success_is_returned() {
 #[actix_rt::test]
 async fn system_busy_is_retried_a_bounded_number_of_times() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     assert_eq!(client.code2session("busy").await, Err(WeChatError::Busy));
     assert_eq!(fake.code2session_calls(), 3, "one try and two retries");
 }
@@ -132,7 +133,7 @@ async fn system_busy_is_retried_a_bounded_number_of_times() {
 #[actix_rt::test]
 async fn a_rejected_code_is_never_retried() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     for code in [
         "invalid",
         "used",
@@ -151,7 +152,7 @@ async fn a_slow_answer_is_a_timeout_and_is_not_retried() {
     let (fake, running) = fake(false).await;
     let mut config = config(&running.base_url());
     config.timeout = Duration::from_millis(200);
-    let client = HttpWeChatClient::new(config);
+    let client = HttpWeChatClient::new(config).expect("client starts");
     assert_eq!(
         client.code2session("slow_3000").await,
         Err(WeChatError::Timeout)
@@ -160,23 +161,85 @@ async fn a_slow_answer_is_a_timeout_and_is_not_retried() {
 }
 
 #[actix_rt::test]
-async fn an_unreachable_wechat_is_unavailable_after_retries() {
+async fn an_unreachable_wechat_is_unreachable_after_retries() {
     // Bind a port, then free it: nothing listens there.
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
-    let client = HttpWeChatClient::new(config(&format!("http://{addr}")));
+    let client = HttpWeChatClient::new(config(&format!("http://{addr}"))).expect("client starts");
     assert!(matches!(
         client.code2session("erin").await,
-        Err(WeChatError::Unavailable(_))
+        Err(WeChatError::Unreachable(_))
     ));
+}
+
+#[actix_rt::test]
+async fn an_http_error_is_unavailable_and_never_retried() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    for (i, status) in [500, 502, 503].into_iter().enumerate() {
+        assert!(matches!(
+            client.code2session(&format!("status_{status}")).await,
+            Err(WeChatError::Unavailable(_))
+        ));
+        assert_eq!(fake.code2session_calls(), i + 1, "HTTP {status} was retried");
+    }
+}
+
+#[actix_rt::test]
+async fn a_reply_lost_mid_body_is_unavailable_and_never_retried() {
+    let (fake, running) = fake(false).await;
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let result = client.code2session("cut").await;
+    assert!(
+        matches!(result, Err(WeChatError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert_eq!(fake.code2session_calls(), 1, "the code may have been used");
+}
+
+#[test]
+fn one_client_serves_tasks_on_every_thread_of_a_multi_threaded_runtime() {
+    let fake = FakeWeChat::new(FakeWeChatConfig {
+        appid: DEV_APPID.into(),
+        secret: DEV_SECRET.into(),
+        open_platform: false,
+    });
+    let running = fake
+        .clone()
+        .start_in_background("127.0.0.1:0")
+        .expect("fake starts");
+    let base = running.base_url();
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = std::sync::Arc::new(HttpWeChatClient::new(config(&base)).expect("client starts"));
+    let openids = multi.block_on(async {
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let client = std::sync::Arc::clone(&client);
+                tokio::spawn(async move { client.code2session(&format!("user{i}")).await })
+            })
+            .collect();
+        let mut openids = Vec::new();
+        for task in tasks {
+            openids.push(task.await.expect("task").expect("login").openid);
+        }
+        openids
+    });
+    for (i, openid) in openids.iter().enumerate() {
+        assert_eq!(openid.expose(), fake.openid_for(&format!("user{i}")));
+    }
+    drop(multi);
 }
 
 #[actix_rt::test]
 async fn an_answer_that_is_not_from_wechat_is_an_invalid_response() {
     let (_fake, running) = fake(false).await;
     // The fake serves no such path: a 404 is not a WeChat answer either.
-    let client = HttpWeChatClient::new(config(&format!("{}/nowhere", running.base_url())));
+    let client = HttpWeChatClient::new(config(&format!("{}/nowhere", running.base_url()))).expect("client starts");
     assert!(matches!(
         client.code2session("frank").await,
         Err(WeChatError::InvalidResponse(_))
@@ -186,7 +249,7 @@ async fn an_answer_that_is_not_from_wechat_is_an_invalid_response() {
 #[actix_rt::test]
 async fn stable_token_hands_out_the_same_token_until_forced() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let first = client.stable_token(false).await.expect("token");
     assert!(first.expires_in > 7000 && first.expires_in <= 7200);
     let again = client.stable_token(false).await.expect("token");
@@ -201,7 +264,7 @@ async fn stable_token_with_a_wrong_secret_is_a_credentials_error() {
     let (_fake, running) = fake(false).await;
     let config =
         WeChatConfig::new(DEV_APPID, AppSecret::new("wrong")).with_api_base(running.base_url());
-    let client = HttpWeChatClient::new(config);
+    let client = HttpWeChatClient::new(config).expect("client starts");
     assert_eq!(
         client.stable_token(false).await,
         Err(WeChatError::BadCredentials { errcode: 40125 })
@@ -211,7 +274,7 @@ async fn stable_token_with_a_wrong_secret_is_a_credentials_error() {
 #[actix_rt::test]
 async fn a_phone_code_gives_the_number_with_its_country_code() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let token = client
         .stable_token(false)
         .await
@@ -247,7 +310,7 @@ async fn a_phone_code_gives_the_number_with_its_country_code() {
 #[actix_rt::test]
 async fn a_rotated_access_token_is_refused_with_40001() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let token = client
         .stable_token(false)
         .await
@@ -264,7 +327,7 @@ async fn a_rotated_access_token_is_refused_with_40001() {
 async fn an_expired_access_token_is_refused_with_42001() {
     let (fake, running) = fake(false).await;
     fake.set_access_token_ttl(Duration::from_millis(300));
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let token = client
         .stable_token(false)
         .await
@@ -280,7 +343,7 @@ async fn an_expired_access_token_is_refused_with_42001() {
 #[actix_rt::test]
 async fn checksession_tells_the_current_session_key_from_a_stale_one() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url()));
+    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
     let token = client
         .stable_token(false)
         .await

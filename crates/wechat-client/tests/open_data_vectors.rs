@@ -1,7 +1,8 @@
 //! WeChat's own test vectors (V1–V3) and the derived ones (D1–D3) of `shared/wechat-facts.md`.
 
+use wxlogin_domain::SessionKey;
 use wxlogin_wechat::{
-    OpenDataError, SessionKey, decrypt_open_data, session_signature, verify_raw_data,
+    OpenDataError, decrypt_open_data, session_signature, verify_raw_data,
 };
 
 const V1_APPID: &str = "wx4f4bc4dec97d474b";

@@ -40,3 +40,20 @@ redacted! {
     /// A credential for WeChat's business APIs (`access_token`), shared by every caller of one app.
     AccessToken,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_the_type_and_never_the_value() {
+        let shown = format!(
+            "{:?} {:?} {:?}",
+            OpenId::new("oSECRET"),
+            SessionKey::new("kSECRET"),
+            AppSecret::new("aSECRET")
+        );
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("OpenId(<redacted>)"), "{shown}");
+    }
+}

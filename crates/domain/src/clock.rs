@@ -1,7 +1,9 @@
+//! Time, passed in rather than read globally, so tests set it.
+
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The time, in unix seconds. Passed in rather than read globally so tests can set it.
+/// The time, in unix seconds.
 pub trait Clock: Send + Sync {
     /// Seconds since the unix epoch.
     fn now(&self) -> i64;

@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+
+mod cause;
+mod clock;
+mod secret;
+mod store;
+mod token;
+mod user;
+mod wechat;
+
+pub use cause::{Cause, error_chain};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use secret::{AccessToken, AppSecret, OpenId, SessionKey, UnionId};
+#[cfg(feature = "mock")]
+pub use store::{MockAccessTokenStore, MockChangeFeed, MockSessionStore, MockUserStore};
+pub use store::{
+    AccessTokenStore, ChangeFeed, ChangeHandler, SessionStore, StoreChange, StoreError,
+    Subscription, UserStore,
+};
+#[cfg(feature = "mock")]
+pub use token::MockTokenCodec;
+pub use token::{SessionToken, TokenCodec, TokenError};
+pub use user::{
+    NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session, StoredAccessToken, User,
+};
+#[cfg(feature = "mock")]
+pub use wechat::MockWeChatApi;
+pub use wechat::{PhoneInfo, StableToken, WeChatApi, WeChatError, WeChatSession};
+
+/// Re-exported for implementors of the async ports: `#[wxlogin_domain::async_trait]`.
+pub use async_trait::async_trait;

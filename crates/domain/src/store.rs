@@ -1,0 +1,201 @@
+//! The stores, split by job: users, sessions, the shared access token, and the feed of changes
+//! other instances make. One adapter may implement them all (`wxlogin-store` does); a use case
+//! asks only for the ones it needs.
+
+use async_trait::async_trait;
+
+use crate::{
+    AccessToken, Cause, NewLogin, NewSession, OpenId, OpenedLogin, ProfileUpdate, Session,
+    SessionKey, StoredAccessToken, UnionId, User,
+};
+
+/// Why a store could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The store's address is not one it understands (the text names no secret).
+    #[error("unsupported database URL {0}: use sqlite://<path> or postgres://...")]
+    InvalidUrl(String),
+    /// The store could not be reached, or no connection freed up in time.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Cause),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed")]
+    Migration(#[source] Cause),
+    /// A query failed.
+    #[error("database query failed")]
+    Query(#[source] Cause),
+    /// A stored secret could not be sealed or opened (a rotated-away key, an altered value).
+    #[error("a stored secret could not be used")]
+    Sealed(#[source] Cause),
+    /// The store failed in itself (a worker thread lost).
+    #[error("the store failed internally")]
+    Internal(#[source] Cause),
+}
+
+/// User accounts.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user with this openid, created if there is none; `true` when this call created it.
+    /// Race-safe: concurrent calls for one openid create one user. A `unionid` is recorded if
+    /// the user had none.
+    // The named lifetime is for mockall, which cannot mock `Option<&UnionId>` elided.
+    #[allow(clippy::needless_lifetimes)]
+    async fn find_or_create_user<'a>(
+        &self,
+        openid: &OpenId,
+        unionid: Option<&'a UnionId>,
+        now: i64,
+    ) -> Result<(User, bool), StoreError>;
+
+    /// The user with this public id.
+    async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
+
+    /// Applies `update` and returns the user as it now is; `None` if there is no such user.
+    async fn update_profile(
+        &self,
+        id: &str,
+        update: &ProfileUpdate,
+        now: i64,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Checks that the store answers, the way every other call reaches it.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Login sessions, and the logins that open them.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// A whole login in one step: the user found or created (race-safe, as
+    /// [`UserStore::find_or_create_user`]) and a session opened for it.
+    async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError>;
+
+    /// Opens a session; its session_key is sealed before it is stored.
+    async fn create_session(&self, session: &NewSession) -> Result<Session, StoreError>;
+
+    /// The session with this id, expired and revoked ones included.
+    async fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
+
+    /// The session with this id and its user (`None` if the user is gone), read together:
+    /// what authenticating a request needs, in one trip.
+    async fn find_session_with_user(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Session, Option<User>)>, StoreError>;
+
+    /// The session_key of a session; `None` if there is no such session. A key that cannot be
+    /// opened (sealed under a key the server no longer holds) is [`StoreError::Sealed`].
+    async fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError>;
+
+    /// The user's most recently opened session that is neither revoked nor expired at `now`:
+    /// it holds the session_key WeChat currently honours for the user.
+    async fn latest_live_session(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError>;
+
+    /// Ends a session now; `false` if there was no such session or it had already ended.
+    async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Makes a session expire at `now` at the latest; `false` if there was no such session.
+    async fn expire_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Deletes sessions expired or revoked before `before`, and says how many.
+    async fn purge_sessions(&self, before: i64) -> Result<usize, StoreError>;
+}
+
+/// The WeChat access token of each app, shared by every instance on the store.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait AccessTokenStore: Send + Sync {
+    /// The access token shared for `appid`, whether or not it is still usable; `None` if none
+    /// was ever stored or it cannot be opened.
+    async fn load_access_token(&self, appid: &str)
+    -> Result<Option<StoredAccessToken>, StoreError>;
+
+    /// Takes the right to fetch a new token for `appid` until `until`, unless another owner holds
+    /// an unexpired lease or a token usable at `now` is stored (one may have been saved since the
+    /// caller looked). Instances that do not get it wait for the holder's token instead of
+    /// fetching their own.
+    async fn lease_access_token_refresh(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a freshly fetched token (sealed), counts `fetches` more fetches, and releases
+    /// `owner`'s lease. Returns the total count of fetches.
+    async fn save_access_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &AccessToken,
+        use_until: i64,
+        fetches: i64,
+    ) -> Result<i64, StoreError>;
+
+    /// Releases `owner`'s lease without a new token (the fetch failed), counting `fetches`.
+    async fn release_access_token_lease(
+        &self,
+        appid: &str,
+        owner: &str,
+        fetches: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Marks `token` unusable if it is still the stored one (WeChat refused it); a newer token
+    /// stored meanwhile by another instance is left alone. `true` if it was marked.
+    async fn expire_access_token(
+        &self,
+        appid: &str,
+        token: &AccessToken,
+    ) -> Result<bool, StoreError>;
+}
+
+/// A change announced by some instance (this one included), for in-process caches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChange {
+    /// The session with this id was ended (logout) or shortened (expired).
+    SessionEnded(String),
+    /// The user with this id changed (profile, phone number).
+    UserChanged(String),
+    /// Announcements may have been missed (the listener was connecting or reconnecting):
+    /// anything cached may be stale.
+    Missed,
+}
+
+/// What a [`ChangeFeed`] calls with each change.
+pub type ChangeHandler = Box<dyn Fn(StoreChange) + Send + Sync>;
+
+/// A running subscription to a [`ChangeFeed`]; dropping it ends the subscription.
+pub struct Subscription {
+    _guard: Box<dyn Send + Sync>,
+}
+
+impl Subscription {
+    /// A subscription that lasts as long as `guard` lives.
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self {
+            _guard: Box::new(guard),
+        }
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Subscription")
+    }
+}
+
+/// Changes other instances sharing the store make, told to this one as they happen, so an
+/// in-process cache drops what changed instead of waiting for its entries to age out.
+#[cfg_attr(feature = "mock", mockall::automock)]
+pub trait ChangeFeed: Send + Sync {
+    /// Calls `handler` with every change any instance announces, and with
+    /// [`StoreChange::Missed`] whenever some may have been lost. `None` when the store has no
+    /// other instances to hear from (one process owns it).
+    fn subscribe(&self, handler: ChangeHandler) -> Result<Option<Subscription>, StoreError>;
+}

@@ -1,0 +1,120 @@
+//! Users, sessions and the records of a login, as every layer sees them.
+
+use crate::{AccessToken, OpenId, SessionKey, UnionId};
+
+/// A user account, one per WeChat openid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The public id (a random UUID): what tokens and clients see.
+    pub id: String,
+    /// The WeChat openid. Never sent to clients.
+    pub openid: OpenId,
+    /// The WeChat unionid, when the mini program has one. Never sent to clients.
+    pub unionid: Option<UnionId>,
+    /// Display name.
+    pub nick_name: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// WeChat's number: 0 unknown, 1 male, 2 female.
+    pub gender: Option<i32>,
+    /// As WeChat gives it, country code included outside mainland China.
+    pub phone_number: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A change to a user's profile: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileUpdate {
+    /// New display name.
+    pub nick_name: Option<Option<String>>,
+    /// New avatar URL.
+    pub avatar_url: Option<Option<String>>,
+    /// New gender.
+    pub gender: Option<Option<i32>>,
+    /// New phone number.
+    pub phone_number: Option<Option<String>>,
+}
+
+impl ProfileUpdate {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// A login session to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The user it belongs to.
+    pub user_id: String,
+    /// The WeChat session_key of this login.
+    pub session_key: SessionKey,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the session's tokens expire with it.
+    pub expires_at: i64,
+}
+
+/// A login to record: the WeChat user it is for, and the session it opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLogin {
+    /// The user's openid.
+    pub openid: OpenId,
+    /// The user's unionid, if WeChat sent one.
+    pub unionid: Option<UnionId>,
+    /// The session_key of this login.
+    pub session_key: SessionKey,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the session's tokens expire with it.
+    pub expires_at: i64,
+}
+
+/// A recorded login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedLogin {
+    /// The user, found or created.
+    pub user: User,
+    /// Whether this login created the user.
+    pub created: bool,
+    /// The session opened.
+    pub session: Session,
+}
+
+/// A login session: what a token points to, and what logout ends. Its session_key is read
+/// apart ([`SessionStore::session_key`](crate::SessionStore::session_key)): most requests need
+/// only to know the session is live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Random id, carried in tokens.
+    pub id: String,
+    /// The user it belongs to.
+    pub user_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Unix seconds at which it was ended (logout), if it was.
+    pub revoked_at: Option<i64>,
+}
+
+impl Session {
+    /// Whether the session's lifetime is over at `now` (it lives through its `expires_at` second).
+    pub fn is_expired_at(&self, now: i64) -> bool {
+        now > self.expires_at
+    }
+}
+
+/// The WeChat access token the instances of one app share, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccessToken {
+    /// The token.
+    pub token: AccessToken,
+    /// Unix seconds until which it may be used (already short of WeChat's expiry).
+    pub use_until: i64,
+    /// How many times any instance fetched a token for this app.
+    pub fetches: i64,
+}

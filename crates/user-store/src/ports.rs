@@ -1,0 +1,156 @@
+//! The async ports, each call handed to [`DieselUserStore::run`]: a permit, a blocking thread,
+//! the synchronous diesel code of the module that owns the job.
+
+use async_trait::async_trait;
+use wxlogin_domain::{
+    AccessToken, AccessTokenStore, NewLogin, NewSession, OpenId, OpenedLogin, ProfileUpdate,
+    Session, SessionKey, SessionStore, StoreError, StoredAccessToken, UnionId, User, UserStore,
+};
+
+use crate::DieselUserStore;
+
+#[async_trait]
+impl UserStore for DieselUserStore {
+    async fn find_or_create_user<'a>(
+        &self,
+        openid: &OpenId,
+        unionid: Option<&'a UnionId>,
+        now: i64,
+    ) -> Result<(User, bool), StoreError> {
+        let (openid, unionid) = (openid.clone(), unionid.cloned());
+        self.run(move |db| db.find_or_create_user(&openid, unionid.as_ref(), now))
+            .await
+    }
+
+    async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.find_user(&id)).await
+    }
+
+    async fn update_profile(
+        &self,
+        id: &str,
+        update: &ProfileUpdate,
+        now: i64,
+    ) -> Result<Option<User>, StoreError> {
+        let (id, update) = (id.to_owned(), update.clone());
+        self.run(move |db| db.update_profile(&id, &update, now))
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|db| db.ping()).await
+    }
+}
+
+#[async_trait]
+impl SessionStore for DieselUserStore {
+    async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
+        let login = login.clone();
+        self.run(move |db| db.open_login(&login)).await
+    }
+
+    async fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {
+        let session = session.clone();
+        self.run(move |db| db.create_session(&session)).await
+    }
+
+    async fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.find_session(&id)).await
+    }
+
+    async fn find_session_with_user(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Session, Option<User>)>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.find_session_with_user(&id)).await
+    }
+
+    async fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError> {
+        let id = session_id.to_owned();
+        self.run(move |db| db.session_key(&id)).await
+    }
+
+    async fn latest_live_session(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.run(move |db| db.latest_live_session(&user_id, now))
+            .await
+    }
+
+    async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.revoke_session(&id, now)).await
+    }
+
+    async fn expire_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.expire_session(&id, now)).await
+    }
+
+    async fn purge_sessions(&self, before: i64) -> Result<usize, StoreError> {
+        self.run(move |db| db.purge_sessions(before)).await
+    }
+}
+
+#[async_trait]
+impl AccessTokenStore for DieselUserStore {
+    async fn load_access_token(
+        &self,
+        appid: &str,
+    ) -> Result<Option<StoredAccessToken>, StoreError> {
+        let appid = appid.to_owned();
+        self.run(move |db| db.load_access_token(&appid)).await
+    }
+
+    async fn lease_access_token_refresh(
+        &self,
+        appid: &str,
+        owner: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let (appid, owner) = (appid.to_owned(), owner.to_owned());
+        self.run(move |db| db.lease_access_token_refresh(&appid, &owner, now, until))
+            .await
+    }
+
+    async fn save_access_token(
+        &self,
+        appid: &str,
+        owner: &str,
+        token: &AccessToken,
+        use_until: i64,
+        fetches: i64,
+    ) -> Result<i64, StoreError> {
+        let (appid, owner, token) = (appid.to_owned(), owner.to_owned(), token.clone());
+        self.run(move |db| db.save_access_token(&appid, &owner, &token, use_until, fetches))
+            .await
+    }
+
+    async fn release_access_token_lease(
+        &self,
+        appid: &str,
+        owner: &str,
+        fetches: i64,
+    ) -> Result<(), StoreError> {
+        let (appid, owner) = (appid.to_owned(), owner.to_owned());
+        self.run(move |db| db.release_access_token_lease(&appid, &owner, fetches))
+            .await
+    }
+
+    async fn expire_access_token(
+        &self,
+        appid: &str,
+        token: &AccessToken,
+    ) -> Result<bool, StoreError> {
+        let (appid, token) = (appid.to_owned(), token.clone());
+        self.run(move |db| db.expire_access_token(&appid, &token))
+            .await
+    }
+}

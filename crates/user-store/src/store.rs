@@ -1,0 +1,193 @@
+//! The adapter itself: a pool, the sealer, SQLite's write turn, and the way every call reaches
+//! the database (a permit, then a blocking thread).
+
+use std::sync::Arc;
+
+use wxlogin_domain::{Cause, StoreError};
+
+use crate::connection::{AnyConnection, AnyConnectionManager};
+use crate::error::DbResult;
+use crate::{DatabaseUrl, PoolOptions, SessionKeySealer};
+
+pub(crate) type Pool = r2d2::Pool<AnyConnectionManager>;
+pub(crate) type PooledConnection = r2d2::PooledConnection<AnyConnectionManager>;
+
+/// The store ports of `wxlogin-domain` ([`UserStore`](wxlogin_domain::UserStore),
+/// [`SessionStore`](wxlogin_domain::SessionStore),
+/// [`AccessTokenStore`](wxlogin_domain::AccessTokenStore),
+/// [`ChangeFeed`](wxlogin_domain::ChangeFeed)) on diesel, SQLite or PostgreSQL by URL, pooled
+/// with r2d2. Cheap to clone: clones share the pool.
+///
+/// diesel blocks, so every call waits for one of the pool's permits as a future, then runs on
+/// tokio's blocking pool: async callers never block, and a burst queues as futures rather than
+/// as threads blocked on the pool. Calls need a tokio runtime.
+///
+/// Secrets (session_keys, the access token) are sealed with its [`SessionKeySealer`] before they
+/// are written, so the database alone does not give them away.
+#[derive(Clone)]
+pub struct DieselUserStore {
+    pub(crate) db: Arc<Database>,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// What the blocking work runs against.
+pub(crate) struct Database {
+    pool: Pool,
+    pub(crate) url: DatabaseUrl,
+    pub(crate) sealer: SessionKeySealer,
+    /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
+    /// than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+    sqlite_writer: std::sync::Mutex<()>,
+}
+
+/// A pooled connection for a write, holding the process's SQLite write turn if the backend is
+/// SQLite.
+pub(crate) struct WriteConnection<'a> {
+    conn: PooledConnection,
+    _turn: Option<std::sync::MutexGuard<'a, ()>>,
+}
+
+impl std::ops::Deref for WriteConnection<'_> {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for WriteConnection<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+impl std::fmt::Debug for DieselUserStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselUserStore")
+            .field("url", &self.db.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DieselUserStore {
+    /// Connects to `url` (`sqlite://<path>` or `postgres://...`) and fills the pool, so an
+    /// unreachable database is reported here rather than on the first request. This blocks:
+    /// from async code, call it on a blocking thread (or use [`DieselUserStore::open`]).
+    pub fn connect(
+        url: &str,
+        options: &PoolOptions,
+        sealer: SessionKeySealer,
+    ) -> Result<Self, StoreError> {
+        let url = DatabaseUrl::parse(url)?;
+        crate::connection::create_sqlite_file(&url)?;
+        let size = options.max_size.max(1);
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            // A SQLite file does not go away under an open connection; a PostgreSQL connection
+            // can (a restart), and is then checked before each use.
+            .test_on_check_out(url.is_postgres())
+            .connection_timeout(options.connection_timeout)
+            .build(AnyConnectionManager { url: url.clone() })
+            .map_err(|e| {
+                StoreError::Unavailable(Cause::new(PoolFailed {
+                    url: url.to_string(),
+                    source: e,
+                }))
+            })?;
+        Ok(Self {
+            db: Arc::new(Database {
+                pool,
+                url,
+                sealer,
+                sqlite_writer: std::sync::Mutex::new(()),
+            }),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(size).unwrap_or(usize::MAX),
+            )),
+        })
+    }
+
+    /// [`DieselUserStore::connect`] on a blocking thread, then the pending migrations applied:
+    /// a store ready to use, and the names of the migrations this call applied.
+    pub async fn open(
+        url: &str,
+        options: &PoolOptions,
+        sealer: SessionKeySealer,
+    ) -> Result<(Self, Vec<String>), StoreError> {
+        let (url, options) = (url.to_owned(), options.clone());
+        let store = tokio::task::spawn_blocking(move || Self::connect(&url, &options, sealer))
+            .await
+            .map_err(|e| StoreError::Internal(Cause::new(e)))??;
+        let applied = store.run_migrations().await?;
+        Ok((store, applied))
+    }
+
+    /// Which database it talks to (without credentials when shown).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.db.url
+    }
+
+    /// Runs blocking work on the database: once a permit is free, on a blocking thread.
+    pub(crate) async fn run<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Database) -> DbResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        // Waiting here costs nothing; waiting on a blocking thread costs a thread.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Internal(Cause::new(e)))?;
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StoreError::Internal(Cause::new(e)))?
+            .map_err(StoreError::from)
+    }
+}
+
+impl Database {
+    // Lookups by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`, and with
+    // the bundled SQLite (STAT4) a bound LIMIT makes the cached statement re-prepare on every
+    // execution, which cost a third of a login's CPU.
+    pub(crate) fn conn(&self) -> DbResult<PooledConnection> {
+        Ok(self
+            .pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(Cause::new(e)))?)
+    }
+
+    /// A connection for a write: on SQLite, once this process's previous writer is done.
+    pub(crate) fn writer(&self) -> DbResult<WriteConnection<'_>> {
+        let turn = match self.url {
+            DatabaseUrl::Sqlite(_) => Some(
+                self.sqlite_writer
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
+            DatabaseUrl::Postgres(_) => None,
+        };
+        Ok(WriteConnection {
+            conn: self.conn()?,
+            _turn: turn,
+        })
+    }
+
+    /// Checks that the database answers, through the pool like every other call.
+    pub(crate) fn ping(&self) -> DbResult<()> {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut *self.conn()?)
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(Cause::new(e)).into())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{url}")]
+struct PoolFailed {
+    url: String,
+    #[source]
+    source: r2d2::Error,
+}
