@@ -5,9 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use wxlogin_store::UserStore;
-use wxlogin_token::TokenCodec;
-use wxlogin_wechat::{AccessToken, WeChatApi, WeChatError};
+use wxlogin_domain::{AccessToken, Cause, WeChatError, error_chain};
 
 use crate::{CoreError, LoginService};
 
@@ -94,15 +92,10 @@ fn uuid_like() -> String {
     format!("pid{}-{nanos:x}", std::process::id())
 }
 
-impl<W, S, T> LoginService<W, S, T>
-where
-    W: WeChatApi,
-    S: UserStore + 'static,
-    T: TokenCodec,
-{
+impl LoginService {
     /// How many access tokens were fetched (quota burn).
     pub fn access_token_fetches(&self) -> AccessTokenFetches {
-        let broker = &self.shared.access_token;
+        let broker = &self.access_token;
         AccessTokenFetches {
             here: broker.fetches_here.load(Ordering::Relaxed),
             total: broker.fetches_total.load(Ordering::Relaxed),
@@ -132,24 +125,20 @@ where
     /// The current access token: from memory, else from the database, else fetched (by one
     /// caller in this process, and one instance on the database, at a time).
     pub(crate) async fn access_token(&self) -> Result<AccessToken, CoreError> {
-        let broker = &self.shared.access_token;
-        if let Some(token) = broker.cached_at(self.shared.clock.now()) {
+        let broker = &self.access_token;
+        if let Some(token) = broker.cached_at(self.clock.now()) {
             return Ok(token);
         }
         let _refreshing = broker.refresh.lock().await;
         // Whoever held the lock before may have refreshed it meanwhile.
-        if let Some(token) = broker.cached_at(self.shared.clock.now()) {
+        if let Some(token) = broker.cached_at(self.clock.now()) {
             return Ok(token);
         }
         let appid = self.wechat.appid().to_owned();
         let waited_since = std::time::Instant::now();
         loop {
-            let now = self.shared.clock.now();
-            let stored = {
-                let appid = appid.clone();
-                self.blocking(move |store| store.load_access_token(&appid))
-                    .await?
-            };
+            let now = self.clock.now();
+            let stored = self.access_tokens.load_access_token(&appid).await?;
             if let Some(stored) = stored {
                 broker
                     .fetches_total
@@ -160,25 +149,22 @@ where
                         return Ok(stored.token);
                     }
                     // Stored again by an instance that had not seen WeChat refuse it.
-                    let appid = appid.clone();
-                    self.blocking(move |store| store.expire_access_token(&appid, &stored.token))
+                    self.access_tokens
+                        .expire_access_token(&appid, &stored.token)
                         .await?;
                 }
             }
-            let leased = {
-                let (appid, owner) = (appid.clone(), broker.owner.clone());
-                self.blocking(move |store| {
-                    store.lease_access_token_refresh(&appid, &owner, now, now + LEASE_SECS)
-                })
-                .await?
-            };
+            let leased = self
+                .access_tokens
+                .lease_access_token_refresh(&appid, &broker.owner, now, now + LEASE_SECS)
+                .await?;
             if leased {
                 return self.fetch_access_token(&appid).await;
             }
             if waited_since.elapsed() > WAIT_FOR_OTHERS {
-                return Err(CoreError::WeChat(WeChatError::Unavailable(
-                    "another instance is fetching the access token and has not finished".into(),
-                )));
+                return Err(CoreError::WeChat(WeChatError::Unavailable(Cause::msg(
+                    "another instance is fetching the access token and has not finished",
+                ))));
             }
             tokio::time::sleep(POLL).await;
         }
@@ -186,7 +172,7 @@ where
 
     /// Fetches a token under the lease and stores it for every instance.
     async fn fetch_access_token(&self, appid: &str) -> Result<AccessToken, CoreError> {
-        let broker = &self.shared.access_token;
+        let broker = &self.access_token;
         let mut fetches = 1;
         let mut fetched = self.wechat.stable_token(false).await;
         // Normal mode hands out the current token while WeChat considers it valid; if that is
@@ -199,34 +185,31 @@ where
             fetched = self.wechat.stable_token(true).await;
         }
         broker.fetches_here.fetch_add(fetches, Ordering::Relaxed);
-        let owner = broker.owner.clone();
+        let owner = &broker.owner;
         let fetches = i64::try_from(fetches).unwrap_or(i64::MAX);
         let fetched = match fetched {
             Ok(fetched) => fetched,
             Err(e) => {
-                let appid = appid.to_owned();
-                self.blocking(move |store| {
-                    store.release_access_token_lease(&appid, &owner, fetches)
-                })
-                .await?;
-                log::error!("fetching the WeChat access token failed: {e}");
+                self.access_tokens
+                    .release_access_token_lease(appid, owner, fetches)
+                    .await?;
+                log::error!(
+                    "fetching the WeChat access token failed: {}",
+                    error_chain(&e)
+                );
                 return Err(e.into());
             }
         };
-        let now = self.shared.clock.now();
+        let now = self.clock.now();
         let margin = self
-            .shared
             .settings
             .access_token_margin_secs
             .min(fetched.expires_in / 4);
         let use_until = now + fetched.expires_in - margin;
-        let total = {
-            let (appid, token) = (appid.to_owned(), fetched.access_token.clone());
-            self.blocking(move |store| {
-                store.save_access_token(&appid, &owner, &token, use_until, fetches)
-            })
-            .await?
-        };
+        let total = self
+            .access_tokens
+            .save_access_token(appid, owner, &fetched.access_token, use_until, fetches)
+            .await?;
         broker.fetches_total.store(total, Ordering::Relaxed);
         broker.remember(&fetched.access_token, use_until);
         *broker
@@ -243,7 +226,7 @@ where
 
     /// Forgets `token` here and in the database (unless another instance already replaced it).
     async fn refuse_access_token(&self, token: &AccessToken) -> Result<(), CoreError> {
-        let broker = &self.shared.access_token;
+        let broker = &self.access_token;
         {
             let mut cached = broker.cached.lock().unwrap_or_else(PoisonError::into_inner);
             if cached.as_ref().is_some_and(|c| &c.token == token) {
@@ -254,8 +237,8 @@ where
             .refused
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
-        let (appid, token) = (self.wechat.appid().to_owned(), token.clone());
-        self.blocking(move |store| store.expire_access_token(&appid, &token))
+        self.access_tokens
+            .expire_access_token(self.wechat.appid(), token)
             .await?;
         Ok(())
     }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use wxlogin_store::{Session, User};
+use wxlogin_domain::{Session, StoreChange, User};
 
 /// At most this many sessions (and as many users) are remembered; past it, stale entries are
 /// swept, and if none are stale, new ones are not cached. About 0.5 KiB each.
@@ -147,6 +147,15 @@ impl SessionCache {
         entries.users.clear();
     }
 
+    /// Applies a change another instance announced through the change feed.
+    pub(crate) fn apply_change(&self, change: &StoreChange) {
+        match change {
+            StoreChange::SessionEnded(id) => self.forget_session(id),
+            StoreChange::UserChanged(id) => self.forget_user(id),
+            StoreChange::Missed => self.clear(),
+        }
+    }
+
     /// Replaces a user this instance changed, if it is remembered.
     pub(crate) fn update_user(&self, user: &User) {
         if let Some(cached) = self.lock().users.get_mut(&user.id) {
@@ -158,7 +167,7 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wxlogin_wechat::OpenId;
+    use wxlogin_domain::OpenId;
 
     fn user(id: &str, nick: &str) -> User {
         User {

@@ -1,19 +1,18 @@
-use wxlogin_store::StoreError;
-use wxlogin_token::TokenError;
-use wxlogin_wechat::WeChatError;
+use wxlogin_domain::{Cause, StoreError, TokenError, WeChatError};
 
-/// Why a use case failed, in kinds a transport maps to its own statuses.
+/// Why a use case failed. The causes travel as `source`s; [`CoreError::kind`] says what a
+/// transport needs to know to answer, so it never matches the layers below.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
     /// The code is empty or cannot be a `wx.login` code; WeChat was not asked.
     #[error("the login code is empty or malformed")]
     MalformedCode,
-    /// WeChat refused or failed the code exchange.
+    /// WeChat refused or failed a call.
     #[error(transparent)]
     WeChat(#[from] WeChatError),
     /// The token is not one of ours (or its session belongs to someone else).
-    #[error("invalid token: {0}")]
-    TokenInvalid(String),
+    #[error("invalid token")]
+    TokenInvalid(#[source] Cause),
     /// The session behind the token has expired.
     #[error("the session has expired")]
     TokenExpired,
@@ -24,8 +23,8 @@ pub enum CoreError {
     #[error("the rawData signature does not match")]
     InvalidSignature,
     /// The `encryptedData` does not decrypt, or is another app's or another user's data.
-    #[error("the encrypted data cannot be used: {0}")]
-    DecryptFailed(String),
+    #[error("the encrypted data cannot be used")]
+    DecryptFailed(#[source] Cause),
     /// The session_key held for the user is no longer the one WeChat honours (or can no longer
     /// be read): the user must log in again before their data can be decrypted.
     #[error("the WeChat session_key of this login is stale; log in again")]
@@ -33,12 +32,90 @@ pub enum CoreError {
     /// A profile change breaks a rule; the message says which, for the client.
     #[error("{0}")]
     InvalidProfile(String),
-    /// The database failed.
+    /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Something that should not fail did (a token that could not be signed, a lost task).
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Something that should not fail did (a token that could not be signed).
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+/// What went wrong, as a transport needs to know it to answer: one flat list, whatever layer
+/// the failure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The code is empty or malformed; WeChat was not asked.
+    MalformedCode,
+    /// WeChat rejected the code (invalid, expired, used, another app's).
+    InvalidCode,
+    /// WeChat's per-user rate limit.
+    RateLimited,
+    /// WeChat blocked the user as high risk.
+    RiskyUser,
+    /// WeChat was busy, unreachable, failed or too slow: try again.
+    WeChatUnavailable,
+    /// A daily WeChat quota is used up: try again tomorrow.
+    WeChatQuotaExhausted,
+    /// WeChat answered something it should not have (our credentials refused, an unknown
+    /// errcode, a malformed reply): an operator must look.
+    WeChatFailed,
+    /// The token is not one of ours.
+    TokenInvalid,
+    /// The session behind the token has expired.
+    TokenExpired,
+    /// The session behind the token was ended.
+    SessionRevoked,
+    /// The `rawData` signature does not match.
+    InvalidSignature,
+    /// The encrypted data cannot be used.
+    DecryptFailed,
+    /// WeChat no longer honours this login's session_key: log in again.
+    SessionKeyStale,
+    /// A profile edit breaks a rule.
+    InvalidProfile,
+    /// The store does not answer: try again.
+    StoreUnavailable,
+    /// A bug or a broken secret: an operator must look.
+    Internal,
+}
+
+impl CoreError {
+    /// What went wrong, for a transport to answer.
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            Self::MalformedCode => K::MalformedCode,
+            Self::WeChat(e) => match e {
+                WeChatError::InvalidCode | WeChatError::CodeUsed => K::InvalidCode,
+                WeChatError::RateLimited => K::RateLimited,
+                WeChatError::RiskyUser => K::RiskyUser,
+                WeChatError::Busy
+                | WeChatError::Unreachable(_)
+                | WeChatError::Unavailable(_)
+                | WeChatError::Timeout => K::WeChatUnavailable,
+                WeChatError::QuotaExhausted => K::WeChatQuotaExhausted,
+                WeChatError::BadCredentials { .. }
+                | WeChatError::AccessTokenInvalid { .. }
+                | WeChatError::Api { .. }
+                | WeChatError::InvalidResponse(_) => K::WeChatFailed,
+            },
+            Self::TokenInvalid(_) => K::TokenInvalid,
+            Self::TokenExpired => K::TokenExpired,
+            Self::SessionRevoked => K::SessionRevoked,
+            Self::InvalidSignature => K::InvalidSignature,
+            Self::DecryptFailed(_) => K::DecryptFailed,
+            Self::SessionKeyStale => K::SessionKeyStale,
+            Self::InvalidProfile(_) => K::InvalidProfile,
+            // A secret that cannot be opened does not heal by retrying.
+            Self::Store(StoreError::Sealed(_)) | Self::Internal(_) => K::Internal,
+            Self::Store(_) => K::StoreUnavailable,
+        }
+    }
+
+    pub(crate) fn token_invalid(why: &str) -> Self {
+        Self::TokenInvalid(Cause::msg(why))
+    }
 }
 
 impl From<TokenError> for CoreError {
@@ -46,7 +123,46 @@ impl From<TokenError> for CoreError {
         match e {
             TokenError::Expired => Self::TokenExpired,
             TokenError::Invalid(why) => Self::TokenInvalid(why),
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(Cause::new(other)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wechat_failure_has_one_kind() {
+        let cases = [
+            (WeChatError::InvalidCode, ErrorKind::InvalidCode),
+            (WeChatError::CodeUsed, ErrorKind::InvalidCode),
+            (WeChatError::Busy, ErrorKind::WeChatUnavailable),
+            (WeChatError::Timeout, ErrorKind::WeChatUnavailable),
+            (
+                WeChatError::Unreachable(Cause::msg("x")),
+                ErrorKind::WeChatUnavailable,
+            ),
+            (WeChatError::QuotaExhausted, ErrorKind::WeChatQuotaExhausted),
+            (
+                WeChatError::BadCredentials { errcode: 40125 },
+                ErrorKind::WeChatFailed,
+            ),
+        ];
+        for (e, kind) in cases {
+            assert_eq!(CoreError::from(e).kind(), kind);
+        }
+    }
+
+    #[test]
+    fn a_secret_that_cannot_be_opened_is_internal_and_a_lost_database_unavailable() {
+        assert_eq!(
+            CoreError::from(StoreError::Sealed(Cause::msg("rotated away"))).kind(),
+            ErrorKind::Internal
+        );
+        assert_eq!(
+            CoreError::from(StoreError::Unavailable(Cause::msg("down"))).kind(),
+            ErrorKind::StoreUnavailable
+        );
     }
 }

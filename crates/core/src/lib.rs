@@ -9,7 +9,10 @@ mod service;
 mod user_data;
 
 pub use access_token::AccessTokenFetches;
-pub use error::CoreError;
+pub use error::{CoreError, ErrorKind};
 pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
-pub use service::{Caller, LoginOutcome, LoginService, LoginSettings, LoginShared, MAX_CODE_LEN};
+pub use service::{
+    BuildError, Caller, LoginOutcome, LoginService, LoginServiceBuilder, LoginSettings,
+    MAX_CODE_LEN,
+};
 pub use user_data::UserInfoData;

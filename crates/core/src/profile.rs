@@ -1,4 +1,4 @@
-use wxlogin_store::ProfileUpdate;
+use wxlogin_domain::ProfileUpdate;
 
 use crate::CoreError;
 

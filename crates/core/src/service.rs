@@ -1,9 +1,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use wxlogin_store::{NewLogin, OpenedLogin, StoreChange, StoreError, User, UserStore};
-use wxlogin_token::{Clock, SessionToken, TokenCodec};
-use wxlogin_wechat::WeChatApi;
+use wxlogin_domain::{
+    AccessTokenStore, ChangeFeed, Clock, NewLogin, OpenedLogin, SessionStore, SessionToken,
+    StoreError, Subscription, SystemClock, TokenCodec, User, UserStore, WeChatApi,
+};
 
 use crate::access_token::AccessTokenBroker;
 use crate::cache::SessionCache;
@@ -14,7 +15,7 @@ use crate::{CoreError, ProfileEdit};
 /// longer is not one, and would only cost an upstream call.
 pub const MAX_CODE_LEN: usize = 128;
 
-/// Policy of the use case.
+/// Policy of the use cases.
 #[derive(Debug, Clone)]
 pub struct LoginSettings {
     /// Lifetime of a login session, in seconds; a token expires with its session.
@@ -25,25 +26,28 @@ pub struct LoginSettings {
     /// How long a `wx.login` code's first answer is replayed to repeated submissions, in
     /// seconds (WeChat's codes live 5 minutes).
     pub code_replay_secs: i64,
-    /// Most store calls running at once (the database pool's size): more would only queue
-    /// for a connection on blocking threads, each a thread switch.
-    pub store_concurrency: usize,
     /// How long a live session and its user, once read, are trusted without asking the
-    /// database again; zero turns the cache off. This instance's own logouts and edits apply
-    /// at once; another instance's reach this one within this window.
+    /// store again; zero turns the cache off. This instance's own logouts and edits apply
+    /// at once; another instance's arrive through the change feed, or within this window.
     pub session_cache: Duration,
 }
 
+impl LoginSettings {
+    /// The session lifetime when none is configured: seven days, like the contract's example.
+    pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
+    /// The session cache window when none is configured: one second.
+    pub const DEFAULT_SESSION_CACHE: Duration = Duration::from_secs(1);
+}
+
 impl Default for LoginSettings {
-    /// Seven-day sessions, like the contract's example; tokens replaced 5 minutes early; codes
-    /// replayed through their 5-minute life; sessions cached for one second.
+    /// Seven-day sessions; tokens replaced 5 minutes early; codes replayed through their
+    /// 5-minute life; sessions cached for one second.
     fn default() -> Self {
         Self {
-            session_ttl_secs: 7 * 24 * 3600,
+            session_ttl_secs: Self::DEFAULT_SESSION_TTL_SECS,
             access_token_margin_secs: 300,
             code_replay_secs: 300,
-            session_cache: Duration::from_secs(1),
-            store_concurrency: 8,
+            session_cache: Self::DEFAULT_SESSION_CACHE,
         }
     }
 }
@@ -74,88 +78,161 @@ pub struct Caller {
     pub session_id: String,
 }
 
-/// What every copy of the service shares, across threads: the store, the token codec, the
-/// access-token cache and the in-flight code exchanges. Build it once per process.
-pub struct LoginShared<S, T> {
-    pub(crate) store: Arc<S>,
-    pub(crate) tokens: Arc<T>,
+/// The use cases of wxlogin over its ports: log in, authenticate, log out, edit the profile,
+/// apply WeChat user data and phone numbers.
+///
+/// `Send + Sync`: build one per process ([`LoginService::builder`]) and share the `Arc` with
+/// every thread and task. It holds what a process shares: the access-token cache, the codes
+/// being exchanged, the session cache and its subscription to the change feed.
+pub struct LoginService {
+    pub(crate) wechat: Arc<dyn WeChatApi>,
+    pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) sessions: Arc<dyn SessionStore>,
+    pub(crate) access_tokens: Arc<dyn AccessTokenStore>,
+    pub(crate) tokens: Arc<dyn TokenCodec>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: LoginSettings,
     pub(crate) access_token: AccessTokenBroker,
     pub(crate) exchanges: CodeExchanges,
-    pub(crate) sessions: SessionCache,
-    pub(crate) store_permits: tokio::sync::Semaphore,
+    pub(crate) cache: Arc<SessionCache>,
+    /// Keeps the change feed talking to the cache for as long as the service lives.
+    _changes: Option<Subscription>,
 }
 
-impl<S, T> LoginShared<S, T> {
-    /// The shared parts over this store, codec and clock.
-    pub fn new(
-        store: Arc<S>,
-        tokens: Arc<T>,
-        clock: Arc<dyn Clock>,
-        settings: LoginSettings,
-    ) -> Self {
-        Self {
-            store,
-            tokens,
-            clock,
-            exchanges: CodeExchanges::new(settings.code_replay_secs),
-            sessions: SessionCache::new(settings.session_cache),
-            store_permits: tokio::sync::Semaphore::new(settings.store_concurrency.max(1)),
-            settings,
-            access_token: AccessTokenBroker::new(),
-        }
-    }
-
-    /// Applies a change another instance announced (see
-    /// `DieselUserStore::listen_for_changes`) to the session cache.
-    pub fn apply_change(&self, change: &StoreChange) {
-        match change {
-            StoreChange::SessionEnded(id) => self.sessions.forget_session(id),
-            StoreChange::UserChanged(id) => self.sessions.forget_user(id),
-            StoreChange::Missed => self.sessions.clear(),
-        }
+impl std::fmt::Debug for LoginService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginService")
+            .field("appid", &self.wechat.appid())
+            .field("settings", &self.settings)
+            .field("listening_for_changes", &self._changes.is_some())
+            .finish_non_exhaustive()
     }
 }
 
-/// The login use case. Generic over its boundaries so each can be mocked or replaced.
+/// Why a [`LoginService`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A port the service needs was not given.
+    #[error("no {0} was given to the login service builder")]
+    Missing(&'static str),
+    /// The change feed could not be subscribed to.
+    #[error("subscribing to the store's change feed failed")]
+    ChangeFeed(#[source] StoreError),
+}
+
+/// Wires a [`LoginService`]: the same for the server and for embedders.
 ///
-/// The WeChat client may be bound to one thread (awc's is); everything else is shared. A server
-/// with several worker threads builds one [`LoginShared`] and one service per worker with
-/// [`LoginService::sharing`].
-pub struct LoginService<W, S, T> {
-    pub(crate) wechat: W,
-    pub(crate) shared: Arc<LoginShared<S, T>>,
+/// Give the WeChat client and the token codec, then either one store that implements every
+/// store port ([`LoginServiceBuilder::store`], what `wxlogin_store::DieselUserStore` does) or
+/// each port on its own. With a change feed and a session cache, the service subscribes to the
+/// feed, so another instance's logout reaches this one's cache as soon as it is announced.
+#[derive(Default)]
+pub struct LoginServiceBuilder {
+    wechat: Option<Arc<dyn WeChatApi>>,
+    tokens: Option<Arc<dyn TokenCodec>>,
+    users: Option<Arc<dyn UserStore>>,
+    sessions: Option<Arc<dyn SessionStore>>,
+    access_tokens: Option<Arc<dyn AccessTokenStore>>,
+    changes: Option<Arc<dyn ChangeFeed>>,
+    clock: Option<Arc<dyn Clock>>,
+    settings: LoginSettings,
 }
 
-impl<W, S, T> LoginService<W, S, T>
-where
-    W: WeChatApi,
-    S: UserStore + 'static,
-    T: TokenCodec,
-{
-    /// A service over these parts, sharing them with no other.
-    pub fn new(
-        wechat: W,
-        store: Arc<S>,
-        tokens: Arc<T>,
-        clock: Arc<dyn Clock>,
-        settings: LoginSettings,
-    ) -> Self {
-        Self::sharing(
-            wechat,
-            Arc::new(LoginShared::new(store, tokens, clock, settings)),
-        )
+impl LoginServiceBuilder {
+    /// The WeChat API of the mini program.
+    pub fn wechat(mut self, wechat: Arc<dyn WeChatApi>) -> Self {
+        self.wechat = Some(wechat);
+        self
     }
 
-    /// A service with its own WeChat client over parts shared with other services.
-    pub fn sharing(wechat: W, shared: Arc<LoginShared<S, T>>) -> Self {
-        Self { wechat, shared }
+    /// The login token codec.
+    pub fn tokens(mut self, tokens: Arc<dyn TokenCodec>) -> Self {
+        self.tokens = Some(tokens);
+        self
     }
 
-    /// The store, for callers that need more than the use case offers (health checks).
-    pub fn store(&self) -> &Arc<S> {
-        &self.shared.store
+    /// One store for users, sessions, the access token and the change feed.
+    pub fn store<S>(self, store: Arc<S>) -> Self
+    where
+        S: UserStore + SessionStore + AccessTokenStore + ChangeFeed + 'static,
+    {
+        self.users(store.clone())
+            .sessions(store.clone())
+            .access_tokens(store.clone())
+            .change_feed(store)
+    }
+
+    /// The user store.
+    pub fn users(mut self, users: Arc<dyn UserStore>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
+    /// The session store.
+    pub fn sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// The store of the shared access token.
+    pub fn access_tokens(mut self, access_tokens: Arc<dyn AccessTokenStore>) -> Self {
+        self.access_tokens = Some(access_tokens);
+        self
+    }
+
+    /// Where other instances' changes are heard (optional: without it, the session cache
+    /// window bounds how late another instance's logout is honoured here).
+    pub fn change_feed(mut self, changes: Arc<dyn ChangeFeed>) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// The clock (the system's by default).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The policy (defaults: [`LoginSettings::default`]).
+    pub fn settings(mut self, settings: LoginSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The service, subscribed to the change feed if there is one and the cache is on.
+    pub fn build(self) -> Result<Arc<LoginService>, BuildError> {
+        let settings = self.settings;
+        let cache = Arc::new(SessionCache::new(settings.session_cache));
+        let changes = match self.changes {
+            Some(feed) if !settings.session_cache.is_zero() => {
+                let to = Arc::clone(&cache);
+                feed.subscribe(Box::new(move |change| to.apply_change(&change)))
+                    .map_err(BuildError::ChangeFeed)?
+            }
+            _ => None,
+        };
+        Ok(Arc::new(LoginService {
+            wechat: self.wechat.ok_or(BuildError::Missing("WeChat API"))?,
+            users: self.users.ok_or(BuildError::Missing("user store"))?,
+            sessions: self.sessions.ok_or(BuildError::Missing("session store"))?,
+            access_tokens: self
+                .access_tokens
+                .ok_or(BuildError::Missing("access token store"))?,
+            tokens: self.tokens.ok_or(BuildError::Missing("token codec"))?,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            exchanges: CodeExchanges::new(settings.code_replay_secs),
+            access_token: AccessTokenBroker::new(),
+            cache,
+            settings,
+            _changes: changes,
+        }))
+    }
+}
+
+impl LoginService {
+    /// A builder: give it the ports, then [`LoginServiceBuilder::build`].
+    pub fn builder() -> LoginServiceBuilder {
+        LoginServiceBuilder::default()
     }
 
     /// Logs in with a `wx.login` code: exchanges it, finds or creates the user, opens a session
@@ -168,8 +245,8 @@ where
         if !is_plausible_code(code) {
             return Err(CoreError::MalformedCode);
         }
-        let now = self.shared.clock.now();
-        let slot = self.shared.exchanges.slot(code, now);
+        let now = self.clock.now();
+        let slot = self.exchanges.slot(code, now);
         let mut first = slot.lock().await;
         if let Some(replay) = first.as_ref() {
             log::debug!("a login code was submitted again; replaying its first answer");
@@ -183,13 +260,13 @@ where
     /// The first answer to a code, again: the same session and expiry, a token for it issued
     /// anew (tokens are not kept in memory), and the user as stored now.
     async fn replay(&self, replay: &Replay) -> Result<LoginOutcome, CoreError> {
-        let now = self.shared.clock.now();
-        let user_id = replay.user_id.clone();
+        let now = self.clock.now();
         let user = self
-            .blocking(move |store| store.find_user(&user_id))
+            .users
+            .find_user(&replay.user_id)
             .await?
-            .ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))?;
-        let token = self.shared.tokens.issue(&SessionToken {
+            .ok_or_else(|| CoreError::token_invalid("the user no longer exists"))?;
+        let token = self.tokens.issue(&SessionToken {
             user_id: replay.user_id.clone(),
             session_id: replay.session_id.clone(),
             expires_at: replay.expires_at,
@@ -206,24 +283,23 @@ where
 
     async fn exchange(&self, code: &str) -> Result<LoginOutcome, CoreError> {
         let wechat = self.wechat.code2session(code).await?;
-        let now = self.shared.clock.now();
-        let expires_at = now.saturating_add(self.shared.settings.session_ttl_secs);
+        let now = self.clock.now();
+        let expires_at = now.saturating_add(self.settings.session_ttl_secs);
         let OpenedLogin {
             user,
             created,
             session,
         } = self
-            .blocking(move |store| {
-                store.open_login(&NewLogin {
-                    openid: wechat.openid,
-                    unionid: wechat.unionid,
-                    session_key: wechat.session_key,
-                    created_at: now,
-                    expires_at,
-                })
+            .sessions
+            .open_login(&NewLogin {
+                openid: wechat.openid,
+                unionid: wechat.unionid,
+                session_key: wechat.session_key,
+                created_at: now,
+                expires_at,
             })
             .await?;
-        let token = self.shared.tokens.issue(&SessionToken {
+        let token = self.tokens.issue(&SessionToken {
             user_id: user.id.clone(),
             session_id: session.id.clone(),
             expires_at,
@@ -240,15 +316,15 @@ where
 
     /// Checks a token and its session, and says who is calling.
     ///
-    /// The session and user are read from the database, or from the session cache when they
+    /// The session and user are read from the store, or from the session cache when they
     /// were read there within [`LoginSettings::session_cache`].
     pub async fn authenticate(&self, token: &str) -> Result<Caller, CoreError> {
-        let claims = self.shared.tokens.verify(token)?;
-        let now = self.shared.clock.now();
-        if let Some(hit) = self.shared.sessions.get(&claims.session_id) {
+        let claims = self.tokens.verify(token)?;
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.get(&claims.session_id) {
             if hit.user_id != claims.user_id {
-                return Err(CoreError::TokenInvalid(
-                    "the session belongs to another user".into(),
+                return Err(CoreError::token_invalid(
+                    "the session belongs to another user",
                 ));
             }
             if now > hit.expires_at {
@@ -259,21 +335,15 @@ where
                 session_id: claims.session_id,
             });
         }
-        let session_id = claims.session_id.clone();
-        let (session, user) = self
-            .blocking(move |store| {
-                let Some(session) = store.find_session(&session_id)? else {
-                    return Ok((None, None));
-                };
-                let user = store.find_user(&session.user_id)?;
-                Ok((Some(session), user))
-            })
-            .await?;
         // A session that is gone was purged after it ended.
-        let session = session.ok_or(CoreError::SessionRevoked)?;
+        let (session, user) = self
+            .sessions
+            .find_session_with_user(&claims.session_id)
+            .await?
+            .ok_or(CoreError::SessionRevoked)?;
         if session.user_id != claims.user_id {
-            return Err(CoreError::TokenInvalid(
-                "the session belongs to another user".into(),
+            return Err(CoreError::token_invalid(
+                "the session belongs to another user",
             ));
         }
         if session.revoked_at.is_some() {
@@ -282,9 +352,8 @@ where
         if session.is_expired_at(now) {
             return Err(CoreError::TokenExpired);
         }
-        let user =
-            user.ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))?;
-        self.shared.sessions.put(&session, &user);
+        let user = user.ok_or_else(|| CoreError::token_invalid("the user no longer exists"))?;
+        self.cache.put(&session, &user);
         Ok(Caller {
             user,
             session_id: session.id,
@@ -292,12 +361,11 @@ where
     }
 
     /// Ends the caller's session now: its token stops working on every instance sharing the
-    /// database.
+    /// store.
     pub async fn logout(&self, caller: &Caller) -> Result<(), CoreError> {
-        let session_id = caller.session_id.clone();
-        let now = self.shared.clock.now();
-        self.shared.sessions.forget_session(&caller.session_id);
-        self.blocking(move |store| store.revoke_session(&session_id, now))
+        self.cache.forget_session(&caller.session_id);
+        self.sessions
+            .revoke_session(&caller.session_id, self.clock.now())
             .await?;
         Ok(())
     }
@@ -311,24 +379,9 @@ where
         self.store_update(caller, edit.validate()?).await
     }
 
-    /// Runs blocking store work on tokio's blocking pool, off the async workers.
-    pub(crate) async fn blocking<R, F>(&self, work: F) -> Result<R, CoreError>
-    where
-        F: FnOnce(&S) -> Result<R, StoreError> + Send + 'static,
-        R: Send + 'static,
-    {
-        // Waiting here costs nothing; waiting on a blocking thread costs a thread.
-        let _permit = self
-            .shared
-            .store_permits
-            .acquire()
-            .await
-            .map_err(|e| CoreError::Internal(format!("store permits: {e}")))?;
-        let store = Arc::clone(&self.shared.store);
-        tokio::task::spawn_blocking(move || work(&store))
-            .await
-            .map_err(|e| CoreError::Internal(format!("store task failed: {e}")))?
-            .map_err(CoreError::from)
+    /// Whether the store answers, asked the way every other call asks it (for readiness).
+    pub async fn ping(&self) -> Result<(), CoreError> {
+        Ok(self.users.ping().await?)
     }
 }
 

@@ -1,11 +1,10 @@
 //! The user data WeChat hands the front end: the profile from `wx.getUserInfo` (signed and
 //! encrypted with the session_key) and the phone number from a `getPhoneNumber` code.
 
-use wxlogin_store::{ProfileUpdate, StoreError, User, UserStore};
-use wxlogin_token::TokenCodec;
-use wxlogin_wechat::{
-    OpenDataError, OpenId, SessionKey, WeChatApi, WeChatError, decrypt_open_data, verify_raw_data,
+use wxlogin_domain::{
+    Cause, OpenId, ProfileUpdate, SessionKey, StoreError, User, WeChatError, error_chain,
 };
+use wxlogin_wechat::{OpenDataError, decrypt_open_data, verify_raw_data};
 
 use crate::service::is_plausible_code;
 use crate::{Caller, CoreError, LoginService, ProfileEdit};
@@ -36,12 +35,7 @@ impl std::fmt::Debug for UserInfoData {
 /// The longest phone number accepted from WeChat, in characters.
 const MAX_PHONE_CHARS: usize = 32;
 
-impl<W, S, T> LoginService<W, S, T>
-where
-    W: WeChatApi,
-    S: UserStore + 'static,
-    T: TokenCodec,
-{
+impl LoginService {
     /// Verifies and decrypts the caller's `wx.getUserInfo` data with the newest session_key
     /// held for them, and stores its nickname, avatar and gender.
     ///
@@ -54,29 +48,23 @@ where
         caller: &Caller,
         data: UserInfoData,
     ) -> Result<User, CoreError> {
-        let now = self.shared.clock.now();
-        let user_id = caller.user.id.clone();
-        let (session_id, key) = self
-            .blocking(move |store| {
-                let Some(session) = store.latest_live_session(&user_id, now)? else {
-                    return Ok(None);
-                };
-                match store.session_key(&session.id) {
-                    Ok(Some(key)) => Ok(Some((session.id, Some(key)))),
-                    Ok(None) => Ok(None),
-                    // Sealed under a key rotated away: as unusable as a stale one.
-                    Err(StoreError::Sealed(e)) => {
-                        log::warn!("a session_key could not be opened ({e})");
-                        Ok(Some((session.id, None)))
-                    }
-                    Err(e) => Err(e),
-                }
-            })
+        let now = self.clock.now();
+        let session_id = self
+            .sessions
+            .latest_live_session(&caller.user.id, now)
             .await?
-            .ok_or(CoreError::SessionKeyStale)?;
-        let Some(key) = key else {
-            self.end_stale_session(&session_id).await?;
-            return Err(CoreError::SessionKeyStale);
+            .ok_or(CoreError::SessionKeyStale)?
+            .id;
+        let key = match self.sessions.session_key(&session_id).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return Err(CoreError::SessionKeyStale),
+            // Sealed under a key rotated away: as unusable as a stale one.
+            Err(e @ StoreError::Sealed(_)) => {
+                log::warn!("a session_key could not be opened: {}", error_chain(&e));
+                self.end_stale_session(&session_id).await?;
+                return Err(CoreError::SessionKeyStale);
+            }
+            Err(e) => return Err(e.into()),
         };
 
         if !verify_raw_data(&data.raw_data, &data.signature, &key) {
@@ -95,20 +83,20 @@ where
                 // Only a wrong key or altered data reach padding or parsing; malformed input and
                 // another app's data say nothing about the key.
                 Err(e @ (OpenDataError::Padding | OpenDataError::NotJson)) => {
-                    let refused = CoreError::DecryptFailed(e.to_string());
+                    let refused = CoreError::DecryptFailed(Cause::new(e));
                     return Err(self
                         .stale_or(&caller.user.openid, &key, &session_id, refused)
                         .await);
                 }
-                Err(e) => return Err(CoreError::DecryptFailed(e.to_string())),
+                Err(e) => return Err(CoreError::DecryptFailed(Cause::new(e))),
             };
         // The key is this user's, so the data is too; an openId that says otherwise is refused.
         if let Some(openid) = plain.get("openId")
             && openid.as_str() != Some(caller.user.openid.expose())
         {
-            return Err(CoreError::DecryptFailed(
-                "the data belongs to another WeChat user".into(),
-            ));
+            return Err(CoreError::DecryptFailed(Cause::msg(
+                "the data belongs to another WeChat user",
+            )));
         }
         let text = |field: &str| {
             plain
@@ -145,9 +133,9 @@ where
                 .chars()
                 .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '))
         {
-            return Err(CoreError::WeChat(WeChatError::InvalidResponse(
-                "getuserphonenumber: a phoneNumber that is not a phone number".into(),
-            )));
+            return Err(CoreError::WeChat(WeChatError::InvalidResponse(Cause::msg(
+                "getuserphonenumber: a phoneNumber that is not a phone number",
+            ))));
         }
         let update = ProfileUpdate {
             phone_number: Some(Some(number)),
@@ -164,13 +152,12 @@ where
         if update.is_empty() {
             return Ok(caller.user.clone());
         }
-        let user_id = caller.user.id.clone();
-        let now = self.shared.clock.now();
         let user = self
-            .blocking(move |store| store.update_profile(&user_id, &update, now))
+            .users
+            .update_profile(&caller.user.id, &update, self.clock.now())
             .await?
-            .ok_or_else(|| CoreError::TokenInvalid("the user no longer exists".into()))?;
-        self.shared.sessions.update_user(&user);
+            .ok_or_else(|| CoreError::token_invalid("the user no longer exists"))?;
+        self.cache.update_user(&user);
         Ok(user)
     }
 
@@ -195,16 +182,19 @@ where
             },
             Ok(true) => refused,
             Err(e) => {
-                log::warn!("could not ask WeChat whether the session_key is current: {e}");
+                log::warn!(
+                    "could not ask WeChat whether the session_key is current: {}",
+                    error_chain(&e)
+                );
                 refused
             }
         }
     }
 
     async fn end_stale_session(&self, session_id: &str) -> Result<(), CoreError> {
-        self.shared.sessions.forget_session(session_id);
-        let (id, now) = (session_id.to_owned(), self.shared.clock.now());
-        self.blocking(move |store| store.expire_session(&id, now))
+        self.cache.forget_session(session_id);
+        self.sessions
+            .expire_session(session_id, self.clock.now())
             .await?;
         Ok(())
     }

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use mockall::predicate::eq;
 use wxlogin_core::{CoreError, LoginService, LoginSettings, ProfileEdit};
-use wxlogin_store::{MockUserStore, OpenedLogin, Session, StoreError, User};
-use wxlogin_token::{ManualClock, MockTokenCodec, SessionToken, TokenError};
-use wxlogin_wechat::{MockWeChatApi, OpenId, SessionKey, WeChatError, WeChatSession};
+use wxlogin_domain::{
+    ManualClock, MockAccessTokenStore, MockSessionStore, MockTokenCodec, MockUserStore,
+    MockWeChatApi, OpenId, OpenedLogin, Session, SessionKey, SessionToken, StoreError,
+    TokenError, User, WeChatError, WeChatSession,
+};
 
 const NOW: i64 = 1_800_000_000;
 const TTL: i64 = 3600;
@@ -53,32 +55,40 @@ fn wechat_session() -> WeChatSession {
 
 struct Mocks {
     wechat: MockWeChatApi,
-    store: MockUserStore,
+    users: MockUserStore,
+    sessions: MockSessionStore,
     tokens: MockTokenCodec,
     clock: Arc<ManualClock>,
+    settings: LoginSettings,
 }
 
 impl Mocks {
     fn new() -> Self {
         Self {
             wechat: MockWeChatApi::new(),
-            store: MockUserStore::new(),
+            users: MockUserStore::new(),
+            sessions: MockSessionStore::new(),
             tokens: MockTokenCodec::new(),
             clock: Arc::new(ManualClock::new(NOW)),
-        }
-    }
-
-    fn service(self) -> LoginService<MockWeChatApi, MockUserStore, MockTokenCodec> {
-        LoginService::new(
-            self.wechat,
-            Arc::new(self.store),
-            Arc::new(self.tokens),
-            self.clock,
-            LoginSettings {
+            settings: LoginSettings {
                 session_ttl_secs: TTL,
                 ..LoginSettings::default()
             },
-        )
+        }
+    }
+
+    fn service(self) -> Arc<LoginService> {
+        LoginService::builder()
+            .wechat(Arc::new(self.wechat))
+            .users(Arc::new(self.users))
+            .sessions(Arc::new(self.sessions))
+            // Login and authentication never need the access token: a mock expecting nothing.
+            .access_tokens(Arc::new(MockAccessTokenStore::new()))
+            .tokens(Arc::new(self.tokens))
+            .clock(self.clock)
+            .settings(self.settings)
+            .build()
+            .expect("every port given")
     }
 
     fn token_for(&mut self, session_id: &'static str, user_id: &'static str) {
@@ -104,7 +114,7 @@ async fn a_first_login_creates_the_user_opens_a_session_and_issues_a_token_expir
         .with(eq("code-1"))
         .times(1)
         .returning(|_| Ok(wechat_session()));
-    m.store
+    m.sessions
         .expect_open_login()
         .withf(|l| {
             l.openid.expose() == "openid-1"
@@ -140,7 +150,7 @@ async fn a_returning_user_is_told_the_account_existed() {
         .expect_code2session()
         .times(1)
         .returning(|_| Ok(wechat_session()));
-    m.store
+    m.sessions
         .expect_open_login()
         .times(1)
         .returning(|_| Ok(opened("u1", false, "s2")));
@@ -163,7 +173,7 @@ async fn a_malformed_code_is_refused_without_asking_wechat() {
     for code in ["", " ", "has space", "tab\t", "中文", long.as_str()] {
         let mut m = Mocks::new();
         m.wechat.expect_code2session().never();
-        m.store.expect_open_login().never();
+        m.sessions.expect_open_login().never();
         assert!(
             matches!(m.service().login(code).await, Err(CoreError::MalformedCode)),
             "{code:?}"
@@ -194,7 +204,7 @@ async fn a_code_wechat_rejects_creates_no_user_and_no_session() {
             .expect_code2session()
             .times(1)
             .returning(move |_| Err(returned.clone()));
-        m.store.expect_open_login().never();
+        m.sessions.expect_open_login().never();
         m.tokens.expect_issue().never();
         match m.service().login("code").await {
             Err(CoreError::WeChat(got)) => assert_eq!(got, error),
@@ -210,7 +220,7 @@ async fn a_store_failure_during_login_issues_no_token() {
         .expect_code2session()
         .times(1)
         .returning(|_| Ok(wechat_session()));
-    m.store
+    m.sessions
         .expect_open_login()
         .times(1)
         .returning(|_| Err(StoreError::Unavailable("down".into())));
@@ -225,16 +235,11 @@ async fn a_store_failure_during_login_issues_no_token() {
 async fn a_valid_token_with_a_live_session_names_the_caller() {
     let mut m = Mocks::new();
     m.token_for("s1", "u1");
-    m.store
-        .expect_find_session()
+    m.sessions
+        .expect_find_session_with_user()
         .with(eq("s1"))
         .times(1)
-        .returning(|_| Ok(Some(session("s1", "u1"))));
-    m.store
-        .expect_find_user()
-        .with(eq("u1"))
-        .times(1)
-        .returning(|_| Ok(Some(user("u1"))));
+        .returning(|_| Ok(Some((session("s1", "u1"), Some(user("u1"))))));
     let caller = m
         .service()
         .authenticate("the-token")
@@ -258,7 +263,7 @@ async fn an_invalid_or_expired_token_is_refused_without_a_database_query() {
             .expect_verify()
             .times(1)
             .returning(move |_| Err(returned.clone()));
-        m.store.expect_find_session().never();
+        m.sessions.expect_find_session_with_user().never();
         let result = m.service().authenticate("the-token").await;
         if expected_expired {
             assert!(matches!(result, Err(CoreError::TokenExpired)), "{result:?}");
@@ -275,15 +280,16 @@ async fn an_invalid_or_expired_token_is_refused_without_a_database_query() {
 async fn a_revoked_session_is_refused_as_revoked() {
     let mut m = Mocks::new();
     m.token_for("s1", "u1");
-    m.store.expect_find_session().times(1).returning(|_| {
-        Ok(Some(Session {
-            revoked_at: Some(NOW),
-            ..session("s1", "u1")
-        }))
-    });
-    m.store
-        .expect_find_user()
-        .returning(|_| Ok(Some(user("u1"))));
+    m.sessions
+        .expect_find_session_with_user()
+        .times(1)
+        .returning(|_| {
+            let revoked = Session {
+                revoked_at: Some(NOW),
+                ..session("s1", "u1")
+            };
+            Ok(Some((revoked, Some(user("u1")))))
+        });
     assert!(matches!(
         m.service().authenticate("the-token").await,
         Err(CoreError::SessionRevoked)
@@ -294,15 +300,16 @@ async fn a_revoked_session_is_refused_as_revoked() {
 async fn a_session_expired_in_the_store_is_refused_as_expired() {
     let mut m = Mocks::new();
     m.token_for("s1", "u1");
-    m.store.expect_find_session().times(1).returning(|_| {
-        Ok(Some(Session {
-            expires_at: NOW - 1,
-            ..session("s1", "u1")
-        }))
-    });
-    m.store
-        .expect_find_user()
-        .returning(|_| Ok(Some(user("u1"))));
+    m.sessions
+        .expect_find_session_with_user()
+        .times(1)
+        .returning(|_| {
+            let expired = Session {
+                expires_at: NOW - 1,
+                ..session("s1", "u1")
+            };
+            Ok(Some((expired, Some(user("u1")))))
+        });
     assert!(matches!(
         m.service().authenticate("the-token").await,
         Err(CoreError::TokenExpired)
@@ -313,11 +320,10 @@ async fn a_session_expired_in_the_store_is_refused_as_expired() {
 async fn a_purged_session_is_refused_as_ended() {
     let mut m = Mocks::new();
     m.token_for("s1", "u1");
-    m.store
-        .expect_find_session()
+    m.sessions
+        .expect_find_session_with_user()
         .times(1)
         .returning(|_| Ok(None));
-    m.store.expect_find_user().never();
     assert!(matches!(
         m.service().authenticate("the-token").await,
         Err(CoreError::SessionRevoked)
@@ -328,13 +334,10 @@ async fn a_purged_session_is_refused_as_ended() {
 async fn a_token_naming_someone_elses_session_is_invalid() {
     let mut m = Mocks::new();
     m.token_for("s1", "intruder");
-    m.store
-        .expect_find_session()
+    m.sessions
+        .expect_find_session_with_user()
         .times(1)
-        .returning(|_| Ok(Some(session("s1", "u1"))));
-    m.store
-        .expect_find_user()
-        .returning(|_| Ok(Some(user("u1"))));
+        .returning(|_| Ok(Some((session("s1", "u1"), Some(user("u1"))))));
     assert!(matches!(
         m.service().authenticate("the-token").await,
         Err(CoreError::TokenInvalid(_))
@@ -345,8 +348,8 @@ async fn a_token_naming_someone_elses_session_is_invalid() {
 async fn a_database_failure_while_authenticating_is_a_store_error() {
     let mut m = Mocks::new();
     m.token_for("s1", "u1");
-    m.store
-        .expect_find_session()
+    m.sessions
+        .expect_find_session_with_user()
         .times(1)
         .returning(|_| Err(StoreError::Unavailable("down".into())));
     assert!(matches!(
@@ -359,7 +362,7 @@ async fn a_database_failure_while_authenticating_is_a_store_error() {
 async fn logout_revokes_the_callers_session_at_the_current_time() {
     let mut m = Mocks::new();
     m.clock.advance(42);
-    m.store
+    m.sessions
         .expect_revoke_session()
         .with(eq("s1"), eq(NOW + 42))
         .times(1)
@@ -374,7 +377,7 @@ async fn logout_revokes_the_callers_session_at_the_current_time() {
 #[tokio::test]
 async fn a_profile_edit_is_validated_before_the_store_sees_it() {
     let mut m = Mocks::new();
-    m.store.expect_update_profile().never();
+    m.users.expect_update_profile().never();
     let caller = wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
@@ -392,7 +395,7 @@ async fn a_profile_edit_is_validated_before_the_store_sees_it() {
 #[tokio::test]
 async fn a_valid_profile_edit_reaches_the_store_and_returns_the_new_profile() {
     let mut m = Mocks::new();
-    m.store
+    m.users
         .expect_update_profile()
         .withf(|id, update, now| {
             id == "u1" && update.nick_name == Some(Some("小明".into())) && *now == NOW
@@ -423,7 +426,7 @@ async fn a_valid_profile_edit_reaches_the_store_and_returns_the_new_profile() {
 #[tokio::test]
 async fn an_empty_profile_edit_touches_nothing() {
     let mut m = Mocks::new();
-    m.store.expect_update_profile().never();
+    m.users.expect_update_profile().never();
     let caller = wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
@@ -443,11 +446,11 @@ fn one_successful_exchange(m: &mut Mocks) {
         .with(eq("code-1"))
         .times(1)
         .returning(|_| Ok(wechat_session()));
-    m.store
+    m.sessions
         .expect_open_login()
         .times(1)
         .returning(|_| Ok(opened("u1", true, "s1")));
-    m.store
+    m.users
         .expect_find_user()
         .with(eq("u1"))
         .returning(|_| Ok(Some(user("u1"))));
@@ -503,7 +506,7 @@ async fn a_failed_exchange_is_not_replayed() {
         .times(1)
         .in_sequence(&mut attempts)
         .returning(|_| Ok(wechat_session()));
-    m.store
+    m.sessions
         .expect_open_login()
         .returning(|_| Ok(opened("u1", false, "s1")));
     m.tokens
@@ -527,7 +530,7 @@ async fn different_codes_are_exchanged_separately() {
         .times(2)
         .returning(|_| Ok(wechat_session()));
     let mut n = 0;
-    m.store.expect_open_login().times(2).returning(move |_| {
+    m.sessions.expect_open_login().times(2).returning(move |_| {
         n += 1;
         Ok(opened("u1", false, if n == 1 { "s1" } else { "s2" }))
     });
@@ -539,4 +542,136 @@ async fn different_codes_are_exchanged_separately() {
     let a = service.login("code-a").await.expect("a");
     let b = service.login("code-b").await.expect("b");
     assert_ne!(a.session_id, b.session_id);
+}
+
+// The session cache: a session read once is trusted for the window without the store, and
+// every check the store path makes still holds on a hit.
+
+/// A service whose store answers `s1` of `u1` exactly once, with a cache of `window`.
+fn cached_once(m: &mut Mocks, expires_at: i64, window: std::time::Duration) {
+    m.settings.session_cache = window;
+    m.sessions
+        .expect_find_session_with_user()
+        .with(eq("s1"))
+        .times(1)
+        .returning(move |_| {
+            let live = Session {
+                expires_at,
+                ..session("s1", "u1")
+            };
+            Ok(Some((live, Some(user("u1")))))
+        });
+}
+
+fn verifies_as(m: &mut Mocks, tokens: &[(&'static str, &'static str)]) {
+    let mut order = mockall::Sequence::new();
+    for &(session_id, user_id) in tokens {
+        m.tokens
+            .expect_verify()
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(move |_| {
+                Ok(SessionToken {
+                    user_id: user_id.into(),
+                    session_id: session_id.into(),
+                    expires_at: NOW + TTL,
+                })
+            });
+    }
+}
+
+#[tokio::test]
+async fn a_cached_session_is_served_without_the_store_within_the_window() {
+    let mut m = Mocks::new();
+    cached_once(&mut m, NOW + TTL, std::time::Duration::from_secs(60));
+    verifies_as(&mut m, &[("s1", "u1"), ("s1", "u1"), ("s1", "u1")]);
+    let service = m.service();
+    for _ in 0..3 {
+        let caller = service.authenticate("the-token").await.expect("caller");
+        assert_eq!(caller.user.id, "u1");
+    }
+    // `times(1)` on the store is the assertion that the second and third were cache hits.
+}
+
+#[tokio::test]
+async fn a_cached_session_whose_lifetime_ends_is_refused_as_expired_without_the_store() {
+    let mut m = Mocks::new();
+    cached_once(&mut m, NOW + 10, std::time::Duration::from_secs(60));
+    verifies_as(&mut m, &[("s1", "u1"), ("s1", "u1")]);
+    let clock = Arc::clone(&m.clock);
+    let service = m.service();
+    service.authenticate("the-token").await.expect("live");
+    clock.advance(11);
+    assert!(matches!(
+        service.authenticate("the-token").await,
+        Err(CoreError::TokenExpired)
+    ));
+}
+
+#[tokio::test]
+async fn a_cached_session_is_refused_to_a_token_of_another_user() {
+    let mut m = Mocks::new();
+    cached_once(&mut m, NOW + TTL, std::time::Duration::from_secs(60));
+    verifies_as(&mut m, &[("s1", "u1"), ("s1", "intruder")]);
+    let service = m.service();
+    service.authenticate("the-token").await.expect("owner");
+    assert!(matches!(
+        service.authenticate("the-token").await,
+        Err(CoreError::TokenInvalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn after_logout_the_cached_session_is_read_again_and_refused_as_revoked() {
+    let mut m = Mocks::new();
+    m.settings.session_cache = std::time::Duration::from_secs(60);
+    let mut reads = mockall::Sequence::new();
+    m.sessions
+        .expect_find_session_with_user()
+        .times(1)
+        .in_sequence(&mut reads)
+        .returning(|_| Ok(Some((session("s1", "u1"), Some(user("u1"))))));
+    m.sessions
+        .expect_revoke_session()
+        .with(eq("s1"), eq(NOW))
+        .times(1)
+        .in_sequence(&mut reads)
+        .returning(|_, _| Ok(true));
+    m.sessions
+        .expect_find_session_with_user()
+        .times(1)
+        .in_sequence(&mut reads)
+        .returning(|_| {
+            let revoked = Session {
+                revoked_at: Some(NOW),
+                ..session("s1", "u1")
+            };
+            Ok(Some((revoked, Some(user("u1")))))
+        });
+    verifies_as(&mut m, &[("s1", "u1"), ("s1", "u1")]);
+    let service = m.service();
+    let caller = service.authenticate("the-token").await.expect("live");
+    service.logout(&caller).await.expect("logout");
+    assert!(matches!(
+        service.authenticate("the-token").await,
+        Err(CoreError::SessionRevoked)
+    ));
+}
+
+#[test]
+fn a_service_cannot_be_built_without_its_ports() {
+    let missing = LoginService::builder()
+        .wechat(Arc::new(MockWeChatApi::new()))
+        .build();
+    assert!(
+        matches!(missing, Err(wxlogin_core::BuildError::Missing(_))),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn the_service_is_send_and_sync() {
+    fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<LoginService>();
+    shared_across_threads::<Arc<LoginService>>();
 }

@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mockall::predicate::eq;
 use sha1::{Digest, Sha1};
-use wxlogin_core::{Caller, CoreError, LoginService, LoginSettings, LoginShared, UserInfoData};
-use wxlogin_store::testing::{TestDatabase, test_sealer};
-use wxlogin_store::{DieselUserStore, PoolOptions, UserStore};
-use wxlogin_token::{JwtIssuer, ManualClock, TokenConfig};
-use wxlogin_wechat::{
-    AccessToken, MockWeChatApi, OpenId, PhoneInfo, SessionKey, StableToken, WeChatError,
-    WeChatSession,
+use wxlogin_core::{Caller, CoreError, LoginService, UserInfoData};
+use wxlogin_domain::{
+    AccessToken, AccessTokenStore, ManualClock, MockWeChatApi, OpenId, PhoneInfo, SessionKey,
+    StableToken, UserStore, WeChatError, WeChatSession,
 };
+use wxlogin_store::testing::{TestDatabase, test_sealer};
+use wxlogin_store::{DieselUserStore, PoolOptions};
+use wxlogin_token::{JwtIssuer, TokenConfig};
 
 const NOW: i64 = 1_800_000_000;
 /// V1 of the WeChat facts: WeChat's decrypt demo.
@@ -28,55 +28,54 @@ const D3_DATA: &str = "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNst
 const WRONG_KEY: &str = "HyVFkGl5F5OQWJZZaNzBBg==";
 const RAW_DATA: &str = r#"{"nickName":"Band","gender":1}"#;
 
-type Service = LoginService<MockWeChatApi, DieselUserStore, JwtIssuer<Arc<ManualClock>>>;
+type Service = Arc<LoginService>;
 
 struct World {
     db: TestDatabase,
     store: Arc<DieselUserStore>,
     clock: Arc<ManualClock>,
-    shared: Arc<LoginShared<DieselUserStore, JwtIssuer<Arc<ManualClock>>>>,
 }
 
 impl World {
-    fn on(db: TestDatabase) -> Self {
-        let store = Arc::new(connect(&db));
-        let clock = Arc::new(ManualClock::new(NOW));
-        let shared = Self::shared_over(&store, &clock);
+    async fn on(db: TestDatabase) -> Self {
+        let store = Arc::new(connect(&db).await);
         Self {
             db,
             store,
-            clock,
-            shared,
+            clock: Arc::new(ManualClock::new(NOW)),
         }
     }
 
-    fn shared_over(
+    /// A service (an instance, with its own caches) over `store`.
+    fn service_over(
         store: &Arc<DieselUserStore>,
         clock: &Arc<ManualClock>,
-    ) -> Arc<LoginShared<DieselUserStore, JwtIssuer<Arc<ManualClock>>>> {
+        wechat: MockWeChatApi,
+    ) -> Service {
         let tokens = JwtIssuer::new(
             b"a test key of at least thirty-two bytes",
             TokenConfig::default(),
             Arc::clone(clock),
         )
         .expect("key");
-        Arc::new(LoginShared::new(
-            Arc::clone(store),
-            Arc::new(tokens),
-            Arc::clone(clock) as Arc<dyn wxlogin_token::Clock>,
-            LoginSettings::default(),
-        ))
+        LoginService::builder()
+            .wechat(Arc::new(wechat))
+            .store(Arc::clone(store))
+            .tokens(Arc::new(tokens))
+            .clock(Arc::clone(clock) as Arc<dyn wxlogin_domain::Clock>)
+            .build()
+            .expect("every port given")
     }
 
     fn service(&self, wechat: MockWeChatApi) -> Service {
-        LoginService::sharing(wechat, Arc::clone(&self.shared))
+        Self::service_over(&self.store, &self.clock, wechat)
     }
 }
 
-fn connect(db: &TestDatabase) -> DieselUserStore {
+async fn connect(db: &TestDatabase) -> DieselUserStore {
     let store = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer())
         .expect("database reachable");
-    store.run_migrations().expect("migrations");
+    store.run_migrations().await.expect("migrations");
     store
 }
 
@@ -149,7 +148,7 @@ async fn verified_user_info_updates_the_profile(w: World) {
             .as_deref()
             .is_some_and(|a| a.starts_with("http://wx.qlogo.cn/"))
     );
-    assert_eq!(w.store.find_user(&user.id).expect("query"), Some(user));
+    assert_eq!(w.store.find_user(&user.id).await.expect("query"), Some(user));
 }
 
 async fn another_apps_data_is_refused_without_asking_wechat(w: World) {
@@ -176,12 +175,12 @@ async fn another_users_data_is_refused(w: World) {
         .await;
 
     assert!(
-        matches!(&refused, Err(CoreError::DecryptFailed(why)) if why.contains("another WeChat user")),
+        matches!(&refused, Err(CoreError::DecryptFailed(why)) if why.to_string().contains("another WeChat user")),
         "{refused:?}"
     );
     let user = w
         .store
-        .find_user(&caller.user.id)
+        .find_user(&caller.user.id).await
         .expect("q")
         .expect("user");
     assert_eq!(user.nick_name, None, "nothing stored");
@@ -437,7 +436,7 @@ async fn an_exhausted_quota_is_never_retried(w: World) {
     ));
     let user = w
         .store
-        .find_user(&caller.user.id)
+        .find_user(&caller.user.id).await
         .expect("q")
         .expect("user");
     assert_eq!(user.phone_number, None);
@@ -449,7 +448,6 @@ async fn two_instances_on_one_database_make_one_fetch(w: World) {
         DieselUserStore::connect(w.db.url(), &PoolOptions::default(), test_sealer())
             .expect("second pool"),
     );
-    let other_shared = World::shared_over(&other_store, &w.clock);
     let fetches = Arc::new(AtomicUsize::new(0));
     let mock = |fetches: &Arc<AtomicUsize>| {
         let mut wechat = wechat_logging_in(V1_OPENID, V1_KEY);
@@ -468,7 +466,7 @@ async fn two_instances_on_one_database_make_one_fetch(w: World) {
         wechat
     };
     let a = w.service(mock(&fetches));
-    let b = LoginService::sharing(mock(&fetches), other_shared);
+    let b = World::service_over(&other_store, &w.clock, mock(&fetches));
     let caller = logged_in(&a).await;
 
     let (x, y) = futures_util::future::join(
@@ -489,7 +487,7 @@ async fn two_instances_on_one_database_make_one_fetch(w: World) {
     );
     let stored = w
         .store
-        .load_access_token(V1_APPID)
+        .load_access_token(V1_APPID).await
         .expect("load")
         .expect("shared row");
     assert_eq!(stored.fetches, 1);
@@ -505,12 +503,12 @@ macro_rules! on_both_databases {
     ($($case:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $case() { super::$case(super::World::on(super::TestDatabase::sqlite())).await; })*
+            async fn $case() { super::$case(super::World::on(super::TestDatabase::sqlite()).await).await; })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $case() {
-                if let Some(db) = super::TestDatabase::postgres() { super::$case(super::World::on(db)).await; }
+                if let Some(db) = super::TestDatabase::postgres() { super::$case(super::World::on(db).await).await; }
             })*
         }
     };
