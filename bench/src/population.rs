@@ -7,10 +7,15 @@ use wxlogin_store::{DieselUserStore, PoolOptions};
 
 /// Applies the migrations and inserts `users` users (`bench-<n>`), each with one live session.
 pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
-    DieselUserStore::connect(url, &PoolOptions::default(), test_sealer())
-        .context("connecting to the bench database")?
-        .run_migrations()
-        .context("migrating the bench database")?;
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .context("a runtime for the store")?
+        .block_on(DieselUserStore::open(
+            url,
+            &PoolOptions::default(),
+            test_sealer(),
+        ))
+        .context("opening and migrating the bench database")?;
     let far = 4_000_000_000_i64;
     let users_sql = "INSERT INTO users (id, openid, nick_name, created_at, updated_at) \
          SELECT 'bench-' || i, 'bench-openid-' || i, 'user ' || i, 0, 0 FROM numbers";

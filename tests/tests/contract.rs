@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
+use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
 use wxlogin_e2e::{Spawn, TOKEN_SECRET, TestApp, assert_error};
 use wxlogin_store::testing::TestDatabase;
-use wxlogin_token::{JwtIssuer, SessionToken, SystemClock, TokenCodec, TokenConfig};
+use wxlogin_token::{JwtIssuer, TokenConfig};
 
 async fn a_new_user_is_created_and_a_returning_user_found(db: &TestDatabase) {
     let app = TestApp::spawn(db.url()).await;

@@ -3,13 +3,33 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use wxlogin_core::LoginSettings;
+use wxlogin_domain::AppSecret;
+#[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
-use wxlogin_store::DatabaseUrl;
+use wxlogin_store::{DEFAULT_POOL_SIZE, DatabaseUrl, MIN_SECRET_LEN, SealingSecret};
 use wxlogin_token::MIN_KEY_LEN;
-use wxlogin_wechat::{AppSecret, DEFAULT_API_BASE, WeChatConfig};
+use wxlogin_wechat::{DEFAULT_API_BASE, WeChatConfig};
 
-/// The key that signs tokens in dev mode when `TOKEN_SECRET` is not set. Public, so dev tokens
-/// are worthless anywhere else.
+/// Without the `dev` feature there is no fake to talk to; `--dev` is refused before these
+/// would be used.
+#[cfg(not(feature = "dev"))]
+const DEV_APPID: &str = "";
+#[cfg(not(feature = "dev"))]
+const DEV_SECRET: &str = "";
+
+/// The production credentials `--dev` refuses: dev mode talks to a fake, and a real secret
+/// given to it would sign or seal with a value meant for production.
+const PRODUCTION_ONLY: [&str; 6] = [
+    "WECHAT_APPID",
+    "WECHAT_SECRET",
+    "WECHAT_API_BASE",
+    "TOKEN_SECRET",
+    "SESSION_KEY_SECRET",
+    "SESSION_KEY_SECRET_PREVIOUS",
+];
+
+/// The key that signs tokens in dev mode. Public, so dev tokens are worthless anywhere else.
 const DEV_TOKEN_SECRET: &str = "wxlogin dev mode token secret -- not for production";
 
 /// The token signing key; `Debug` hides it.
@@ -40,10 +60,10 @@ pub struct Config {
     pub token_secret: TokenSecret,
     /// Seals session_keys and the access token at rest (`SESSION_KEY_SECRET`, else derived
     /// from the token secret).
-    pub sealing_secret: TokenSecret,
+    pub sealing_secret: SealingSecret,
     /// The sealing secret before a rotation (`SESSION_KEY_SECRET_PREVIOUS`), still accepted for
     /// reading.
-    pub previous_sealing_secret: Option<TokenSecret>,
+    pub previous_sealing_secret: Option<SealingSecret>,
     /// Lifetime of a login session, seconds.
     pub session_ttl_secs: i64,
     /// How long a live session, once read, is trusted without the database, milliseconds.
@@ -62,8 +82,6 @@ pub struct Config {
     pub workers: usize,
 }
 
-/// Session lifetime when `SESSION_TTL_SECS` is not set: 7 days.
-pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
 /// Login attempts per IP per minute when `LOGIN_RATE_LIMIT` is not set.
 pub const DEFAULT_LOGIN_RATE_LIMIT: u32 = 60;
 /// The SQLite file used when `DATABASE_URL` is not set.
@@ -77,12 +95,21 @@ impl Config {
         let mut problems = Vec::new();
 
         let (appid, secret) = if dev {
-            if var("WECHAT_SECRET").is_some() {
+            if !cfg!(feature = "dev") {
                 problems.push(
-                    "WECHAT_SECRET is set, but --dev talks to a fake WeChat and must never run with \
-                     real credentials: unset WECHAT_APPID/WECHAT_SECRET or drop --dev"
+                    "--dev is not available: this wxlogin-server was built without the `dev` \
+                     feature, so the fake WeChat is not in it"
                         .to_owned(),
                 );
+            }
+            for name in PRODUCTION_ONLY
+                .into_iter()
+                .filter(|name| var(name).is_some())
+            {
+                problems.push(format!(
+                    "{name} is set, but --dev talks to a fake WeChat and never runs with \
+                     production settings: unset {name} or drop --dev"
+                ));
             }
             (DEV_APPID.to_owned(), DEV_SECRET.to_owned())
         } else {
@@ -103,6 +130,8 @@ impl Config {
         };
 
         let token_secret = match var("TOKEN_SECRET") {
+            None if dev => DEV_TOKEN_SECRET.as_bytes().to_vec(),
+            Some(_) if dev => Vec::new(),
             Some(s) if s.len() >= MIN_KEY_LEN => s.into_bytes(),
             Some(s) => {
                 problems.push(format!(
@@ -111,7 +140,6 @@ impl Config {
                 ));
                 Vec::new()
             }
-            None if dev => DEV_TOKEN_SECRET.as_bytes().to_vec(),
             None => {
                 problems.push(format!(
                     "TOKEN_SECRET is required (at least {MIN_KEY_LEN} random bytes)"
@@ -120,15 +148,17 @@ impl Config {
             }
         };
 
-        let mut sealing = |name: &str| match var(name) {
-            Some(s) if s.len() >= MIN_KEY_LEN => Some(s.into_bytes()),
-            Some(s) => {
-                problems.push(format!(
-                    "{name} is {} bytes long; at least {MIN_KEY_LEN} are required",
-                    s.len()
-                ));
-                None
-            }
+        let mut sealing = |name: &str| match var(name).filter(|_| !dev) {
+            Some(s) => match SealingSecret::new(s.into_bytes()) {
+                Ok(secret) => Some(secret),
+                Err(_) => {
+                    problems.push(format!(
+                        "{name} is {} bytes long; at least {MIN_SECRET_LEN} are required",
+                        var(name).map_or(0, |s| s.len())
+                    ));
+                    None
+                }
+            },
             None => None,
         };
         let sealing_secret = sealing("SESSION_KEY_SECRET");
@@ -138,11 +168,18 @@ impl Config {
             &var,
             &mut problems,
             "SESSION_TTL_SECS",
-            DEFAULT_SESSION_TTL_SECS,
+            LoginSettings::DEFAULT_SESSION_TTL_SECS,
             1,
             366 * 24 * 3600,
         );
-        let session_cache_ms = number(&var, &mut problems, "SESSION_CACHE_MS", 1000, 0, 60_000);
+        let session_cache_ms = number(
+            &var,
+            &mut problems,
+            "SESSION_CACHE_MS",
+            i64::try_from(LoginSettings::DEFAULT_SESSION_CACHE.as_millis()).unwrap_or(1000),
+            0,
+            60_000,
+        );
         let login_rate_limit = number(
             &var,
             &mut problems,
@@ -159,8 +196,23 @@ impl Config {
             1024,
             16 * 1024 * 1024,
         );
-        let timeout_secs = number(&var, &mut problems, "WECHAT_TIMEOUT_SECS", 5, 1, 60);
-        let db_pool_size = number(&var, &mut problems, "DB_POOL_SIZE", 8, 1, 1000);
+        let default_wechat = WeChatConfig::new(String::new(), AppSecret::new(String::new()));
+        let timeout_secs = number(
+            &var,
+            &mut problems,
+            "WECHAT_TIMEOUT_SECS",
+            i64::try_from(default_wechat.timeout.as_secs()).unwrap_or(5),
+            1,
+            60,
+        );
+        let db_pool_size = number(
+            &var,
+            &mut problems,
+            "DB_POOL_SIZE",
+            i64::from(DEFAULT_POOL_SIZE),
+            1,
+            1000,
+        );
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         let workers = number(
             &var,
@@ -184,7 +236,9 @@ impl Config {
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
 
-        let api_base = var("WECHAT_API_BASE").unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+        let api_base = var("WECHAT_API_BASE")
+            .filter(|_| !dev)
+            .unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
         if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
             problems.push(format!(
                 "WECHAT_API_BASE {api_base:?} must start with https:// or http://"
@@ -196,18 +250,27 @@ impl Config {
         }
         let mut wechat = WeChatConfig::new(appid, AppSecret::new(secret)).with_api_base(api_base);
         wechat.timeout = Duration::from_secs(timeout_secs.unsigned_abs());
+        // The sealer derives its own key (HKDF, its own label), so the token secret can serve
+        // as the sealing secret's default without the two keys being the same. Both minimums
+        // are 32 bytes, so a token secret that passed is a sealing secret too.
+        let sealing_secret = match sealing_secret {
+            Some(secret) => secret,
+            None => SealingSecret::new(token_secret.clone()).map_err(|e| {
+                vec![format!(
+                    "TOKEN_SECRET cannot serve as the sealing secret ({e}); set SESSION_KEY_SECRET"
+                )]
+            })?,
+        };
         Ok(Self {
             dev,
             wechat,
-            // The sealer derives its own key (HKDF, its own label), so the token secret can
-            // serve as the sealing secret's default without the two keys being the same.
-            sealing_secret: TokenSecret(sealing_secret.unwrap_or_else(|| token_secret.clone())),
-            previous_sealing_secret: previous_sealing_secret.map(TokenSecret),
+            sealing_secret,
+            previous_sealing_secret,
             token_secret: TokenSecret(token_secret),
             session_ttl_secs,
             session_cache_ms: session_cache_ms.unsigned_abs(),
             database_url,
-            db_pool_size: u32::try_from(db_pool_size).unwrap_or(8),
+            db_pool_size: u32::try_from(db_pool_size).unwrap_or(DEFAULT_POOL_SIZE),
             bind_addr,
             login_rate_limit: u32::try_from(login_rate_limit).unwrap_or(0),
             max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(64 * 1024),
@@ -291,13 +354,29 @@ mod tests {
         assert!(!config.dev);
     }
 
+    #[cfg(feature = "dev")]
     #[test]
-    fn dev_mode_needs_nothing_and_refuses_real_credentials() {
+    fn dev_mode_needs_nothing_and_refuses_every_production_setting() {
         let config = read(true, &[]).expect("valid");
         assert_eq!(config.wechat.appid, DEV_APPID);
-        let problems = read(true, &GOOD).expect_err("refused");
+        for name in PRODUCTION_ONLY {
+            let problems =
+                read(true, &[(name, "0123456789abcdef0123456789abcdef")]).expect_err("refused");
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert!(
+                problems[0].starts_with(&format!("{name} is set, but --dev")),
+                "{problems:?}"
+            );
+            assert!(!problems[0].contains("0123456789abcdef"), "{problems:?}");
+        }
+    }
+
+    #[cfg(not(feature = "dev"))]
+    #[test]
+    fn without_the_dev_feature_dev_mode_is_refused() {
+        let problems = read(true, &[]).expect_err("refused");
         assert!(
-            problems[0].starts_with("WECHAT_SECRET is set, but --dev"),
+            problems[0].starts_with("--dev is not available"),
             "{problems:?}"
         );
     }

@@ -3,8 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, error::JsonPayloadError};
 use serde::Serialize;
-use wxlogin_core::CoreError;
-use wxlogin_wechat::WeChatError;
+use wxlogin_core::{CoreError, ErrorKind};
+use wxlogin_domain::error_chain;
 
 /// An error as the client sees it: a status, a kind to branch on, a message to read.
 #[derive(Debug)]
@@ -67,123 +67,102 @@ impl ResponseError for ApiError {
 }
 
 impl From<CoreError> for ApiError {
+    /// Maps the kind to the contract's status and `error`, and logs the whole cause chain
+    /// once, at a level that says whether an operator must look. Causes are never sent.
     fn from(e: CoreError) -> Self {
+        use ErrorKind as K;
         use StatusCode as S;
-        match e {
-            CoreError::MalformedCode => Self::new(
+        let kind = e.kind();
+        let chain = error_chain(&e);
+        match kind {
+            K::WeChatUnavailable | K::StoreUnavailable => log::warn!("{chain}"),
+            K::WeChatQuotaExhausted | K::WeChatFailed | K::Internal => log::error!("{chain}"),
+            _ => log::debug!("refused: {chain}"),
+        }
+        match kind {
+            K::MalformedCode => Self::new(
                 S::BAD_REQUEST,
                 "invalid_code",
                 "the login code is empty or malformed",
             ),
-            CoreError::WeChat(e) => from_wechat(e),
-            CoreError::TokenInvalid(why) => {
-                log::debug!("token refused: {why}");
-                Self::new(
-                    S::UNAUTHORIZED,
-                    "token_invalid",
-                    "the login token is invalid; log in again",
-                )
-            }
-            CoreError::TokenExpired => Self::new(
+            K::InvalidCode => Self::new(
+                S::BAD_REQUEST,
+                "invalid_code",
+                "WeChat rejected the code (expired, used, or not for this app); get a new one",
+            ),
+            K::RateLimited => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many login attempts; try again in a minute",
+            ),
+            K::RiskyUser => Self::new(
+                S::FORBIDDEN,
+                "risky_user",
+                "WeChat blocked this login as high risk",
+            ),
+            K::WeChatUnavailable => Self::new(
+                S::SERVICE_UNAVAILABLE,
+                "wechat_unavailable",
+                "WeChat is busy or unreachable; try again",
+            ),
+            K::WeChatQuotaExhausted => Self::new(
+                S::SERVICE_UNAVAILABLE,
+                "wechat_unavailable",
+                "WeChat's daily quota for this call is used up; try again tomorrow",
+            ),
+            K::WeChatFailed => Self::new(
+                S::BAD_GATEWAY,
+                "wechat_error",
+                "WeChat answered unexpectedly",
+            ),
+            K::TokenInvalid => Self::new(
+                S::UNAUTHORIZED,
+                "token_invalid",
+                "the login token is invalid; log in again",
+            ),
+            K::TokenExpired => Self::new(
                 S::UNAUTHORIZED,
                 "token_expired",
                 "the login session has expired; log in again",
             ),
-            CoreError::SessionRevoked => Self::new(
+            K::SessionRevoked => Self::new(
                 S::UNAUTHORIZED,
                 "session_revoked",
                 "the login session was ended; log in again",
             ),
-            CoreError::InvalidSignature => Self::new(
+            K::InvalidSignature => Self::new(
                 S::BAD_REQUEST,
                 "invalid_signature",
                 "the rawData signature does not match: the data was altered",
             ),
-            CoreError::DecryptFailed(why) => Self::new(
+            K::DecryptFailed => Self::new(
                 S::BAD_REQUEST,
                 "decrypt_failed",
-                format!("the encrypted data cannot be used: {why}"),
+                format!("the encrypted data cannot be used: {}", cause_text(&e)),
             ),
-            CoreError::SessionKeyStale => Self::new(
+            K::SessionKeyStale => Self::new(
                 S::UNAUTHORIZED,
                 "token_expired",
                 "WeChat no longer honours this login's session key; log in again (wx.login) and retry",
             ),
-            CoreError::InvalidProfile(msg) => Self::invalid_request(msg),
-            CoreError::Store(e @ wxlogin_store::StoreError::Sealed(_)) => {
-                log::error!("sealing: {e}");
-                Self::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal server error",
-                )
-            }
-            CoreError::Store(e) => {
-                log::error!("database: {e}");
-                Self::new(
-                    S::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the service is temporarily unavailable",
-                )
-            }
-            CoreError::Internal(e) => {
-                log::error!("internal: {e}");
-                Self::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal server error",
-                )
-            }
+            K::InvalidProfile => Self::invalid_request(e.to_string()),
+            K::StoreUnavailable => Self::new(
+                S::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service is temporarily unavailable",
+            ),
+            _ => Self::new(
+                S::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal server error",
+            ),
         }
     }
 }
 
-fn from_wechat(e: WeChatError) -> ApiError {
-    use StatusCode as S;
-    match e {
-        WeChatError::InvalidCode | WeChatError::CodeUsed => ApiError::new(
-            S::BAD_REQUEST,
-            "invalid_code",
-            "WeChat rejected the code (expired, used, or not for this app); get a new one",
-        ),
-        WeChatError::RateLimited => ApiError::new(
-            S::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many login attempts; try again in a minute",
-        ),
-        WeChatError::RiskyUser => ApiError::new(
-            S::FORBIDDEN,
-            "risky_user",
-            "WeChat blocked this login as high risk",
-        ),
-        WeChatError::Busy | WeChatError::Unavailable(_) | WeChatError::Timeout => {
-            log::warn!("WeChat unavailable: {e}");
-            ApiError::new(
-                S::SERVICE_UNAVAILABLE,
-                "wechat_unavailable",
-                "WeChat is busy or unreachable; try again",
-            )
-        }
-        WeChatError::QuotaExhausted => {
-            log::error!("WeChat: {e}");
-            ApiError::new(
-                S::SERVICE_UNAVAILABLE,
-                "wechat_unavailable",
-                "WeChat's daily quota for this call is used up; try again tomorrow",
-            )
-        }
-        WeChatError::BadCredentials { .. }
-        | WeChatError::AccessTokenInvalid { .. }
-        | WeChatError::Api { .. }
-        | WeChatError::InvalidResponse(_) => {
-            log::error!("WeChat error: {e}");
-            ApiError::new(
-                S::BAD_GATEWAY,
-                "wechat_error",
-                "WeChat answered unexpectedly",
-            )
-        }
-    }
+/// The text of an error's direct cause: what the client is told about its own bad input.
+fn cause_text(e: &CoreError) -> String {
+    std::error::Error::source(e).map_or_else(String::new, ToString::to_string)
 }
 
 /// JSON body errors in the contract's shape (actix's default is a plain-text 400).

@@ -10,8 +10,8 @@ const USAGE: &str = "usage: wxlogin-server [--dev]
           Never for production.
 
 Configuration comes from the environment: WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE,
-TOKEN_SECRET, SESSION_TTL_SECS, DATABASE_URL, BIND_ADDR, LOGIN_RATE_LIMIT, RUST_LOG
-(see README.md).";
+TOKEN_SECRET, SESSION_KEY_SECRET, SESSION_TTL_SECS, SESSION_CACHE_MS, DATABASE_URL,
+DB_POOL_SIZE, BIND_ADDR, LOGIN_RATE_LIMIT, MAX_BODY_BYTES, WORKERS, RUST_LOG (see README.md).";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
@@ -24,7 +24,12 @@ async fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             "-V" | "--version" => {
-                println!("wxlogin-server {}", env!("CARGO_PKG_VERSION"));
+                let dev = if cfg!(feature = "dev") {
+                    "with --dev (the fake WeChat is built in)"
+                } else {
+                    "without --dev"
+                };
+                println!("wxlogin-server {} ({dev})", env!("CARGO_PKG_VERSION"));
                 return ExitCode::SUCCESS;
             }
             other => {

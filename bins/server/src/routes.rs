@@ -6,7 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
 use wxlogin_core::{ProfileEdit, UserInfoData};
-use wxlogin_store::{User, UserStore};
+use wxlogin_domain::User;
+
+use wxlogin_domain::error_chain;
 
 use crate::auth::Authenticated;
 use crate::error::ApiError;
@@ -223,10 +225,9 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let store = state.service.store().clone();
-    let ping = tokio::task::spawn_blocking(move || store.ping());
-    match tokio::time::timeout(Duration::from_secs(3), ping).await {
-        Ok(Ok(Ok(()))) => {
+    // The same path as every other store call: a permit, a pooled connection, a query.
+    match tokio::time::timeout(Duration::from_secs(3), state.service.ping()).await {
+        Ok(Ok(())) => {
             let fetches = state.service.access_token_fetches();
             Ok(HttpResponse::Ok().json(serde_json::json!({
                 "status": "ready",
@@ -236,7 +237,10 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
             })))
         }
         outcome => {
-            log::warn!("readiness check failed: {outcome:?}");
+            match outcome {
+                Ok(Err(e)) => log::warn!("readiness check failed: {}", error_chain(&e)),
+                _ => log::warn!("readiness check failed: the database took over 3 s"),
+            }
             Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

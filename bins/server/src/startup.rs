@@ -1,4 +1,5 @@
-//! Builds the server from a [`Config`]: database, migrations, dev-mode fake, listener.
+//! Builds the server from a [`Config`]: database, migrations, the one service, dev-mode fake,
+//! listener.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -6,10 +7,12 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use wxlogin_core::{LoginService, LoginSettings, LoginShared};
+use wxlogin_core::{LoginService, LoginSettings};
+use wxlogin_domain::SystemClock;
+#[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_store::{ChangeListener, DieselUserStore, PoolOptions, SessionKeySealer};
-use wxlogin_token::{JwtIssuer, SystemClock, TokenConfig};
+use wxlogin_store::{DieselUserStore, PoolOptions, SessionKeySealer};
+use wxlogin_token::{JwtIssuer, TokenConfig};
 use wxlogin_wechat::HttpWeChatClient;
 
 use crate::config::Config;
@@ -21,14 +24,18 @@ use crate::state::{AppState, login_limiter};
 pub struct Application {
     server: Server,
     addr: SocketAddr,
+    #[cfg(feature = "dev")]
     fake: Option<RunningFake>,
-    changes: Option<ChangeListener>,
+    /// Owns the change-feed subscription and the WeChat transport threads; dropped after the
+    /// server has stopped.
+    service: Arc<LoginService>,
 }
 
 impl Application {
     /// Connects the database and applies migrations, starts the fake WeChat in dev mode, and
     /// binds `config.bind_addr` (port 0 picks a free port: see [`Application::addr`]).
-    pub async fn build(mut config: Config) -> anyhow::Result<Self> {
+    pub async fn build(#[allow(unused_mut)] mut config: Config) -> anyhow::Result<Self> {
+        #[cfg(feature = "dev")]
         let fake = if config.dev {
             let running = FakeWeChat::new(FakeWeChatConfig::default())
                 .start("127.0.0.1:0")
@@ -40,86 +47,64 @@ impl Application {
                 "DEV MODE: WeChat is the built-in FAKE at {}; tokens are signed with",
                 running.base_url()
             );
-            log::warn!("a dev key unless TOKEN_SECRET is set. Never expose this server to users.");
+            log::warn!("a public dev key. Never expose this server to users.");
             log::warn!("======================================================================");
             Some(running)
         } else {
             None
         };
 
-        let url = config.database_url.clone();
+        let mut sealer =
+            SessionKeySealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;
+        if let Some(previous) = &config.previous_sealing_secret {
+            sealer = sealer
+                .with_previous(previous)
+                .context("SESSION_KEY_SECRET_PREVIOUS")?;
+        }
+        log::info!("secrets at rest are sealed under key {}", sealer.key_id());
         let pool = PoolOptions {
             max_size: config.db_pool_size,
             ..PoolOptions::default()
         };
-        let mut sealer =
-            SessionKeySealer::new(config.sealing_secret.expose()).context("SESSION_KEY_SECRET")?;
-        if let Some(previous) = &config.previous_sealing_secret {
-            sealer = sealer
-                .with_previous(previous.expose())
-                .context("SESSION_KEY_SECRET_PREVIOUS")?;
+        let (store, applied) = DieselUserStore::open(&config.database_url, &pool, sealer)
+            .await
+            .context("DATABASE_URL")?;
+        for migration in applied {
+            log::info!("applied migration {migration}");
         }
-        log::info!("secrets at rest are sealed under key {}", sealer.key_id());
-        let store = tokio::task::spawn_blocking(move || -> anyhow::Result<DieselUserStore> {
-            let store = DieselUserStore::connect(&url, &pool, sealer).context("DATABASE_URL")?;
-            let applied = store
-                .run_migrations()
-                .context("applying database migrations")?;
-            for migration in applied {
-                log::info!("applied migration {migration}");
-            }
-            Ok(store)
-        })
-        .await
-        .context("database set-up task")??;
         log::info!("database: {}", store.url());
-        let store = Arc::new(store);
 
-        let tokens = Arc::new(
-            JwtIssuer::new(
-                config.token_secret.expose(),
-                TokenConfig::default(),
-                SystemClock,
-            )
-            .context("TOKEN_SECRET")?,
-        );
-        let limiter = login_limiter(config.login_rate_limit);
-        let settings = LoginSettings {
-            session_ttl_secs: config.session_ttl_secs,
-            session_cache: std::time::Duration::from_millis(config.session_cache_ms),
-            store_concurrency: usize::try_from(config.db_pool_size).unwrap_or(8),
-            ..LoginSettings::default()
-        };
-        let shared = Arc::new(LoginShared::new(
-            Arc::clone(&store),
-            tokens,
-            Arc::new(SystemClock),
-            settings,
-        ));
-        // Other instances' logouts and edits, heard at once rather than when the cache expires.
-        let changes = if config.session_cache_ms > 0 {
-            let to = Arc::clone(&shared);
-            store
-                .listen_for_changes(move |change| to.apply_change(&change))
-                .context("listening for changes on PostgreSQL")?
-        } else {
-            None
-        };
-        let wechat = config.wechat.clone();
+        let tokens = JwtIssuer::new(
+            config.token_secret.expose(),
+            TokenConfig::default(),
+            SystemClock,
+        )
+        .context("TOKEN_SECRET")?;
+        let wechat =
+            HttpWeChatClient::new(config.wechat.clone()).context("starting the WeChat client")?;
+        let service = LoginService::builder()
+            .wechat(Arc::new(wechat))
+            .store(Arc::new(store))
+            .tokens(Arc::new(tokens))
+            .settings(LoginSettings {
+                session_ttl_secs: config.session_ttl_secs,
+                session_cache: std::time::Duration::from_millis(config.session_cache_ms),
+                ..LoginSettings::default()
+            })
+            .build()
+            .context("wiring the login service")?;
+        let state = web::Data::new(AppState {
+            service: Arc::clone(&service),
+            login_limiter: login_limiter(config.login_rate_limit),
+        });
         let max_body = config.max_body_bytes;
 
         let listener = TcpListener::bind(config.bind_addr)
             .with_context(|| format!("BIND_ADDR {}", config.bind_addr))?;
         let addr = listener.local_addr()?;
         let server = HttpServer::new(move || {
-            // One WeChat client per worker: awc clients cannot cross threads.
-            let service =
-                LoginService::sharing(HttpWeChatClient::new(wechat.clone()), Arc::clone(&shared));
             App::new()
-                .app_data(web::Data::new(AppState {
-                    service,
-                    login_limiter: limiter.clone(),
-                }))
+                .app_data(state.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)
@@ -144,8 +129,9 @@ impl Application {
         Ok(Self {
             server,
             addr,
+            #[cfg(feature = "dev")]
             fake,
-            changes,
+            service,
         })
     }
 
@@ -156,7 +142,10 @@ impl Application {
 
     /// The base URL of the built-in fake WeChat, in dev mode.
     pub fn fake_wechat_url(&self) -> Option<String> {
-        self.fake.as_ref().map(RunningFake::base_url)
+        #[cfg(feature = "dev")]
+        return self.fake.as_ref().map(RunningFake::base_url);
+        #[cfg(not(feature = "dev"))]
+        None
     }
 
     /// A handle to stop it gracefully (`handle.stop(true)` lets requests in flight finish).
@@ -167,7 +156,8 @@ impl Application {
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        drop(self.changes);
+        drop(self.service);
+        #[cfg(feature = "dev")]
         if let Some(fake) = self.fake {
             fake.stop().await;
         }

@@ -5,12 +5,6 @@ use std::sync::Arc;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use wxlogin_core::LoginService;
-use wxlogin_store::DieselUserStore;
-use wxlogin_token::{JwtIssuer, SystemClock};
-use wxlogin_wechat::HttpWeChatClient;
-
-/// The login use case as the server runs it.
-pub type Service = LoginService<HttpWeChatClient, DieselUserStore, JwtIssuer<SystemClock>>;
 
 /// Per-IP limit on login attempts, shared by all workers.
 pub type LoginLimiter = DefaultKeyedRateLimiter<IpAddr>;
@@ -21,10 +15,10 @@ pub fn login_limiter(per_minute: u32) -> Option<Arc<LoginLimiter>> {
         .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))))
 }
 
-/// Per-worker state (the WeChat client is bound to its worker's thread).
+/// The state of the process, one for every worker.
 pub struct AppState {
-    /// The login use case.
-    pub service: Service,
+    /// The use cases: one service for the whole process.
+    pub service: Arc<LoginService>,
     /// The login rate limiter, if on.
     pub login_limiter: Option<Arc<LoginLimiter>>,
 }

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig};
+use wxlogin_store::testing::TestDatabase;
 
 fn server() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxlogin-server"));
@@ -44,14 +45,26 @@ fn a_short_token_secret_is_refused_by_name() {
 }
 
 #[test]
-fn dev_mode_refuses_real_wechat_credentials() {
-    let out = server()
-        .arg("--dev")
-        .env("WECHAT_SECRET", "real")
-        .output()
-        .expect("runs");
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--dev"));
+fn dev_mode_refuses_every_production_credential_by_name() {
+    for name in [
+        "WECHAT_APPID",
+        "WECHAT_SECRET",
+        "TOKEN_SECRET",
+        "SESSION_KEY_SECRET",
+    ] {
+        let out = server()
+            .arg("--dev")
+            .env(name, "a production value of thirty-two bytes")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("{name} is set, but --dev")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("production value"), "{stderr}");
+    }
 }
 
 #[test]
@@ -68,12 +81,22 @@ struct Running {
     port: u16,
 }
 
+/// A failing test must not leave its server running.
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Running {
-    fn start_dev(db: &std::path::Path) -> Self {
+    fn start_dev(db: &TestDatabase) -> Self {
         let mut child = server()
             .arg("--dev")
             .env("BIND_ADDR", "127.0.0.1:0")
-            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("DATABASE_URL", db.url())
             .env("RUST_LOG", "debug")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -156,7 +179,7 @@ impl Running {
 
 #[test]
 fn dev_mode_logs_in_says_so_loudly_keeps_secrets_out_of_logs_and_stops_on_sigterm() {
-    let db = std::env::temp_dir().join(format!("wxlogin-bin-{}.db", std::process::id()));
+    let db = TestDatabase::sqlite();
     let mut running = Running::start_dev(&db);
     assert!(
         running.log.iter().any(|l| l.contains("DEV MODE")),
@@ -187,14 +210,11 @@ fn dev_mode_logs_in_says_so_loudly_keeps_secrets_out_of_logs_and_stops_on_sigter
             "{secret} leaked into the log:\n{log}"
         );
     }
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
 }
 
 #[test]
 fn sigint_stops_it_gracefully_too() {
-    let db = std::env::temp_dir().join(format!("wxlogin-bin-int-{}.db", std::process::id()));
+    let db = TestDatabase::sqlite();
     let mut running = Running::start_dev(&db);
     let status = running.signal("INT");
     assert!(status.success(), "{status:?}");
@@ -203,7 +223,4 @@ fn sigint_stops_it_gracefully_too() {
         "{:#?}",
         running.log
     );
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
 }

@@ -6,8 +6,8 @@ use mockall::predicate::eq;
 use wxlogin_core::{CoreError, LoginService, LoginSettings, ProfileEdit};
 use wxlogin_domain::{
     ManualClock, MockAccessTokenStore, MockSessionStore, MockTokenCodec, MockUserStore,
-    MockWeChatApi, OpenId, OpenedLogin, Session, SessionKey, SessionToken, StoreError,
-    TokenError, User, WeChatError, WeChatSession,
+    MockWeChatApi, OpenId, OpenedLogin, Session, SessionKey, SessionToken, StoreError, TokenError,
+    User, WeChatError, WeChatSession,
 };
 
 const NOW: i64 = 1_800_000_000;

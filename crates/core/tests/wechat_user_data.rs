@@ -148,7 +148,10 @@ async fn verified_user_info_updates_the_profile(w: World) {
             .as_deref()
             .is_some_and(|a| a.starts_with("http://wx.qlogo.cn/"))
     );
-    assert_eq!(w.store.find_user(&user.id).await.expect("query"), Some(user));
+    assert_eq!(
+        w.store.find_user(&user.id).await.expect("query"),
+        Some(user)
+    );
 }
 
 async fn another_apps_data_is_refused_without_asking_wechat(w: World) {
@@ -180,7 +183,8 @@ async fn another_users_data_is_refused(w: World) {
     );
     let user = w
         .store
-        .find_user(&caller.user.id).await
+        .find_user(&caller.user.id)
+        .await
         .expect("q")
         .expect("user");
     assert_eq!(user.nick_name, None, "nothing stored");
@@ -436,7 +440,8 @@ async fn an_exhausted_quota_is_never_retried(w: World) {
     ));
     let user = w
         .store
-        .find_user(&caller.user.id).await
+        .find_user(&caller.user.id)
+        .await
         .expect("q")
         .expect("user");
     assert_eq!(user.phone_number, None);
@@ -487,7 +492,8 @@ async fn two_instances_on_one_database_make_one_fetch(w: World) {
     );
     let stored = w
         .store
-        .load_access_token(V1_APPID).await
+        .load_access_token(V1_APPID)
+        .await
         .expect("load")
         .expect("shared row");
     assert_eq!(stored.fetches, 1);

@@ -11,12 +11,12 @@ mod wechat;
 pub use cause::{Cause, error_chain};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use secret::{AccessToken, AppSecret, OpenId, SessionKey, UnionId};
-#[cfg(feature = "mock")]
-pub use store::{MockAccessTokenStore, MockChangeFeed, MockSessionStore, MockUserStore};
 pub use store::{
     AccessTokenStore, ChangeFeed, ChangeHandler, SessionStore, StoreChange, StoreError,
     Subscription, UserStore,
 };
+#[cfg(feature = "mock")]
+pub use store::{MockAccessTokenStore, MockChangeFeed, MockSessionStore, MockUserStore};
 #[cfg(feature = "mock")]
 pub use token::MockTokenCodec;
 pub use token::{SessionToken, TokenCodec, TokenError};

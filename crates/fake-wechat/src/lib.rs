@@ -343,8 +343,10 @@ async fn jscode2session(
         "incomplete" => return text_plain(json!({ "openid": fake.openid_for(name) })),
         // Half a reply, then the connection drops: WeChat may have used the code.
         "cut" => {
-            let half: Result<web::Bytes, std::io::Error> = Ok(web::Bytes::from_static(b"{\"openid\":"));
-            let lost: Result<web::Bytes, std::io::Error> = Err(std::io::Error::other("connection lost"));
+            let half: Result<web::Bytes, std::io::Error> =
+                Ok(web::Bytes::from_static(b"{\"openid\":"));
+            let lost: Result<web::Bytes, std::io::Error> =
+                Err(std::io::Error::other("connection lost"));
             return HttpResponse::Ok()
                 .content_type("text/plain")
                 .streaming(futures_util::stream::iter([half, lost]));

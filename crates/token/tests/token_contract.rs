@@ -5,9 +5,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use wxlogin_domain::{Clock, ManualClock, SessionToken, TokenCodec, TokenError};
-use wxlogin_token::{
-    JwtIssuer, TokenConfig,
-};
+use wxlogin_token::{JwtIssuer, TokenConfig};
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 const NOW: i64 = 1_800_000_000;

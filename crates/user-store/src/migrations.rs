@@ -27,9 +27,8 @@ impl DieselUserStore {
 impl Database {
     fn run_migrations(&self) -> DbResult<Vec<String>> {
         let mut conn = self.conn()?;
-        let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| {
-            StoreError::Migration(Cause::boxed(e))
-        };
+        let migration_error =
+            |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(Cause::boxed(e));
         let applied = match &mut *conn {
             AnyConnection::Sqlite(c) => c
                 .run_pending_migrations(SQLITE_MIGRATIONS)

@@ -121,7 +121,8 @@ pub(crate) fn create_or_complete_user(
             .set(users::unionid.eq(unionid.expose()))
             .execute(&mut *conn)?;
     }
-    let user = user_by_openid(conn, openid)?.ok_or(DbError::from(diesel::result::Error::NotFound))?;
+    let user =
+        user_by_openid(conn, openid)?.ok_or(DbError::from(diesel::result::Error::NotFound))?;
     Ok((user, false))
 }
 

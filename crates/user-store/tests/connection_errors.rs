@@ -1,7 +1,7 @@
 //! A database that cannot be used is a clear typed error, never a panic.
 
-use wxlogin_store::testing::test_sealer;
 use wxlogin_domain::{StoreError, error_chain};
+use wxlogin_store::testing::test_sealer;
 use wxlogin_store::{DatabaseUrl, DieselUserStore, PoolOptions};
 
 fn quick() -> PoolOptions {
@@ -92,6 +92,9 @@ fn a_new_sqlite_file_is_readable_by_its_owner_only() {
     let db = wxlogin_store::testing::TestDatabase::sqlite();
     let _store = DieselUserStore::connect(db.url(), &quick(), test_sealer()).expect("opens");
     let path = db.url().trim_start_matches("sqlite://");
-    let mode = std::fs::metadata(path).expect("created").permissions().mode();
+    let mode = std::fs::metadata(path)
+        .expect("created")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }

@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use tokio::sync::Barrier;
 
-use wxlogin_store::testing::{TestDatabase, test_sealer};
 use wxlogin_domain::{
     AccessToken, AccessTokenStore, ChangeFeed, NewLogin, NewSession, OpenId, ProfileUpdate,
     SessionKey, SessionStore, StoreChange, StoreError, UnionId, UserStore,
 };
+use wxlogin_store::testing::{TestDatabase, test_sealer};
 use wxlogin_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
 
 const NOW: i64 = 1_800_000_000;
@@ -46,7 +46,8 @@ fn new_session(user_id: &str, key: &str, created_at: i64) -> NewSession {
 
 async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStore) {
     let (created, was_created) = store
-        .find_or_create_user(&openid("a"), None, NOW).await
+        .find_or_create_user(&openid("a"), None, NOW)
+        .await
         .expect("create");
     assert!(was_created);
     assert_eq!(created.openid, openid("a"));
@@ -60,7 +61,8 @@ async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStor
         (None, None, None)
     );
     let (found, was_created) = store
-        .find_or_create_user(&openid("a"), None, NOW + 5).await
+        .find_or_create_user(&openid("a"), None, NOW + 5)
+        .await
         .expect("find");
     assert!(!was_created);
     assert_eq!(found, created);
@@ -68,13 +70,15 @@ async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStor
 
 async fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("b"), None, NOW).await
+        .find_or_create_user(&openid("b"), None, NOW)
+        .await
         .expect("create");
     assert_eq!(user.id.len(), 36);
     assert!(!user.id.contains("openid"));
     assert!(uuid_like(&user.id), "{}", user.id);
     let (other, _) = store
-        .find_or_create_user(&openid("c"), None, NOW).await
+        .find_or_create_user(&openid("c"), None, NOW)
+        .await
         .expect("create");
     assert_ne!(user.id, other.id);
 }
@@ -85,17 +89,20 @@ fn uuid_like(id: &str) -> bool {
 
 async fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("d"), None, NOW).await
+        .find_or_create_user(&openid("d"), None, NOW)
+        .await
         .expect("create");
     assert_eq!(user.unionid, None);
     let unionid = UnionId::new("union-d");
     let (user, _) = store
-        .find_or_create_user(&openid("d"), Some(&unionid), NOW).await
+        .find_or_create_user(&openid("d"), Some(&unionid), NOW)
+        .await
         .expect("find");
     assert_eq!(user.unionid, Some(unionid.clone()));
     let other = UnionId::new("union-other");
     let (user, _) = store
-        .find_or_create_user(&openid("d"), Some(&other), NOW).await
+        .find_or_create_user(&openid("d"), Some(&other), NOW)
+        .await
         .expect("find");
     assert_eq!(
         user.unionid,
@@ -138,7 +145,8 @@ async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &
 
 async fn find_user_by_public_id(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("e"), None, NOW).await
+        .find_or_create_user(&openid("e"), None, NOW)
+        .await
         .expect("create");
     assert_eq!(store.find_user(&user.id).await.expect("query"), Some(user));
     assert_eq!(store.find_user("no-such-user").await.expect("query"), None);
@@ -146,7 +154,8 @@ async fn find_user_by_public_id(store: &DieselUserStore) {
 
 async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("f"), None, NOW).await
+        .find_or_create_user(&openid("f"), None, NOW)
+        .await
         .expect("create");
     let update = ProfileUpdate {
         nick_name: Some(Some("小明 🐼".into())),
@@ -155,7 +164,8 @@ async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
         phone_number: Some(Some("+1 650-555-0100".into())),
     };
     let updated = store
-        .update_profile(&user.id, &update, NOW + 10).await
+        .update_profile(&user.id, &update, NOW + 10)
+        .await
         .expect("query")
         .expect("exists");
     assert_eq!(updated.nick_name.as_deref(), Some("小明 🐼"));
@@ -168,7 +178,8 @@ async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
         ..ProfileUpdate::default()
     };
     let updated = store
-        .update_profile(&user.id, &clear_avatar, NOW + 20).await
+        .update_profile(&user.id, &clear_avatar, NOW + 20)
+        .await
         .expect("query")
         .expect("exists");
     assert_eq!(updated.avatar_url, None);
@@ -177,11 +188,15 @@ async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
         Some("小明 🐼"),
         "absent fields stay"
     );
-    assert_eq!(store.find_user(&user.id).await.expect("query"), Some(updated));
+    assert_eq!(
+        store.find_user(&user.id).await.expect("query"),
+        Some(updated)
+    );
 
     assert_eq!(
         store
-            .update_profile("nobody", &clear_avatar, NOW).await
+            .update_profile("nobody", &clear_avatar, NOW)
+            .await
             .expect("query"),
         None
     );
@@ -189,75 +204,116 @@ async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
 
 async fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("g"), None, NOW).await
+        .find_or_create_user(&openid("g"), None, NOW)
+        .await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-g", NOW)).await
+        .create_session(&new_session(&user.id, "key-g", NOW))
+        .await
         .expect("create");
     assert_eq!(session.user_id, user.id);
     assert_eq!(
         store
-            .session_key(&session.id).await
+            .session_key(&session.id)
+            .await
             .expect("query")
             .as_ref()
             .map(SessionKey::expose),
         Some("key-g")
     );
-    assert_eq!(store.session_key("no-such-session").await.expect("query"), None);
+    assert_eq!(
+        store.session_key("no-such-session").await.expect("query"),
+        None
+    );
     assert_eq!(session.revoked_at, None);
     assert_eq!(
         store.find_session(&session.id).await.expect("query"),
         Some(session.clone())
     );
-    assert_eq!(store.find_session("no-such-session").await.expect("query"), None);
+    assert_eq!(
+        store.find_session("no-such-session").await.expect("query"),
+        None
+    );
     let second = store
-        .create_session(&new_session(&user.id, "key-g2", NOW)).await
+        .create_session(&new_session(&user.id, "key-g2", NOW))
+        .await
         .expect("create");
     assert_ne!(second.id, session.id, "session ids are unique");
 }
 
 async fn a_session_for_a_missing_user_is_refused(store: &DieselUserStore) {
-    let result = store.create_session(&new_session("no-such-user", "k", NOW)).await;
+    let result = store
+        .create_session(&new_session("no-such-user", "k", NOW))
+        .await;
     assert!(matches!(result, Err(StoreError::Query(_))), "{result:?}");
 }
 
 async fn revoking_ends_a_session_once(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("h"), None, NOW).await
+        .find_or_create_user(&openid("h"), None, NOW)
+        .await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-h", NOW)).await
+        .create_session(&new_session(&user.id, "key-h", NOW))
+        .await
         .expect("create");
-    assert!(store.revoke_session(&session.id, NOW + 1).await.expect("query"));
     assert!(
-        !store.revoke_session(&session.id, NOW + 2).await.expect("query"),
+        store
+            .revoke_session(&session.id, NOW + 1)
+            .await
+            .expect("query")
+    );
+    assert!(
+        !store
+            .revoke_session(&session.id, NOW + 2)
+            .await
+            .expect("query"),
         "already ended"
     );
     assert_eq!(
         store
-            .find_session(&session.id).await
+            .find_session(&session.id)
+            .await
             .expect("query")
             .and_then(|s| s.revoked_at),
         Some(NOW + 1)
     );
-    assert!(!store.revoke_session("no-such-session", NOW).await.expect("query"));
+    assert!(
+        !store
+            .revoke_session("no-such-session", NOW)
+            .await
+            .expect("query")
+    );
 }
 
 async fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("i"), None, NOW).await
+        .find_or_create_user(&openid("i"), None, NOW)
+        .await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-i", NOW)).await
+        .create_session(&new_session(&user.id, "key-i", NOW))
+        .await
         .expect("create");
     assert!(!session.is_expired_at(NOW + 10));
-    assert!(store.expire_session(&session.id, NOW + 10).await.expect("query"));
+    assert!(
+        store
+            .expire_session(&session.id, NOW + 10)
+            .await
+            .expect("query")
+    );
     let expired = store
-        .find_session(&session.id).await
+        .find_session(&session.id)
+        .await
         .expect("query")
         .expect("still there");
     assert!(expired.is_expired_at(NOW + 10));
-    assert!(!store.expire_session("no-such-session", NOW).await.expect("query"));
+    assert!(
+        !store
+            .expire_session("no-such-session", NOW)
+            .await
+            .expect("query")
+    );
 }
 
 async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
@@ -274,78 +330,114 @@ async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
     .expect("database reachable");
     store.run_migrations().await.expect("migrations apply");
     let (user, _) = store
-        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW).await
+        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .await
         .expect("create");
     store
-        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW).await
+        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .await
         .expect("find");
     let update = ProfileUpdate {
         nick_name: Some(Some("m".into())),
         ..ProfileUpdate::default()
     };
     store
-        .update_profile(&user.id, &update, NOW).await
+        .update_profile(&user.id, &update, NOW)
+        .await
         .expect("update")
         .expect("exists");
     let session = store
-        .create_session(&new_session(&user.id, "key-m", NOW)).await
+        .create_session(&new_session(&user.id, "key-m", NOW))
+        .await
         .expect("create");
-    assert!(store.expire_session(&session.id, NOW + 1).await.expect("expire"));
     assert!(
         store
-            .expire_session(&session.id, NOW + 2).await
+            .expire_session(&session.id, NOW + 1)
+            .await
+            .expect("expire")
+    );
+    assert!(
+        store
+            .expire_session(&session.id, NOW + 2)
+            .await
             .expect("already expired, still there")
     );
-    assert!(store.revoke_session(&session.id, NOW + 3).await.expect("revoke"));
-    store.latest_live_session(&user.id, NOW).await.expect("query");
+    assert!(
+        store
+            .revoke_session(&session.id, NOW + 3)
+            .await
+            .expect("revoke")
+    );
+    store
+        .latest_live_session(&user.id, NOW)
+        .await
+        .expect("query");
     store.purge_sessions(NOW).await.expect("purge");
     store.session_key(&session.id).await.expect("session key");
     store.ping().await.expect("ping");
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "me", NOW, NOW + 30).await
+            .lease_access_token_refresh("wxapp", "me", NOW, NOW + 30)
+            .await
             .expect("lease")
     );
     let token = AccessToken::new("AT");
     store
-        .save_access_token("wxapp", "me", &token, NOW + 7000, 1).await
+        .save_access_token("wxapp", "me", &token, NOW + 7000, 1)
+        .await
         .expect("save");
     store.load_access_token("wxapp").await.expect("load");
-    store.expire_access_token("wxapp", &token).await.expect("expire");
     store
-        .release_access_token_lease("wxapp", "me", 0).await
+        .expire_access_token("wxapp", &token)
+        .await
+        .expect("expire");
+    store
+        .release_access_token_lease("wxapp", "me", 0)
+        .await
         .expect("release");
 }
 
 async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("j"), None, NOW).await
-        .expect("create");
-    assert_eq!(
-        store.latest_live_session(&user.id, NOW).await.expect("query"),
-        None
-    );
-    store
-        .create_session(&new_session(&user.id, "old", NOW)).await
-        .expect("create");
-    let newest = store
-        .create_session(&new_session(&user.id, "new", NOW + 5)).await
+        .find_or_create_user(&openid("j"), None, NOW)
+        .await
         .expect("create");
     assert_eq!(
         store
-            .latest_live_session(&user.id, NOW + 6).await
+            .latest_live_session(&user.id, NOW)
+            .await
+            .expect("query"),
+        None
+    );
+    store
+        .create_session(&new_session(&user.id, "old", NOW))
+        .await
+        .expect("create");
+    let newest = store
+        .create_session(&new_session(&user.id, "new", NOW + 5))
+        .await
+        .expect("create");
+    assert_eq!(
+        store
+            .latest_live_session(&user.id, NOW + 6)
+            .await
             .expect("query")
             .map(|s| s.id),
         Some(newest.id.clone())
     );
-    store.revoke_session(&newest.id, NOW + 7).await.expect("revoke");
+    store
+        .revoke_session(&newest.id, NOW + 7)
+        .await
+        .expect("revoke");
     let live = store
-        .latest_live_session(&user.id, NOW + 8).await
+        .latest_live_session(&user.id, NOW + 8)
+        .await
         .expect("query")
         .expect("the old one");
     assert_eq!(
         store
-            .session_key(&live.id).await
+            .session_key(&live.id)
+            .await
             .expect("query")
             .as_ref()
             .map(SessionKey::expose),
@@ -353,7 +445,8 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUse
     );
     assert_eq!(
         store
-            .latest_live_session(&user.id, NOW + 3601).await
+            .latest_live_session(&user.id, NOW + 3601)
+            .await
             .expect("query"),
         None,
         "all expired"
@@ -362,31 +455,52 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUse
 
 async fn purging_removes_only_ended_sessions(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("k"), None, NOW).await
+        .find_or_create_user(&openid("k"), None, NOW)
+        .await
         .expect("create");
     let live = store
-        .create_session(&new_session(&user.id, "live", NOW + 100)).await
+        .create_session(&new_session(&user.id, "live", NOW + 100))
+        .await
         .expect("create");
     let expired = store
-        .create_session(&new_session(&user.id, "expired", NOW - 7200)).await
+        .create_session(&new_session(&user.id, "expired", NOW - 7200))
+        .await
         .expect("create");
     let revoked = store
-        .create_session(&new_session(&user.id, "revoked", NOW)).await
+        .create_session(&new_session(&user.id, "revoked", NOW))
+        .await
         .expect("create");
-    store.revoke_session(&revoked.id, NOW).await.expect("revoke");
+    store
+        .revoke_session(&revoked.id, NOW)
+        .await
+        .expect("revoke");
     assert_eq!(store.purge_sessions(NOW + 1).await.expect("purge"), 2);
     assert!(store.find_session(&live.id).await.expect("query").is_some());
-    assert!(store.find_session(&expired.id).await.expect("query").is_none());
-    assert!(store.find_session(&revoked.id).await.expect("query").is_none());
+    assert!(
+        store
+            .find_session(&expired.id)
+            .await
+            .expect("query")
+            .is_none()
+    );
+    assert!(
+        store
+            .find_session(&revoked.id)
+            .await
+            .expect("query")
+            .is_none()
+    );
 }
 
 async fn data_survives_reopening_the_database(db: &TestDatabase) {
     let store = open(db).await;
     let (user, _) = store
-        .find_or_create_user(&openid("l"), None, NOW).await
+        .find_or_create_user(&openid("l"), None, NOW)
+        .await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "key-l", NOW)).await
+        .create_session(&new_session(&user.id, "key-l", NOW))
+        .await
         .expect("create");
     drop(store);
     let store = open(db).await;
@@ -405,10 +519,12 @@ async fn data_survives_reopening_the_database(db: &TestDatabase) {
 async fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
     let store = open(db).await;
     let (user, _) = store
-        .find_or_create_user(&openid("s"), None, NOW).await
+        .find_or_create_user(&openid("s"), None, NOW)
+        .await
         .expect("create");
     let session = store
-        .create_session(&new_session(&user.id, "tiihtNczf5v6AKRyjwEUhQ==", NOW)).await
+        .create_session(&new_session(&user.id, "tiihtNczf5v6AKRyjwEUhQ==", NOW))
+        .await
         .expect("create");
     drop(store);
     // What a database dump shows.
@@ -437,7 +553,8 @@ async fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
     .expect("database reachable");
     assert_eq!(
         rotated
-            .session_key(&session.id).await
+            .session_key(&session.id)
+            .await
             .expect("opens")
             .as_ref()
             .map(SessionKey::expose),
@@ -468,33 +585,39 @@ async fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStor
     assert_eq!(store.load_access_token("wxapp").await.expect("load"), None);
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "a", NOW, NOW + 30).await
+            .lease_access_token_refresh("wxapp", "a", NOW, NOW + 30)
+            .await
             .expect("lease")
     );
     assert!(
         !store
-            .lease_access_token_refresh("wxapp", "b", NOW + 1, NOW + 31).await
+            .lease_access_token_refresh("wxapp", "b", NOW + 1, NOW + 31)
+            .await
             .expect("lease"),
         "a holds it"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "a", NOW + 1, NOW + 31).await
+            .lease_access_token_refresh("wxapp", "a", NOW + 1, NOW + 31)
+            .await
             .expect("lease"),
         "its holder may renew it"
     );
     assert!(
         store
-            .lease_access_token_refresh("otherapp", "b", NOW + 1, NOW + 31).await
+            .lease_access_token_refresh("otherapp", "b", NOW + 1, NOW + 31)
+            .await
             .expect("lease"),
         "leases are per app"
     );
     let total = store
-        .save_access_token("wxapp", "a", &AccessToken::new("AT-1"), NOW + 7000, 1).await
+        .save_access_token("wxapp", "a", &AccessToken::new("AT-1"), NOW + 7000, 1)
+        .await
         .expect("save");
     assert_eq!(total, 1);
     let stored = store
-        .load_access_token("wxapp").await
+        .load_access_token("wxapp")
+        .await
         .expect("load")
         .expect("stored");
     assert_eq!(
@@ -503,22 +626,26 @@ async fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStor
     );
     assert!(
         !store
-            .lease_access_token_refresh("wxapp", "b", NOW + 2, NOW + 32).await
+            .lease_access_token_refresh("wxapp", "b", NOW + 2, NOW + 32)
+            .await
             .expect("lease"),
         "no lease while a usable token is stored"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "b", NOW + 7000, NOW + 7030).await
+            .lease_access_token_refresh("wxapp", "b", NOW + 7000, NOW + 7030)
+            .await
             .expect("lease"),
         "saving released the lease, and the token is due"
     );
     store
-        .release_access_token_lease("wxapp", "b", 2).await
+        .release_access_token_lease("wxapp", "b", 2)
+        .await
         .expect("release");
     assert_eq!(
         store
-            .load_access_token("wxapp").await
+            .load_access_token("wxapp")
+            .await
             .expect("load")
             .map(|t| t.fetches),
         Some(3),
@@ -526,13 +653,15 @@ async fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStor
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "c", NOW + 7001, NOW + 7031).await
+            .lease_access_token_refresh("wxapp", "c", NOW + 7001, NOW + 7031)
+            .await
             .expect("lease"),
         "releasing freed the lease"
     );
     assert!(
         store
-            .lease_access_token_refresh("wxapp", "d", NOW + 7032, NOW + 7062).await
+            .lease_access_token_refresh("wxapp", "d", NOW + 7032, NOW + 7062)
+            .await
             .expect("lease"),
         "an abandoned lease runs out"
     );
@@ -542,38 +671,53 @@ async fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) 
     let old = AccessToken::new("AT-old");
     let new = AccessToken::new("AT-new");
     store
-        .save_access_token("wxapp", "a", &old, NOW + 7000, 1).await
+        .save_access_token("wxapp", "a", &old, NOW + 7000, 1)
+        .await
         .expect("save");
-    assert!(store.expire_access_token("wxapp", &old).await.expect("expire"));
+    assert!(
+        store
+            .expire_access_token("wxapp", &old)
+            .await
+            .expect("expire")
+    );
     assert_eq!(
         store
-            .load_access_token("wxapp").await
+            .load_access_token("wxapp")
+            .await
             .expect("load")
             .map(|t| t.use_until),
         Some(0)
     );
     store
-        .save_access_token("wxapp", "b", &new, NOW + 7000, 1).await
+        .save_access_token("wxapp", "b", &new, NOW + 7000, 1)
+        .await
         .expect("save");
     assert!(
-        !store.expire_access_token("wxapp", &old).await.expect("expire"),
+        !store
+            .expire_access_token("wxapp", &old)
+            .await
+            .expect("expire"),
         "a late report about the old token leaves the new one alone"
     );
     assert_eq!(
         store
-            .load_access_token("wxapp").await
+            .load_access_token("wxapp")
+            .await
             .expect("load")
             .map(|t| (t.token, t.use_until)),
         Some((new, NOW + 7000))
     );
     assert!(
         !store
-            .expire_access_token("nosuchapp", &old).await
+            .expire_access_token("nosuchapp", &old)
+            .await
             .expect("expire")
     );
 }
 
-async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &DieselUserStore) {
+async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(
+    store: &DieselUserStore,
+) {
     let login = |key: &str, unionid: Option<&str>| NewLogin {
         openid: openid("o"),
         unionid: unionid.map(UnionId::new),
@@ -581,7 +725,10 @@ async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store
         created_at: NOW,
         expires_at: NOW + 60,
     };
-    let first = store.open_login(&login("k1", None)).await.expect("first login");
+    let first = store
+        .open_login(&login("k1", None))
+        .await
+        .expect("first login");
     assert!(first.created);
     assert_eq!(first.session.user_id, first.user.id);
     assert_eq!(first.session.expires_at, NOW + 60);
@@ -590,7 +737,8 @@ async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store
         Some(SessionKey::new("k1"))
     );
     let again = store
-        .open_login(&login("k2", Some("union-o"))).await
+        .open_login(&login("k2", Some("union-o")))
+        .await
         .expect("second login");
     assert!(!again.created);
     assert_eq!(again.user.id, first.user.id);
@@ -659,17 +807,24 @@ async fn changes_are_announced_to_every_listener(db: &TestDatabase) {
     );
 
     let (user, _) = elsewhere
-        .find_or_create_user(&openid("n"), None, NOW).await
+        .find_or_create_user(&openid("n"), None, NOW)
+        .await
         .expect("create");
     let first = elsewhere
-        .create_session(&new_session(&user.id, "k", NOW)).await
+        .create_session(&new_session(&user.id, "k", NOW))
+        .await
         .expect("session");
     let second = elsewhere
-        .create_session(&new_session(&user.id, "k", NOW)).await
+        .create_session(&new_session(&user.id, "k", NOW))
+        .await
         .expect("session");
-    elsewhere.revoke_session(&first.id, NOW).await.expect("revoke");
     elsewhere
-        .revoke_session(&first.id, NOW).await
+        .revoke_session(&first.id, NOW)
+        .await
+        .expect("revoke");
+    elsewhere
+        .revoke_session(&first.id, NOW)
+        .await
         .expect("revoked already: no news");
     elsewhere
         .update_profile(
@@ -679,10 +834,12 @@ async fn changes_are_announced_to_every_listener(db: &TestDatabase) {
                 ..ProfileUpdate::default()
             },
             NOW,
-        ).await
+        )
+        .await
         .expect("update");
     elsewhere
-        .expire_session(&second.id, NOW + 1).await
+        .expire_session(&second.id, NOW + 1)
+        .await
         .expect("expire");
 
     assert_eq!(next(), StoreChange::SessionEnded(first.id));

@@ -42,8 +42,12 @@ fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, W
     if error.errcode != 0 {
         return Err(WeChatError::from_errcode(error.errcode, &error.errmsg));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| bad_reply(format!("{what}: a success without a field it needs"), Some(e)))
+    serde_json::from_slice(body).map_err(|e| {
+        bad_reply(
+            format!("{what}: a success without a field it needs"),
+            Some(e),
+        )
+    })
 }
 
 /// Reads a `stable_token` reply.

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig, RunningFake};
 use wxlogin_domain::{AppSecret, WeChatApi, WeChatError};
+use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig, RunningFake};
 use wxlogin_wechat::{HttpWeChatClient, WeChatConfig};
 
 async fn fake(open_platform: bool) -> (FakeWeChat, RunningFake) {
@@ -182,7 +182,11 @@ async fn an_http_error_is_unavailable_and_never_retried() {
             client.code2session(&format!("status_{status}")).await,
             Err(WeChatError::Unavailable(_))
         ));
-        assert_eq!(fake.code2session_calls(), i + 1, "HTTP {status} was retried");
+        assert_eq!(
+            fake.code2session_calls(),
+            i + 1,
+            "HTTP {status} was retried"
+        );
     }
 }
 
@@ -239,7 +243,8 @@ fn one_client_serves_tasks_on_every_thread_of_a_multi_threaded_runtime() {
 async fn an_answer_that_is_not_from_wechat_is_an_invalid_response() {
     let (_fake, running) = fake(false).await;
     // The fake serves no such path: a 404 is not a WeChat answer either.
-    let client = HttpWeChatClient::new(config(&format!("{}/nowhere", running.base_url()))).expect("client starts");
+    let client = HttpWeChatClient::new(config(&format!("{}/nowhere", running.base_url())))
+        .expect("client starts");
     assert!(matches!(
         client.code2session("frank").await,
         Err(WeChatError::InvalidResponse(_))

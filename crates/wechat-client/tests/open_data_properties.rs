@@ -4,8 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
-use wxlogin_fake_wechat::encrypt_open_data;
 use wxlogin_domain::SessionKey;
+use wxlogin_fake_wechat::encrypt_open_data;
 use wxlogin_wechat::{OpenDataError, decrypt_open_data, verify_raw_data};
 
 const APPID: &str = "wx4f4bc4dec97d474b";
