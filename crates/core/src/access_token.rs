@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use wxlogin_domain::{AccessToken, Cause, WeChatError, error_chain};
+use wxlogin_domain::{AccessToken, Cause, WeChatError};
 
 use crate::{CoreError, LoginService};
 
@@ -193,10 +193,7 @@ impl LoginService {
                 self.access_tokens
                     .release_access_token_lease(appid, owner, fetches)
                     .await?;
-                log::error!(
-                    "fetching the WeChat access token failed: {}",
-                    error_chain(&e)
-                );
+                // Logged once, with its causes, by whoever handles the returned error.
                 return Err(e.into());
             }
         };

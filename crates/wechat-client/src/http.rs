@@ -1,13 +1,16 @@
-//! The real client: awc, on threads of its own, behind a handle that is `Send + Sync`.
+//! The real client: awc, behind a handle that is `Send + Sync`.
 //!
 //! awc's client is bound to the thread that made it (it holds `Rc`s), so its futures cannot
-//! cross threads. Rather than make every caller live on one thread, the client runs awc on
-//! `transport_threads` threads of its own, each with a single-threaded actix runtime, and hands
-//! them requests over channels: callers on any runtime and any thread await a `Send` future.
+//! cross threads. A request made on an actix thread (a server worker) runs there, on that
+//! thread's own awc client, as a local task whose handle is `Send`: no thread hop. A request
+//! made anywhere else (a multi-threaded tokio runtime) is handed to `transport_threads`
+//! threads of the client's own, each with a single-threaded actix runtime, over channels.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use awc::error::SendRequestError;
@@ -30,26 +33,71 @@ const MAX_REPLY_BYTES: usize = 64 * 1024;
 /// Dropping it stops its transport threads; requests still in flight then fail.
 pub struct HttpWeChatClient {
     config: WeChatConfig,
-    transport: Transport,
+    /// Names this client's awc client in each actix thread's [`LOCAL_CLIENTS`].
+    id: u64,
+    /// Started on the first request made off an actix thread.
+    transport: OnceLock<std::io::Result<Transport>>,
 }
 
 impl std::fmt::Debug for HttpWeChatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpWeChatClient")
             .field("config", &self.config)
-            .field("transport_threads", &self.transport.lanes.len())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
+/// Every client gets its own id, so one thread can hold the awc clients of several.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// On actix threads: each `HttpWeChatClient`'s awc client for this thread.
+    static LOCAL_CLIENTS: RefCell<HashMap<u64, Rc<awc::Client>>> = RefCell::default();
+}
+
 impl HttpWeChatClient {
-    /// A client for `config`, with its transport threads started.
+    /// A client for `config`. It starts no thread until a request is made off an actix thread.
     pub fn new(config: WeChatConfig) -> std::io::Result<Self> {
         // awc's rustls connector needs a process-wide crypto provider, or it panics on the
         // first https call. Installing fails harmlessly when one is already installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let transport = Transport::start(&config)?;
-        Ok(Self { config, transport })
+        Ok(Self {
+            config,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            transport: OnceLock::new(),
+        })
+    }
+
+    /// Sends one request and reads the whole reply: on this thread when it is an actix one,
+    /// else on a transport thread.
+    async fn send(&self, url: &str, json_body: Option<&str>) -> Result<Vec<u8>, WeChatError> {
+        let (url, json_body) = (url.to_owned(), json_body.map(str::to_owned));
+        if actix_rt::Arbiter::try_current().is_some() {
+            let client = LOCAL_CLIENTS.with(|clients| {
+                Rc::clone(
+                    clients
+                        .borrow_mut()
+                        .entry(self.id)
+                        .or_insert_with(|| Rc::new(awc_client(&self.config))),
+                )
+            });
+            return actix_rt::spawn(async move { exchange(&client, &url, json_body).await })
+                .await
+                .unwrap_or_else(|_| {
+                    Err(WeChatError::Unavailable(Cause::msg(
+                        "the WeChat request task stopped before answering",
+                    )))
+                });
+        }
+        match self
+            .transport
+            .get_or_init(|| Transport::start(&self.config))
+        {
+            Ok(transport) => transport.send(url, json_body).await,
+            Err(e) => Err(WeChatError::Unreachable(Cause::msg(format!(
+                "the WeChat transport threads could not start: {e}"
+            )))),
+        }
     }
 
     /// The configuration it was built with.
@@ -88,7 +136,7 @@ impl WeChatApi for HttpWeChatClient {
     async fn code2session(&self, code: &str) -> Result<WeChatSession, WeChatError> {
         let url = code2session_url(&self.config, code);
         self.with_retries("code2session", || async {
-            parse_code2session(&self.transport.send(&url, None).await?)
+            parse_code2session(&self.send(&url, None).await?)
         })
         .await
     }
@@ -96,7 +144,7 @@ impl WeChatApi for HttpWeChatClient {
     async fn stable_token(&self, force_refresh: bool) -> Result<StableToken, WeChatError> {
         let (url, body) = stable_token_request(&self.config, force_refresh);
         self.with_retries("stable_token", || async {
-            parse_stable_token(&self.transport.send(&url, Some(&body)).await?)
+            parse_stable_token(&self.send(&url, Some(&body)).await?)
         })
         .await
     }
@@ -108,7 +156,7 @@ impl WeChatApi for HttpWeChatClient {
     ) -> Result<PhoneInfo, WeChatError> {
         let (url, body) = phone_number_request(&self.config, access_token, code);
         self.with_retries("getuserphonenumber", || async {
-            parse_phone_number(&self.transport.send(&url, Some(&body)).await?)
+            parse_phone_number(&self.send(&url, Some(&body)).await?)
         })
         .await
     }
@@ -121,7 +169,7 @@ impl WeChatApi for HttpWeChatClient {
     ) -> Result<bool, WeChatError> {
         let url = check_session_url(&self.config, access_token, openid, session_key);
         self.with_retries("checksession", || async {
-            parse_check_session(&self.transport.send(&url, None).await?)
+            parse_check_session(&self.send(&url, None).await?)
         })
         .await
     }
@@ -150,10 +198,10 @@ impl Transport {
         let lanes = (0..config.transport_threads.max(1))
             .map(|i| {
                 let (jobs, queue) = mpsc::unbounded_channel();
-                let (timeout, connect_timeout) = (config.timeout, config.connect_timeout);
+                let config = config.clone();
                 std::thread::Builder::new()
                     .name(format!("wxlogin-wechat-{i}"))
-                    .spawn(move || serve(queue, timeout, connect_timeout))?;
+                    .spawn(move || serve(queue, &config))?;
                 Ok(jobs)
             })
             .collect::<std::io::Result<_>>()?;
@@ -163,13 +211,13 @@ impl Transport {
         })
     }
 
-    /// Sends one request and reads the whole reply.
-    async fn send(&self, url: &str, json_body: Option<&str>) -> Result<Vec<u8>, WeChatError> {
+    /// Hands one request to a transport thread and waits for its answer.
+    async fn send(&self, url: String, json_body: Option<String>) -> Result<Vec<u8>, WeChatError> {
         let (reply, answer) = oneshot::channel();
         let lane = &self.lanes[self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len()];
         lane.send(Job {
-            url: url.to_owned(),
-            json_body: json_body.map(str::to_owned),
+            url,
+            json_body,
             reply,
         })
         // Not handed over: nothing was sent.
@@ -187,14 +235,9 @@ impl Transport {
 
 /// A transport thread: an actix runtime running each request it is handed, concurrently,
 /// until every handle is dropped.
-fn serve(mut queue: mpsc::UnboundedReceiver<Job>, timeout: Duration, connect_timeout: Duration) {
+fn serve(mut queue: mpsc::UnboundedReceiver<Job>, config: &WeChatConfig) {
     actix_rt::System::new().block_on(async move {
-        let client = Rc::new(
-            awc::Client::builder()
-                .timeout(timeout)
-                .connector(awc::Connector::new().timeout(connect_timeout))
-                .finish(),
-        );
+        let client = Rc::new(awc_client(config));
         while let Some(job) = queue.recv().await {
             let client = Rc::clone(&client);
             actix_rt::spawn(async move {
@@ -204,6 +247,13 @@ fn serve(mut queue: mpsc::UnboundedReceiver<Job>, timeout: Duration, connect_tim
             });
         }
     });
+}
+
+fn awc_client(config: &WeChatConfig) -> awc::Client {
+    awc::Client::builder()
+        .timeout(config.timeout)
+        .connector(awc::Connector::new().timeout(config.connect_timeout))
+        .finish()
 }
 
 async fn exchange(
