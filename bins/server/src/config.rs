@@ -6,28 +6,36 @@ use std::time::Duration;
 use wxlogin_core::LoginSettings;
 use wxlogin_domain::AppSecret;
 #[cfg(feature = "dev")]
-use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
+use wxlogin_fake_wechat::{DEV_APPIDS, DEV_SECRET};
 use wxlogin_store::{DEFAULT_POOL_SIZE, DatabaseUrl, MIN_SECRET_LEN, SealingSecret};
 use wxlogin_token::MIN_KEY_LEN;
 use wxlogin_wechat::{DEFAULT_API_BASE, WeChatConfig};
 
+use crate::apps::{AppSettings, is_plausible_appid, parse_apps_file, push_settings};
+
 /// Without the `dev` feature there is no fake to talk to; `--dev` is refused before these
 /// would be used.
 #[cfg(not(feature = "dev"))]
-const DEV_APPID: &str = "";
+const DEV_APPIDS: [&str; 3] = ["", "", ""];
 #[cfg(not(feature = "dev"))]
 const DEV_SECRET: &str = "";
 
-/// The production credentials `--dev` refuses: dev mode talks to a fake, and a real secret
+/// The production settings `--dev` refuses: dev mode talks to a fake, and a real secret
 /// given to it would sign or seal with a value meant for production.
-const PRODUCTION_ONLY: [&str; 6] = [
+const PRODUCTION_ONLY: [&str; 9] = [
     "WECHAT_APPID",
     "WECHAT_SECRET",
+    "WECHAT_APPS_FILE",
+    "WECHAT_PUSH_TOKEN",
+    "WECHAT_PUSH_AES_KEY",
     "WECHAT_API_BASE",
     "TOKEN_SECRET",
     "SESSION_KEY_SECRET",
     "SESSION_KEY_SECRET_PREVIOUS",
 ];
+
+/// Most fake mini programs dev mode plays (`DEV_APPS`).
+const MAX_DEV_APPS: i64 = 3;
 
 /// The key that signs tokens in dev mode. Public, so dev tokens are worthless anywhere else.
 const DEV_TOKEN_SECRET: &str = "wxlogin dev mode token secret -- not for production";
@@ -54,8 +62,9 @@ impl std::fmt::Debug for TokenSecret {
 pub struct Config {
     /// Dev mode: the built-in fake WeChat, no credentials needed.
     pub dev: bool,
-    /// How to reach WeChat (in dev mode, `api_base` is replaced by the fake's address).
-    pub wechat: WeChatConfig,
+    /// The mini programs served, each with how to reach WeChat for it (in dev mode,
+    /// `api_base` is replaced by the fake's address).
+    pub apps: Vec<AppConfig>,
     /// Signs login tokens.
     pub token_secret: TokenSecret,
     /// Seals session_keys and the access token at rest (`SESSION_KEY_SECRET`, else derived
@@ -82,6 +91,15 @@ pub struct Config {
     pub workers: usize,
 }
 
+/// One mini program served.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// How to reach WeChat as this app.
+    pub wechat: WeChatConfig,
+    /// Its message-push settings, if any.
+    pub push: Option<crate::apps::PushSettings>,
+}
+
 /// Login attempts per IP per minute when `LOGIN_RATE_LIMIT` is not set.
 pub const DEFAULT_LOGIN_RATE_LIMIT: u32 = 60;
 /// The SQLite file used when `DATABASE_URL` is not set.
@@ -94,7 +112,7 @@ impl Config {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let mut problems = Vec::new();
 
-        let (appid, secret) = if dev {
+        let apps = if dev {
             if !cfg!(feature = "dev") {
                 problems.push(
                     "--dev is not available: this wxlogin-server was built without the `dev` \
@@ -111,24 +129,19 @@ impl Config {
                      production settings: unset {name} or drop --dev"
                 ));
             }
-            (DEV_APPID.to_owned(), DEV_SECRET.to_owned())
+            let count = number(&var, &mut problems, "DEV_APPS", 1, 1, MAX_DEV_APPS);
+            DEV_APPIDS
+                .iter()
+                .take(usize::try_from(count).unwrap_or(1))
+                .map(|appid| AppSettings {
+                    appid: (*appid).to_owned(),
+                    secret: AppSecret::new(DEV_SECRET),
+                    push: None,
+                })
+                .collect()
         } else {
-            let appid = var("WECHAT_APPID").unwrap_or_else(|| {
-                problems.push(
-                    "WECHAT_APPID is required (the mini program's appid), or run with --dev".into(),
-                );
-                String::new()
-            });
-            let secret = var("WECHAT_SECRET").unwrap_or_else(|| {
-                problems.push(
-                    "WECHAT_SECRET is required (the mini program's app secret), or run with --dev"
-                        .into(),
-                );
-                String::new()
-            });
-            (appid, secret)
+            apps_from_env(&var, &mut problems)
         };
-
         let token_secret = match var("TOKEN_SECRET") {
             None if dev => DEV_TOKEN_SECRET.as_bytes().to_vec(),
             Some(_) if dev => Vec::new(),
@@ -248,8 +261,18 @@ impl Config {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let mut wechat = WeChatConfig::new(appid, AppSecret::new(secret)).with_api_base(api_base);
-        wechat.timeout = Duration::from_secs(timeout_secs.unsigned_abs());
+        let apps = apps
+            .into_iter()
+            .map(|app| {
+                let mut wechat =
+                    WeChatConfig::new(app.appid, app.secret).with_api_base(api_base.clone());
+                wechat.timeout = Duration::from_secs(timeout_secs.unsigned_abs());
+                AppConfig {
+                    wechat,
+                    push: app.push,
+                }
+            })
+            .collect();
         // The sealer derives its own key (HKDF, its own label), so the token secret can serve
         // as the sealing secret's default without the two keys being the same. Both minimums
         // are 32 bytes, so a token secret that passed is a sealing secret too.
@@ -263,7 +286,7 @@ impl Config {
         };
         Ok(Self {
             dev,
-            wechat,
+            apps,
             sealing_secret,
             previous_sealing_secret,
             token_secret: TokenSecret(token_secret),
@@ -277,6 +300,64 @@ impl Config {
             workers: usize::try_from(workers).unwrap_or(2),
         })
     }
+}
+
+/// The apps outside dev mode: `WECHAT_APPID` and `WECHAT_SECRET`, or `WECHAT_APPS_FILE`.
+fn apps_from_env(
+    var: &impl Fn(&str) -> Option<String>,
+    problems: &mut Vec<String>,
+) -> Vec<AppSettings> {
+    let (appid, secret, file) = (var("WECHAT_APPID"), var("WECHAT_SECRET"), var("WECHAT_APPS_FILE"));
+    if let Some(path) = file {
+        for name in ["WECHAT_APPID", "WECHAT_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY"] {
+            if var(name).is_some() {
+                problems.push(format!(
+                    "{name} is set together with WECHAT_APPS_FILE: give every app, and its push \
+                     settings, in the file"
+                ));
+            }
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(format!("WECHAT_APPS_FILE {path} cannot be read: {e}"));
+                return Vec::new();
+            }
+        };
+        return parse_apps_file(&path, &text).unwrap_or_else(|file_problems| {
+            problems.extend(file_problems);
+            Vec::new()
+        });
+    }
+    let appid = appid.unwrap_or_else(|| {
+        problems.push(
+            "WECHAT_APPID is required (the mini program's appid), or WECHAT_APPS_FILE for \
+             several, or run with --dev"
+                .into(),
+        );
+        String::new()
+    });
+    if !appid.is_empty() && !is_plausible_appid(&appid) {
+        problems.push("WECHAT_APPID must be the mini program's appid (letters and digits)".into());
+    }
+    let secret = secret.unwrap_or_else(|| {
+        problems.push(
+            "WECHAT_SECRET is required (the mini program's app secret), or run with --dev".into(),
+        );
+        String::new()
+    });
+    let push = push_settings(
+        var("WECHAT_PUSH_TOKEN"),
+        var("WECHAT_PUSH_AES_KEY"),
+        "WECHAT_PUSH_TOKEN",
+        "WECHAT_PUSH_AES_KEY",
+        problems,
+    );
+    vec![AppSettings {
+        appid,
+        secret: AppSecret::new(secret),
+        push,
+    }]
 }
 
 fn number(
@@ -350,7 +431,9 @@ mod tests {
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.login_rate_limit, 60);
         assert_eq!(config.max_body_bytes, 65_536);
-        assert_eq!(config.wechat.api_base, "https://api.weixin.qq.com");
+        assert_eq!(config.apps.len(), 1);
+        assert_eq!(config.apps[0].wechat.api_base, "https://api.weixin.qq.com");
+        assert!(config.apps[0].push.is_none());
         assert!(!config.dev);
     }
 
@@ -358,7 +441,14 @@ mod tests {
     #[test]
     fn dev_mode_needs_nothing_and_refuses_every_production_setting() {
         let config = read(true, &[]).expect("valid");
-        assert_eq!(config.wechat.appid, DEV_APPID);
+        assert_eq!(config.apps.len(), 1);
+        assert_eq!(config.apps[0].wechat.appid, DEV_APPIDS[0]);
+        let several = read(true, &[("DEV_APPS", "3")]).expect("valid");
+        assert_eq!(
+            several.apps.iter().map(|a| a.wechat.appid.as_str()).collect::<Vec<_>>(),
+            DEV_APPIDS
+        );
+        assert!(read(true, &[("DEV_APPS", "4")]).is_err());
         for name in PRODUCTION_ONLY {
             let problems =
                 read(true, &[(name, "0123456789abcdef0123456789abcdef")]).expect_err("refused");
@@ -438,6 +528,50 @@ mod tests {
                 "SESSION_KEY_SECRET_PREVIOUS is 5 bytes long; at least 32 are required"
             ]
         );
+    }
+
+    #[test]
+    fn several_apps_come_from_a_file_and_never_with_wechat_appid_too() {
+        let path = std::env::temp_dir().join(format!("wxlogin-test-apps-{}.toml", std::process::id()));
+        struct Remove(std::path::PathBuf);
+        impl Drop for Remove {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let _remove = Remove(path.clone());
+        std::fs::write(
+            &path,
+            "[[app]]\nappid = \"wxaaaa\"\nsecret = \"sa\"\n[[app]]\nappid = \"wxbbbb\"\nsecret = \"sb\"\n",
+        )
+        .expect("written");
+        let file = path.display().to_string();
+        let token = ("TOKEN_SECRET", "0123456789abcdef0123456789abcdef");
+        let config = read(false, &[("WECHAT_APPS_FILE", file.as_str()), token]).expect("valid");
+        assert_eq!(
+            config.apps.iter().map(|a| a.wechat.appid.as_str()).collect::<Vec<_>>(),
+            ["wxaaaa", "wxbbbb"]
+        );
+        let problems = read(
+            false,
+            &[("WECHAT_APPS_FILE", file.as_str()), ("WECHAT_APPID", "wx1"), token],
+        )
+        .expect_err("refused");
+        assert!(problems[0].starts_with("WECHAT_APPID is set together with WECHAT_APPS_FILE"), "{problems:?}");
+        let missing = read(false, &[("WECHAT_APPS_FILE", "/no/such/apps.toml"), token])
+            .expect_err("refused");
+        assert!(missing[0].starts_with("WECHAT_APPS_FILE /no/such/apps.toml cannot be read"), "{missing:?}");
+    }
+
+    #[test]
+    fn push_settings_of_the_single_app_are_checked() {
+        let mut vars = GOOD.to_vec();
+        vars.push(("WECHAT_PUSH_AES_KEY", "too-short"));
+        let problems = read(false, &vars).expect_err("refused");
+        assert_eq!(problems, ["WECHAT_PUSH_AES_KEY is set without WECHAT_PUSH_TOKEN"]);
+        vars.push(("WECHAT_PUSH_TOKEN", "tok3n"));
+        let problems = read(false, &vars).expect_err("refused");
+        assert!(problems[0].starts_with("WECHAT_PUSH_AES_KEY must be 43 characters"), "{problems:?}");
     }
 
     #[test]

@@ -85,6 +85,11 @@ impl From<CoreError> for ApiError {
                 "invalid_code",
                 "the login code is empty or malformed",
             ),
+            K::UnknownApp => Self::new(
+                S::BAD_REQUEST,
+                "unknown_app",
+                "the login names no mini program served here (give its \"appid\")",
+            ),
             K::InvalidCode => Self::new(
                 S::BAD_REQUEST,
                 "invalid_code",

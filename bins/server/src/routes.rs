@@ -69,6 +69,7 @@ struct UserBody {
     avatar_url: Option<String>,
     gender: Option<i32>,
     phone_number: Option<String>,
+    apps: Vec<String>,
     created_at: String,
     updated_at: String,
 }
@@ -86,6 +87,7 @@ impl From<User> for UserBody {
             avatar_url: user.avatar_url,
             gender: user.gender,
             phone_number: user.phone_number,
+            apps: user.apps,
             created_at: rfc3339(user.created_at),
             updated_at: rfc3339(user.updated_at),
         }
@@ -95,6 +97,17 @@ impl From<User> for UserBody {
 #[derive(Deserialize)]
 struct LoginRequest {
     code: String,
+    /// Which mini program the code is of; else the `Referer`'s, else the only one served.
+    #[serde(default)]
+    appid: Option<String>,
+}
+
+/// The appid in the `Referer` that `wx.request` sets:
+/// `https://servicewechat.com/{appid}/{version}/page-frame.html`. A hint, never a proof.
+pub fn appid_from_referer(referer: &str) -> Option<&str> {
+    let rest = referer.strip_prefix("https://servicewechat.com/")?;
+    let (appid, rest) = rest.split_once('/')?;
+    (!appid.is_empty() && !rest.is_empty()).then_some(appid)
 }
 
 #[derive(Serialize)]
@@ -123,7 +136,15 @@ async fn login(
             "too many login attempts; try again in a minute",
         ));
     }
-    let outcome = state.service.login(&body.code).await?;
+    let referer = req
+        .headers()
+        .get(actix_web::http::header::REFERER)
+        .and_then(|v| v.to_str().ok());
+    let appid = body
+        .appid
+        .as_deref()
+        .or_else(|| referer.and_then(appid_from_referer));
+    let outcome = state.service.login(appid, &body.code).await?;
     Ok(HttpResponse::Ok().json(LoginResponse {
         token: outcome.token,
         token_type: "Bearer",
@@ -246,6 +267,28 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
                 "unavailable",
                 "the database does not answer",
             ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::appid_from_referer;
+
+    #[test]
+    fn the_referer_of_wx_request_names_the_app() {
+        assert_eq!(
+            appid_from_referer("https://servicewechat.com/wx4f4bc4dec97d474b/0/page-frame.html"),
+            Some("wx4f4bc4dec97d474b")
+        );
+        for other in [
+            "https://servicewechat.com/",
+            "https://servicewechat.com/wx1",
+            "http://servicewechat.com/wx1/0/page-frame.html",
+            "https://evil.example/wx1/0/page-frame.html",
+            "",
+        ] {
+            assert_eq!(appid_from_referer(other), None, "{other}");
         }
     }
 }

@@ -37,11 +37,13 @@ impl Application {
     pub async fn build(#[allow(unused_mut)] mut config: Config) -> anyhow::Result<Self> {
         #[cfg(feature = "dev")]
         let fake = if config.dev {
-            let running = FakeWeChat::new(FakeWeChatConfig::default())
+            let running = FakeWeChat::new(FakeWeChatConfig::dev(config.apps.len()))
                 .start("127.0.0.1:0")
                 .await
                 .context("starting the built-in fake WeChat")?;
-            config.wechat.api_base = running.base_url();
+            for app in &mut config.apps {
+                app.wechat.api_base = running.base_url();
+            }
             log::warn!("======================================================================");
             log::warn!(
                 "DEV MODE: WeChat is the built-in FAKE at {}; tokens are signed with",
@@ -73,6 +75,7 @@ impl Application {
             log::info!("applied migration {migration}");
         }
         log::info!("database: {}", store.url());
+        claim_legacy_rows(&store, &config).await?;
 
         let tokens = JwtIssuer::new(
             config.token_secret.expose(),
@@ -80,10 +83,22 @@ impl Application {
             SystemClock,
         )
         .context("TOKEN_SECRET")?;
-        let wechat =
-            HttpWeChatClient::new(config.wechat.clone()).context("starting the WeChat client")?;
-        let service = LoginService::builder()
-            .wechat(Arc::new(wechat))
+        let mut builder = LoginService::builder();
+        for app in &config.apps {
+            let wechat = HttpWeChatClient::new(app.wechat.clone())
+                .with_context(|| format!("starting the WeChat client of {}", app.wechat.appid))?;
+            builder = builder.wechat(Arc::new(wechat));
+        }
+        log::info!(
+            "serving the mini programs {}",
+            config
+                .apps
+                .iter()
+                .map(|app| app.wechat.appid.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let service = builder
             .store(Arc::new(store))
             .tokens(Arc::new(tokens))
             .settings(LoginSettings {
@@ -163,4 +178,33 @@ impl Application {
         }
         result
     }
+}
+
+/// Users and sessions from before several mini programs were served belong to the one app that
+/// was: with one app configured they are given to it; with several, which one is not known, so
+/// the server refuses to start rather than guess.
+async fn claim_legacy_rows(store: &DieselUserStore, config: &Config) -> anyhow::Result<()> {
+    let unclaimed = store
+        .unclaimed_legacy_rows()
+        .await
+        .context("looking for users from before several mini programs")?;
+    if unclaimed == 0 {
+        return Ok(());
+    }
+    let [only] = config.apps.as_slice() else {
+        anyhow::bail!(
+            "the database holds {unclaimed} users from before several mini programs were served, \
+             and which app they came from is not known: start once with WECHAT_APPID and \
+             WECHAT_SECRET of that app (which gives them to it), then with WECHAT_APPS_FILE"
+        );
+    };
+    let claimed = store
+        .claim_legacy_rows(&only.wechat.appid)
+        .await
+        .context("giving the existing users to WECHAT_APPID")?;
+    log::info!(
+        "{claimed} users from before several mini programs now belong to {}",
+        only.wechat.appid
+    );
+    Ok(())
 }

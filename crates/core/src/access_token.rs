@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use wxlogin_domain::{AccessToken, Cause, WeChatError};
 
+use crate::service::App;
 use crate::{CoreError, LoginService};
 
 /// How long an instance may take to fetch a token before others stop waiting for it.
@@ -93,29 +94,35 @@ fn uuid_like() -> String {
 }
 
 impl LoginService {
-    /// How many access tokens were fetched (quota burn).
+    /// How many access tokens were fetched (quota burn), all apps together.
     pub fn access_token_fetches(&self) -> AccessTokenFetches {
-        let broker = &self.access_token;
-        AccessTokenFetches {
-            here: broker.fetches_here.load(Ordering::Relaxed),
-            total: broker.fetches_total.load(Ordering::Relaxed),
-        }
+        self.apps.values().fold(
+            AccessTokenFetches { here: 0, total: 0 },
+            |sum, app| AccessTokenFetches {
+                here: sum.here + app.access_token.fetches_here.load(Ordering::Relaxed),
+                total: sum.total + app.access_token.fetches_total.load(Ordering::Relaxed),
+            },
+        )
     }
 
     /// Calls a business API with the access token; if WeChat refuses the token (40001, 40014,
     /// 42001), expires that token only, gets another, and calls once more. Never loops; other
     /// errors (45009 among them) are returned as they are.
-    pub(crate) async fn with_access_token<R, F, Fut>(&self, call: F) -> Result<R, CoreError>
+    pub(crate) async fn with_access_token<R, F, Fut>(
+        &self,
+        app: &App,
+        call: F,
+    ) -> Result<R, CoreError>
     where
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<R, WeChatError>>,
     {
-        let token = self.access_token().await?;
+        let token = self.access_token(app).await?;
         match call(token.clone()).await {
             Err(WeChatError::AccessTokenInvalid { errcode }) => {
                 log::warn!("WeChat refused the access token ({errcode}); fetching another once");
-                self.refuse_access_token(&token).await?;
-                let token = self.access_token().await?;
+                self.refuse_access_token(app, &token).await?;
+                let token = self.access_token(app).await?;
                 Ok(call(token).await?)
             }
             other => Ok(other?),
@@ -124,8 +131,8 @@ impl LoginService {
 
     /// The current access token: from memory, else from the database, else fetched (by one
     /// caller in this process, and one instance on the database, at a time).
-    pub(crate) async fn access_token(&self) -> Result<AccessToken, CoreError> {
-        let broker = &self.access_token;
+    pub(crate) async fn access_token(&self, app: &App) -> Result<AccessToken, CoreError> {
+        let broker = &app.access_token;
         if let Some(token) = broker.cached_at(self.clock.now()) {
             return Ok(token);
         }
@@ -134,7 +141,7 @@ impl LoginService {
         if let Some(token) = broker.cached_at(self.clock.now()) {
             return Ok(token);
         }
-        let appid = self.wechat.appid().to_owned();
+        let appid = app.wechat.appid().to_owned();
         let waited_since = std::time::Instant::now();
         loop {
             let now = self.clock.now();
@@ -159,7 +166,7 @@ impl LoginService {
                 .lease_access_token_refresh(&appid, &broker.owner, now, now + LEASE_SECS)
                 .await?;
             if leased {
-                return self.fetch_access_token(&appid).await;
+                return self.fetch_access_token(app).await;
             }
             if waited_since.elapsed() > WAIT_FOR_OTHERS {
                 return Err(CoreError::WeChat(WeChatError::Unavailable(Cause::msg(
@@ -171,10 +178,10 @@ impl LoginService {
     }
 
     /// Fetches a token under the lease and stores it for every instance.
-    async fn fetch_access_token(&self, appid: &str) -> Result<AccessToken, CoreError> {
-        let broker = &self.access_token;
+    async fn fetch_access_token(&self, app: &App) -> Result<AccessToken, CoreError> {
+        let (broker, appid) = (&app.access_token, app.wechat.appid());
         let mut fetches = 1;
-        let mut fetched = self.wechat.stable_token(false).await;
+        let mut fetched = app.wechat.stable_token(false).await;
         // Normal mode hands out the current token while WeChat considers it valid; if that is
         // the one it just refused, only a forced refresh (20 a day) gives a working one.
         if let Ok(token) = &fetched
@@ -182,7 +189,7 @@ impl LoginService {
         {
             log::warn!("stable_token handed back the refused access token; forcing a refresh");
             fetches += 1;
-            fetched = self.wechat.stable_token(true).await;
+            fetched = app.wechat.stable_token(true).await;
         }
         broker.fetches_here.fetch_add(fetches, Ordering::Relaxed);
         let owner = &broker.owner;
@@ -222,8 +229,8 @@ impl LoginService {
     }
 
     /// Forgets `token` here and in the database (unless another instance already replaced it).
-    async fn refuse_access_token(&self, token: &AccessToken) -> Result<(), CoreError> {
-        let broker = &self.access_token;
+    async fn refuse_access_token(&self, app: &App, token: &AccessToken) -> Result<(), CoreError> {
+        let broker = &app.access_token;
         {
             let mut cached = broker.cached.lock().unwrap_or_else(PoisonError::into_inner);
             if cached.as_ref().is_some_and(|c| &c.token == token) {
@@ -235,7 +242,7 @@ impl LoginService {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(token.clone());
         self.access_tokens
-            .expire_access_token(self.wechat.appid(), token)
+            .expire_access_token(app.wechat.appid(), token)
             .await?;
         Ok(())
     }

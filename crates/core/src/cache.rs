@@ -18,6 +18,7 @@ const CAPACITY: usize = 16 * 1024;
 
 struct CachedSession {
     user_id: String,
+    appid: String,
     expires_at: i64,
     /// Until when it is trusted: between half the window and the whole window after it was
     /// read, spread by the session id, so that sessions read together are not all read again
@@ -40,6 +41,7 @@ struct Entries {
 pub(crate) struct Hit {
     pub(crate) user: User,
     pub(crate) user_id: String,
+    pub(crate) appid: String,
     pub(crate) expires_at: i64,
 }
 
@@ -93,6 +95,7 @@ impl SessionCache {
         Some(Hit {
             user: user.user.clone(),
             user_id: session.user_id.clone(),
+            appid: session.appid.clone(),
             expires_at: session.expires_at,
         })
     }
@@ -115,6 +118,7 @@ impl SessionCache {
             session.id.clone(),
             CachedSession {
                 user_id: session.user_id.clone(),
+                appid: session.appid.clone(),
                 expires_at: session.expires_at,
                 trusted_until: now + self.spread(&session.id),
             },
@@ -167,17 +171,16 @@ impl SessionCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wxlogin_domain::OpenId;
 
     fn user(id: &str, nick: &str) -> User {
         User {
             id: id.into(),
-            openid: OpenId::new("o"),
             unionid: None,
             nick_name: Some(nick.into()),
             avatar_url: None,
             gender: None,
             phone_number: None,
+            apps: vec!["wxapp".into()],
             created_at: 0,
             updated_at: 0,
         }
@@ -187,6 +190,7 @@ mod tests {
         Session {
             id: id.into(),
             user_id: user_id.into(),
+            appid: "wxapp".into(),
             created_at: 0,
             expires_at: 100,
             revoked_at: None,

@@ -7,6 +7,10 @@ pub enum CoreError {
     /// The code is empty or cannot be a `wx.login` code; WeChat was not asked.
     #[error("the login code is empty or malformed")]
     MalformedCode,
+    /// The login names no mini program this service serves, or names none when it serves
+    /// several. The text is the appid asked for (public), if one was.
+    #[error("no such mini program: {0:?}")]
+    UnknownApp(Option<String>),
     /// WeChat refused or failed a call.
     #[error(transparent)]
     WeChat(#[from] WeChatError),
@@ -47,6 +51,8 @@ pub enum CoreError {
 pub enum ErrorKind {
     /// The code is empty or malformed; WeChat was not asked.
     MalformedCode,
+    /// The login is for a mini program this service does not serve.
+    UnknownApp,
     /// WeChat rejected the code (invalid, expired, used, another app's).
     InvalidCode,
     /// WeChat's per-user rate limit.
@@ -86,6 +92,7 @@ impl CoreError {
         use ErrorKind as K;
         match self {
             Self::MalformedCode => K::MalformedCode,
+            Self::UnknownApp(_) => K::UnknownApp,
             Self::WeChat(e) => match e {
                 WeChatError::InvalidCode | WeChatError::CodeUsed => K::InvalidCode,
                 WeChatError::RateLimited => K::RateLimited,

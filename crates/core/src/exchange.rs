@@ -59,9 +59,15 @@ impl CodeExchanges {
         }
     }
 
-    /// The slot of `code`, made if new. Codes are kept hashed: they are one-time secrets.
-    pub(crate) fn slot(&self, code: &str, now: i64) -> Slot {
-        let key: [u8; 32] = Sha256::digest(code.as_bytes()).into();
+    /// The slot of `code` of app `appid`, made if new. Codes are kept hashed: they are
+    /// one-time secrets.
+    pub(crate) fn slot(&self, appid: &str, code: &str, now: i64) -> Slot {
+        let key: [u8; 32] = Sha256::new()
+            .chain_update(appid.as_bytes())
+            .chain_update([0])
+            .chain_update(code.as_bytes())
+            .finalize()
+            .into();
         let mut g = self
             .generations
             .lock()
@@ -95,29 +101,36 @@ mod tests {
     #[test]
     fn a_code_maps_to_one_slot_while_it_is_remembered() {
         let exchanges = CodeExchanges::new(300);
-        let a = exchanges.slot("code-a", 1000);
-        assert!(Arc::ptr_eq(&a, &exchanges.slot("code-a", 1100)));
+        let a = exchanges.slot("wxapp", "code-a", 1000);
+        assert!(Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-a", 1100)));
         assert!(
-            Arc::ptr_eq(&a, &exchanges.slot("code-a", 1200)),
+            Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-a", 1200)),
             "kept in the previous generation"
         );
-        assert!(!Arc::ptr_eq(&a, &exchanges.slot("code-b", 1200)));
+        assert!(!Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-b", 1200)));
+    }
+
+    #[test]
+    fn the_same_code_of_two_apps_is_two_exchanges() {
+        let exchanges = CodeExchanges::new(300);
+        let a = exchanges.slot("wxapp", "code", 1000);
+        assert!(!Arc::ptr_eq(&a, &exchanges.slot("wxother", "code", 1000)));
     }
 
     #[test]
     fn a_code_is_forgotten_after_two_generations() {
         let exchanges = CodeExchanges::new(300);
-        let a = exchanges.slot("code-a", 1000);
-        exchanges.slot("other", 1150);
-        exchanges.slot("other", 1300);
-        assert!(!Arc::ptr_eq(&a, &exchanges.slot("code-a", 1301)));
+        let a = exchanges.slot("wxapp", "code-a", 1000);
+        exchanges.slot("wxapp", "other", 1150);
+        exchanges.slot("wxapp", "other", 1300);
+        assert!(!Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-a", 1301)));
     }
 
     #[test]
     fn memory_is_bounded_by_two_generations() {
         let exchanges = CodeExchanges::new(300);
         for i in 0..(3 * GENERATION_CAPACITY) {
-            exchanges.slot(&format!("code-{i}"), 1000);
+            exchanges.slot("wxapp", &format!("code-{i}"), 1000);
         }
         assert!(exchanges.remembered() <= 2 * GENERATION_CAPACITY);
     }

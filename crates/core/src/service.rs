@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +77,15 @@ pub struct Caller {
     pub user: User,
     /// The session the token belongs to.
     pub session_id: String,
+    /// The mini program that session was opened through.
+    pub appid: String,
+}
+
+/// One mini program the service serves: its WeChat API, and its access token (they are per
+/// app).
+pub(crate) struct App {
+    pub(crate) wechat: Arc<dyn WeChatApi>,
+    pub(crate) access_token: AccessTokenBroker,
 }
 
 /// The use cases of wxlogin over its ports: log in, authenticate, log out, edit the profile,
@@ -85,14 +95,14 @@ pub struct Caller {
 /// every thread and task. It holds what a process shares: the access-token cache, the codes
 /// being exchanged, the session cache and its subscription to the change feed.
 pub struct LoginService {
-    pub(crate) wechat: Arc<dyn WeChatApi>,
+    /// By appid.
+    pub(crate) apps: BTreeMap<String, App>,
     pub(crate) users: Arc<dyn UserStore>,
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) access_tokens: Arc<dyn AccessTokenStore>,
     pub(crate) tokens: Arc<dyn TokenCodec>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: LoginSettings,
-    pub(crate) access_token: AccessTokenBroker,
     pub(crate) exchanges: CodeExchanges,
     pub(crate) cache: Arc<SessionCache>,
     /// Keeps the change feed talking to the cache for as long as the service lives.
@@ -102,7 +112,7 @@ pub struct LoginService {
 impl std::fmt::Debug for LoginService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginService")
-            .field("appid", &self.wechat.appid())
+            .field("apps", &self.apps.keys().collect::<Vec<_>>())
             .field("settings", &self.settings)
             .field("listening_for_changes", &self._changes.is_some())
             .finish_non_exhaustive()
@@ -115,6 +125,9 @@ pub enum BuildError {
     /// A port the service needs was not given.
     #[error("no {0} was given to the login service builder")]
     Missing(&'static str),
+    /// Two WeChat APIs speak for one appid.
+    #[error("two WeChat APIs were given for the mini program {0}")]
+    DuplicateApp(String),
     /// The change feed could not be subscribed to.
     #[error("subscribing to the store's change feed failed")]
     ChangeFeed(#[source] StoreError),
@@ -128,7 +141,7 @@ pub enum BuildError {
 /// feed, so another instance's logout reaches this one's cache as soon as it is announced.
 #[derive(Default)]
 pub struct LoginServiceBuilder {
-    wechat: Option<Arc<dyn WeChatApi>>,
+    wechat: Vec<Arc<dyn WeChatApi>>,
     tokens: Option<Arc<dyn TokenCodec>>,
     users: Option<Arc<dyn UserStore>>,
     sessions: Option<Arc<dyn SessionStore>>,
@@ -139,9 +152,10 @@ pub struct LoginServiceBuilder {
 }
 
 impl LoginServiceBuilder {
-    /// The WeChat API of the mini program.
+    /// The WeChat API of a mini program to serve: once per app (each speaks for its own
+    /// appid, [`WeChatApi::appid`]). Identities of one person in several apps are one account.
     pub fn wechat(mut self, wechat: Arc<dyn WeChatApi>) -> Self {
-        self.wechat = Some(wechat);
+        self.wechat.push(wechat);
         self
     }
 
@@ -201,6 +215,28 @@ impl LoginServiceBuilder {
 
     /// The service, subscribed to the change feed if there is one and the cache is on.
     pub fn build(self) -> Result<Arc<LoginService>, BuildError> {
+        let users = self.users.ok_or(BuildError::Missing("user store"))?;
+        let sessions = self.sessions.ok_or(BuildError::Missing("session store"))?;
+        let access_tokens = self
+            .access_tokens
+            .ok_or(BuildError::Missing("access token store"))?;
+        let tokens = self.tokens.ok_or(BuildError::Missing("token codec"))?;
+        if self.wechat.is_empty() {
+            return Err(BuildError::Missing("WeChat API"));
+        }
+        let mut apps = BTreeMap::new();
+        for wechat in self.wechat {
+            let appid = wechat.appid().to_owned();
+            let app = App {
+                wechat,
+                access_token: AccessTokenBroker::new(),
+            };
+            if apps.insert(appid.clone(), app).is_some() {
+                return Err(BuildError::DuplicateApp(appid));
+            }
+        }
+        // Last: a subscription is a running listener, not to be started for a service that
+        // is not built after all.
         let settings = self.settings;
         let cache = Arc::new(SessionCache::new(settings.session_cache));
         let changes = match self.changes {
@@ -212,16 +248,13 @@ impl LoginServiceBuilder {
             _ => None,
         };
         Ok(Arc::new(LoginService {
-            wechat: self.wechat.ok_or(BuildError::Missing("WeChat API"))?,
-            users: self.users.ok_or(BuildError::Missing("user store"))?,
-            sessions: self.sessions.ok_or(BuildError::Missing("session store"))?,
-            access_tokens: self
-                .access_tokens
-                .ok_or(BuildError::Missing("access token store"))?,
-            tokens: self.tokens.ok_or(BuildError::Missing("token codec"))?,
+            apps,
+            users,
+            sessions,
+            access_tokens,
+            tokens,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             exchanges: CodeExchanges::new(settings.code_replay_secs),
-            access_token: AccessTokenBroker::new(),
             cache,
             settings,
             _changes: changes,
@@ -235,24 +268,54 @@ impl LoginService {
         LoginServiceBuilder::default()
     }
 
-    /// Logs in with a `wx.login` code: exchanges it, finds or creates the user, opens a session
-    /// holding the session_key and issues a token that expires with it.
+    /// The appids of the mini programs served.
+    pub fn appids(&self) -> impl Iterator<Item = &str> {
+        self.apps.keys().map(String::as_str)
+    }
+
+    /// The app a login is for: `appid` when given, else the only one; [`CoreError::UnknownApp`]
+    /// for an appid not served, or none when several are.
+    fn app(&self, appid: Option<&str>) -> Result<&App, CoreError> {
+        match appid {
+            Some(appid) => self
+                .apps
+                .get(appid)
+                .ok_or_else(|| CoreError::UnknownApp(Some(appid.to_owned()))),
+            None if self.apps.len() == 1 => {
+                self.apps.values().next().ok_or(CoreError::UnknownApp(None))
+            }
+            None => Err(CoreError::UnknownApp(None)),
+        }
+    }
+
+    /// The app the caller's session was opened through.
+    pub(crate) fn app_of(&self, caller: &Caller) -> Result<&App, CoreError> {
+        self.apps.get(&caller.appid).ok_or_else(|| {
+            // A session of an app this instance no longer serves (its configuration changed).
+            CoreError::UnknownApp(Some(caller.appid.clone()))
+        })
+    }
+
+    /// Logs in with a `wx.login` code of mini program `appid` (`None`: the only one served):
+    /// exchanges it, finds, creates, links or merges the account, opens a session holding the
+    /// session_key and issues a token that expires with it.
     ///
     /// The same code submitted again while it lives (a double tap, parallel requests) gets the
     /// first answer instead of WeChat's "code been used"; concurrent submissions wait for the
     /// first, so WeChat is asked once.
-    pub async fn login(&self, code: &str) -> Result<LoginOutcome, CoreError> {
+    pub async fn login(&self, appid: Option<&str>, code: &str) -> Result<LoginOutcome, CoreError> {
+        let app = self.app(appid)?;
         if !is_plausible_code(code) {
             return Err(CoreError::MalformedCode);
         }
         let now = self.clock.now();
-        let slot = self.exchanges.slot(code, now);
+        let slot = self.exchanges.slot(app.wechat.appid(), code, now);
         let mut first = slot.lock().await;
         if let Some(replay) = first.as_ref() {
             log::debug!("a login code was submitted again; replaying its first answer");
             return self.replay(replay).await;
         }
-        let outcome = self.exchange(code).await?;
+        let outcome = self.exchange(app, code).await?;
         *first = Some(Replay::of(&outcome));
         Ok(outcome)
     }
@@ -281,17 +344,19 @@ impl LoginService {
         })
     }
 
-    async fn exchange(&self, code: &str) -> Result<LoginOutcome, CoreError> {
-        let wechat = self.wechat.code2session(code).await?;
+    async fn exchange(&self, app: &App, code: &str) -> Result<LoginOutcome, CoreError> {
+        let wechat = app.wechat.code2session(code).await?;
         let now = self.clock.now();
         let expires_at = now.saturating_add(self.settings.session_ttl_secs);
         let OpenedLogin {
             user,
             created,
             session,
+            merged,
         } = self
             .sessions
             .open_login(&NewLogin {
+                appid: app.wechat.appid().to_owned(),
                 openid: wechat.openid,
                 unionid: wechat.unionid,
                 session_key: wechat.session_key,
@@ -299,6 +364,14 @@ impl LoginService {
                 expires_at,
             })
             .await?;
+        if let Some(merged) = merged {
+            // Forgotten here at once; other instances hear it from the change feed.
+            self.cache.forget_user(&merged.user_id);
+            for session in &merged.ended_sessions {
+                self.cache.forget_session(session);
+            }
+            self.cache.update_user(&user);
+        }
         let token = self.tokens.issue(&SessionToken {
             user_id: user.id.clone(),
             session_id: session.id.clone(),
@@ -333,6 +406,7 @@ impl LoginService {
             return Ok(Caller {
                 user: hit.user,
                 session_id: claims.session_id,
+                appid: hit.appid,
             });
         }
         // A session that is gone was purged after it ended.
@@ -357,6 +431,7 @@ impl LoginService {
         Ok(Caller {
             user,
             session_id: session.id,
+            appid: session.appid,
         })
     }
 

@@ -6,7 +6,7 @@ use wxlogin_domain::{
 };
 use wxlogin_wechat::{OpenDataError, decrypt_open_data, verify_raw_data};
 
-use crate::service::is_plausible_code;
+use crate::service::{App, is_plausible_code};
 use crate::{Caller, CoreError, LoginService, ProfileEdit};
 
 /// What `wx.getUserInfo` returns, as the front end forwards it.
@@ -48,13 +48,19 @@ impl LoginService {
         caller: &Caller,
         data: UserInfoData,
     ) -> Result<User, CoreError> {
+        let app = self.app_of(caller)?;
         let now = self.clock.now();
         let session_id = self
             .sessions
-            .latest_live_session(&caller.user.id, now)
+            .latest_live_session(&caller.user.id, &caller.appid, now)
             .await?
             .ok_or(CoreError::SessionKeyStale)?
             .id;
+        let openid = self
+            .users
+            .openid(&caller.user.id, &caller.appid)
+            .await?
+            .ok_or(CoreError::SessionKeyStale)?;
         let key = match self.sessions.session_key(&session_id).await {
             Ok(Some(key)) => key,
             Ok(None) => return Err(CoreError::SessionKeyStale),
@@ -69,30 +75,24 @@ impl LoginService {
 
         if !verify_raw_data(&data.raw_data, &data.signature, &key) {
             return Err(self
-                .stale_or(
-                    &caller.user.openid,
-                    &key,
-                    &session_id,
-                    CoreError::InvalidSignature,
-                )
+                .stale_or(app, &openid, &key, &session_id, CoreError::InvalidSignature)
                 .await);
         }
         let plain =
-            match decrypt_open_data(&data.encrypted_data, &data.iv, &key, self.wechat.appid()) {
+            match decrypt_open_data(&data.encrypted_data, &data.iv, &key, &caller.appid) {
                 Ok(plain) => plain,
                 // Only a wrong key or altered data reach padding or parsing; malformed input and
                 // another app's data say nothing about the key.
                 Err(e @ (OpenDataError::Padding | OpenDataError::NotJson)) => {
                     let refused = CoreError::DecryptFailed(Cause::new(e));
-                    return Err(self
-                        .stale_or(&caller.user.openid, &key, &session_id, refused)
-                        .await);
+                    return Err(self.stale_or(app, &openid, &key, &session_id, refused).await);
                 }
                 Err(e) => return Err(CoreError::DecryptFailed(Cause::new(e))),
             };
         // The key is this user's, so the data is too; an openId that says otherwise is refused.
+        let openid_of_caller = &openid;
         if let Some(openid) = plain.get("openId")
-            && openid.as_str() != Some(caller.user.openid.expose())
+            && openid.as_str() != Some(openid_of_caller.expose())
         {
             return Err(CoreError::DecryptFailed(Cause::msg(
                 "the data belongs to another WeChat user",
@@ -124,8 +124,11 @@ impl LoginService {
         if !is_plausible_code(code) {
             return Err(CoreError::MalformedCode);
         }
+        let app = self.app_of(caller)?;
         let phone = self
-            .with_access_token(|token| async move { self.wechat.phone_number(&token, code).await })
+            .with_access_token(app, |token| async move {
+                app.wechat.phone_number(&token, code).await
+            })
             .await?;
         let number = phone.phone_number;
         if number.chars().count() > MAX_PHONE_CHARS
@@ -165,14 +168,15 @@ impl LoginService {
     /// is ended and the client told to log in again.
     async fn stale_or(
         &self,
+        app: &App,
         openid: &OpenId,
         key: &SessionKey,
         session_id: &str,
         refused: CoreError,
     ) -> CoreError {
         let checked = self
-            .with_access_token(|token| async move {
-                self.wechat.check_session(&token, openid, key).await
+            .with_access_token(app, |token| async move {
+                app.wechat.check_session(&token, openid, key).await
             })
             .await;
         match checked {

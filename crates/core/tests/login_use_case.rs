@@ -13,15 +13,18 @@ use wxlogin_domain::{
 const NOW: i64 = 1_800_000_000;
 const TTL: i64 = 3600;
 
+/// The one mini program these cases log in through.
+const APP: &str = "wxapp";
+
 fn user(id: &str) -> User {
     User {
         id: id.into(),
-        openid: OpenId::new("openid-1"),
         unionid: None,
         nick_name: None,
         avatar_url: None,
         gender: None,
         phone_number: None,
+        apps: vec![APP.into()],
         created_at: NOW,
         updated_at: NOW,
     }
@@ -31,6 +34,7 @@ fn session(id: &str, user_id: &str) -> Session {
     Session {
         id: id.into(),
         user_id: user_id.into(),
+        appid: APP.into(),
         created_at: NOW,
         expires_at: NOW + TTL,
         revoked_at: None,
@@ -42,6 +46,7 @@ fn opened(user_id: &str, created: bool, session_id: &str) -> OpenedLogin {
         user: user(user_id),
         created,
         session: session(session_id, user_id),
+        merged: None,
     }
 }
 
@@ -77,7 +82,8 @@ impl Mocks {
         }
     }
 
-    fn service(self) -> Arc<LoginService> {
+    fn service(mut self) -> Arc<LoginService> {
+        self.wechat.expect_appid().return_const(APP.to_owned());
         LoginService::builder()
             .wechat(Arc::new(self.wechat))
             .users(Arc::new(self.users))
@@ -117,7 +123,8 @@ async fn a_first_login_creates_the_user_opens_a_session_and_issues_a_token_expir
     m.sessions
         .expect_open_login()
         .withf(|l| {
-            l.openid.expose() == "openid-1"
+            l.appid == APP
+                && l.openid.expose() == "openid-1"
                 && l.unionid.is_none()
                 && l.session_key.expose() == "key"
                 && l.created_at == NOW
@@ -135,7 +142,7 @@ async fn a_first_login_creates_the_user_opens_a_session_and_issues_a_token_expir
         .times(1)
         .returning(|_| Ok("the-token".into()));
 
-    let outcome = m.service().login("code-1").await.expect("login");
+    let outcome = m.service().login(None, "code-1").await.expect("login");
 
     assert_eq!(outcome.token, "the-token");
     assert_eq!((outcome.expires_at, outcome.expires_in), (NOW + TTL, TTL));
@@ -160,7 +167,7 @@ async fn a_returning_user_is_told_the_account_existed() {
         .returning(|_| Ok("t".into()));
     assert!(
         m.service()
-            .login("code-2")
+            .login(None, "code-2")
             .await
             .expect("login")
             .user_existed
@@ -175,7 +182,7 @@ async fn a_malformed_code_is_refused_without_asking_wechat() {
         m.wechat.expect_code2session().never();
         m.sessions.expect_open_login().never();
         assert!(
-            matches!(m.service().login(code).await, Err(CoreError::MalformedCode)),
+            matches!(m.service().login(None, code).await, Err(CoreError::MalformedCode)),
             "{code:?}"
         );
     }
@@ -206,7 +213,7 @@ async fn a_code_wechat_rejects_creates_no_user_and_no_session() {
             .returning(move |_| Err(returned.clone()));
         m.sessions.expect_open_login().never();
         m.tokens.expect_issue().never();
-        match m.service().login("code").await {
+        match m.service().login(None, "code").await {
             Err(CoreError::WeChat(got)) => assert_eq!(got, error),
             other => panic!("{error:?} gave {other:?}"),
         }
@@ -226,7 +233,7 @@ async fn a_store_failure_during_login_issues_no_token() {
         .returning(|_| Err(StoreError::Unavailable("down".into())));
     m.tokens.expect_issue().never();
     assert!(matches!(
-        m.service().login("code").await,
+        m.service().login(None, "code").await,
         Err(CoreError::Store(StoreError::Unavailable(_)))
     ));
 }
@@ -370,6 +377,7 @@ async fn logout_revokes_the_callers_session_at_the_current_time() {
     let caller = wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
+        appid: APP.into(),
     };
     m.service().logout(&caller).await.expect("logout");
 }
@@ -381,6 +389,7 @@ async fn a_profile_edit_is_validated_before_the_store_sees_it() {
     let caller = wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
+        appid: APP.into(),
     };
     let edit = ProfileEdit {
         avatar_url: Some(Some("javascript:alert(1)".into())),
@@ -410,6 +419,7 @@ async fn a_valid_profile_edit_reaches_the_store_and_returns_the_new_profile() {
     let caller = wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
+        appid: APP.into(),
     };
     let edit = ProfileEdit {
         nick_name: Some(Some("小明".into())),
@@ -430,6 +440,7 @@ async fn an_empty_profile_edit_touches_nothing() {
     let caller = wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
+        appid: APP.into(),
     };
     let same = m
         .service()
@@ -467,9 +478,9 @@ async fn a_code_submitted_twice_gets_the_first_answer_without_asking_wechat_agai
     let clock = Arc::clone(&m.clock);
     let service = m.service();
 
-    let first = service.login("code-1").await.expect("first");
+    let first = service.login(None, "code-1").await.expect("first");
     clock.advance(30);
-    let again = service.login("code-1").await.expect("replayed, not 40163");
+    let again = service.login(None, "code-1").await.expect("replayed, not 40163");
 
     assert_eq!(again.session_id, first.session_id);
     assert_eq!(again.expires_at, first.expires_at);
@@ -484,7 +495,7 @@ async fn concurrent_submissions_of_one_code_make_one_upstream_call() {
     one_successful_exchange(&mut m);
     let service = m.service();
 
-    let answers = futures_util::future::join_all((0..8).map(|_| service.login("code-1"))).await;
+    let answers = futures_util::future::join_all((0..8).map(|_| service.login(None, "code-1"))).await;
 
     for answer in answers {
         assert_eq!(answer.expect("every submission succeeds").session_id, "s1");
@@ -515,10 +526,10 @@ async fn a_failed_exchange_is_not_replayed() {
     let service = m.service();
 
     assert!(matches!(
-        service.login("code-1").await,
+        service.login(None, "code-1").await,
         Err(CoreError::WeChat(WeChatError::Busy))
     ));
-    let second = service.login("code-1").await.expect("tried again for real");
+    let second = service.login(None, "code-1").await.expect("tried again for real");
     assert!(second.user_existed);
 }
 
@@ -539,8 +550,8 @@ async fn different_codes_are_exchanged_separately() {
         .returning(|_| Ok("the-token".into()));
     let service = m.service();
 
-    let a = service.login("code-a").await.expect("a");
-    let b = service.login("code-b").await.expect("b");
+    let a = service.login(None, "code-a").await.expect("a");
+    let b = service.login(None, "code-b").await.expect("b");
     assert_ne!(a.session_id, b.session_id);
 }
 
@@ -674,4 +685,70 @@ fn the_service_is_send_and_sync() {
     fn shared_across_threads<T: Send + Sync>() {}
     shared_across_threads::<LoginService>();
     shared_across_threads::<Arc<LoginService>>();
+}
+
+#[tokio::test]
+async fn a_login_for_an_app_not_served_is_refused_without_asking_wechat() {
+    let mut m = Mocks::new();
+    m.wechat.expect_code2session().never();
+    m.sessions.expect_open_login().never();
+    let service = m.service();
+    assert!(matches!(
+        service.login(Some("wx-elsewhere"), "code").await,
+        Err(CoreError::UnknownApp(Some(appid))) if appid == "wx-elsewhere"
+    ));
+}
+
+#[tokio::test]
+async fn with_several_apps_a_login_must_name_its_app() {
+    let mut shop = MockWeChatApi::new();
+    shop.expect_appid().return_const("wxshop".to_owned());
+    shop.expect_code2session().never();
+    let mut club = MockWeChatApi::new();
+    club.expect_appid().return_const("wxclub".to_owned());
+    club.expect_code2session()
+        .with(eq("code"))
+        .times(1)
+        .returning(|_| Ok(wechat_session()));
+    let mut sessions = MockSessionStore::new();
+    sessions
+        .expect_open_login()
+        .withf(|l| l.appid == "wxclub")
+        .times(1)
+        .returning(|_| Ok(opened("u1", true, "s1")));
+    let mut tokens = MockTokenCodec::new();
+    tokens.expect_issue().returning(|_| Ok("t".into()));
+    let service = LoginService::builder()
+        .wechat(Arc::new(shop))
+        .wechat(Arc::new(club))
+        .users(Arc::new(MockUserStore::new()))
+        .sessions(Arc::new(sessions))
+        .access_tokens(Arc::new(MockAccessTokenStore::new()))
+        .tokens(Arc::new(tokens))
+        .build()
+        .expect("built");
+    assert_eq!(service.appids().collect::<Vec<_>>(), ["wxclub", "wxshop"]);
+    assert!(matches!(
+        service.login(None, "code").await,
+        Err(CoreError::UnknownApp(None))
+    ));
+    service.login(Some("wxclub"), "code").await.expect("club login");
+}
+
+#[test]
+fn two_clients_for_one_app_are_refused() {
+    let twin = || {
+        let mut wechat = MockWeChatApi::new();
+        wechat.expect_appid().return_const("wxsame".to_owned());
+        Arc::new(wechat)
+    };
+    let built = LoginService::builder()
+        .wechat(twin())
+        .wechat(twin())
+        .users(Arc::new(MockUserStore::new()))
+        .sessions(Arc::new(MockSessionStore::new()))
+        .access_tokens(Arc::new(MockAccessTokenStore::new()))
+        .tokens(Arc::new(MockTokenCodec::new()))
+        .build();
+    assert!(matches!(built, Err(wxlogin_core::BuildError::DuplicateApp(a)) if a == "wxsame"));
 }

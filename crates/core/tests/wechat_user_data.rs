@@ -104,7 +104,7 @@ fn with_token(wechat: &mut MockWeChatApi, token: &'static str) {
 }
 
 async fn logged_in(service: &Service) -> Caller {
-    let login = service.login("code").await.expect("login");
+    let login = service.login(None, "code").await.expect("login");
     service.authenticate(&login.token).await.expect("caller")
 }
 
@@ -201,7 +201,7 @@ async fn a_stale_session_key_asks_for_a_new_login_and_ends_the_session(w: World)
         .times(1)
         .returning(|_, _, _| Ok(false));
     let service = w.service(wechat);
-    let login = service.login("code").await.expect("login");
+    let login = service.login(None, "code").await.expect("login");
     let caller = service.authenticate(&login.token).await.expect("caller");
 
     let refused = service
@@ -226,7 +226,7 @@ async fn tampered_data_under_a_current_key_is_refused_as_such(w: World) {
         .times(2)
         .returning(|_, _, _| Ok(true));
     let service = w.service(wechat);
-    let login = service.login("code").await.expect("login");
+    let login = service.login(None, "code").await.expect("login");
     let caller = service.authenticate(&login.token).await.expect("caller");
 
     let bad_padding = service

@@ -21,7 +21,8 @@ pub use store::{MockAccessTokenStore, MockChangeFeed, MockSessionStore, MockUser
 pub use token::MockTokenCodec;
 pub use token::{SessionToken, TokenCodec, TokenError};
 pub use user::{
-    NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session, StoredAccessToken, User,
+    MergedAccount, NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session, StoredAccessToken,
+    User,
 };
 #[cfg(feature = "mock")]
 pub use wechat::MockWeChatApi;

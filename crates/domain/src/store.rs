@@ -36,17 +36,23 @@ pub enum StoreError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// The user with this openid, created if there is none; `true` when this call created it.
-    /// Race-safe: concurrent calls for one openid create one user. A `unionid` is recorded if
-    /// the user had none.
+    /// The account of the identity (`appid`, `openid`), created if there is none; `true` when
+    /// this call created it. With a `unionid`, identities of one person are one account: a new
+    /// identity joins the account holding the unionid, and an account that had none and turns
+    /// out to share it with another is merged into the older one. Race-safe, across instances:
+    /// concurrent calls for one person create one account.
     // The named lifetime is for mockall, which cannot mock `Option<&UnionId>` elided.
     #[allow(clippy::needless_lifetimes)]
     async fn find_or_create_user<'a>(
         &self,
+        appid: &str,
         openid: &OpenId,
         unionid: Option<&'a UnionId>,
         now: i64,
     ) -> Result<(User, bool), StoreError>;
+
+    /// The openid of the user's identity in `appid`, if it has one.
+    async fn openid(&self, user_id: &str, appid: &str) -> Result<Option<OpenId>, StoreError>;
 
     /// The user with this public id.
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
@@ -67,8 +73,8 @@ pub trait UserStore: Send + Sync {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// A whole login in one step: the user found or created (race-safe, as
-    /// [`UserStore::find_or_create_user`]) and a session opened for it.
+    /// A whole login in one step: the account found, created, linked or merged as
+    /// [`UserStore::find_or_create_user`] says, and a session opened for it in the login's app.
     async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError>;
 
     /// Opens a session; its session_key is sealed before it is stored.
@@ -88,11 +94,12 @@ pub trait SessionStore: Send + Sync {
     /// opened (sealed under a key the server no longer holds) is [`StoreError::Sealed`].
     async fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError>;
 
-    /// The user's most recently opened session that is neither revoked nor expired at `now`:
-    /// it holds the session_key WeChat currently honours for the user.
+    /// The user's most recently opened session in `appid` that is neither revoked nor expired
+    /// at `now`: it holds the session_key WeChat currently honours for the user in that app.
     async fn latest_live_session(
         &self,
         user_id: &str,
+        appid: &str,
         now: i64,
     ) -> Result<Option<Session>, StoreError>;
 

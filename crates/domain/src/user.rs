@@ -2,14 +2,13 @@
 
 use crate::{AccessToken, OpenId, SessionKey, UnionId};
 
-/// A user account, one per WeChat openid.
+/// A user account: one person, known through one or more identities (an openid in one mini
+/// program each), and by a unionid once an app bound to the Open Platform account tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     /// The public id (a random UUID): what tokens and clients see.
     pub id: String,
-    /// The WeChat openid. Never sent to clients.
-    pub openid: OpenId,
-    /// The WeChat unionid, when the mini program has one. Never sent to clients.
+    /// The WeChat unionid, once known. Never sent to clients.
     pub unionid: Option<UnionId>,
     /// Display name.
     pub nick_name: Option<String>,
@@ -19,6 +18,9 @@ pub struct User {
     pub gender: Option<i32>,
     /// As WeChat gives it, country code included outside mainland China.
     pub phone_number: Option<String>,
+    /// The appids of the mini programs the account has an identity in, oldest first. Appids
+    /// are public; the openids stay in the store.
+    pub apps: Vec<String>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -50,6 +52,8 @@ impl ProfileUpdate {
 pub struct NewSession {
     /// The user it belongs to.
     pub user_id: String,
+    /// The mini program logged in through.
+    pub appid: String,
     /// The WeChat session_key of this login.
     pub session_key: SessionKey,
     /// Unix seconds.
@@ -61,7 +65,9 @@ pub struct NewSession {
 /// A login to record: the WeChat user it is for, and the session it opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLogin {
-    /// The user's openid.
+    /// The mini program logged in through.
+    pub appid: String,
+    /// The user's openid in that mini program.
     pub openid: OpenId,
     /// The user's unionid, if WeChat sent one.
     pub unionid: Option<UnionId>,
@@ -82,6 +88,18 @@ pub struct OpenedLogin {
     pub created: bool,
     /// The session opened.
     pub session: Session,
+    /// The account this login merged into `user`, if it revealed that two were one person.
+    pub merged: Option<MergedAccount>,
+}
+
+/// An account merged into an older one of the same person: it is gone, and so are its
+/// sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedAccount {
+    /// The id of the account merged away (never answered again).
+    pub user_id: String,
+    /// The sessions it had, ended by the merge.
+    pub ended_sessions: Vec<String>,
 }
 
 /// A login session: what a token points to, and what logout ends. Its session_key is read
@@ -93,6 +111,8 @@ pub struct Session {
     pub id: String,
     /// The user it belongs to.
     pub user_id: String,
+    /// The mini program it was opened through: its session_key and access token are that app's.
+    pub appid: String,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

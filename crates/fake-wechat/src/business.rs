@@ -9,7 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::FakeWeChat;
+use crate::{AppState, FakeWeChat};
 
 /// How long an access token lives unless a test says otherwise (WeChat's 7200 s).
 const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(7200);
@@ -109,38 +109,50 @@ impl Tokens {
 }
 
 impl FakeWeChat {
-    /// Sets the lifetime of access tokens minted from now on (WeChat's is 7200 s).
+    /// Sets the lifetime of the first app's access tokens minted from now on (WeChat's is
+    /// 7200 s).
     pub fn set_access_token_ttl(&self, ttl: Duration) {
-        Self::lock(&self.state.business).ttl = ttl;
+        Self::lock(&self.first().business).ttl = ttl;
     }
 
-    /// Plays another party force-refreshing the token: a new one is current and the old one is
-    /// refused at once with 40001, as a token can go bad mid-flight.
+    /// Plays another party force-refreshing the first app's token: a new one is current and the
+    /// old one is refused at once with 40001, as a token can go bad mid-flight.
     pub fn rotate_access_token(&self) {
-        Self::lock(&self.state.business).forced(Instant::now());
+        Self::lock(&self.first().business).forced(Instant::now());
     }
 
-    /// The access token the fake honours now, if it minted one.
+    /// The access token the fake honours now for the first app, if it minted one.
     pub fn current_access_token(&self) -> Option<String> {
-        Self::lock(&self.state.business)
+        self.current_access_token_of(&self.first().appid)
+    }
+
+    /// The access token the fake honours now for app `appid`, if it minted one.
+    pub fn current_access_token_of(&self, appid: &str) -> Option<String> {
+        let app = self.app(appid)?;
+        Self::lock(&app.business)
             .current
             .as_ref()
             .map(|c| c.token.clone())
     }
 
-    /// Checks the `access_token` parameter: WeChat's refusal, or `None` when it is valid.
-    fn refuse_token(&self, query: &HashMap<String, String>) -> Option<HttpResponse> {
+    /// The app the `access_token` parameter belongs to, or WeChat's refusal. Access tokens are
+    /// per app: a token of one app used for another's user is refused.
+    fn app_of_token(&self, query: &HashMap<String, String>) -> Result<&AppState, HttpResponse> {
         let Some(token) = query.get("access_token").filter(|t| !t.is_empty()) else {
-            return Some(json_error(41001, "access_token missing"));
+            return Err(json_error(41001, "access_token missing"));
         };
-        match Self::lock(&self.state.business).check(token, Instant::now()) {
-            TokenCheck::Valid => None,
-            TokenCheck::Expired => Some(json_error(42001, "access_token expired")),
-            TokenCheck::Unknown => Some(json_error(
-                40001,
-                "invalid credential, access_token is invalid or not latest",
-            )),
+        let now = Instant::now();
+        for app in &self.state.apps {
+            match Self::lock(&app.business).check(token, now) {
+                TokenCheck::Valid => return Ok(app),
+                TokenCheck::Expired => return Err(json_error(42001, "access_token expired")),
+                TokenCheck::Unknown => {}
+            }
         }
+        Err(json_error(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        ))
     }
 }
 
@@ -162,15 +174,15 @@ pub(crate) async fn stable_token(fake: web::Data<FakeWeChat>, body: web::Bytes) 
     if request["grant_type"] != "client_credential" {
         return json_error(40002, "invalid grant_type");
     }
-    if request["appid"] != fake.config.appid.as_str() {
+    let Some(app) = request["appid"].as_str().and_then(|appid| fake.app(appid)) else {
         return json_error(40013, "invalid appid");
-    }
-    if request["secret"] != fake.config.secret.as_str() {
+    };
+    if request["secret"] != app.secret.as_str() {
         return json_error(40125, "invalid appsecret");
     }
     let force = request["force_refresh"].as_bool().unwrap_or(false);
     let now = Instant::now();
-    let mut tokens = FakeWeChat::lock(&fake.state.business);
+    let mut tokens = FakeWeChat::lock(&app.business);
     let (token, lifetime) = if force {
         tokens.forced(now)
     } else {
@@ -185,9 +197,10 @@ pub(crate) async fn phone_number(
     body: web::Bytes,
 ) -> HttpResponse {
     fake.state.phone_calls.fetch_add(1, Ordering::SeqCst);
-    if let Some(answer) = fake.refuse_token(&query) {
-        return answer;
-    }
+    let app = match fake.app_of_token(&query) {
+        Ok(app) => app,
+        Err(refusal) => return refusal,
+    };
     // WeChat reads the code from a JSON body only; as a query or form parameter it is 40029.
     let code = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -207,13 +220,13 @@ pub(crate) async fn phone_number(
     {
         return json_error(errcode, "fake error");
     }
-    if !FakeWeChat::lock(&fake.state.business)
+    if !FakeWeChat::lock(&app.business)
         .used_phone_codes
         .insert(code.clone())
     {
         return json_error(40029, "invalid code");
     }
-    let watermark = json!({ "timestamp": unix_now(), "appid": fake.config.appid });
+    let watermark = json!({ "timestamp": unix_now(), "appid": app.appid });
     // `+852.61234567`: a number abroad, whose countryCode comes as a JSON number.
     if let Some((country, number)) = code.strip_prefix('+').and_then(|r| r.split_once('.'))
         && let Ok(country_code) = country.parse::<u32>()
@@ -252,8 +265,8 @@ pub(crate) async fn check_session(
     fake.state
         .check_session_calls
         .fetch_add(1, Ordering::SeqCst);
-    if let Some(answer) = fake.refuse_token(&query) {
-        return answer;
+    if let Err(refusal) = fake.app_of_token(&query) {
+        return refusal;
     }
     if query.get("sig_method").map(String::as_str) != Some("hmac_sha256") {
         return json_error(87009, "invalid signature");

@@ -23,38 +23,94 @@ use sha2::{Digest, Sha256};
 pub const DEV_APPID: &str = "wx00000000000000fe";
 /// The secret the fake expects by default, and that dev mode uses. Not a real secret.
 pub const DEV_SECRET: &str = "fake-wechat-dev-secret";
+/// The appids of the mini programs dev mode plays when it plays several (`DEV_APPID` first).
+pub const DEV_APPIDS: [&str; 3] = [DEV_APPID, "wx00000000000001fe", "wx00000000000002fe"];
 
-/// Which mini program the fake plays.
+/// One mini program the fake plays.
 #[derive(Debug, Clone)]
-pub struct FakeWeChatConfig {
-    /// The only appid it accepts (others get 40013).
+pub struct FakeApp {
+    /// Its appid (others get 40013).
     pub appid: String,
-    /// The only secret it accepts (others get 40125).
+    /// Its secret (others get 40125).
     pub secret: String,
-    /// Whether the mini program is bound to an Open Platform account, which is what makes
-    /// WeChat send a `unionid`.
+    /// Whether it is bound to the Open Platform account, which is what makes WeChat send a
+    /// `unionid` (the same for one person in every bound app). Can change while the fake runs
+    /// ([`FakeWeChat::set_open_platform`]), as an app can be bound later.
     pub open_platform: bool,
 }
 
+impl FakeApp {
+    /// An app not bound to the Open Platform account.
+    pub fn new(appid: impl Into<String>, secret: impl Into<String>) -> Self {
+        Self {
+            appid: appid.into(),
+            secret: secret.into(),
+            open_platform: false,
+        }
+    }
+
+    /// The same app, bound to the Open Platform account.
+    pub fn bound(mut self) -> Self {
+        self.open_platform = true;
+        self
+    }
+}
+
+/// Which mini programs the fake plays, all under one Open Platform account.
+#[derive(Debug, Clone)]
+pub struct FakeWeChatConfig {
+    /// The apps; the first is the one the methods without an appid speak of.
+    pub apps: Vec<FakeApp>,
+}
+
 impl Default for FakeWeChatConfig {
+    /// One app, `DEV_APPID`, not bound (no unionid).
     fn default() -> Self {
         Self {
-            appid: DEV_APPID.into(),
-            secret: DEV_SECRET.into(),
-            open_platform: false,
+            apps: vec![FakeApp::new(DEV_APPID, DEV_SECRET)],
         }
     }
 }
 
-#[derive(Default)]
+impl FakeWeChatConfig {
+    /// One app, as given.
+    pub fn single(app: FakeApp) -> Self {
+        Self { apps: vec![app] }
+    }
+
+    /// What dev mode plays: with one app, the default; with two or three, the first apps of
+    /// [`DEV_APPIDS`] (all with [`DEV_SECRET`]), bound to the Open Platform account, so one
+    /// person logging in through two of them is one account.
+    pub fn dev(apps: usize) -> Self {
+        if apps <= 1 {
+            return Self::default();
+        }
+        Self {
+            apps: DEV_APPIDS
+                .iter()
+                .take(apps)
+                .map(|appid| FakeApp::new(*appid, DEV_SECRET).bound())
+                .collect(),
+        }
+    }
+}
+
+/// One app's state.
+struct AppState {
+    appid: String,
+    secret: String,
+    open_platform: std::sync::atomic::AtomicBool,
+    /// The access tokens and the business calls made with them.
+    business: Mutex<business::Tokens>,
+}
+
 struct State {
-    /// Codes already exchanged, with how many times each was sent.
+    apps: Vec<AppState>,
+    /// Codes already exchanged (`appid:code`), with how many times each was sent.
     seen: Mutex<HashMap<String, u32>>,
     code2session_calls: AtomicUsize,
     /// Each user's current session_key, by openid: the last one handed out.
     current_keys: Mutex<HashMap<String, String>>,
-    /// The access tokens and the business calls made with them.
-    business: Mutex<business::Tokens>,
     stable_token_calls: AtomicUsize,
     phone_calls: AtomicUsize,
     check_session_calls: AtomicUsize,
@@ -63,7 +119,6 @@ struct State {
 /// The fake WeChat API. Cheap to clone: clones share their state (used codes, call counts).
 #[derive(Clone)]
 pub struct FakeWeChat {
-    config: Arc<FakeWeChatConfig>,
     state: Arc<State>,
 }
 
@@ -123,28 +178,80 @@ impl Drop for BackgroundFake {
 }
 
 impl FakeWeChat {
-    /// A fake playing the mini program `config` describes.
+    /// A fake playing the mini programs `config` describes (the default app if it names none).
     pub fn new(config: FakeWeChatConfig) -> Self {
+        let apps = if config.apps.is_empty() {
+            FakeWeChatConfig::default().apps
+        } else {
+            config.apps
+        };
         Self {
-            config: Arc::new(config),
-            state: Arc::default(),
+            state: Arc::new(State {
+                apps: apps
+                    .into_iter()
+                    .map(|app| AppState {
+                        appid: app.appid,
+                        secret: app.secret,
+                        open_platform: std::sync::atomic::AtomicBool::new(app.open_platform),
+                        business: Mutex::default(),
+                    })
+                    .collect(),
+                seen: Mutex::default(),
+                code2session_calls: AtomicUsize::new(0),
+                current_keys: Mutex::default(),
+                stable_token_calls: AtomicUsize::new(0),
+                phone_calls: AtomicUsize::new(0),
+                check_session_calls: AtomicUsize::new(0),
+            }),
         }
     }
 
-    /// The openid the fake gives the user named `name` (see the codes table).
+    fn first(&self) -> &AppState {
+        &self.state.apps[0]
+    }
+
+    fn app(&self, appid: &str) -> Option<&AppState> {
+        self.state.apps.iter().find(|app| app.appid == appid)
+    }
+
+    /// The appids the fake plays, the first first.
+    pub fn appids(&self) -> Vec<String> {
+        self.state.apps.iter().map(|app| app.appid.clone()).collect()
+    }
+
+    /// The openid the first app gives the user named `name` (see the codes table).
     pub fn openid_for(&self, name: &str) -> String {
-        format!("o{}", &self.digest("openid", name)[..27])
+        self.openid_in(&self.first().appid, name)
     }
 
-    /// The unionid the fake gives the user named `name` when it plays an Open Platform app.
+    /// The openid app `appid` gives the user named `name`: each app has its own.
+    pub fn openid_in(&self, appid: &str, name: &str) -> String {
+        format!("o{}", &digest("openid", appid, name)[..27])
+    }
+
+    /// The unionid of the user named `name`: the same in every app bound to the Open Platform
+    /// account.
     pub fn unionid_for(&self, name: &str) -> String {
-        format!("o{}", &self.digest("unionid", name)[..27])
+        format!("o{}", &digest("unionid", "open-platform", name)[..27])
     }
 
-    /// The session_key the fake hands out for `code` (16 bytes, base64).
+    /// The session_key the first app hands out for `code` (16 bytes, base64).
     pub fn session_key_for(&self, code: &str) -> String {
-        let hash = Sha256::digest(format!("session_key:{}:{code}", self.config.appid));
+        self.session_key_in(&self.first().appid, code)
+    }
+
+    /// The session_key app `appid` hands out for `code`.
+    pub fn session_key_in(&self, appid: &str, code: &str) -> String {
+        let hash = Sha256::digest(format!("session_key:{appid}:{code}"));
         STANDARD.encode(&hash[..16])
+    }
+
+    /// Binds app `appid` to the Open Platform account (from now on its logins carry the
+    /// person's unionid) or unbinds it; `false` if the fake plays no such app.
+    pub fn set_open_platform(&self, appid: &str, bound: bool) -> bool {
+        self.app(appid)
+            .map(|app| app.open_platform.store(bound, Ordering::SeqCst))
+            .is_some()
     }
 
     /// How many code2session requests reached the fake.
@@ -167,13 +274,14 @@ impl FakeWeChat {
         self.state.check_session_calls.load(Ordering::SeqCst)
     }
 
-    /// The openid the fake gives the user who logs in with `code` (its part before the `.`).
+    /// The openid the first app gives the user who logs in with `code` (its part before the `.`).
     pub fn openid_for_code(&self, code: &str) -> String {
-        self.openid_for(code.split('.').next().unwrap_or_default())
+        self.openid_for(name_of(code))
     }
 
-    /// Plays the user of `code` logging in somewhere this backend does not hear of: WeChat's
-    /// current session_key for them becomes `code`'s, and the ones handed out before go stale.
+    /// Plays the user of `code` logging in to the first app somewhere this backend does not
+    /// hear of: WeChat's current session_key for them becomes `code`'s, and the ones handed
+    /// out before go stale.
     pub fn log_in_elsewhere(&self, code: &str) {
         Self::lock(&self.state.current_keys)
             .insert(self.openid_for_code(code), self.session_key_for(code));
@@ -183,10 +291,6 @@ impl FakeWeChat {
         mutex.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn digest(&self, kind: &str, name: &str) -> String {
-        let hash = Sha256::digest(format!("{kind}:{}:{name}", self.config.appid));
-        URL_SAFE_NO_PAD.encode(hash).replace(['-', '_'], "x")
-    }
 
     /// Mounts the fake's routes on an actix-web app, for embedding it in another server.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
@@ -206,7 +310,8 @@ impl FakeWeChat {
             .route(
                 "/fake/userinfo",
                 web::post().to(open_data::user_info_endpoint),
-            );
+            )
+            .route("/fake/open-platform", web::post().to(open_platform_endpoint));
     }
 
     /// Serves the fake on `addr` (use port 0 for any free port) until stopped.
@@ -265,12 +370,41 @@ impl FakeWeChat {
         })
     }
 
-    /// Records that `code` was sent and says how many times it had been sent before.
-    fn remember(&self, code: &str) -> u32 {
+    /// Records that `code` was sent to `appid` and says how many times it had been before.
+    fn remember(&self, appid: &str, code: &str) -> u32 {
         let mut seen = Self::lock(&self.state.seen);
-        let count = seen.entry(code.to_owned()).or_insert(0);
+        let count = seen.entry(format!("{appid}:{code}")).or_insert(0);
         *count += 1;
         *count - 1
+    }
+}
+
+/// The user a code is for: its part before the first `.`.
+fn name_of(code: &str) -> &str {
+    code.split('.').next().unwrap_or_default()
+}
+
+fn digest(kind: &str, scope: &str, name: &str) -> String {
+    let hash = Sha256::digest(format!("{kind}:{scope}:{name}"));
+    URL_SAFE_NO_PAD.encode(hash).replace(['-', '_'], "x")
+}
+
+#[derive(Deserialize)]
+struct OpenPlatformRequest {
+    appid: String,
+    bound: bool,
+}
+
+/// `POST /fake/open-platform {"appid", "bound"}`: not a WeChat API; binds or unbinds an app, so
+/// dev mode can show a person known first without a unionid and later with one.
+async fn open_platform_endpoint(
+    fake: web::Data<FakeWeChat>,
+    request: web::Json<OpenPlatformRequest>,
+) -> HttpResponse {
+    if fake.set_open_platform(&request.appid, request.bound) {
+        HttpResponse::Ok().json(json!({ "appid": request.appid, "bound": request.bound }))
+    } else {
+        HttpResponse::NotFound().json(json!({ "error": "no such app", "appid": request.appid }))
     }
 }
 
@@ -308,10 +442,10 @@ async fn jscode2session(
         js_code: query.get("js_code").cloned(),
         grant_type: query.get("grant_type").cloned(),
     };
-    if query.appid.as_deref() != Some(fake.config.appid.as_str()) {
+    let Some(app) = query.appid.as_deref().and_then(|appid| fake.app(appid)) else {
         return wechat_error(40013, "invalid appid");
-    }
-    if query.secret.as_deref() != Some(fake.config.secret.as_str()) {
+    };
+    if query.secret.as_deref() != Some(app.secret.as_str()) {
         return wechat_error(40125, "invalid appsecret");
     }
     if query.grant_type.as_deref() != Some("authorization_code") {
@@ -321,8 +455,8 @@ async fn jscode2session(
         Some(code) if !code.is_empty() => code,
         _ => return wechat_error(41008, "missing code"),
     };
-    let name = code.split('.').next().unwrap_or_default();
-    let times_seen_before = fake.remember(&code);
+    let name = name_of(&code);
+    let times_seen_before = fake.remember(&app.appid, &code);
     match name {
         "invalid" => return wechat_error(40029, "invalid code"),
         "used" => return wechat_error(40163, "code been used"),
@@ -340,7 +474,7 @@ async fn jscode2session(
                 .content_type("text/plain")
                 .body("<html><body>502 Bad Gateway</body></html>");
         }
-        "incomplete" => return text_plain(json!({ "openid": fake.openid_for(name) })),
+        "incomplete" => return text_plain(json!({ "openid": fake.openid_in(&app.appid, name) })),
         // Half a reply, then the connection drops: WeChat may have used the code.
         "cut" => {
             let half: Result<web::Bytes, std::io::Error> =
@@ -381,12 +515,12 @@ async fn jscode2session(
     if uses_before > 0 {
         return wechat_error(40163, "code been used");
     }
-    let openid = fake.openid_for(name);
-    let session_key = fake.session_key_for(&code);
+    let openid = fake.openid_in(&app.appid, name);
+    let session_key = fake.session_key_in(&app.appid, &code);
     // Like WeChat, a new login replaces the user's session_key: older ones go stale.
     FakeWeChat::lock(&fake.state.current_keys).insert(openid.clone(), session_key.clone());
     let mut body = json!({ "openid": openid, "session_key": session_key });
-    if fake.config.open_platform {
+    if app.open_platform.load(Ordering::SeqCst) {
         body["unionid"] = fake.unionid_for(name).into();
     }
     text_plain(body)

@@ -26,24 +26,32 @@ pub struct UserData {
 }
 
 impl FakeWeChat {
-    /// The user data WeChat would hand the front end of the user who logged in with `code`,
-    /// sealed under that login's session_key. `profile` is a JSON object of public fields
-    /// (`nickName`, `avatarUrl`, `gender`, ...).
+    /// The user data WeChat would hand the front end of the first app's user who logged in
+    /// with `code`, sealed under that login's session_key. `profile` is a JSON object of public
+    /// fields (`nickName`, `avatarUrl`, `gender`, ...).
     pub fn user_data(&self, code: &str, profile: &serde_json::Value) -> UserData {
-        let session_key = self.session_key_for(code);
+        self.user_data_in(&self.first().appid, code, profile)
+    }
+
+    /// The same for app `appid`'s user, with that app's watermark.
+    pub fn user_data_in(&self, appid: &str, code: &str, profile: &serde_json::Value) -> UserData {
+        let session_key = self.session_key_in(appid, code);
+        let name = code.split('.').next().unwrap_or_default();
+        let bound = self
+            .app(appid)
+            .is_some_and(|app| app.open_platform.load(std::sync::atomic::Ordering::SeqCst));
         let mut plain = match profile {
             serde_json::Value::Object(fields) => fields.clone(),
             _ => serde_json::Map::new(),
         };
         let raw_data = serde_json::Value::Object(plain.clone()).to_string();
-        plain.insert("openId".into(), self.openid_for_code(code).into());
-        if self.config.open_platform {
-            let name = code.split('.').next().unwrap_or_default();
+        plain.insert("openId".into(), self.openid_in(appid, name).into());
+        if bound {
             plain.insert("unionId".into(), self.unionid_for(name).into());
         }
         plain.insert(
             "watermark".into(),
-            serde_json::json!({ "timestamp": unix_now(), "appid": self.config.appid }),
+            serde_json::json!({ "timestamp": unix_now(), "appid": appid }),
         );
         let (encrypted_data, iv) = encrypt_open_data(
             &session_key,
@@ -80,6 +88,9 @@ pub fn encrypt_open_data(session_key: &str, plaintext: &[u8]) -> (String, String
 #[derive(Deserialize)]
 pub(crate) struct UserInfoRequest {
     code: String,
+    /// The app logged in through (the first app if absent).
+    #[serde(default)]
+    appid: Option<String>,
     #[serde(flatten)]
     profile: serde_json::Map<String, serde_json::Value>,
 }
@@ -91,6 +102,10 @@ pub(crate) async fn user_info_endpoint(
     request: actix_web::web::Json<UserInfoRequest>,
 ) -> actix_web::HttpResponse {
     let request = request.into_inner();
-    actix_web::HttpResponse::Ok()
-        .json(fake.user_data(&request.code, &serde_json::Value::Object(request.profile)))
+    let profile = serde_json::Value::Object(request.profile);
+    let data = match &request.appid {
+        Some(appid) => fake.user_data_in(appid, &request.code, &profile),
+        None => fake.user_data(&request.code, &profile),
+    };
+    actix_web::HttpResponse::Ok().json(data)
 }

@@ -22,6 +22,56 @@ impl DieselUserStore {
     pub async fn run_migrations(&self) -> Result<Vec<String>, StoreError> {
         self.run(Database::run_migrations).await
     }
+
+    /// Gives the users and sessions made before identities existed (by a server serving one
+    /// mini program) to `appid`, the app they came from; says how many identities it claimed.
+    /// Harmless once done: later calls find nothing to claim.
+    pub async fn claim_legacy_rows(&self, appid: &str) -> Result<usize, StoreError> {
+        let appid = appid.to_owned();
+        self.run(move |db| crate::users::claim_legacy_rows(&mut *db.writer()?, &appid))
+            .await
+    }
+
+    /// How many identities made before identities existed still wait for their app
+    /// ([`DieselUserStore::claim_legacy_rows`]).
+    pub async fn unclaimed_legacy_rows(&self) -> Result<i64, StoreError> {
+        self.run(|db| crate::users::unclaimed_legacy_rows(&mut *db.conn()?))
+            .await
+    }
+}
+
+#[cfg(feature = "test-support")]
+impl DieselUserStore {
+    /// Applies the pending migrations whose version sorts before `version`, and no later one:
+    /// for tests of an upgrade from an older schema, with rows written in it.
+    pub async fn run_migrations_before(&self, version: &str) -> Result<Vec<String>, StoreError> {
+        let version = version.to_owned();
+        self.run(move |db| {
+            let mut conn = db.conn()?;
+            let migration_error = |e: Box<dyn std::error::Error + Send + Sync>| {
+                StoreError::Migration(Cause::boxed(e))
+            };
+            macro_rules! before {
+                ($c:expr, $source:expr) => {{
+                    let mut applied = Vec::new();
+                    for migration in $c.pending_migrations($source).map_err(migration_error)? {
+                        let name = migration.name().to_string();
+                        if name.as_str() >= version.as_str() {
+                            break;
+                        }
+                        $c.run_migration(&*migration).map_err(migration_error)?;
+                        applied.push(name);
+                    }
+                    applied
+                }};
+            }
+            Ok(match &mut *conn {
+                AnyConnection::Sqlite(c) => before!(c, SQLITE_MIGRATIONS),
+                AnyConnection::Postgresql(c) => before!(c, POSTGRES_MIGRATIONS),
+            })
+        })
+        .await
+    }
 }
 
 impl Database {

@@ -13,13 +13,19 @@ use crate::DieselUserStore;
 impl UserStore for DieselUserStore {
     async fn find_or_create_user<'a>(
         &self,
+        appid: &str,
         openid: &OpenId,
         unionid: Option<&'a UnionId>,
         now: i64,
     ) -> Result<(User, bool), StoreError> {
-        let (openid, unionid) = (openid.clone(), unionid.cloned());
-        self.run(move |db| db.find_or_create_user(&openid, unionid.as_ref(), now))
+        let (appid, openid, unionid) = (appid.to_owned(), openid.clone(), unionid.cloned());
+        self.run(move |db| db.find_or_create_user(&appid, &openid, unionid.as_ref(), now))
             .await
+    }
+
+    async fn openid(&self, user_id: &str, appid: &str) -> Result<Option<OpenId>, StoreError> {
+        let (user_id, appid) = (user_id.to_owned(), appid.to_owned());
+        self.run(move |db| db.openid(&user_id, &appid)).await
     }
 
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError> {
@@ -76,10 +82,11 @@ impl SessionStore for DieselUserStore {
     async fn latest_live_session(
         &self,
         user_id: &str,
+        appid: &str,
         now: i64,
     ) -> Result<Option<Session>, StoreError> {
-        let user_id = user_id.to_owned();
-        self.run(move |db| db.latest_live_session(&user_id, now))
+        let (user_id, appid) = (user_id.to_owned(), appid.to_owned());
+        self.run(move |db| db.latest_live_session(&user_id, &appid, now))
             .await
     }
 

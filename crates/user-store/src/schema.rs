@@ -3,7 +3,6 @@
 diesel::table! {
     users (id) {
         id -> Text,
-        openid -> Text,
         unionid -> Nullable<Text>,
         nick_name -> Nullable<Text>,
         avatar_url -> Nullable<Text>,
@@ -15,6 +14,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    identities (appid, openid) {
+        appid -> Text,
+        openid -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     sessions (id) {
         id -> Text,
         user_id -> Text,
@@ -22,11 +30,13 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        appid -> Text,
     }
 }
 
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions);
+diesel::joinable!(identities -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, identities);
 
 diesel::table! {
     access_tokens (appid) {

@@ -8,13 +8,14 @@ use crate::connection::AnyConnection;
 use crate::error::DbResult;
 use crate::schema::sessions;
 use crate::store::Database;
-use crate::users::{create_or_complete_user, load_user, user_needing_no_write};
+use crate::users::{Resolved, known_identity, load_user, locked, person_key, resolve};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sessions)]
 struct SessionRow {
     id: String,
     user_id: String,
+    appid: String,
     created_at: i64,
     expires_at: i64,
     revoked_at: Option<i64>,
@@ -25,6 +26,7 @@ impl From<SessionRow> for Session {
         Self {
             id: row.id,
             user_id: row.user_id,
+            appid: row.appid,
             created_at: row.created_at,
             expires_at: row.expires_at,
             revoked_at: row.revoked_at,
@@ -37,6 +39,7 @@ impl From<SessionRow> for Session {
 struct NewSessionRow<'a> {
     id: &'a str,
     user_id: &'a str,
+    appid: &'a str,
     session_key: &'a str,
     created_at: i64,
     expires_at: i64,
@@ -63,6 +66,7 @@ impl Database {
             .values(NewSessionRow {
                 id: &id,
                 user_id: &session.user_id,
+                appid: &session.appid,
                 session_key: &sealed,
                 created_at: session.created_at,
                 expires_at: session.expires_at,
@@ -71,6 +75,7 @@ impl Database {
         Ok(Session {
             id,
             user_id: session.user_id.clone(),
+            appid: session.appid.clone(),
             created_at: session.created_at,
             expires_at: session.expires_at,
             revoked_at: None,
@@ -79,33 +84,58 @@ impl Database {
 
     pub(crate) fn open_login(&self, login: &NewLogin) -> DbResult<OpenedLogin> {
         let mut conn = self.writer()?;
-        let steps = |conn: &mut AnyConnection| -> DbResult<OpenedLogin> {
-            let unionid = login.unionid.as_ref();
-            let (user, created) = match user_needing_no_write(conn, &login.openid, unionid)? {
-                Some(user) => (user, false),
-                None => create_or_complete_user(conn, &login.openid, unionid, login.created_at)?,
-            };
+        let (appid, openid, unionid) = (&login.appid, &login.openid, login.unionid.as_ref());
+        let open = |conn: &mut AnyConnection, resolved: Resolved| -> DbResult<OpenedLogin> {
             let session = self.insert_session(
                 conn,
                 &NewSession {
-                    user_id: user.id.clone(),
+                    user_id: resolved.user.id.clone(),
+                    appid: appid.clone(),
                     session_key: login.session_key.clone(),
                     created_at: login.created_at,
                     expires_at: login.expires_at,
                 },
             )?;
             Ok(OpenedLogin {
-                user,
-                created,
+                user: resolved.user,
+                created: resolved.created,
                 session,
+                merged: resolved.merged,
             })
         };
+        let returning = |user| Resolved {
+            user,
+            created: false,
+            merged: None,
+        };
+        let key = person_key(appid, openid, unionid);
         match &*conn {
-            // One transaction, one commit: SQLite's cost is per commit.
-            AnyConnection::Sqlite(_) => conn.transaction(steps),
-            // Each step stands alone (a user without a session is found by the next login), and
-            // a transaction would add two round trips: PostgreSQL's cost is per round trip.
-            AnyConnection::Postgresql(_) => steps(&mut conn),
+            // One transaction, one commit: SQLite's cost is per commit, and the process's write
+            // turn (held) already makes logins take turns.
+            AnyConnection::Sqlite(_) => conn.transaction(|conn| {
+                let resolved = match known_identity(conn, appid, openid, unionid)? {
+                    Some(user) => returning(user),
+                    None => resolve(conn, appid, openid, unionid, login.created_at)?,
+                };
+                open(conn, resolved)
+            }),
+            // A returning user's login is two round trips (a session alone is harmless should
+            // the second fail); PostgreSQL's cost is per round trip. Anything that creates,
+            // links or merges an account runs in a transaction under the person's lock.
+            AnyConnection::Postgresql(_) => {
+                if let Some(user) = known_identity(&mut conn, appid, openid, unionid)? {
+                    match open(&mut conn, returning(user)) {
+                        // Its account was merged into another, or deleted, since it was read:
+                        // resolved again, under the lock.
+                        Err(e) if e.is_foreign_key_violation() => {}
+                        done => return done,
+                    }
+                }
+                locked(&mut conn, &key, |conn| {
+                    let resolved = resolve(conn, appid, openid, unionid, login.created_at)?;
+                    open(conn, resolved)
+                })
+            }
         }
     }
 
@@ -142,9 +172,15 @@ impl Database {
         Ok(Some((session, user)))
     }
 
-    pub(crate) fn latest_live_session(&self, user_id: &str, now: i64) -> DbResult<Option<Session>> {
+    pub(crate) fn latest_live_session(
+        &self,
+        user_id: &str,
+        appid: &str,
+        now: i64,
+    ) -> DbResult<Option<Session>> {
         Ok(sessions::table
             .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::appid.eq(appid))
             .filter(sessions::revoked_at.is_null())
             .filter(sessions::expires_at.ge(now))
             .order((sessions::created_at.desc(), sessions::id.desc()))

@@ -1,19 +1,19 @@
-//! User accounts: found or created by openid, read by public id, edited.
+//! Accounts and their identities: found by (appid, openid), linked by unionid, merged when a
+//! login shows two accounts are one person, edited.
 
 use diesel::prelude::*;
-use wxlogin_domain::{OpenId, ProfileUpdate, StoreChange, UnionId, User};
+use wxlogin_domain::{MergedAccount, OpenId, ProfileUpdate, StoreChange, UnionId, User};
 
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::error::{DbError, DbResult};
-use crate::schema::users;
+use crate::schema::{identities, sessions, users};
 use crate::store::Database;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users)]
-pub(crate) struct UserRow {
+struct UserRow {
     id: String,
-    openid: String,
     unionid: Option<String>,
     nick_name: Option<String>,
     avatar_url: Option<String>,
@@ -23,18 +23,18 @@ pub(crate) struct UserRow {
     updated_at: i64,
 }
 
-impl From<UserRow> for User {
-    fn from(row: UserRow) -> Self {
-        Self {
-            id: row.id,
-            openid: OpenId::new(row.openid),
-            unionid: row.unionid.map(UnionId::new),
-            nick_name: row.nick_name,
-            avatar_url: row.avatar_url,
-            gender: row.gender,
-            phone_number: row.phone_number,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
+impl UserRow {
+    fn with_apps(self, apps: Vec<String>) -> User {
+        User {
+            id: self.id,
+            unionid: self.unionid.map(UnionId::new),
+            nick_name: self.nick_name,
+            avatar_url: self.avatar_url,
+            gender: self.gender,
+            phone_number: self.phone_number,
+            apps,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
         }
     }
 }
@@ -43,7 +43,6 @@ impl From<UserRow> for User {
 #[diesel(table_name = users)]
 struct NewUserRow<'a> {
     id: &'a str,
-    openid: &'a str,
     unionid: Option<&'a str>,
     created_at: i64,
     updated_at: i64,
@@ -59,94 +58,352 @@ struct ProfileChangeset<'a> {
     updated_at: i64,
 }
 
-fn user_by_openid(conn: &mut AnyConnection, openid: &OpenId) -> DbResult<Option<User>> {
-    Ok(users::table
-        .filter(users::openid.eq(openid.expose()))
-        .select(UserRow::as_select())
-        .get_result(conn)
-        .optional()?
-        .map(User::from))
+/// What a login's identity came to.
+pub(crate) struct Resolved {
+    pub(crate) user: User,
+    pub(crate) created: bool,
+    pub(crate) merged: Option<MergedAccount>,
 }
 
-/// The user with this openid if it exists and already has any `unionid` given: a login that
-/// changes nothing about the user.
-pub(crate) fn user_needing_no_write(
-    conn: &mut AnyConnection,
-    openid: &OpenId,
-    unionid: Option<&UnionId>,
-) -> DbResult<Option<User>> {
-    Ok(user_by_openid(conn, openid)?.filter(|user| unionid.is_none() || user.unionid.is_some()))
-}
-
-/// Creates the user, or (losing a race, or filling in a unionid) completes and reads it.
-pub(crate) fn create_or_complete_user(
-    conn: &mut AnyConnection,
-    openid: &OpenId,
-    unionid: Option<&UnionId>,
-    now: i64,
-) -> DbResult<(User, bool)> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let row = NewUserRow {
-        id: &id,
-        openid: openid.expose(),
-        unionid: unionid.map(UnionId::expose),
-        created_at: now,
-        updated_at: now,
-    };
-    // The unique openid decides the race: one insert lands (and returns the row), the others
-    // do nothing. The combined connection has no ON CONFLICT, so each backend gets its own.
-    let inserted: Option<UserRow> = match &mut *conn {
-        AnyConnection::Postgresql(c) => diesel::insert_into(users::table)
-            .values(&row)
-            .on_conflict(users::openid)
-            .do_nothing()
-            .returning(UserRow::as_returning())
-            .get_result(c)
-            .optional()?,
-        AnyConnection::Sqlite(c) => diesel::insert_into(users::table)
-            .values(&row)
-            .on_conflict(users::openid)
-            .do_nothing()
-            .returning(UserRow::as_returning())
-            .get_result(c)
-            .optional()?,
-    };
-    if let Some(created) = inserted {
-        return Ok((created.into(), true));
-    }
-    if let Some(unionid) = unionid {
-        diesel::update(users::table)
-            .filter(users::openid.eq(openid.expose()))
-            .filter(users::unionid.is_null())
-            .set(users::unionid.eq(unionid.expose()))
-            .execute(&mut *conn)?;
-    }
-    let user =
-        user_by_openid(conn, openid)?.ok_or(DbError::from(diesel::result::Error::NotFound))?;
-    Ok((user, false))
-}
-
-pub(crate) fn load_user(conn: &mut AnyConnection, id: &str) -> DbResult<Option<User>> {
+fn row_by_id(conn: &mut AnyConnection, id: &str) -> DbResult<Option<UserRow>> {
     Ok(users::table
         .filter(users::id.eq(id))
         .select(UserRow::as_select())
         .get_result(conn)
-        .optional()?
-        .map(User::from))
+        .optional()?)
+}
+
+fn row_by_unionid(conn: &mut AnyConnection, unionid: &UnionId) -> DbResult<Option<UserRow>> {
+    Ok(users::table
+        .filter(users::unionid.eq(unionid.expose()))
+        .select(UserRow::as_select())
+        .get_result(conn)
+        .optional()?)
+}
+
+fn owner_of_identity(
+    conn: &mut AnyConnection,
+    appid: &str,
+    openid: &OpenId,
+) -> DbResult<Option<String>> {
+    Ok(identities::table
+        .filter(identities::appid.eq(appid))
+        .filter(identities::openid.eq(openid.expose()))
+        .select(identities::user_id)
+        .get_result(conn)
+        .optional()?)
+}
+
+fn apps_of(conn: &mut AnyConnection, user_id: &str) -> DbResult<Vec<String>> {
+    Ok(identities::table
+        .filter(identities::user_id.eq(user_id))
+        .order((identities::created_at, identities::appid))
+        .select(identities::appid)
+        .load(conn)?)
+}
+
+fn complete(conn: &mut AnyConnection, row: UserRow) -> DbResult<User> {
+    let apps = apps_of(conn, &row.id)?;
+    Ok(row.with_apps(apps))
+}
+
+pub(crate) fn load_user(conn: &mut AnyConnection, id: &str) -> DbResult<Option<User>> {
+    match row_by_id(conn, id)? {
+        Some(row) => Ok(Some(complete(conn, row)?)),
+        None => Ok(None),
+    }
+}
+
+fn reload(conn: &mut AnyConnection, id: &str) -> DbResult<User> {
+    load_user(conn, id)?.ok_or_else(|| DbError::from(diesel::result::Error::NotFound))
+}
+
+/// The account of an identity already known, when this login adds nothing to it (no unionid,
+/// or the one the account holds): the common case, one read and no write.
+pub(crate) fn known_identity(
+    conn: &mut AnyConnection,
+    appid: &str,
+    openid: &OpenId,
+    unionid: Option<&UnionId>,
+) -> DbResult<Option<User>> {
+    let Some(user_id) = owner_of_identity(conn, appid, openid)? else {
+        return Ok(None);
+    };
+    Ok(load_user(conn, &user_id)?
+        .filter(|user| unionid.is_none() || user.unionid.as_ref() == unionid))
+}
+
+/// Runs `work` in a transaction that holds, on PostgreSQL, an advisory lock on `person` (its
+/// unionid, else its identity) until the commit: logins of one person on every instance take
+/// turns, so two of them cannot both create, link or merge its account. On SQLite the process's
+/// write turn, held by the caller, does the same.
+pub(crate) fn locked<T>(
+    conn: &mut AnyConnection,
+    person: &str,
+    work: impl FnOnce(&mut AnyConnection) -> DbResult<T>,
+) -> DbResult<T> {
+    conn.transaction(|conn| {
+        if let AnyConnection::Postgresql(c) = conn {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(person)
+                .execute(c)?;
+        }
+        work(conn)
+    })
+}
+
+/// The lock key of the person a login is for.
+pub(crate) fn person_key(appid: &str, openid: &OpenId, unionid: Option<&UnionId>) -> String {
+    match unionid {
+        Some(unionid) => format!("wxlogin unionid {}", unionid.expose()),
+        None => format!("wxlogin identity {appid} {}", openid.expose()),
+    }
+}
+
+/// Finds, creates, links or merges the account of identity (`appid`, `openid`). Run it
+/// [`locked`].
+pub(crate) fn resolve(
+    conn: &mut AnyConnection,
+    appid: &str,
+    openid: &OpenId,
+    unionid: Option<&UnionId>,
+    now: i64,
+) -> DbResult<Resolved> {
+    let known = match owner_of_identity(conn, appid, openid)? {
+        Some(user_id) => row_by_id(conn, &user_id)?,
+        None => None,
+    };
+    let Some(row) = known else {
+        return add_identity(conn, appid, openid, unionid, now);
+    };
+    let unchanged = |conn: &mut AnyConnection, row: UserRow| {
+        Ok(Resolved {
+            user: complete(conn, row)?,
+            created: false,
+            merged: None,
+        })
+    };
+    let Some(unionid) = unionid else {
+        return unchanged(conn, row);
+    };
+    if row.unionid.as_deref() == Some(unionid.expose()) {
+        return unchanged(conn, row);
+    }
+    if row.unionid.is_some() {
+        // WeChat gives one person one unionid: this would be its mistake, or a rebinding to
+        // another Open Platform account. The account keeps the unionid it has.
+        log::warn!("a login brought another unionid than its account holds; the account keeps its own");
+        return unchanged(conn, row);
+    }
+    match row_by_unionid(conn, unionid)? {
+        Some(holder) => merge(conn, row, holder, unionid, now),
+        None => {
+            diesel::update(users::table.filter(users::id.eq(&row.id)))
+                .set((
+                    users::unionid.eq(unionid.expose()),
+                    users::updated_at.eq(now),
+                ))
+                .execute(&mut *conn)?;
+            announce(conn, &StoreChange::UserChanged(row.id.clone()));
+            Ok(Resolved {
+                user: reload(conn, &row.id)?,
+                created: false,
+                merged: None,
+            })
+        }
+    }
+}
+
+/// A new identity: it joins the account holding its unionid, or a new account.
+fn add_identity(
+    conn: &mut AnyConnection,
+    appid: &str,
+    openid: &OpenId,
+    unionid: Option<&UnionId>,
+    now: i64,
+) -> DbResult<Resolved> {
+    let holder = match unionid {
+        Some(unionid) => row_by_unionid(conn, unionid)?,
+        None => None,
+    };
+    let (user_id, created) = match holder {
+        Some(holder) => (holder.id, false),
+        None => create_account(conn, unionid, now)?,
+    };
+    let identity = (
+        identities::appid.eq(appid),
+        identities::openid.eq(openid.expose()),
+        identities::user_id.eq(&user_id),
+        identities::created_at.eq(now),
+    );
+    // The primary key (appid, openid) decides a race the lock did not cover (an app bound to
+    // the Open Platform between two logins of one person): the identity's owner is whoever
+    // inserted it first, and an account made here for nothing is removed.
+    match &mut *conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(identities::table)
+            .values(identity)
+            .on_conflict((identities::appid, identities::openid))
+            .do_nothing()
+            .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(identities::table)
+            .values(identity)
+            .on_conflict((identities::appid, identities::openid))
+            .do_nothing()
+            .execute(c)?,
+    };
+    let owner = owner_of_identity(conn, appid, openid)?
+        .ok_or_else(|| DbError::from(diesel::result::Error::NotFound))?;
+    if owner != user_id && created {
+        diesel::delete(users::table.filter(users::id.eq(&user_id))).execute(&mut *conn)?;
+    }
+    Ok(Resolved {
+        user: reload(conn, &owner)?,
+        created: created && owner == user_id,
+        merged: None,
+    })
+}
+
+/// A new account; with a unionid another instance may have just given an account, whose id
+/// then comes back instead (`false`: not created here).
+fn create_account(
+    conn: &mut AnyConnection,
+    unionid: Option<&UnionId>,
+    now: i64,
+) -> DbResult<(String, bool)> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let row = NewUserRow {
+        id: &id,
+        unionid: unionid.map(UnionId::expose),
+        created_at: now,
+        updated_at: now,
+    };
+    let inserted = match &mut *conn {
+        AnyConnection::Postgresql(c) => diesel::insert_into(users::table)
+            .values(&row)
+            .on_conflict(users::unionid)
+            .do_nothing()
+            .execute(c)?,
+        AnyConnection::Sqlite(c) => diesel::insert_into(users::table)
+            .values(&row)
+            .on_conflict(users::unionid)
+            .do_nothing()
+            .execute(c)?,
+    };
+    if inserted == 1 {
+        return Ok((id, true));
+    }
+    let holder = unionid
+        .map(|unionid| row_by_unionid(conn, unionid))
+        .transpose()?
+        .flatten()
+        .ok_or_else(|| DbError::from(diesel::result::Error::NotFound))?;
+    Ok((holder.id, false))
+}
+
+/// Two accounts of one person become the older one: the other's identities move to it, its
+/// empty profile fields are filled from the other's, the other's sessions end, and the other
+/// is deleted.
+fn merge(
+    conn: &mut AnyConnection,
+    a: UserRow,
+    b: UserRow,
+    unionid: &UnionId,
+    now: i64,
+) -> DbResult<Resolved> {
+    let (survivor, other) = if (a.created_at, &a.id) <= (b.created_at, &b.id) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if let AnyConnection::Postgresql(c) = &mut *conn {
+        // A returning user's login inserts its session outside any lock, and the foreign key
+        // check of that insert takes a share lock on the user's row: holding both rows for
+        // update makes such inserts finish before the merge reads the sessions, or wait and
+        // then fail (and be resolved again) once the account is gone.
+        diesel::sql_query("SELECT id FROM users WHERE id IN ($1, $2) ORDER BY id FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(&survivor.id)
+            .bind::<diesel::sql_types::Text, _>(&other.id)
+            .execute(c)?;
+    }
+    let ended: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(&other.id))
+        .select(sessions::id)
+        .load(&mut *conn)?;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(&other.id))).execute(&mut *conn)?;
+    diesel::update(identities::table.filter(identities::user_id.eq(&other.id)))
+        .set(identities::user_id.eq(&survivor.id))
+        .execute(&mut *conn)?;
+    // First, so that its unionid is free for the survivor.
+    diesel::delete(users::table.filter(users::id.eq(&other.id))).execute(&mut *conn)?;
+    let fill = |mine: &Option<String>, theirs: &Option<String>| -> Option<Option<String>> {
+        (mine.is_none() && theirs.is_some()).then(|| theirs.clone())
+    };
+    let (nick_name, avatar_url, phone_number) = (
+        fill(&survivor.nick_name, &other.nick_name),
+        fill(&survivor.avatar_url, &other.avatar_url),
+        fill(&survivor.phone_number, &other.phone_number),
+    );
+    let filled = ProfileChangeset {
+        nick_name: nick_name.as_ref().map(Option::as_deref),
+        avatar_url: avatar_url.as_ref().map(Option::as_deref),
+        gender: (survivor.gender.is_none() && other.gender.is_some()).then_some(other.gender),
+        phone_number: phone_number.as_ref().map(Option::as_deref),
+        updated_at: now,
+    };
+    diesel::update(users::table.filter(users::id.eq(&survivor.id)))
+        .set((users::unionid.eq(unionid.expose()), &filled))
+        .execute(&mut *conn)?;
+    for change in [
+        StoreChange::UserChanged(survivor.id.clone()),
+        StoreChange::UserChanged(other.id.clone()),
+    ]
+    .into_iter()
+    .chain(ended.iter().cloned().map(StoreChange::SessionEnded))
+    {
+        announce(conn, &change);
+    }
+    log::info!(
+        "merged account {} into the older account {} of the same person",
+        other.id,
+        survivor.id
+    );
+    Ok(Resolved {
+        user: reload(conn, &survivor.id)?,
+        created: false,
+        merged: Some(MergedAccount {
+            user_id: other.id,
+            ended_sessions: ended,
+        }),
+    })
 }
 
 impl Database {
     pub(crate) fn find_or_create_user(
         &self,
+        appid: &str,
         openid: &OpenId,
         unionid: Option<&UnionId>,
         now: i64,
     ) -> DbResult<(User, bool)> {
         // Returning users are the common case: a read, without waiting for a write turn.
-        if let Some(user) = user_needing_no_write(&mut *self.conn()?, openid, unionid)? {
+        if let Some(user) = known_identity(&mut *self.conn()?, appid, openid, unionid)? {
             return Ok((user, false));
         }
-        create_or_complete_user(&mut *self.writer()?, openid, unionid, now)
+        let key = person_key(appid, openid, unionid);
+        let resolved = locked(&mut *self.writer()?, &key, |conn| {
+            resolve(conn, appid, openid, unionid, now)
+        })?;
+        Ok((resolved.user, resolved.created))
+    }
+
+    pub(crate) fn openid(&self, user_id: &str, appid: &str) -> DbResult<Option<OpenId>> {
+        Ok(identities::table
+            .filter(identities::user_id.eq(user_id))
+            .filter(identities::appid.eq(appid))
+            .select(identities::openid)
+            .get_result::<String>(&mut *self.conn()?)
+            .optional()?
+            .map(OpenId::new))
     }
 
     pub(crate) fn find_user(&self, id: &str) -> DbResult<Option<User>> {
@@ -176,4 +433,28 @@ impl Database {
         announce(&mut conn, &StoreChange::UserChanged(id.to_owned()));
         load_user(&mut conn, id)
     }
+}
+
+/// Rows made before identities existed (appid `''`), given to the app they came from.
+pub(crate) fn claim_legacy_rows(conn: &mut AnyConnection, appid: &str) -> DbResult<usize> {
+    if appid.is_empty() {
+        return Ok(0);
+    }
+    conn.transaction(|conn| {
+        let claimed = diesel::update(identities::table.filter(identities::appid.eq("")))
+            .set(identities::appid.eq(appid))
+            .execute(&mut *conn)?;
+        diesel::update(sessions::table.filter(sessions::appid.eq("")))
+            .set(sessions::appid.eq(appid))
+            .execute(&mut *conn)?;
+        Ok(claimed)
+    })
+}
+
+/// How many identities still wait for the app they came from.
+pub(crate) fn unclaimed_legacy_rows(conn: &mut AnyConnection) -> DbResult<i64> {
+    Ok(identities::table
+        .filter(identities::appid.eq(""))
+        .count()
+        .get_result(conn)?)
 }

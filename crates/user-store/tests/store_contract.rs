@@ -5,13 +5,18 @@ use std::sync::Arc;
 use tokio::sync::Barrier;
 
 use wxlogin_domain::{
-    AccessToken, AccessTokenStore, ChangeFeed, NewLogin, NewSession, OpenId, ProfileUpdate,
-    SessionKey, SessionStore, StoreChange, StoreError, UnionId, UserStore,
+    AccessToken, AccessTokenStore, ChangeFeed, MergedAccount, NewLogin, NewSession, OpenId,
+    OpenedLogin, ProfileUpdate, SessionKey, SessionStore, StoreChange, StoreError, UnionId,
+    UserStore,
 };
 use wxlogin_store::testing::{TestDatabase, test_sealer};
 use wxlogin_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
 
 const NOW: i64 = 1_800_000_000;
+/// The mini program most cases log in through.
+const APP: &str = "wxapp-one";
+/// A second mini program of the same Open Platform account.
+const OTHER_APP: &str = "wxapp-two";
 
 async fn open(db: &TestDatabase) -> DieselUserStore {
     let store = DieselUserStore::connect(
@@ -38,6 +43,7 @@ fn openid(name: &str) -> OpenId {
 fn new_session(user_id: &str, key: &str, created_at: i64) -> NewSession {
     NewSession {
         user_id: user_id.to_owned(),
+        appid: APP.to_owned(),
         session_key: SessionKey::new(key),
         created_at,
         expires_at: created_at + 3600,
@@ -46,11 +52,16 @@ fn new_session(user_id: &str, key: &str, created_at: i64) -> NewSession {
 
 async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStore) {
     let (created, was_created) = store
-        .find_or_create_user(&openid("a"), None, NOW)
+        .find_or_create_user(APP, &openid("a"), None, NOW)
         .await
         .expect("create");
     assert!(was_created);
-    assert_eq!(created.openid, openid("a"));
+    assert_eq!(created.apps, [APP]);
+    assert_eq!(
+        store.openid(&created.id, APP).await.expect("query"),
+        Some(openid("a"))
+    );
+    assert_eq!(store.openid(&created.id, OTHER_APP).await.expect("query"), None);
     assert_eq!((created.created_at, created.updated_at), (NOW, NOW));
     assert_eq!(
         (
@@ -61,7 +72,7 @@ async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStor
         (None, None, None)
     );
     let (found, was_created) = store
-        .find_or_create_user(&openid("a"), None, NOW + 5)
+        .find_or_create_user(APP, &openid("a"), None, NOW + 5)
         .await
         .expect("find");
     assert!(!was_created);
@@ -70,14 +81,14 @@ async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStor
 
 async fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("b"), None, NOW)
+        .find_or_create_user(APP, &openid("b"), None, NOW)
         .await
         .expect("create");
     assert_eq!(user.id.len(), 36);
     assert!(!user.id.contains("openid"));
     assert!(uuid_like(&user.id), "{}", user.id);
     let (other, _) = store
-        .find_or_create_user(&openid("c"), None, NOW)
+        .find_or_create_user(APP, &openid("c"), None, NOW)
         .await
         .expect("create");
     assert_ne!(user.id, other.id);
@@ -89,19 +100,19 @@ fn uuid_like(id: &str) -> bool {
 
 async fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("d"), None, NOW)
+        .find_or_create_user(APP, &openid("d"), None, NOW)
         .await
         .expect("create");
     assert_eq!(user.unionid, None);
     let unionid = UnionId::new("union-d");
     let (user, _) = store
-        .find_or_create_user(&openid("d"), Some(&unionid), NOW)
+        .find_or_create_user(APP, &openid("d"), Some(&unionid), NOW)
         .await
         .expect("find");
     assert_eq!(user.unionid, Some(unionid.clone()));
     let other = UnionId::new("union-other");
     let (user, _) = store
-        .find_or_create_user(&openid("d"), Some(&other), NOW)
+        .find_or_create_user(APP, &openid("d"), Some(&other), NOW)
         .await
         .expect("find");
     assert_eq!(
@@ -119,7 +130,7 @@ async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &
             let (store, barrier) = (store.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.find_or_create_user(&openid("racer"), None, NOW).await
+                store.find_or_create_user(APP, &openid("racer"), None, NOW).await
             })
         })
         .collect();
@@ -145,7 +156,7 @@ async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &
 
 async fn find_user_by_public_id(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("e"), None, NOW)
+        .find_or_create_user(APP, &openid("e"), None, NOW)
         .await
         .expect("create");
     assert_eq!(store.find_user(&user.id).await.expect("query"), Some(user));
@@ -154,7 +165,7 @@ async fn find_user_by_public_id(store: &DieselUserStore) {
 
 async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("f"), None, NOW)
+        .find_or_create_user(APP, &openid("f"), None, NOW)
         .await
         .expect("create");
     let update = ProfileUpdate {
@@ -204,7 +215,7 @@ async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
 
 async fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("g"), None, NOW)
+        .find_or_create_user(APP, &openid("g"), None, NOW)
         .await
         .expect("create");
     let session = store
@@ -250,7 +261,7 @@ async fn a_session_for_a_missing_user_is_refused(store: &DieselUserStore) {
 
 async fn revoking_ends_a_session_once(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("h"), None, NOW)
+        .find_or_create_user(APP, &openid("h"), None, NOW)
         .await
         .expect("create");
     let session = store
@@ -288,7 +299,7 @@ async fn revoking_ends_a_session_once(store: &DieselUserStore) {
 
 async fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("i"), None, NOW)
+        .find_or_create_user(APP, &openid("i"), None, NOW)
         .await
         .expect("create");
     let session = store
@@ -330,11 +341,11 @@ async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
     .expect("database reachable");
     store.run_migrations().await.expect("migrations apply");
     let (user, _) = store
-        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .find_or_create_user(APP, &openid("m"), Some(&UnionId::new("u-m")), NOW)
         .await
         .expect("create");
     store
-        .find_or_create_user(&openid("m"), Some(&UnionId::new("u-m")), NOW)
+        .find_or_create_user(APP, &openid("m"), Some(&UnionId::new("u-m")), NOW)
         .await
         .expect("find");
     let update = ProfileUpdate {
@@ -369,7 +380,7 @@ async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
             .expect("revoke")
     );
     store
-        .latest_live_session(&user.id, NOW)
+        .latest_live_session(&user.id, APP, NOW)
         .await
         .expect("query");
     store.purge_sessions(NOW).await.expect("purge");
@@ -399,12 +410,12 @@ async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
 
 async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("j"), None, NOW)
+        .find_or_create_user(APP, &openid("j"), None, NOW)
         .await
         .expect("create");
     assert_eq!(
         store
-            .latest_live_session(&user.id, NOW)
+            .latest_live_session(&user.id, APP, NOW)
             .await
             .expect("query"),
         None
@@ -419,7 +430,7 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUse
         .expect("create");
     assert_eq!(
         store
-            .latest_live_session(&user.id, NOW + 6)
+            .latest_live_session(&user.id, APP, NOW + 6)
             .await
             .expect("query")
             .map(|s| s.id),
@@ -430,7 +441,7 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUse
         .await
         .expect("revoke");
     let live = store
-        .latest_live_session(&user.id, NOW + 8)
+        .latest_live_session(&user.id, APP, NOW + 8)
         .await
         .expect("query")
         .expect("the old one");
@@ -445,7 +456,7 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUse
     );
     assert_eq!(
         store
-            .latest_live_session(&user.id, NOW + 3601)
+            .latest_live_session(&user.id, APP, NOW + 3601)
             .await
             .expect("query"),
         None,
@@ -455,7 +466,7 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUse
 
 async fn purging_removes_only_ended_sessions(store: &DieselUserStore) {
     let (user, _) = store
-        .find_or_create_user(&openid("k"), None, NOW)
+        .find_or_create_user(APP, &openid("k"), None, NOW)
         .await
         .expect("create");
     let live = store
@@ -495,7 +506,7 @@ async fn purging_removes_only_ended_sessions(store: &DieselUserStore) {
 async fn data_survives_reopening_the_database(db: &TestDatabase) {
     let store = open(db).await;
     let (user, _) = store
-        .find_or_create_user(&openid("l"), None, NOW)
+        .find_or_create_user(APP, &openid("l"), None, NOW)
         .await
         .expect("create");
     let session = store
@@ -519,7 +530,7 @@ async fn data_survives_reopening_the_database(db: &TestDatabase) {
 async fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
     let store = open(db).await;
     let (user, _) = store
-        .find_or_create_user(&openid("s"), None, NOW)
+        .find_or_create_user(APP, &openid("s"), None, NOW)
         .await
         .expect("create");
     let session = store
@@ -719,6 +730,7 @@ async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(
     store: &DieselUserStore,
 ) {
     let login = |key: &str, unionid: Option<&str>| NewLogin {
+        appid: APP.to_owned(),
         openid: openid("o"),
         unionid: unionid.map(UnionId::new),
         session_key: SessionKey::new(key),
@@ -763,6 +775,7 @@ async fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselUs
                 barrier.wait().await;
                 store
                     .open_login(&NewLogin {
+                        appid: APP.to_owned(),
                         openid: openid("race"),
                         unionid: None,
                         session_key: SessionKey::new(format!("k{i}")),
@@ -807,7 +820,7 @@ async fn changes_are_announced_to_every_listener(db: &TestDatabase) {
     );
 
     let (user, _) = elsewhere
-        .find_or_create_user(&openid("n"), None, NOW)
+        .find_or_create_user(APP, &openid("n"), None, NOW)
         .await
         .expect("create");
     let first = elsewhere
@@ -848,6 +861,295 @@ async fn changes_are_announced_to_every_listener(db: &TestDatabase) {
     drop(listener);
 }
 
+// Several mini programs, one account per person.
+
+fn person(name: &str) -> UnionId {
+    UnionId::new(format!("union-{name}"))
+}
+
+async fn login_through(
+    store: &DieselUserStore,
+    appid: &str,
+    name: &str,
+    unionid: Option<UnionId>,
+    at: i64,
+) -> OpenedLogin {
+    store
+        .open_login(&NewLogin {
+            appid: appid.to_owned(),
+            openid: OpenId::new(format!("openid-{appid}-{name}")),
+            unionid,
+            session_key: SessionKey::new(format!("key-{appid}-{name}-{at}")),
+            created_at: at,
+            expires_at: at + 3600,
+        })
+        .await
+        .expect("login")
+}
+
+async fn one_person_logging_in_through_two_apps_is_one_account(store: &DieselUserStore) {
+    let first = login_through(store, APP, "p", Some(person("p")), NOW).await;
+    let second = login_through(store, OTHER_APP, "p", Some(person("p")), NOW + 1).await;
+    assert!(first.created);
+    assert!(!second.created, "known by unionid: userExist");
+    assert_eq!(second.user.id, first.user.id);
+    assert_eq!(second.user.apps, [APP, OTHER_APP]);
+    assert_eq!(second.session.appid, OTHER_APP);
+    assert_eq!(second.merged, None);
+    assert_eq!(
+        store.openid(&first.user.id, OTHER_APP).await.expect("query"),
+        Some(OpenId::new(format!("openid-{OTHER_APP}-p")))
+    );
+    let other = login_through(store, OTHER_APP, "q", Some(person("q")), NOW).await;
+    assert_ne!(other.user.id, first.user.id, "another person, another account");
+}
+
+async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselUserStore) {
+    // Known through APP (bound: unionid) first, then through OTHER_APP before it was bound.
+    let older = login_through(store, APP, "r", Some(person("r")), NOW).await;
+    let newer = login_through(store, OTHER_APP, "r", None, NOW + 10).await;
+    assert_ne!(newer.user.id, older.user.id, "no unionid: not known to be one person yet");
+    let fill = ProfileUpdate {
+        nick_name: Some(Some("from the newer".into())),
+        avatar_url: Some(Some("https://a.b/newer".into())),
+        ..ProfileUpdate::default()
+    };
+    store
+        .update_profile(&newer.user.id, &fill, NOW + 11)
+        .await
+        .expect("update");
+    let keep = ProfileUpdate {
+        avatar_url: Some(Some("https://a.b/older".into())),
+        ..ProfileUpdate::default()
+    };
+    store
+        .update_profile(&older.user.id, &keep, NOW + 12)
+        .await
+        .expect("update");
+
+    // OTHER_APP is bound now: its next login reveals the unionid.
+    let merging = login_through(store, OTHER_APP, "r", Some(person("r")), NOW + 20).await;
+
+    assert_eq!(merging.user.id, older.user.id, "the older account stays");
+    assert!(!merging.created);
+    assert_eq!(
+        merging.merged,
+        Some(MergedAccount {
+            user_id: newer.user.id.clone(),
+            ended_sessions: vec![newer.session.id.clone()],
+        })
+    );
+    assert_eq!(merging.user.apps, [APP, OTHER_APP]);
+    assert_eq!(merging.user.nick_name.as_deref(), Some("from the newer"), "filled");
+    assert_eq!(merging.user.avatar_url.as_deref(), Some("https://a.b/older"), "kept");
+    assert_eq!(merging.user.unionid, Some(person("r")));
+    assert_eq!(store.find_user(&newer.user.id).await.expect("query"), None);
+    assert_eq!(
+        store.find_session(&newer.session.id).await.expect("query"),
+        None,
+        "the merged account's sessions are ended"
+    );
+    assert!(
+        store
+            .find_session(&older.session.id)
+            .await
+            .expect("query")
+            .is_some()
+    );
+    let again = login_through(store, OTHER_APP, "r", Some(person("r")), NOW + 30).await;
+    assert_eq!((again.user.id, again.merged), (older.user.id, None));
+}
+
+async fn the_older_account_stays_even_when_the_newer_holds_the_unionid(
+    store: &DieselUserStore,
+) {
+    let older = login_through(store, APP, "s", None, NOW).await;
+    let newer = login_through(store, OTHER_APP, "s", Some(person("s")), NOW + 5).await;
+    assert_ne!(newer.user.id, older.user.id);
+    let merging = login_through(store, APP, "s", Some(person("s")), NOW + 10).await;
+    assert_eq!(merging.user.id, older.user.id);
+    assert_eq!(merging.user.unionid, Some(person("s")), "the unionid moves to it");
+    assert_eq!(
+        merging.merged.map(|m| m.user_id),
+        Some(newer.user.id.clone())
+    );
+    let via_other = login_through(store, OTHER_APP, "s", Some(person("s")), NOW + 20).await;
+    assert_eq!(via_other.user.id, older.user.id);
+}
+
+async fn concurrent_logins_of_one_person_through_two_apps_create_one_account(
+    store: &DieselUserStore,
+) {
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                let appid = if i % 2 == 0 { APP } else { OTHER_APP };
+                barrier.wait().await;
+                login_through(&store, appid, "t", Some(person("t")), NOW + i).await
+            })
+        })
+        .collect();
+    let mut logins = Vec::new();
+    for task in tasks {
+        logins.push(task.await.expect("task"));
+    }
+    assert_eq!(logins.iter().filter(|l| l.created).count(), 1);
+    assert!(logins.iter().all(|l| l.user.id == logins[0].user.id));
+    let user = store
+        .find_user(&logins[0].user.id)
+        .await
+        .expect("query")
+        .expect("the account");
+    assert_eq!(user.apps.len(), 2, "{:?}", user.apps);
+}
+
+async fn concurrent_logins_revealing_one_unionid_merge_once(store: &DieselUserStore) {
+    let a = login_through(store, APP, "u", None, NOW).await;
+    let b = login_through(store, OTHER_APP, "u", None, NOW + 1).await;
+    assert_ne!(a.user.id, b.user.id);
+    let barrier = Arc::new(Barrier::new(8));
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                let appid = if i % 2 == 0 { APP } else { OTHER_APP };
+                barrier.wait().await;
+                login_through(&store, appid, "u", Some(person("u")), NOW + 10 + i).await
+            })
+        })
+        .collect();
+    let mut logins = Vec::new();
+    for task in tasks {
+        logins.push(task.await.expect("task"));
+    }
+    assert_eq!(logins.iter().filter(|l| l.merged.is_some()).count(), 1);
+    assert_eq!(store.find_user(&b.user.id).await.expect("query"), None);
+    for login in &logins {
+        let session = store.find_session(&login.session.id).await.expect("query");
+        if login.user.id == a.user.id {
+            assert!(session.is_some(), "a login answering the older account stays");
+        } else {
+            // Only a login that ran before the merge can have answered the newer account, and
+            // the merge ended its session.
+            assert_eq!(login.user.id, b.user.id);
+            assert_eq!(session, None);
+        }
+    }
+    let after = login_through(store, OTHER_APP, "u", Some(person("u")), NOW + 30).await;
+    assert_eq!(after.user.id, a.user.id);
+}
+
+/// Raw SQL on the test database, outside the store: for rows of an older schema.
+fn execute(db: &TestDatabase, sql: &str) {
+    use diesel::prelude::*;
+    let url = db.url();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, sql).expect(sql);
+    } else {
+        let mut conn = diesel::PgConnection::establish(url).expect("postgres");
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, sql).expect(sql);
+    }
+}
+
+async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &TestDatabase) {
+    let store = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer())
+        .expect("database reachable");
+    let before = store
+        .run_migrations_before("2026-12-02-000001")
+        .await
+        .expect("the older schema");
+    assert_eq!(before.len(), 2, "{before:?}");
+    let sealed = test_sealer()
+        .seal("tiihtNczf5v6AKRyjwEUhQ==", "u-old")
+        .expect("seal");
+    execute(
+        db,
+        &format!(
+            "INSERT INTO users (id, openid, unionid, nick_name, avatar_url, gender, phone_number, created_at, updated_at) \
+             VALUES ('u-old', 'o-old', NULL, 'Old', NULL, 1, '13800138000', 100, 200), \
+                    ('u-union', 'o-union', 'union-w', NULL, NULL, NULL, NULL, 300, 300); \
+             INSERT INTO sessions (id, user_id, session_key, created_at, expires_at, revoked_at) \
+             VALUES ('s-old', 'u-old', '{sealed}', 100, {far}, NULL), \
+                    ('s-ended', 'u-old', '', 100, {far}, 150);",
+            far = NOW + 3600
+        ),
+    );
+
+    let applied = store.run_migrations().await.expect("the upgrade");
+    assert_eq!(applied, ["20261202000001"]);
+    assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 2);
+    assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("claim"), 2);
+    assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 0);
+    assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("again"), 0);
+
+    let user = store
+        .find_user("u-old")
+        .await
+        .expect("query")
+        .expect("kept");
+    assert_eq!(
+        (
+            user.nick_name.as_deref(),
+            user.gender,
+            user.phone_number.as_deref(),
+            user.created_at,
+            user.updated_at
+        ),
+        (Some("Old"), Some(1), Some("13800138000"), 100, 200)
+    );
+    assert_eq!(user.apps, ["wxlegacy"]);
+    assert_eq!(
+        store.openid("u-old", "wxlegacy").await.expect("query"),
+        Some(OpenId::new("o-old"))
+    );
+    let session = store
+        .find_session("s-old")
+        .await
+        .expect("query")
+        .expect("kept");
+    assert_eq!((session.user_id.as_str(), session.appid.as_str()), ("u-old", "wxlegacy"));
+    assert_eq!(
+        store.session_key("s-old").await.expect("still opens"),
+        Some(SessionKey::new("tiihtNczf5v6AKRyjwEUhQ==")),
+        "the sealed value is bound to its user, which kept its id"
+    );
+    assert_eq!(
+        store
+            .find_session("s-ended")
+            .await
+            .expect("query")
+            .and_then(|s| s.revoked_at),
+        Some(150)
+    );
+    let returning = store
+        .open_login(&NewLogin {
+            appid: "wxlegacy".into(),
+            openid: OpenId::new("o-old"),
+            unionid: None,
+            session_key: SessionKey::new("new-key"),
+            created_at: NOW,
+            expires_at: NOW + 60,
+        })
+        .await
+        .expect("login");
+    assert_eq!((returning.user.id.as_str(), returning.created), ("u-old", false));
+    let by_unionid = store
+        .open_login(&NewLogin {
+            appid: "wxother".into(),
+            openid: OpenId::new("o-union-elsewhere"),
+            unionid: Some(UnionId::new("union-w")),
+            session_key: SessionKey::new("k"),
+            created_at: NOW,
+            expires_at: NOW + 60,
+        })
+        .await
+        .expect("login");
+    assert_eq!(by_unionid.user.id, "u-union", "the unionid it had still links");
+}
+
 macro_rules! contract {
     ($($case:ident),* ; $($on_db:ident),* $(,)?) => {
         mod sqlite {
@@ -883,12 +1185,18 @@ contract!(
     one_lease_at_a_time_for_the_access_token_refresh,
     expiring_an_access_token_is_a_compare_and_set,
     a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step,
-    concurrent_first_logins_in_one_step_create_one_account;
+    concurrent_first_logins_in_one_step_create_one_account,
+    one_person_logging_in_through_two_apps_is_one_account,
+    a_later_unionid_merges_the_newer_account_into_the_older,
+    the_older_account_stays_even_when_the_newer_holds_the_unionid,
+    concurrent_logins_of_one_person_through_two_apps_create_one_account,
+    concurrent_logins_revealing_one_unionid_merge_once;
     data_survives_reopening_the_database,
     every_method_works_with_a_pool_of_one_connection,
     session_keys_are_stored_sealed_not_in_plain_text,
     changes_are_announced_to_every_listener,
     a_whole_burst_of_calls_waits_for_permits_instead_of_failing,
+    the_upgrade_to_identities_keeps_every_user_session_and_sealed_key,
 );
 
 async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDatabase) {
@@ -905,7 +1213,7 @@ async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDa
     .expect("database reachable");
     store.run_migrations().await.expect("migrations apply");
     let (user, _) = store
-        .find_or_create_user(&openid("burst"), None, NOW)
+        .find_or_create_user(APP, &openid("burst"), None, NOW)
         .await
         .expect("create");
     let calls: Vec<_> = (0..64)

@@ -3,14 +3,18 @@
 use std::time::Duration;
 
 use wxlogin_domain::{AppSecret, WeChatApi, WeChatError};
-use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig, RunningFake};
+use wxlogin_fake_wechat::{
+    DEV_APPID, DEV_SECRET, FakeApp, FakeWeChat, FakeWeChatConfig, RunningFake,
+};
 use wxlogin_wechat::{HttpWeChatClient, WeChatConfig};
 
 async fn fake(open_platform: bool) -> (FakeWeChat, RunningFake) {
-    let fake = FakeWeChat::new(FakeWeChatConfig {
-        open_platform,
-        ..FakeWeChatConfig::default()
-    });
+    let app = FakeApp::new(DEV_APPID, DEV_SECRET);
+    let fake = FakeWeChat::new(FakeWeChatConfig::single(if open_platform {
+        app.bound()
+    } else {
+        app
+    }));
     let running = fake
         .clone()
         .start("127.0.0.1:0")
@@ -204,11 +208,7 @@ async fn a_reply_lost_mid_body_is_unavailable_and_never_retried() {
 
 #[test]
 fn one_client_serves_tasks_on_every_thread_of_a_multi_threaded_runtime() {
-    let fake = FakeWeChat::new(FakeWeChatConfig {
-        appid: DEV_APPID.into(),
-        secret: DEV_SECRET.into(),
-        open_platform: false,
-    });
+    let fake = FakeWeChat::new(FakeWeChatConfig::default());
     let running = fake
         .clone()
         .start_in_background("127.0.0.1:0")

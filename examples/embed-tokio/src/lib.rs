@@ -80,7 +80,7 @@ pub async fn log_in_from_tasks(
             let service = Arc::clone(service);
             tokio::spawn(async move {
                 let code = format!("user{i}");
-                let login = service.login(&code).await?;
+                let login = service.login(None, &code).await?;
                 let caller = service.authenticate(&login.token).await?;
                 Ok::<_, wxlogin_core::CoreError>(TaskOutcome {
                     code,

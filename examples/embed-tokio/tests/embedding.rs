@@ -62,7 +62,7 @@ async fn an_embedder_on_postgres_hears_other_instances_logouts_through_the_build
     let b = build_service(&setup(db, &base, Duration::from_secs(60)))
         .await
         .expect("instance B");
-    let login = a.login("dora").await.expect("login");
+    let login = a.login(None, "dora").await.expect("login");
     b.authenticate(&login.token).await.expect("B caches it");
 
     let caller = a.authenticate(&login.token).await.expect("A");
