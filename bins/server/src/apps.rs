@@ -52,10 +52,7 @@ pub(crate) fn push_settings(
         }
         return None;
     };
-    if token.len() < 3
-        || token.len() > 32
-        || !token.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if token.len() < 3 || token.len() > 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
         problems.push(format!(
             "{token_name} must be 3 to 32 letters and digits, as WeChat's console takes it"
         ));
@@ -79,7 +76,10 @@ fn is_encoding_aes_key(key: &str) -> bool {
         &base64::alphabet::STANDARD,
         GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
     );
-    key.len() == AES_KEY_LEN && lenient.decode(format!("{key}=")).is_ok_and(|b| b.len() == 32)
+    key.len() == AES_KEY_LEN
+        && lenient
+            .decode(format!("{key}="))
+            .is_ok_and(|b| b.len() == 32)
 }
 
 /// Whether `appid` can be a mini program's appid: what goes into URLs and the database.
@@ -111,10 +111,9 @@ pub(crate) fn parse_apps_file(path: &str, text: &str) -> Result<Vec<AppSettings>
         format!("WECHAT_APPS_FILE {path}, line {line}")
     };
     let file: AppsFile = toml::from_str(text).map_err(|e| {
-        let place = e.span().map_or_else(
-            || format!("WECHAT_APPS_FILE {path}"),
-            |span| at(span),
-        );
+        let place = e
+            .span()
+            .map_or_else(|| format!("WECHAT_APPS_FILE {path}"), &at);
         vec![format!("{place}: {}", e.message().trim())]
     })?;
     if file.app.is_empty() {
@@ -128,7 +127,9 @@ pub(crate) fn parse_apps_file(path: &str, text: &str) -> Result<Vec<AppSettings>
         let place = at(entry.span());
         let entry = entry.into_inner();
         if !is_plausible_appid(&entry.appid) {
-            problems.push(format!("{place}: appid must be the mini program's appid (letters and digits)"));
+            problems.push(format!(
+                "{place}: appid must be the mini program's appid (letters and digits)"
+            ));
         }
         if entry.secret.trim().is_empty() {
             problems.push(format!("{place}: secret is empty"));
@@ -172,9 +173,15 @@ mod tests {
         assert_eq!(apps[0].appid, "wx1111111111111111");
         assert!(apps[0].push.is_none());
         let push = apps[1].push.as_ref().expect("push settings");
-        assert_eq!((push.token.as_str(), push.aes_key.as_deref()), ("tok3n", Some(KEY)));
+        assert_eq!(
+            (push.token.as_str(), push.aes_key.as_deref()),
+            ("tok3n", Some(KEY))
+        );
         let shown = format!("{apps:?}");
-        assert!(!shown.contains("s2") && !shown.contains("tok3n") && !shown.contains(KEY), "{shown}");
+        assert!(
+            !shown.contains("s2") && !shown.contains("tok3n") && !shown.contains(KEY),
+            "{shown}"
+        );
     }
 
     #[test]
@@ -182,21 +189,41 @@ mod tests {
         let text = "[[app]]\nappid = \"wx1\"\nsecret = \"s\"\n\n[[app]]\nappid = \"wx1\"\nsecret = \"\"\npush_aes_key = \"short\"\n";
         let problems = parse_apps_file("apps.toml", text).expect_err("refused");
         assert!(
-            problems.iter().any(|p| p.starts_with("WECHAT_APPS_FILE apps.toml, line 5") && p.contains("listed twice")),
+            problems
+                .iter()
+                .any(|p| p.starts_with("WECHAT_APPS_FILE apps.toml, line 5")
+                    && p.contains("listed twice")),
             "{problems:?}"
         );
-        assert!(problems.iter().any(|p| p.contains("secret is empty")), "{problems:?}");
-        assert!(problems.iter().any(|p| p.contains("push_aes_key is set without")), "{problems:?}");
+        assert!(
+            problems.iter().any(|p| p.contains("secret is empty")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("push_aes_key is set without")),
+            "{problems:?}"
+        );
     }
 
     #[test]
     fn a_malformed_or_empty_file_is_refused_with_its_line() {
         let problems = parse_apps_file("apps.toml", "[[app]]\nappid = \"wx1\"\nsecret = \n")
             .expect_err("refused");
-        assert!(problems[0].starts_with("WECHAT_APPS_FILE apps.toml, line 3"), "{problems:?}");
-        let problems = parse_apps_file("apps.toml", "[[app]]\nappid = \"wx1\"\nsecret = \"s\"\ncolour = \"red\"\n")
-            .expect_err("refused");
-        assert!(problems[0].contains("line 4") || problems[0].contains("colour"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("WECHAT_APPS_FILE apps.toml, line 3"),
+            "{problems:?}"
+        );
+        let problems = parse_apps_file(
+            "apps.toml",
+            "[[app]]\nappid = \"wx1\"\nsecret = \"s\"\ncolour = \"red\"\n",
+        )
+        .expect_err("refused");
+        assert!(
+            problems[0].contains("line 4") || problems[0].contains("colour"),
+            "{problems:?}"
+        );
         let problems = parse_apps_file("apps.toml", "# nothing\n").expect_err("refused");
         assert!(problems[0].contains("lists no app"), "{problems:?}");
     }

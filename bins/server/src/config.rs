@@ -307,9 +307,18 @@ fn apps_from_env(
     var: &impl Fn(&str) -> Option<String>,
     problems: &mut Vec<String>,
 ) -> Vec<AppSettings> {
-    let (appid, secret, file) = (var("WECHAT_APPID"), var("WECHAT_SECRET"), var("WECHAT_APPS_FILE"));
+    let (appid, secret, file) = (
+        var("WECHAT_APPID"),
+        var("WECHAT_SECRET"),
+        var("WECHAT_APPS_FILE"),
+    );
     if let Some(path) = file {
-        for name in ["WECHAT_APPID", "WECHAT_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY"] {
+        for name in [
+            "WECHAT_APPID",
+            "WECHAT_SECRET",
+            "WECHAT_PUSH_TOKEN",
+            "WECHAT_PUSH_AES_KEY",
+        ] {
             if var(name).is_some() {
                 problems.push(format!(
                     "{name} is set together with WECHAT_APPS_FILE: give every app, and its push \
@@ -445,7 +454,11 @@ mod tests {
         assert_eq!(config.apps[0].wechat.appid, DEV_APPIDS[0]);
         let several = read(true, &[("DEV_APPS", "3")]).expect("valid");
         assert_eq!(
-            several.apps.iter().map(|a| a.wechat.appid.as_str()).collect::<Vec<_>>(),
+            several
+                .apps
+                .iter()
+                .map(|a| a.wechat.appid.as_str())
+                .collect::<Vec<_>>(),
             DEV_APPIDS
         );
         assert!(read(true, &[("DEV_APPS", "4")]).is_err());
@@ -532,7 +545,8 @@ mod tests {
 
     #[test]
     fn several_apps_come_from_a_file_and_never_with_wechat_appid_too() {
-        let path = std::env::temp_dir().join(format!("wxlogin-test-apps-{}.toml", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("wxlogin-test-apps-{}.toml", std::process::id()));
         struct Remove(std::path::PathBuf);
         impl Drop for Remove {
             fn drop(&mut self) {
@@ -549,18 +563,32 @@ mod tests {
         let token = ("TOKEN_SECRET", "0123456789abcdef0123456789abcdef");
         let config = read(false, &[("WECHAT_APPS_FILE", file.as_str()), token]).expect("valid");
         assert_eq!(
-            config.apps.iter().map(|a| a.wechat.appid.as_str()).collect::<Vec<_>>(),
+            config
+                .apps
+                .iter()
+                .map(|a| a.wechat.appid.as_str())
+                .collect::<Vec<_>>(),
             ["wxaaaa", "wxbbbb"]
         );
         let problems = read(
             false,
-            &[("WECHAT_APPS_FILE", file.as_str()), ("WECHAT_APPID", "wx1"), token],
+            &[
+                ("WECHAT_APPS_FILE", file.as_str()),
+                ("WECHAT_APPID", "wx1"),
+                token,
+            ],
         )
         .expect_err("refused");
-        assert!(problems[0].starts_with("WECHAT_APPID is set together with WECHAT_APPS_FILE"), "{problems:?}");
-        let missing = read(false, &[("WECHAT_APPS_FILE", "/no/such/apps.toml"), token])
-            .expect_err("refused");
-        assert!(missing[0].starts_with("WECHAT_APPS_FILE /no/such/apps.toml cannot be read"), "{missing:?}");
+        assert!(
+            problems[0].starts_with("WECHAT_APPID is set together with WECHAT_APPS_FILE"),
+            "{problems:?}"
+        );
+        let missing =
+            read(false, &[("WECHAT_APPS_FILE", "/no/such/apps.toml"), token]).expect_err("refused");
+        assert!(
+            missing[0].starts_with("WECHAT_APPS_FILE /no/such/apps.toml cannot be read"),
+            "{missing:?}"
+        );
     }
 
     #[test]
@@ -568,10 +596,16 @@ mod tests {
         let mut vars = GOOD.to_vec();
         vars.push(("WECHAT_PUSH_AES_KEY", "too-short"));
         let problems = read(false, &vars).expect_err("refused");
-        assert_eq!(problems, ["WECHAT_PUSH_AES_KEY is set without WECHAT_PUSH_TOKEN"]);
+        assert_eq!(
+            problems,
+            ["WECHAT_PUSH_AES_KEY is set without WECHAT_PUSH_TOKEN"]
+        );
         vars.push(("WECHAT_PUSH_TOKEN", "tok3n"));
         let problems = read(false, &vars).expect_err("refused");
-        assert!(problems[0].starts_with("WECHAT_PUSH_AES_KEY must be 43 characters"), "{problems:?}");
+        assert!(
+            problems[0].starts_with("WECHAT_PUSH_AES_KEY must be 43 characters"),
+            "{problems:?}"
+        );
     }
 
     #[test]

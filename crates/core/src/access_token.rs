@@ -96,13 +96,14 @@ fn uuid_like() -> String {
 impl LoginService {
     /// How many access tokens were fetched (quota burn), all apps together.
     pub fn access_token_fetches(&self) -> AccessTokenFetches {
-        self.apps.values().fold(
-            AccessTokenFetches { here: 0, total: 0 },
-            |sum, app| AccessTokenFetches {
-                here: sum.here + app.access_token.fetches_here.load(Ordering::Relaxed),
-                total: sum.total + app.access_token.fetches_total.load(Ordering::Relaxed),
-            },
-        )
+        self.apps
+            .values()
+            .fold(AccessTokenFetches { here: 0, total: 0 }, |sum, app| {
+                AccessTokenFetches {
+                    here: sum.here + app.access_token.fetches_here.load(Ordering::Relaxed),
+                    total: sum.total + app.access_token.fetches_total.load(Ordering::Relaxed),
+                }
+            })
     }
 
     /// Calls a business API with the access token; if WeChat refuses the token (40001, 40014,

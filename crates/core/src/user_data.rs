@@ -78,17 +78,18 @@ impl LoginService {
                 .stale_or(app, &openid, &key, &session_id, CoreError::InvalidSignature)
                 .await);
         }
-        let plain =
-            match decrypt_open_data(&data.encrypted_data, &data.iv, &key, &caller.appid) {
-                Ok(plain) => plain,
-                // Only a wrong key or altered data reach padding or parsing; malformed input and
-                // another app's data say nothing about the key.
-                Err(e @ (OpenDataError::Padding | OpenDataError::NotJson)) => {
-                    let refused = CoreError::DecryptFailed(Cause::new(e));
-                    return Err(self.stale_or(app, &openid, &key, &session_id, refused).await);
-                }
-                Err(e) => return Err(CoreError::DecryptFailed(Cause::new(e))),
-            };
+        let plain = match decrypt_open_data(&data.encrypted_data, &data.iv, &key, &caller.appid) {
+            Ok(plain) => plain,
+            // Only a wrong key or altered data reach padding or parsing; malformed input and
+            // another app's data say nothing about the key.
+            Err(e @ (OpenDataError::Padding | OpenDataError::NotJson)) => {
+                let refused = CoreError::DecryptFailed(Cause::new(e));
+                return Err(self
+                    .stale_or(app, &openid, &key, &session_id, refused)
+                    .await);
+            }
+            Err(e) => return Err(CoreError::DecryptFailed(Cause::new(e))),
+        };
         // The key is this user's, so the data is too; an openId that says otherwise is refused.
         let openid_of_caller = &openid;
         if let Some(openid) = plain.get("openId")

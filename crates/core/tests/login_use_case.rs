@@ -182,7 +182,10 @@ async fn a_malformed_code_is_refused_without_asking_wechat() {
         m.wechat.expect_code2session().never();
         m.sessions.expect_open_login().never();
         assert!(
-            matches!(m.service().login(None, code).await, Err(CoreError::MalformedCode)),
+            matches!(
+                m.service().login(None, code).await,
+                Err(CoreError::MalformedCode)
+            ),
             "{code:?}"
         );
     }
@@ -480,7 +483,10 @@ async fn a_code_submitted_twice_gets_the_first_answer_without_asking_wechat_agai
 
     let first = service.login(None, "code-1").await.expect("first");
     clock.advance(30);
-    let again = service.login(None, "code-1").await.expect("replayed, not 40163");
+    let again = service
+        .login(None, "code-1")
+        .await
+        .expect("replayed, not 40163");
 
     assert_eq!(again.session_id, first.session_id);
     assert_eq!(again.expires_at, first.expires_at);
@@ -495,7 +501,8 @@ async fn concurrent_submissions_of_one_code_make_one_upstream_call() {
     one_successful_exchange(&mut m);
     let service = m.service();
 
-    let answers = futures_util::future::join_all((0..8).map(|_| service.login(None, "code-1"))).await;
+    let answers =
+        futures_util::future::join_all((0..8).map(|_| service.login(None, "code-1"))).await;
 
     for answer in answers {
         assert_eq!(answer.expect("every submission succeeds").session_id, "s1");
@@ -529,7 +536,10 @@ async fn a_failed_exchange_is_not_replayed() {
         service.login(None, "code-1").await,
         Err(CoreError::WeChat(WeChatError::Busy))
     ));
-    let second = service.login(None, "code-1").await.expect("tried again for real");
+    let second = service
+        .login(None, "code-1")
+        .await
+        .expect("tried again for real");
     assert!(second.user_existed);
 }
 
@@ -732,7 +742,10 @@ async fn with_several_apps_a_login_must_name_its_app() {
         service.login(None, "code").await,
         Err(CoreError::UnknownApp(None))
     ));
-    service.login(Some("wxclub"), "code").await.expect("club login");
+    service
+        .login(Some("wxclub"), "code")
+        .await
+        .expect("club login");
 }
 
 #[test]

@@ -216,7 +216,11 @@ impl FakeWeChat {
 
     /// The appids the fake plays, the first first.
     pub fn appids(&self) -> Vec<String> {
-        self.state.apps.iter().map(|app| app.appid.clone()).collect()
+        self.state
+            .apps
+            .iter()
+            .map(|app| app.appid.clone())
+            .collect()
     }
 
     /// The openid the first app gives the user named `name` (see the codes table).
@@ -291,7 +295,6 @@ impl FakeWeChat {
         mutex.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-
     /// Mounts the fake's routes on an actix-web app, for embedding it in another server.
     pub fn configure(&self, cfg: &mut web::ServiceConfig) {
         cfg.app_data(web::Data::new(self.clone()))
@@ -311,7 +314,10 @@ impl FakeWeChat {
                 "/fake/userinfo",
                 web::post().to(open_data::user_info_endpoint),
             )
-            .route("/fake/open-platform", web::post().to(open_platform_endpoint));
+            .route(
+                "/fake/open-platform",
+                web::post().to(open_platform_endpoint),
+            );
     }
 
     /// Serves the fake on `addr` (use port 0 for any free port) until stopped.

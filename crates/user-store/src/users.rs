@@ -192,7 +192,9 @@ pub(crate) fn resolve(
     if row.unionid.is_some() {
         // WeChat gives one person one unionid: this would be its mistake, or a rebinding to
         // another Open Platform account. The account keeps the unionid it has.
-        log::warn!("a login brought another unionid than its account holds; the account keeps its own");
+        log::warn!(
+            "a login brought another unionid than its account holds; the account keeps its own"
+        );
         return unchanged(conn, row);
     }
     match row_by_unionid(conn, unionid)? {

@@ -61,7 +61,10 @@ async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStor
         store.openid(&created.id, APP).await.expect("query"),
         Some(openid("a"))
     );
-    assert_eq!(store.openid(&created.id, OTHER_APP).await.expect("query"), None);
+    assert_eq!(
+        store.openid(&created.id, OTHER_APP).await.expect("query"),
+        None
+    );
     assert_eq!((created.created_at, created.updated_at), (NOW, NOW));
     assert_eq!(
         (
@@ -130,7 +133,9 @@ async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &
             let (store, barrier) = (store.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.find_or_create_user(APP, &openid("racer"), None, NOW).await
+                store
+                    .find_or_create_user(APP, &openid("racer"), None, NOW)
+                    .await
             })
         })
         .collect();
@@ -897,18 +902,27 @@ async fn one_person_logging_in_through_two_apps_is_one_account(store: &DieselUse
     assert_eq!(second.session.appid, OTHER_APP);
     assert_eq!(second.merged, None);
     assert_eq!(
-        store.openid(&first.user.id, OTHER_APP).await.expect("query"),
+        store
+            .openid(&first.user.id, OTHER_APP)
+            .await
+            .expect("query"),
         Some(OpenId::new(format!("openid-{OTHER_APP}-p")))
     );
     let other = login_through(store, OTHER_APP, "q", Some(person("q")), NOW).await;
-    assert_ne!(other.user.id, first.user.id, "another person, another account");
+    assert_ne!(
+        other.user.id, first.user.id,
+        "another person, another account"
+    );
 }
 
 async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselUserStore) {
     // Known through APP (bound: unionid) first, then through OTHER_APP before it was bound.
     let older = login_through(store, APP, "r", Some(person("r")), NOW).await;
     let newer = login_through(store, OTHER_APP, "r", None, NOW + 10).await;
-    assert_ne!(newer.user.id, older.user.id, "no unionid: not known to be one person yet");
+    assert_ne!(
+        newer.user.id, older.user.id,
+        "no unionid: not known to be one person yet"
+    );
     let fill = ProfileUpdate {
         nick_name: Some(Some("from the newer".into())),
         avatar_url: Some(Some("https://a.b/newer".into())),
@@ -940,8 +954,16 @@ async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselU
         })
     );
     assert_eq!(merging.user.apps, [APP, OTHER_APP]);
-    assert_eq!(merging.user.nick_name.as_deref(), Some("from the newer"), "filled");
-    assert_eq!(merging.user.avatar_url.as_deref(), Some("https://a.b/older"), "kept");
+    assert_eq!(
+        merging.user.nick_name.as_deref(),
+        Some("from the newer"),
+        "filled"
+    );
+    assert_eq!(
+        merging.user.avatar_url.as_deref(),
+        Some("https://a.b/older"),
+        "kept"
+    );
     assert_eq!(merging.user.unionid, Some(person("r")));
     assert_eq!(store.find_user(&newer.user.id).await.expect("query"), None);
     assert_eq!(
@@ -960,15 +982,17 @@ async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselU
     assert_eq!((again.user.id, again.merged), (older.user.id, None));
 }
 
-async fn the_older_account_stays_even_when_the_newer_holds_the_unionid(
-    store: &DieselUserStore,
-) {
+async fn the_older_account_stays_even_when_the_newer_holds_the_unionid(store: &DieselUserStore) {
     let older = login_through(store, APP, "s", None, NOW).await;
     let newer = login_through(store, OTHER_APP, "s", Some(person("s")), NOW + 5).await;
     assert_ne!(newer.user.id, older.user.id);
     let merging = login_through(store, APP, "s", Some(person("s")), NOW + 10).await;
     assert_eq!(merging.user.id, older.user.id);
-    assert_eq!(merging.user.unionid, Some(person("s")), "the unionid moves to it");
+    assert_eq!(
+        merging.user.unionid,
+        Some(person("s")),
+        "the unionid moves to it"
+    );
     assert_eq!(
         merging.merged.map(|m| m.user_id),
         Some(newer.user.id.clone())
@@ -1029,7 +1053,10 @@ async fn concurrent_logins_revealing_one_unionid_merge_once(store: &DieselUserSt
     for login in &logins {
         let session = store.find_session(&login.session.id).await.expect("query");
         if login.user.id == a.user.id {
-            assert!(session.is_some(), "a login answering the older account stays");
+            assert!(
+                session.is_some(),
+                "a login answering the older account stays"
+            );
         } else {
             // Only a login that ran before the merge can have answered the newer account, and
             // the merge ended its session.
@@ -1110,7 +1137,10 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
         .await
         .expect("query")
         .expect("kept");
-    assert_eq!((session.user_id.as_str(), session.appid.as_str()), ("u-old", "wxlegacy"));
+    assert_eq!(
+        (session.user_id.as_str(), session.appid.as_str()),
+        ("u-old", "wxlegacy")
+    );
     assert_eq!(
         store.session_key("s-old").await.expect("still opens"),
         Some(SessionKey::new("tiihtNczf5v6AKRyjwEUhQ==")),
@@ -1135,7 +1165,10 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
         })
         .await
         .expect("login");
-    assert_eq!((returning.user.id.as_str(), returning.created), ("u-old", false));
+    assert_eq!(
+        (returning.user.id.as_str(), returning.created),
+        ("u-old", false)
+    );
     let by_unionid = store
         .open_login(&NewLogin {
             appid: "wxother".into(),
@@ -1147,7 +1180,10 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
         })
         .await
         .expect("login");
-    assert_eq!(by_unionid.user.id, "u-union", "the unionid it had still links");
+    assert_eq!(
+        by_unionid.user.id, "u-union",
+        "the unionid it had still links"
+    );
 }
 
 macro_rules! contract {
