@@ -25,7 +25,34 @@ pub struct TestApp {
     handle: ServerHandle,
     task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
     _fake_running: Option<RunningFake>,
+    _apps_file: Option<RemovedOnDrop>,
     client: awc::Client,
+}
+
+/// A file that exists for one test.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A `WECHAT_APPS_FILE` naming every app of `fake`, with the dev secret.
+fn apps_file(fake: &FakeWeChat) -> RemovedOnDrop {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "wxlogin-test-apps-{}-{}.toml",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let text: String = fake
+        .appids()
+        .iter()
+        .map(|appid| format!("[[app]]\nappid = \"{appid}\"\nsecret = \"{DEV_SECRET}\"\n\n"))
+        .collect();
+    std::fs::write(&path, text).expect("apps file written");
+    RemovedOnDrop(path)
 }
 
 /// An HTTP answer, body parsed as JSON when it is JSON.
@@ -56,6 +83,9 @@ pub struct Spawn<'a> {
     pub env: &'a [(&'a str, &'a str)],
     /// Share this running fake (for several instances); start a new one when `None`.
     pub fake: Option<(FakeWeChat, String)>,
+    /// How many of the dev mini programs a new fake plays (`FakeWeChatConfig::dev`): with two
+    /// or more, the server is configured by a `WECHAT_APPS_FILE` naming them all.
+    pub apps: usize,
 }
 
 impl TestApp {
@@ -65,6 +95,19 @@ impl TestApp {
             database_url,
             env: &[],
             fake: None,
+            apps: 1,
+        })
+        .await
+    }
+
+    /// Starts a server serving `apps` of the dev mini programs, all bound to the Open Platform
+    /// account, on `database_url`.
+    pub async fn spawn_apps(database_url: &str, apps: usize) -> Self {
+        Self::spawn_with(Spawn {
+            database_url,
+            env: &[],
+            fake: None,
+            apps,
         })
         .await
     }
@@ -74,7 +117,7 @@ impl TestApp {
         let (fake, fake_url, running) = match spawn.fake {
             Some((fake, url)) => (fake, url, None),
             None => {
-                let fake = FakeWeChat::new(FakeWeChatConfig::default());
+                let fake = FakeWeChat::new(FakeWeChatConfig::dev(spawn.apps));
                 let running = fake
                     .clone()
                     .start("127.0.0.1:0")
@@ -97,6 +140,12 @@ impl TestApp {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         env.insert("WECHAT_API_BASE".into(), fake_url.clone());
+        let apps_file = (fake.appids().len() > 1).then(|| apps_file(&fake));
+        if let Some(file) = &apps_file {
+            env.remove("WECHAT_APPID");
+            env.remove("WECHAT_SECRET");
+            env.insert("WECHAT_APPS_FILE".into(), file.0.display().to_string());
+        }
         env.insert("DATABASE_URL".into(), spawn.database_url.to_owned());
         for (k, v) in spawn.env {
             env.insert((*k).to_owned(), (*v).to_owned());
@@ -114,6 +163,7 @@ impl TestApp {
             handle,
             task,
             _fake_running: running,
+            _apps_file: apps_file,
             client: awc::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
                 .finish(),
@@ -144,10 +194,51 @@ impl TestApp {
         auth: Option<&str>,
         body: Option<&str>,
     ) -> Reply {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        self.request_with(method, path, &headers, body).await
+    }
+
+    /// `POST /api/login` with `{"code": code}`.
+    pub async fn login(&self, code: &str) -> Reply {
+        self.request(
+            "POST",
+            "/api/login",
+            None,
+            Some(&serde_json::json!({ "code": code }).to_string()),
+        )
+        .await
+    }
+
+    /// `POST /api/login` with `{"code": code, "appid": appid}`.
+    pub async fn login_in(&self, appid: &str, code: &str) -> Reply {
+        self.request(
+            "POST",
+            "/api/login",
+            None,
+            Some(&serde_json::json!({ "code": code, "appid": appid }).to_string()),
+        )
+        .await
+    }
+
+    /// Logs in through `appid` and returns the token, failing the test if login fails.
+    pub async fn token_in(&self, appid: &str, code: &str) -> String {
+        let reply = self.login_in(appid, code).await;
+        assert_eq!(reply.status, 200, "login {code} in {appid}: {}", reply.text);
+        reply.json["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Any request, with extra headers.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
         let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(auth) = auth {
-            req = req.insert_header(("Authorization", auth));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
         }
         let mut res = match body {
             Some(body) => req
@@ -170,17 +261,6 @@ impl TestApp {
             json: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
         }
-    }
-
-    /// `POST /api/login` with `{"code": code}`.
-    pub async fn login(&self, code: &str) -> Reply {
-        self.request(
-            "POST",
-            "/api/login",
-            None,
-            Some(&serde_json::json!({ "code": code }).to_string()),
-        )
-        .await
     }
 
     /// Logs in and returns the token, failing the test if login fails.

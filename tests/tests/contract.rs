@@ -168,6 +168,7 @@ async fn a_token_expires_exactly_with_its_session(db: &TestDatabase) {
         database_url: db.url(),
         env: &[("SESSION_TTL_SECS", "1")],
         fake: None,
+        apps: 1,
     })
     .await;
     let login = app.login("grace").await;
@@ -293,6 +294,7 @@ async fn login_attempts_are_limited_per_client(db: &TestDatabase) {
         database_url: db.url(),
         env: &[("LOGIN_RATE_LIMIT", "3")],
         fake: None,
+        apps: 1,
     })
     .await;
     for i in 0..3 {
@@ -335,6 +337,7 @@ async fn two_instances_on_one_postgres_share_users_sessions_and_logouts() {
         database_url: db.url(),
         env: &[("SESSION_CACHE_MS", "60000")],
         fake: Some(a.shared_fake()),
+        apps: 1,
     })
     .await;
     let token = a.token("leo").await;

@@ -330,6 +330,7 @@ async fn two_instances_on_one_postgres_fetch_one_access_token() {
         database_url: db.url(),
         env: &[],
         fake: Some(a.shared_fake()),
+        apps: 1,
     })
     .await;
     let token = a.token("rita.1").await;

@@ -80,6 +80,25 @@ impl TestDatabase {
     }
 }
 
+/// Runs raw SQL on the database at `url`, outside any store: for rows of an older schema.
+///
+/// # Panics
+/// When the database cannot be reached or the SQL fails: it is a test's own set-up.
+pub fn execute_sql(url: &str, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    let done = match url.strip_prefix("sqlite://") {
+        Some(path) => diesel::SqliteConnection::establish(path)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string())),
+        None => PgConnection::establish(url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(sql).map_err(|e| e.to_string())),
+    };
+    if let Err(e) = done {
+        panic!("test SQL failed: {e}\n{sql}");
+    }
+}
+
 /// Whether a missing PostgreSQL fails the test instead of skipping it.
 pub fn postgres_required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

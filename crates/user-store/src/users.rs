@@ -272,7 +272,9 @@ fn create_account(
     unionid: Option<&UnionId>,
     now: i64,
 ) -> DbResult<(String, bool)> {
-    let id = uuid::Uuid::new_v4().to_string();
+    // Time-ordered (v7), so that of two accounts made in the same second the id tells which is
+    // older, as a merge must.
+    let id = uuid::Uuid::now_v7().to_string();
     let row = NewUserRow {
         id: &id,
         unionid: unionid.map(UnionId::expose),
