@@ -47,7 +47,11 @@ async fn the_app_comes_from_the_body_else_the_referer_else_the_only_app(db: &Tes
     let app = TestApp::spawn_apps(db.url(), 2).await;
     let login = |code: &str| serde_json::json!({ "code": code }).to_string();
     assert_error(&app.login("carol.1").await, 400, "unknown_app");
-    assert_error(&app.login_in("wxnotservedhere", "carol.2").await, 400, "unknown_app");
+    assert_error(
+        &app.login_in("wxnotservedhere", "carol.2").await,
+        400,
+        "unknown_app",
+    );
     let referer = format!("https://servicewechat.com/{CLUB}/0/page-frame.html");
     let by_referer = app
         .request_with(
@@ -58,7 +62,10 @@ async fn the_app_comes_from_the_body_else_the_referer_else_the_only_app(db: &Tes
         )
         .await;
     assert_eq!(by_referer.status, 200, "{}", by_referer.text);
-    assert_eq!(by_referer.json["userInfo"]["apps"], serde_json::json!([CLUB]));
+    assert_eq!(
+        by_referer.json["userInfo"]["apps"],
+        serde_json::json!([CLUB])
+    );
     let body_wins = app
         .request_with(
             "POST",
@@ -67,7 +74,10 @@ async fn the_app_comes_from_the_body_else_the_referer_else_the_only_app(db: &Tes
             Some(&serde_json::json!({ "code": "dave", "appid": SHOP }).to_string()),
         )
         .await;
-    assert_eq!(body_wins.json["userInfo"]["apps"], serde_json::json!([SHOP]));
+    assert_eq!(
+        body_wins.json["userInfo"]["apps"],
+        serde_json::json!([SHOP])
+    );
     app.stop().await;
 
     let single = TestApp::spawn(db.url()).await;
@@ -213,8 +223,8 @@ async fn two_instances_on_one_postgres_share_identities_and_merges() {
     })
     .await;
     // One person, through both apps, on both instances at once: one account.
-    let (x, y) = futures_util::future::join(a.login_in(SHOP, "hana.1"), b.login_in(CLUB, "hana.2"))
-        .await;
+    let (x, y) =
+        futures_util::future::join(a.login_in(SHOP, "hana.1"), b.login_in(CLUB, "hana.2")).await;
     assert_eq!((x.status, y.status), (200, 200), "{} {}", x.text, y.text);
     assert_eq!(x.json["userInfo"]["id"], y.json["userInfo"]["id"]);
 

@@ -93,8 +93,13 @@ impl Drop for Running {
 
 impl Running {
     fn start_dev(db: &TestDatabase) -> Self {
+        Self::start_dev_with(db, &[])
+    }
+
+    fn start_dev_with(db: &TestDatabase, env: &[(&str, &str)]) -> Self {
         let mut child = server()
             .arg("--dev")
+            .envs(env.iter().copied())
             .env("BIND_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", db.url())
             .env("RUST_LOG", "debug")
@@ -223,4 +228,27 @@ fn sigint_stops_it_gracefully_too() {
         "{:#?}",
         running.log
     );
+}
+
+#[test]
+fn dev_mode_with_two_apps_makes_one_account_of_one_person() {
+    let db = TestDatabase::sqlite();
+    let mut running = Running::start_dev_with(&db, &[("DEV_APPS", "2")]);
+    let [shop, club, ..] = wxlogin_fake_wechat::DEV_APPIDS;
+    let login = |running: &Running, code: &str, appid: &str| {
+        let (status, body) = running.post(
+            "/api/login",
+            &format!(r#"{{"code":"{code}","appid":"{appid}"}}"#),
+        );
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<serde_json::Value>(&body).expect("json")
+    };
+    let first = login(&running, "alice.1", shop);
+    let second = login(&running, "alice.2", club);
+    assert_eq!(second["userExist"], true);
+    assert_eq!(second["userInfo"]["id"], first["userInfo"]["id"]);
+    assert_eq!(second["userInfo"]["apps"], serde_json::json!([shop, club]));
+    let (status, body) = running.post("/api/login", r#"{"code":"alice.3"}"#);
+    assert_eq!(status, 400, "two apps: the login must name one: {body}");
+    assert!(running.signal("TERM").success());
 }
