@@ -3,9 +3,11 @@
 use anyhow::Context;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use wxlogin_store::testing::test_sealer;
+use wxlogin_fake_wechat::DEV_APPID;
 use wxlogin_store::{DieselUserStore, PoolOptions};
 
-/// Applies the migrations and inserts `users` users (`bench-<n>`), each with one live session.
+/// Applies the migrations and inserts `users` users (`bench-<n>`), each with one identity in the
+/// dev app and one live session.
 pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .build()
@@ -17,11 +19,15 @@ pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
         ))
         .context("opening and migrating the bench database")?;
     let far = 4_000_000_000_i64;
-    let users_sql = "INSERT INTO users (id, openid, nick_name, created_at, updated_at) \
-         SELECT 'bench-' || i, 'bench-openid-' || i, 'user ' || i, 0, 0 FROM numbers";
+    let users_sql = "INSERT INTO users (id, nick_name, created_at, updated_at) \
+         SELECT 'bench-' || i, 'user ' || i, 0, 0 FROM numbers";
+    let identities_sql = format!(
+        "INSERT INTO identities (appid, openid, user_id, created_at) \
+         SELECT '{DEV_APPID}', 'bench-openid-' || i, 'bench-' || i, 0 FROM numbers"
+    );
     let sessions_sql = format!(
-        "INSERT INTO sessions (id, user_id, session_key, created_at, expires_at) \
-         SELECT 'bench-session-' || i, 'bench-' || i, '', 0, {far} FROM numbers"
+        "INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at) \
+         SELECT 'bench-session-' || i, 'bench-' || i, '{DEV_APPID}', '', 0, {far} FROM numbers"
     );
     if let Some(path) = url.strip_prefix("sqlite://") {
         let mut conn = SqliteConnection::establish(path)?;
@@ -30,6 +36,7 @@ pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
         );
         conn.transaction(|conn| -> diesel::QueryResult<()> {
             diesel::sql_query(format!("{numbers}{users_sql}")).execute(conn)?;
+            diesel::sql_query(format!("{numbers}{identities_sql}")).execute(conn)?;
             diesel::sql_query(format!("{numbers}{sessions_sql}")).execute(conn)?;
             Ok(())
         })?;
@@ -38,10 +45,38 @@ pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
         let numbers = format!("WITH numbers AS (SELECT generate_series(1, {users}) AS i) ");
         conn.transaction(|conn| -> diesel::QueryResult<()> {
             diesel::sql_query(format!("{numbers}{users_sql}")).execute(conn)?;
+            diesel::sql_query(format!("{numbers}{identities_sql}")).execute(conn)?;
             diesel::sql_query(format!("{numbers}{sessions_sql}")).execute(conn)?;
             diesel::sql_query("ANALYZE").execute(conn)?;
             Ok(())
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use wxlogin_domain::UserStore;
+    use wxlogin_store::testing::TestDatabase;
+
+    use super::*;
+
+    /// The bulk SQL follows the schema the migrations make: a user found through the store
+    /// with its identity and session.
+    #[test]
+    fn a_population_is_what_the_store_reads() {
+        let db = TestDatabase::sqlite();
+        populate(db.url(), 10).expect("populated");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let store = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer())
+            .expect("store");
+        let user = runtime
+            .block_on(store.find_user("bench-7"))
+            .expect("query")
+            .expect("populated user");
+        assert_eq!(user.apps, [DEV_APPID]);
+        assert_eq!(user.nick_name.as_deref(), Some("user 7"));
+    }
 }
