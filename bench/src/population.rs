@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
-use wxlogin_store::testing::test_sealer;
 use wxlogin_fake_wechat::DEV_APPID;
+use wxlogin_store::testing::test_sealer;
 use wxlogin_store::{DieselUserStore, PoolOptions};
 
 /// Applies the migrations and inserts `users` users (`bench-<n>`), each with one identity in the

@@ -8,7 +8,9 @@ use crate::connection::AnyConnection;
 use crate::error::DbResult;
 use crate::schema::sessions;
 use crate::store::Database;
-use crate::users::{Resolved, known_identity, load_user, locked, person_key, resolve};
+use crate::users::{
+    Resolved, add_identity_without_unionid, known_identity, load_user, locked, person_key, resolve,
+};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -130,6 +132,12 @@ impl Database {
                         Err(e) if e.is_foreign_key_violation() => {}
                         done => return done,
                     }
+                }
+                // Without unionid, `known_identity` found no identity at all: a first login.
+                if unionid.is_none() {
+                    let resolved =
+                        add_identity_without_unionid(&mut conn, appid, openid, login.created_at)?;
+                    return open(&mut conn, resolved);
                 }
                 locked(&mut conn, &key, |conn| {
                     let resolved = resolve(conn, appid, openid, unionid, login.created_at)?;

@@ -107,11 +107,26 @@ fn complete(conn: &mut AnyConnection, row: UserRow) -> DbResult<User> {
     Ok(row.with_apps(apps))
 }
 
+/// The rows of a user with each of its apps (one row per identity, oldest first; one row with
+/// no app for an account without identity): a user and its apps in one query.
+fn fold_user(rows: Vec<(UserRow, Option<String>)>) -> Option<User> {
+    let mut rows = rows.into_iter();
+    let (row, first) = rows.next()?;
+    let apps = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, app)| app))
+        .collect();
+    Some(row.with_apps(apps))
+}
+
 pub(crate) fn load_user(conn: &mut AnyConnection, id: &str) -> DbResult<Option<User>> {
-    match row_by_id(conn, id)? {
-        Some(row) => Ok(Some(complete(conn, row)?)),
-        None => Ok(None),
-    }
+    let rows = users::table
+        .left_join(identities::table)
+        .filter(users::id.eq(id))
+        .order((identities::created_at, identities::appid))
+        .select((UserRow::as_select(), identities::appid.nullable()))
+        .load::<(UserRow, Option<String>)>(conn)?;
+    Ok(fold_user(rows))
 }
 
 fn reload(conn: &mut AnyConnection, id: &str) -> DbResult<User> {
@@ -126,11 +141,22 @@ pub(crate) fn known_identity(
     openid: &OpenId,
     unionid: Option<&UnionId>,
 ) -> DbResult<Option<User>> {
-    let Some(user_id) = owner_of_identity(conn, appid, openid)? else {
-        return Ok(None);
-    };
-    Ok(load_user(conn, &user_id)?
-        .filter(|user| unionid.is_none() || user.unionid.as_ref() == unionid))
+    let (mine, theirs) = diesel::alias!(identities as mine, identities as theirs);
+    let rows = mine
+        .inner_join(users::table.on(users::id.eq(mine.field(identities::user_id))))
+        .inner_join(theirs.on(theirs.field(identities::user_id).eq(users::id)))
+        .filter(mine.field(identities::appid).eq(appid))
+        .filter(mine.field(identities::openid).eq(openid.expose()))
+        .order((
+            theirs.field(identities::created_at),
+            theirs.field(identities::appid),
+        ))
+        .select((
+            UserRow::as_select(),
+            theirs.field(identities::appid).nullable(),
+        ))
+        .load::<(UserRow, Option<String>)>(conn)?;
+    Ok(fold_user(rows).filter(|user| unionid.is_none() || user.unionid.as_ref() == unionid))
 }
 
 /// Runs `work` in a transaction that holds, on PostgreSQL, an advisory lock on `person` (its
@@ -238,10 +264,11 @@ fn add_identity(
         identities::user_id.eq(&user_id),
         identities::created_at.eq(now),
     );
-    // The primary key (appid, openid) decides a race the lock did not cover (an app bound to
-    // the Open Platform between two logins of one person): the identity's owner is whoever
-    // inserted it first, and an account made here for nothing is removed.
-    match &mut *conn {
+    // The primary key (appid, openid) decides a race no lock covered (two first logins of one
+    // identity without unionid, or an app bound to the Open Platform between two logins): the
+    // identity's owner is whoever inserted it first, and an account made here for nothing is
+    // removed.
+    let inserted = match &mut *conn {
         AnyConnection::Postgresql(c) => diesel::insert_into(identities::table)
             .values(identity)
             .on_conflict((identities::appid, identities::openid))
@@ -253,16 +280,51 @@ fn add_identity(
             .do_nothing()
             .execute(c)?,
     };
-    let owner = owner_of_identity(conn, appid, openid)?
-        .ok_or_else(|| DbError::from(diesel::result::Error::NotFound))?;
-    if owner != user_id && created {
-        diesel::delete(users::table.filter(users::id.eq(&user_id))).execute(&mut *conn)?;
+    if inserted == 1 && created {
+        // Known without asking: the account just made, with this one identity.
+        let user = User {
+            id: user_id,
+            unionid: unionid.cloned(),
+            nick_name: None,
+            avatar_url: None,
+            gender: None,
+            phone_number: None,
+            apps: vec![appid.to_owned()],
+            created_at: now,
+            updated_at: now,
+        };
+        return Ok(Resolved {
+            user,
+            created: true,
+            merged: None,
+        });
     }
+    let owner = if inserted == 1 {
+        user_id
+    } else {
+        if created {
+            diesel::delete(users::table.filter(users::id.eq(&user_id))).execute(&mut *conn)?;
+        }
+        owner_of_identity(conn, appid, openid)?
+            .ok_or_else(|| DbError::from(diesel::result::Error::NotFound))?
+    };
     Ok(Resolved {
         user: reload(conn, &owner)?,
-        created: created && owner == user_id,
+        created: false,
         merged: None,
     })
+}
+
+/// A first login without unionid: nothing to link or merge, so no lock is needed; the
+/// identity's primary key decides races. Not in a transaction on PostgreSQL: should the server
+/// stop between the two inserts, an account without identity is left, which nothing reads.
+pub(crate) fn add_identity_without_unionid(
+    conn: &mut AnyConnection,
+    appid: &str,
+    openid: &OpenId,
+    now: i64,
+) -> DbResult<Resolved> {
+    add_identity(conn, appid, openid, None, now)
 }
 
 /// A new account; with a unionid another instance may have just given an account, whose id
