@@ -6,6 +6,7 @@ mod config;
 #[cfg(feature = "awc-client")]
 mod http;
 mod open_data;
+mod push;
 mod reply;
 
 pub use business::{
@@ -17,3 +18,6 @@ pub use config::{DEFAULT_API_BASE, WeChatConfig};
 #[cfg(feature = "awc-client")]
 pub use http::HttpWeChatClient;
 pub use open_data::{OpenDataError, decrypt_open_data, session_signature, verify_raw_data};
+pub use push::{
+    ENCODING_AES_KEY_LEN, MAX_PUSH_BYTES, PushError, PushFields, PushSettings, parse_push_body,
+};
