@@ -8,7 +8,10 @@ use std::collections::HashMap;
 
 use actix_web::dev::ServerHandle;
 use serde_json::Value;
-use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig, RunningFake};
+use wxlogin_fake_wechat::{
+    DEV_APPID, DEV_PUSH_AES_KEY, DEV_PUSH_TOKEN, DEV_SECRET, FakeWeChat, FakeWeChatConfig,
+    RunningFake,
+};
 use wxlogin_server::{Application, Config};
 
 /// The token key of test servers.
@@ -49,7 +52,12 @@ fn apps_file(fake: &FakeWeChat) -> RemovedOnDrop {
     let text: String = fake
         .appids()
         .iter()
-        .map(|appid| format!("[[app]]\nappid = \"{appid}\"\nsecret = \"{DEV_SECRET}\"\n\n"))
+        .map(|appid| {
+            format!(
+                "[[app]]\nappid = \"{appid}\"\nsecret = \"{DEV_SECRET}\"\n\
+                 push_token = \"{DEV_PUSH_TOKEN}\"\npush_aes_key = \"{DEV_PUSH_AES_KEY}\"\n\n"
+            )
+        })
         .collect();
     std::fs::write(&path, text).expect("apps file written");
     RemovedOnDrop(path)
@@ -130,6 +138,8 @@ impl TestApp {
         let mut env: HashMap<String, String> = [
             ("WECHAT_APPID", DEV_APPID),
             ("WECHAT_SECRET", DEV_SECRET),
+            ("WECHAT_PUSH_TOKEN", DEV_PUSH_TOKEN),
+            ("WECHAT_PUSH_AES_KEY", DEV_PUSH_AES_KEY),
             ("TOKEN_SECRET", TOKEN_SECRET),
             ("BIND_ADDR", "127.0.0.1:0"),
             ("LOGIN_RATE_LIMIT", "0"),
@@ -142,8 +152,14 @@ impl TestApp {
         env.insert("WECHAT_API_BASE".into(), fake_url.clone());
         let apps_file = (fake.appids().len() > 1).then(|| apps_file(&fake));
         if let Some(file) = &apps_file {
-            env.remove("WECHAT_APPID");
-            env.remove("WECHAT_SECRET");
+            for name in [
+                "WECHAT_APPID",
+                "WECHAT_SECRET",
+                "WECHAT_PUSH_TOKEN",
+                "WECHAT_PUSH_AES_KEY",
+            ] {
+                env.remove(name);
+            }
             env.insert("WECHAT_APPS_FILE".into(), file.0.display().to_string());
         }
         env.insert("DATABASE_URL".into(), spawn.database_url.to_owned());

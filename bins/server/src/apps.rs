@@ -15,27 +15,8 @@ pub struct AppSettings {
     pub push: Option<PushSettings>,
 }
 
-/// What WeChat's console calls the message-push ("消息推送") Token and EncodingAESKey of an app.
-/// `Debug` shows neither.
-#[derive(Clone)]
-pub struct PushSettings {
-    /// The Token: pushes are signed with it.
-    pub token: String,
-    /// The EncodingAESKey (43 characters), for safe mode; `None` for plain mode only.
-    pub aes_key: Option<String>,
-}
-
-impl std::fmt::Debug for PushSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PushSettings")
-            .field("token", &"<redacted>")
-            .field("aes_key", &self.aes_key.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-/// The length of an EncodingAESKey: base64 of 32 bytes without its `=`.
-const AES_KEY_LEN: usize = 43;
+pub use wxlogin_wechat::PushSettings;
+use wxlogin_wechat::{ENCODING_AES_KEY_LEN as AES_KEY_LEN, PushError};
 
 /// Checks push settings; the problems name `where` (a variable, or a file and line) and never
 /// the values.
@@ -52,34 +33,21 @@ pub(crate) fn push_settings(
         }
         return None;
     };
-    if token.len() < 3 || token.len() > 32 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        problems.push(format!(
-            "{token_name} must be 3 to 32 letters and digits, as WeChat's console takes it"
-        ));
+    match PushSettings::new(&token, aes_key.as_deref()) {
+        Ok(settings) => Some(settings),
+        Err(PushError::BadToken) => {
+            problems.push(format!(
+                "{token_name} must be 3 to 32 letters and digits, as WeChat's console takes it"
+            ));
+            None
+        }
+        Err(_) => {
+            problems.push(format!(
+                "{aes_key_name} must be {AES_KEY_LEN} characters of base64 (WeChat's EncodingAESKey)"
+            ));
+            None
+        }
     }
-    if let Some(key) = &aes_key
-        && !is_encoding_aes_key(key)
-    {
-        problems.push(format!(
-            "{aes_key_name} must be {AES_KEY_LEN} characters of base64 (WeChat's EncodingAESKey)"
-        ));
-    }
-    Some(PushSettings { token, aes_key })
-}
-
-/// WeChat's console makes the key from random letters and digits, so the unused low bits of its
-/// last character are not zero: the decoder must allow them.
-fn is_encoding_aes_key(key: &str) -> bool {
-    use base64::Engine;
-    use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
-    let lenient = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-    );
-    key.len() == AES_KEY_LEN
-        && lenient
-            .decode(format!("{key}="))
-            .is_ok_and(|b| b.len() == 32)
 }
 
 /// Whether `appid` can be a mini program's appid: what goes into URLs and the database.
@@ -173,10 +141,8 @@ mod tests {
         assert_eq!(apps[0].appid, "wx1111111111111111");
         assert!(apps[0].push.is_none());
         let push = apps[1].push.as_ref().expect("push settings");
-        assert_eq!(
-            (push.token.as_str(), push.aes_key.as_deref()),
-            ("tok3n", Some(KEY))
-        );
+        assert!(push.safe_mode());
+        assert_eq!(push, &PushSettings::new("tok3n", Some(KEY)).expect("valid"));
         let shown = format!("{apps:?}");
         assert!(
             !shown.contains("s2") && !shown.contains("tok3n") && !shown.contains(KEY),
@@ -226,12 +192,5 @@ mod tests {
         );
         let problems = parse_apps_file("apps.toml", "# nothing\n").expect_err("refused");
         assert!(problems[0].contains("lists no app"), "{problems:?}");
-    }
-
-    #[test]
-    fn encoding_aes_keys_are_43_characters_of_base64() {
-        assert!(is_encoding_aes_key(KEY));
-        assert!(!is_encoding_aes_key(&KEY[..42]));
-        assert!(!is_encoding_aes_key(&format!("{}!", &KEY[..42])));
     }
 }

@@ -34,6 +34,21 @@ const PRODUCTION_ONLY: [&str; 9] = [
     "SESSION_KEY_SECRET_PREVIOUS",
 ];
 
+/// The push settings of the fake apps in dev mode: the fake signs its pushes with the same.
+#[cfg(feature = "dev")]
+fn dev_push_settings() -> Option<wxlogin_wechat::PushSettings> {
+    wxlogin_wechat::PushSettings::new(
+        wxlogin_fake_wechat::DEV_PUSH_TOKEN,
+        Some(wxlogin_fake_wechat::DEV_PUSH_AES_KEY),
+    )
+    .ok()
+}
+
+#[cfg(not(feature = "dev"))]
+fn dev_push_settings() -> Option<wxlogin_wechat::PushSettings> {
+    None
+}
+
 /// Most fake mini programs dev mode plays (`DEV_APPS`).
 const MAX_DEV_APPS: i64 = 3;
 
@@ -97,7 +112,7 @@ pub struct AppConfig {
     /// How to reach WeChat as this app.
     pub wechat: WeChatConfig,
     /// Its message-push settings, if any.
-    pub push: Option<crate::apps::PushSettings>,
+    pub push: Option<wxlogin_wechat::PushSettings>,
 }
 
 /// Login attempts per IP per minute when `LOGIN_RATE_LIMIT` is not set.
@@ -136,7 +151,7 @@ impl Config {
                 .map(|appid| AppSettings {
                     appid: (*appid).to_owned(),
                     secret: AppSecret::new(DEV_SECRET),
-                    push: None,
+                    push: dev_push_settings(),
                 })
                 .collect()
         } else {

@@ -151,6 +151,17 @@ impl From<CoreError> for ApiError {
                 "WeChat no longer honours this login's session key; log in again (wx.login) and retry",
             ),
             K::InvalidProfile => Self::invalid_request(e.to_string()),
+            K::ReauthFailed => Self::new(
+                S::FORBIDDEN,
+                "reauth_failed",
+                "the code does not prove it is you: get a fresh code from wx.login and retry",
+            ),
+            K::PushRejected => Self::new(
+                S::FORBIDDEN,
+                "push_rejected",
+                "the push is not signed by this app's Token, is stale, or does not decrypt",
+            ),
+            K::NotFound => Self::new(S::NOT_FOUND, "not_found", "no such route"),
             K::StoreUnavailable => Self::new(
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",

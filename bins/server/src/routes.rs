@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
-use wxlogin_core::{ProfileEdit, UserInfoData};
+use wxlogin_core::{ProfileEdit, PushQuery, UserInfoData};
 use wxlogin_domain::User;
 
 use wxlogin_domain::error_chain;
@@ -20,13 +20,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/me")
                 .route(web::get().to(me))
-                .route(web::put().to(update_me)),
+                .route(web::put().to(update_me))
+                .route(web::delete().to(delete_me)),
         )
         .service(resource("/api/me/userinfo").route(web::post().to(user_info)))
         .service(resource("/api/me/phone").route(web::post().to(phone)))
         .service(resource("/api/logout").route(web::post().to(logout)))
         .service(resource("/healthz").route(web::get().to(healthz)))
-        .service(resource("/readyz").route(web::get().to(readyz)));
+        .service(resource("/readyz").route(web::get().to(readyz)))
+        .service(
+            resource("/wechat/push/{appid}")
+                .route(web::get().to(push_url_check))
+                .route(web::post().to(push)),
+        );
 }
 
 fn resource(path: &str) -> actix_web::Resource {
@@ -233,12 +239,95 @@ async fn phone(
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
 
+/// `POST /api/logout`: no body, or `{"everywhere": true}` for every session of the account.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LogoutRequest {
+    #[serde(default)]
+    everywhere: bool,
+}
+
 async fn logout(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    state.service.logout(&caller).await?;
+    // The body is optional: most front ends send none.
+    let request: LogoutRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        LogoutRequest::default()
+    } else {
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid_request(format!("the body is not valid JSON: {e}")))?;
+        json_object(value)?
+    };
+    if request.everywhere {
+        state.service.logout_everywhere(&caller).await?;
+    } else {
+        state.service.logout(&caller).await?;
+    }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /api/me`: `{"code": "<a fresh wx.login code>"}`.
+#[derive(Deserialize)]
+struct DeleteRequest {
+    code: String,
+}
+
+async fn delete_me(
+    state: web::Data<AppState>,
+    Authenticated(caller): Authenticated,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let body: DeleteRequest = json_object(body.into_inner())?;
+    state.service.delete_account(&caller, &body.code).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The query of a WeChat push, read by hand so that a missing parameter is WeChat's problem to
+/// be refused for, not a 400 of ours.
+fn push_query(query: &std::collections::HashMap<String, String>) -> PushQuery {
+    let get = |name: &str| query.get(name).cloned();
+    PushQuery {
+        signature: get("signature"),
+        timestamp: get("timestamp"),
+        nonce: get("nonce"),
+        echostr: get("echostr"),
+        encrypt_type: get("encrypt_type"),
+        msg_signature: get("msg_signature"),
+    }
+}
+
+fn text_plain(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(body)
+}
+
+/// `GET /wechat/push/{appid}`: the URL check of WeChat's console.
+async fn push_url_check(
+    state: web::Data<AppState>,
+    appid: web::Path<String>,
+    query: web::Query<std::collections::HashMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    let echostr = state.service.verify_push_url(&appid, &push_query(&query))?;
+    Ok(text_plain(echostr))
+}
+
+/// `POST /wechat/push/{appid}`: an event, answered `success` once applied (WeChat waits 5 s,
+/// then retries).
+async fn push(
+    state: web::Data<AppState>,
+    appid: web::Path<String>,
+    query: web::Query<std::collections::HashMap<String, String>>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let effect = state
+        .service
+        .receive_push(&appid, &push_query(&query), &body)
+        .await?;
+    log::debug!("WeChat push to {appid}: {effect:?}");
+    Ok(text_plain("success".into()))
 }
 
 async fn healthz() -> HttpResponse {

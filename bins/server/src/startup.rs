@@ -88,6 +88,9 @@ impl Application {
             let wechat = HttpWeChatClient::new(app.wechat.clone())
                 .with_context(|| format!("starting the WeChat client of {}", app.wechat.appid))?;
             builder = builder.wechat(Arc::new(wechat));
+            if let Some(push) = &app.push {
+                builder = builder.push_settings(&app.wechat.appid, push.clone());
+            }
         }
         log::info!(
             "serving the mini programs {}",

@@ -36,6 +36,16 @@ pub enum CoreError {
     /// A profile change breaks a rule; the message says which, for the client.
     #[error("{0}")]
     InvalidProfile(String),
+    /// An account deletion's code is not a fresh `wx.login` code of the caller.
+    #[error("the code does not re-authenticate the caller")]
+    ReauthFailed(#[source] Cause),
+    /// A WeChat push was refused: bad signature, stale timestamp, or a body that does not
+    /// decrypt or parse. The cause is for logs only.
+    #[error("the WeChat push was refused")]
+    PushRejected(#[source] Cause),
+    /// Pushes are not received for this app (not served, or no push settings).
+    #[error("WeChat pushes are not received for this app")]
+    PushNotConfigured,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -80,6 +90,12 @@ pub enum ErrorKind {
     SessionKeyStale,
     /// A profile edit breaks a rule.
     InvalidProfile,
+    /// An account deletion was not re-authenticated.
+    ReauthFailed,
+    /// A WeChat push was refused.
+    PushRejected,
+    /// Nothing is served there (pushes for an app without push settings).
+    NotFound,
     /// The store does not answer: try again.
     StoreUnavailable,
     /// A bug or a broken secret: an operator must look.
@@ -114,6 +130,9 @@ impl CoreError {
             Self::DecryptFailed(_) => K::DecryptFailed,
             Self::SessionKeyStale => K::SessionKeyStale,
             Self::InvalidProfile(_) => K::InvalidProfile,
+            Self::ReauthFailed(_) => K::ReauthFailed,
+            Self::PushRejected(_) => K::PushRejected,
+            Self::PushNotConfigured => K::NotFound,
             // A secret that cannot be opened does not heal by retrying.
             Self::Store(StoreError::Sealed(_)) | Self::Internal(_) => K::Internal,
             Self::Store(_) => K::StoreUnavailable,

@@ -5,12 +5,14 @@ mod cache;
 mod error;
 mod exchange;
 mod profile;
+mod push;
 mod service;
 mod user_data;
 
 pub use access_token::AccessTokenFetches;
 pub use error::{CoreError, ErrorKind};
 pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
+pub use push::{PUSH_TIMESTAMP_WINDOW_SECS, PushEffect, PushQuery};
 pub use service::{
     BuildError, Caller, LoginOutcome, LoginService, LoginServiceBuilder, LoginSettings,
     MAX_CODE_LEN,

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use wxlogin_domain::{
     AccessTokenStore, ChangeFeed, Clock, NewLogin, OpenedLogin, SessionStore, SessionToken,
-    StoreError, Subscription, SystemClock, TokenCodec, User, UserStore, WeChatApi,
+    StoreError, Subscription, SystemClock, TokenCodec, User, UserStore, WeChatApi, WeChatError,
 };
+use wxlogin_wechat::PushSettings;
 
 use crate::access_token::AccessTokenBroker;
 use crate::cache::SessionCache;
@@ -86,6 +87,8 @@ pub struct Caller {
 pub(crate) struct App {
     pub(crate) wechat: Arc<dyn WeChatApi>,
     pub(crate) access_token: AccessTokenBroker,
+    /// Its message-push settings, if WeChat's pushes are received for it.
+    pub(crate) push: Option<PushSettings>,
 }
 
 /// The use cases of wxlogin over its ports: log in, authenticate, log out, edit the profile,
@@ -128,6 +131,9 @@ pub enum BuildError {
     /// Two WeChat APIs speak for one appid.
     #[error("two WeChat APIs were given for the mini program {0}")]
     DuplicateApp(String),
+    /// Push settings for an appid no WeChat API speaks for.
+    #[error("push settings were given for {0}, which is not served")]
+    PushForUnknownApp(String),
     /// The change feed could not be subscribed to.
     #[error("subscribing to the store's change feed failed")]
     ChangeFeed(#[source] StoreError),
@@ -142,6 +148,7 @@ pub enum BuildError {
 #[derive(Default)]
 pub struct LoginServiceBuilder {
     wechat: Vec<Arc<dyn WeChatApi>>,
+    push: Vec<(String, PushSettings)>,
     tokens: Option<Arc<dyn TokenCodec>>,
     users: Option<Arc<dyn UserStore>>,
     sessions: Option<Arc<dyn SessionStore>>,
@@ -156,6 +163,13 @@ impl LoginServiceBuilder {
     /// appid, [`WeChatApi::appid`]). Identities of one person in several apps are one account.
     pub fn wechat(mut self, wechat: Arc<dyn WeChatApi>) -> Self {
         self.wechat.push(wechat);
+        self
+    }
+
+    /// The message-push settings of app `appid`: WeChat's authorization events are received for
+    /// it ([`LoginService::receive_push`]).
+    pub fn push_settings(mut self, appid: impl Into<String>, settings: PushSettings) -> Self {
+        self.push.push((appid.into(), settings));
         self
     }
 
@@ -230,9 +244,16 @@ impl LoginServiceBuilder {
             let app = App {
                 wechat,
                 access_token: AccessTokenBroker::new(),
+                push: None,
             };
             if apps.insert(appid.clone(), app).is_some() {
                 return Err(BuildError::DuplicateApp(appid));
+            }
+        }
+        for (appid, settings) in self.push {
+            match apps.get_mut(&appid) {
+                Some(app) => app.push = Some(settings),
+                None => return Err(BuildError::PushForUnknownApp(appid)),
             }
         }
         // Last: a subscription is a running listener, not to be started for a service that
@@ -365,11 +386,7 @@ impl LoginService {
             })
             .await?;
         if let Some(merged) = merged {
-            // Forgotten here at once; other instances hear it from the change feed.
-            self.cache.forget_user(&merged.user_id);
-            for session in &merged.ended_sessions {
-                self.cache.forget_session(session);
-            }
+            self.forget_all(&merged.user_id, &merged.ended_sessions);
             self.cache.update_user(&user);
         }
         let token = self.tokens.issue(&SessionToken {
@@ -443,6 +460,56 @@ impl LoginService {
             .revoke_session(&caller.session_id, self.clock.now())
             .await?;
         Ok(())
+    }
+
+    /// Ends every session of the caller's account, in every app, on every instance.
+    pub async fn logout_everywhere(&self, caller: &Caller) -> Result<(), CoreError> {
+        self.cache.forget_session(&caller.session_id);
+        let ended = self
+            .sessions
+            .revoke_all_sessions(&caller.user.id, self.clock.now())
+            .await?;
+        self.forget_all(&caller.user.id, &ended);
+        Ok(())
+    }
+
+    /// Deletes the caller's account, once `code`, a fresh `wx.login` code of the app of the
+    /// caller's session, proves the person is there: it must resolve to the caller's own
+    /// identity in that app. A stolen token alone cannot delete an account.
+    pub async fn delete_account(&self, caller: &Caller, code: &str) -> Result<(), CoreError> {
+        let app = self.app_of(caller)?;
+        if !is_plausible_code(code) {
+            return Err(CoreError::ReauthFailed(wxlogin_domain::Cause::msg(
+                "the code is empty or malformed",
+            )));
+        }
+        let proof = match app.wechat.code2session(code).await {
+            Ok(session) => session,
+            Err(e @ (WeChatError::InvalidCode | WeChatError::CodeUsed)) => {
+                return Err(CoreError::ReauthFailed(wxlogin_domain::Cause::new(e)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let own = self.users.openid(&caller.user.id, &caller.appid).await?;
+        if own.as_ref() != Some(&proof.openid) {
+            return Err(CoreError::ReauthFailed(wxlogin_domain::Cause::msg(
+                "the code is another WeChat user's",
+            )));
+        }
+        if let Some(deleted) = self.users.delete_account(&caller.user.id).await? {
+            self.forget_all(&deleted.user_id, &deleted.ended_sessions);
+            log::info!("account {} deleted at its owner's request", deleted.user_id);
+        }
+        Ok(())
+    }
+
+    /// Forgets a user and sessions of theirs that ended here, at once (other instances hear
+    /// of it from the change feed).
+    pub(crate) fn forget_all(&self, user_id: &str, sessions: &[String]) {
+        self.cache.forget_user(user_id);
+        for session in sessions {
+            self.cache.forget_session(session);
+        }
     }
 
     /// Applies a profile edit to the caller's own profile and returns the user as it now is.

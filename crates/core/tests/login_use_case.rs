@@ -765,3 +765,102 @@ fn two_clients_for_one_app_are_refused() {
         .build();
     assert!(matches!(built, Err(wxlogin_core::BuildError::DuplicateApp(a)) if a == "wxsame"));
 }
+
+// Account deletion: re-authenticated by a fresh code of the same person, or nothing happens.
+
+fn caller_in_app() -> wxlogin_core::Caller {
+    wxlogin_core::Caller {
+        user: user("u1"),
+        session_id: "s1".into(),
+        appid: APP.into(),
+    }
+}
+
+#[tokio::test]
+async fn an_account_is_deleted_when_a_fresh_code_proves_it_is_its_owner() {
+    let mut m = Mocks::new();
+    m.wechat
+        .expect_code2session()
+        .with(eq("fresh"))
+        .times(1)
+        .returning(|_| Ok(wechat_session()));
+    m.users
+        .expect_openid()
+        .with(eq("u1"), eq(APP))
+        .times(1)
+        .returning(|_, _| Ok(Some(OpenId::new("openid-1"))));
+    m.users
+        .expect_delete_account()
+        .with(eq("u1"))
+        .times(1)
+        .returning(|_| {
+            Ok(Some(wxlogin_domain::Deletion {
+                user_id: "u1".into(),
+                account_deleted: true,
+                ended_sessions: vec!["s1".into()],
+            }))
+        });
+    m.service()
+        .delete_account(&caller_in_app(), "fresh")
+        .await
+        .expect("deleted");
+}
+
+#[tokio::test]
+async fn a_code_of_someone_else_or_a_rejected_one_deletes_nothing() {
+    for (returned, label) in [
+        (
+            Ok(WeChatSession {
+                openid: OpenId::new("another-person"),
+                ..wechat_session()
+            }),
+            "another person's code",
+        ),
+        (Err(WeChatError::InvalidCode), "a rejected code"),
+        (Err(WeChatError::CodeUsed), "a used code"),
+    ] {
+        let mut m = Mocks::new();
+        m.wechat
+            .expect_code2session()
+            .times(1)
+            .returning(move |_| returned.clone());
+        m.users
+            .expect_openid()
+            .returning(|_, _| Ok(Some(OpenId::new("openid-1"))));
+        m.users.expect_delete_account().never();
+        let result = m.service().delete_account(&caller_in_app(), "code").await;
+        assert!(
+            matches!(result, Err(CoreError::ReauthFailed(_))),
+            "{label}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wechat_being_down_is_not_a_failed_reauthentication() {
+    let mut m = Mocks::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .returning(|_| Err(WeChatError::Busy));
+    m.users.expect_delete_account().never();
+    assert!(matches!(
+        m.service().delete_account(&caller_in_app(), "code").await,
+        Err(CoreError::WeChat(WeChatError::Busy))
+    ));
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session_of_the_account() {
+    let mut m = Mocks::new();
+    m.sessions
+        .expect_revoke_all_sessions()
+        .with(eq("u1"), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(vec!["s1".into(), "s2".into()]));
+    m.sessions.expect_revoke_session().never();
+    m.service()
+        .logout_everywhere(&caller_in_app())
+        .await
+        .expect("logged out everywhere");
+}

@@ -21,8 +21,8 @@ pub use store::{MockAccessTokenStore, MockChangeFeed, MockSessionStore, MockUser
 pub use token::MockTokenCodec;
 pub use token::{SessionToken, TokenCodec, TokenError};
 pub use user::{
-    MergedAccount, NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session, StoredAccessToken,
-    User,
+    Deletion, MergedAccount, NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session,
+    StoredAccessToken, User,
 };
 #[cfg(feature = "mock")]
 pub use wechat::MockWeChatApi;

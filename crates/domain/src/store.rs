@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    AccessToken, Cause, NewLogin, NewSession, OpenId, OpenedLogin, ProfileUpdate, Session,
-    SessionKey, StoredAccessToken, UnionId, User,
+    AccessToken, Cause, Deletion, NewLogin, NewSession, OpenId, OpenedLogin, ProfileUpdate,
+    Session, SessionKey, StoredAccessToken, UnionId, User,
 };
 
 /// Why a store could not answer.
@@ -53,6 +53,29 @@ pub trait UserStore: Send + Sync {
 
     /// The openid of the user's identity in `appid`, if it has one.
     async fn openid(&self, user_id: &str, appid: &str) -> Result<Option<OpenId>, StoreError>;
+
+    /// The account of identity (`appid`, `openid`), if there is one.
+    async fn find_by_identity(
+        &self,
+        appid: &str,
+        openid: &OpenId,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Deletes the account and everything attached to it (identities, sessions and their
+    /// session_keys; deleted, not flagged), taking its turn with logins of the same person on
+    /// every instance. `None` if there is no such account.
+    async fn delete_account(&self, user_id: &str) -> Result<Option<Deletion>, StoreError>;
+
+    /// Deletes identity (`appid`, `openid`) and its sessions in that app, and the account with
+    /// it when it was the account's last identity; only if the identity existed at
+    /// `existed_at` (unix seconds), so that an event about a person who has since come back
+    /// does not delete them again. `None` if nothing was deleted.
+    async fn delete_identity(
+        &self,
+        appid: &str,
+        openid: &OpenId,
+        existed_at: i64,
+    ) -> Result<Option<Deletion>, StoreError>;
 
     /// The user with this public id.
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
@@ -105,6 +128,10 @@ pub trait SessionStore: Send + Sync {
 
     /// Ends a session now; `false` if there was no such session or it had already ended.
     async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+
+    /// Ends every live session of the user, in every app, now; the ids of those it ended.
+    async fn revoke_all_sessions(&self, user_id: &str, now: i64)
+    -> Result<Vec<String>, StoreError>;
 
     /// Makes a session expire at `now` at the latest; `false` if there was no such session.
     async fn expire_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;

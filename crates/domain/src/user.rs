@@ -92,6 +92,18 @@ pub struct OpenedLogin {
     pub merged: Option<MergedAccount>,
 }
 
+/// What a deletion removed: the account, or one of its identities (and the account with it
+/// when it was the last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    /// The account the deletion was in.
+    pub user_id: String,
+    /// Whether the account itself is gone (else only an identity and its app's sessions).
+    pub account_deleted: bool,
+    /// The sessions it ended (deleted with their session_keys).
+    pub ended_sessions: Vec<String>,
+}
+
 /// An account merged into an older one of the same person: it is gone, and so are its
 /// sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,8 +2,10 @@
 
 mod business;
 mod open_data;
+mod push;
 
 pub use open_data::{UserData, encrypt_open_data};
+pub use push::{DEV_PUSH_AES_KEY, DEV_PUSH_TOKEN, FakePush, PushFormat, PushMode, PushRequest};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -317,7 +319,8 @@ impl FakeWeChat {
             .route(
                 "/fake/open-platform",
                 web::post().to(open_platform_endpoint),
-            );
+            )
+            .route("/fake/push", web::post().to(push::push_endpoint));
     }
 
     /// Serves the fake on `addr` (use port 0 for any free port) until stopped.

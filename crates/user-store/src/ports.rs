@@ -3,8 +3,9 @@
 
 use async_trait::async_trait;
 use wxlogin_domain::{
-    AccessToken, AccessTokenStore, NewLogin, NewSession, OpenId, OpenedLogin, ProfileUpdate,
-    Session, SessionKey, SessionStore, StoreError, StoredAccessToken, UnionId, User, UserStore,
+    AccessToken, AccessTokenStore, Deletion, NewLogin, NewSession, OpenId, OpenedLogin,
+    ProfileUpdate, Session, SessionKey, SessionStore, StoreError, StoredAccessToken, UnionId, User,
+    UserStore,
 };
 
 use crate::DieselUserStore;
@@ -41,6 +42,32 @@ impl UserStore for DieselUserStore {
     ) -> Result<Option<User>, StoreError> {
         let (id, update) = (id.to_owned(), update.clone());
         self.run(move |db| db.update_profile(&id, &update, now))
+            .await
+    }
+
+    async fn find_by_identity(
+        &self,
+        appid: &str,
+        openid: &OpenId,
+    ) -> Result<Option<User>, StoreError> {
+        let (appid, openid) = (appid.to_owned(), openid.clone());
+        self.run(move |db| db.find_by_identity(&appid, &openid))
+            .await
+    }
+
+    async fn delete_account(&self, user_id: &str) -> Result<Option<Deletion>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.run(move |db| db.delete_account(&user_id)).await
+    }
+
+    async fn delete_identity(
+        &self,
+        appid: &str,
+        openid: &OpenId,
+        existed_at: i64,
+    ) -> Result<Option<Deletion>, StoreError> {
+        let (appid, openid) = (appid.to_owned(), openid.clone());
+        self.run(move |db| db.delete_identity(&appid, &openid, existed_at))
             .await
     }
 
@@ -93,6 +120,16 @@ impl SessionStore for DieselUserStore {
     async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.run(move |db| db.revoke_session(&id, now)).await
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.run(move |db| db.revoke_all_sessions(&user_id, now))
+            .await
     }
 
     async fn expire_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {

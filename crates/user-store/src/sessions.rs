@@ -211,6 +211,25 @@ impl Database {
         Ok(revoked == 1)
     }
 
+    pub(crate) fn revoke_all_sessions(&self, user_id: &str, now: i64) -> DbResult<Vec<String>> {
+        let mut conn = self.writer()?;
+        let ended: Vec<String> = diesel::update(sessions::table)
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .set(sessions::revoked_at.eq(now))
+            .returning(sessions::id)
+            .get_results(&mut *conn)?;
+        if !ended.is_empty() {
+            // The user's entries in every cache are forgotten by this one announcement; each
+            // session's follows for caches that hold a session without its user.
+            announce(&mut conn, &StoreChange::UserChanged(user_id.to_owned()));
+            for id in &ended {
+                announce(&mut conn, &StoreChange::SessionEnded(id.clone()));
+            }
+        }
+        Ok(ended)
+    }
+
     pub(crate) fn expire_session(&self, id: &str, now: i64) -> DbResult<bool> {
         let mut conn = self.writer()?;
         let shortened = diesel::update(sessions::table)

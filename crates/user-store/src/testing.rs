@@ -99,6 +99,77 @@ pub fn execute_sql(url: &str, sql: &str) {
     }
 }
 
+/// Every value of every row of every table of the database at `url`, as text: to check that
+/// nothing of a deleted person is left anywhere (migrations' bookkeeping excluded).
+///
+/// # Panics
+/// When the database cannot be read: it is a test's own check.
+pub fn every_stored_value(url: &str) -> Vec<String> {
+    use diesel::QueryableByName;
+    #[derive(QueryableByName)]
+    struct Text {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let texts = |rows: Result<Vec<Text>, diesel::result::Error>| -> Vec<String> {
+        rows.unwrap_or_else(|e| panic!("reading the test database: {e}"))
+            .into_iter()
+            .map(|t| t.value)
+            .collect()
+    };
+    match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = diesel::SqliteConnection::establish(path)
+                .unwrap_or_else(|e| panic!("opening the test database: {e}"));
+            let tables = texts(
+                diesel::sql_query(
+                    "SELECT name AS value FROM sqlite_master WHERE type = 'table' \
+                     AND name NOT LIKE 'sqlite_%' AND name <> '__diesel_schema_migrations'",
+                )
+                .load(&mut conn),
+            );
+            let mut values = Vec::new();
+            for table in tables {
+                let columns = texts(
+                    diesel::sql_query(format!(
+                        "SELECT name AS value FROM pragma_table_info('{table}')"
+                    ))
+                    .load(&mut conn),
+                );
+                for column in columns {
+                    values.extend(texts(
+                        diesel::sql_query(format!(
+                            "SELECT CAST(\"{column}\" AS TEXT) AS value FROM \"{table}\" \
+                             WHERE \"{column}\" IS NOT NULL"
+                        ))
+                        .load(&mut conn),
+                    ));
+                }
+            }
+            values
+        }
+        None => {
+            let mut conn = PgConnection::establish(url)
+                .unwrap_or_else(|e| panic!("opening the test database: {e}"));
+            let tables = texts(
+                diesel::sql_query(
+                    "SELECT table_name::text AS value FROM information_schema.tables \
+                     WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations'",
+                )
+                .load(&mut conn),
+            );
+            let mut values = Vec::new();
+            for table in tables {
+                values.extend(texts(
+                    diesel::sql_query(format!("SELECT t::text AS value FROM \"{table}\" AS t"))
+                        .load(&mut conn),
+                ));
+            }
+            values
+        }
+    }
+}
+
 /// Whether a missing PostgreSQL fails the test instead of skipping it.
 pub fn postgres_required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")

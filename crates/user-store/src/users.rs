@@ -2,7 +2,7 @@
 //! login shows two accounts are one person, edited.
 
 use diesel::prelude::*;
-use wxlogin_domain::{MergedAccount, OpenId, ProfileUpdate, StoreChange, UnionId, User};
+use wxlogin_domain::{Deletion, MergedAccount, OpenId, ProfileUpdate, StoreChange, UnionId, User};
 
 use crate::changes::announce;
 use crate::connection::AnyConnection;
@@ -131,6 +131,21 @@ pub(crate) fn load_user(conn: &mut AnyConnection, id: &str) -> DbResult<Option<U
 
 fn reload(conn: &mut AnyConnection, id: &str) -> DbResult<User> {
     load_user(conn, id)?.ok_or_else(|| DbError::from(diesel::result::Error::NotFound))
+}
+
+/// The account row of an identity, if the identity exists.
+fn known_identity_row(
+    conn: &mut AnyConnection,
+    appid: &str,
+    openid: &OpenId,
+) -> DbResult<Option<UserRow>> {
+    Ok(identities::table
+        .inner_join(users::table)
+        .filter(identities::appid.eq(appid))
+        .filter(identities::openid.eq(openid.expose()))
+        .select(UserRow::as_select())
+        .get_result(conn)
+        .optional()?)
 }
 
 /// The account of an identity already known, when this login adds nothing to it (no unionid,
@@ -476,6 +491,83 @@ impl Database {
         load_user(&mut *self.conn()?, id)
     }
 
+    pub(crate) fn find_by_identity(&self, appid: &str, openid: &OpenId) -> DbResult<Option<User>> {
+        known_identity(&mut *self.conn()?, appid, openid, None)
+    }
+
+    pub(crate) fn delete_account(&self, user_id: &str) -> DbResult<Option<Deletion>> {
+        self.writer()?.transaction(|conn| {
+            let Some(row) = row_by_id(conn, user_id)? else {
+                return Ok(None);
+            };
+            lock_account(conn, &row)?;
+            // Read again under the locks: a merge may have removed it meanwhile.
+            if row_by_id(conn, user_id)?.is_none() {
+                return Ok(None);
+            }
+            delete_locked_account(conn, user_id).map(Some)
+        })
+    }
+
+    pub(crate) fn delete_identity(
+        &self,
+        appid: &str,
+        openid: &OpenId,
+        existed_at: i64,
+    ) -> DbResult<Option<Deletion>> {
+        self.writer()?.transaction(|conn| {
+            let Some(row) = known_identity_row(conn, appid, openid)? else {
+                return Ok(None);
+            };
+            lock_account(conn, &row)?;
+            let identity: Option<(String, i64)> = identities::table
+                .filter(identities::appid.eq(appid))
+                .filter(identities::openid.eq(openid.expose()))
+                .select((identities::user_id, identities::created_at))
+                .get_result(&mut *conn)
+                .optional()?;
+            let Some((user_id, _)) = identity
+                .filter(|(owner, created_at)| *owner == row.id && *created_at <= existed_at)
+            else {
+                return Ok(None);
+            };
+            let others: i64 = identities::table
+                .filter(identities::user_id.eq(&user_id))
+                .count()
+                .get_result(&mut *conn)?;
+            if others <= 1 {
+                return delete_locked_account(conn, &user_id).map(Some);
+            }
+            let ended: Vec<String> = sessions::table
+                .filter(sessions::user_id.eq(&user_id))
+                .filter(sessions::appid.eq(appid))
+                .select(sessions::id)
+                .load(&mut *conn)?;
+            diesel::delete(
+                sessions::table
+                    .filter(sessions::user_id.eq(&user_id))
+                    .filter(sessions::appid.eq(appid)),
+            )
+            .execute(&mut *conn)?;
+            diesel::delete(
+                identities::table
+                    .filter(identities::appid.eq(appid))
+                    .filter(identities::openid.eq(openid.expose())),
+            )
+            .execute(&mut *conn)?;
+            for change in std::iter::once(StoreChange::UserChanged(user_id.clone()))
+                .chain(ended.iter().cloned().map(StoreChange::SessionEnded))
+            {
+                announce(conn, &change);
+            }
+            Ok(Some(Deletion {
+                user_id,
+                account_deleted: false,
+                ended_sessions: ended,
+            }))
+        })
+    }
+
     pub(crate) fn update_profile(
         &self,
         id: &str,
@@ -499,6 +591,69 @@ impl Database {
         announce(&mut conn, &StoreChange::UserChanged(id.to_owned()));
         load_user(&mut conn, id)
     }
+}
+
+/// The lock keys of every way a login can reach the account: its unionid and each identity,
+/// sorted, so that a deletion takes them in the same order whoever else wants them.
+fn account_keys(conn: &mut AnyConnection, row: &UserRow) -> DbResult<Vec<String>> {
+    let identities: Vec<(String, String)> = identities::table
+        .filter(identities::user_id.eq(&row.id))
+        .select((identities::appid, identities::openid))
+        .load(&mut *conn)?;
+    let mut keys: Vec<String> = identities
+        .iter()
+        .map(|(appid, openid)| person_key(appid, &OpenId::new(openid.clone()), None))
+        .chain(
+            row.unionid
+                .iter()
+                .map(|u| person_key("", &OpenId::new(""), Some(&UnionId::new(u.clone())))),
+        )
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
+}
+
+/// On PostgreSQL, takes the lock of every way to the account, then its row for update: logins
+/// of the person wait until the deletion commits, and a returning login's session insert
+/// (which share-locks the row through its foreign key) either lands first and is deleted too,
+/// or fails and is resolved again, finding nobody. The caller holds a transaction.
+fn lock_account(conn: &mut AnyConnection, row: &UserRow) -> DbResult<()> {
+    let keys = account_keys(conn, row)?;
+    if let AnyConnection::Postgresql(c) = conn {
+        for key in keys {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind::<diesel::sql_types::Text, _>(key)
+                .execute(&mut *c)?;
+        }
+        diesel::sql_query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(&row.id)
+            .execute(c)?;
+    }
+    Ok(())
+}
+
+/// Deletes `user_id` with its identities and sessions, in the caller's transaction, after
+/// [`lock_account`].
+fn delete_locked_account(conn: &mut AnyConnection, user_id: &str) -> DbResult<Deletion> {
+    let ended: Vec<String> = sessions::table
+        .filter(sessions::user_id.eq(user_id))
+        .select(sessions::id)
+        .load(&mut *conn)?;
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(&mut *conn)?;
+    diesel::delete(identities::table.filter(identities::user_id.eq(user_id)))
+        .execute(&mut *conn)?;
+    diesel::delete(users::table.filter(users::id.eq(user_id))).execute(&mut *conn)?;
+    for change in std::iter::once(StoreChange::UserChanged(user_id.to_owned()))
+        .chain(ended.iter().cloned().map(StoreChange::SessionEnded))
+    {
+        announce(conn, &change);
+    }
+    Ok(Deletion {
+        user_id: user_id.to_owned(),
+        account_deleted: true,
+        ended_sessions: ended,
+    })
 }
 
 /// Rows made before identities existed (appid `''`), given to the app they came from.

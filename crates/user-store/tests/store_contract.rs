@@ -9,7 +9,7 @@ use wxlogin_domain::{
     OpenedLogin, ProfileUpdate, SessionKey, SessionStore, StoreChange, StoreError, UnionId,
     UserStore,
 };
-use wxlogin_store::testing::{TestDatabase, test_sealer};
+use wxlogin_store::testing::{TestDatabase, every_stored_value, test_sealer};
 use wxlogin_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
 
 const NOW: i64 = 1_800_000_000;
@@ -1068,6 +1068,217 @@ async fn concurrent_logins_revealing_one_unionid_merge_once(store: &DieselUserSt
     assert_eq!(after.user.id, a.user.id);
 }
 
+// Logout everywhere and deletion.
+
+async fn every_session_of_an_account_ends_at_once(store: &DieselUserStore) {
+    let one = login_through(store, APP, "v", Some(person("v")), NOW).await;
+    let two = login_through(store, OTHER_APP, "v", Some(person("v")), NOW + 1).await;
+    let bystander = login_through(store, APP, "w", None, NOW).await;
+    let mut ended = store
+        .revoke_all_sessions(&one.user.id, NOW + 5)
+        .await
+        .expect("revoke");
+    ended.sort();
+    let mut expected = vec![one.session.id.clone(), two.session.id.clone()];
+    expected.sort();
+    assert_eq!(ended, expected);
+    for id in &expected {
+        let session = store.find_session(id).await.expect("query").expect("kept");
+        assert_eq!(session.revoked_at, Some(NOW + 5));
+    }
+    assert_eq!(
+        store
+            .find_session(&bystander.session.id)
+            .await
+            .expect("query")
+            .and_then(|s| s.revoked_at),
+        None
+    );
+    assert!(
+        store
+            .revoke_all_sessions(&one.user.id, NOW + 6)
+            .await
+            .expect("again")
+            .is_empty()
+    );
+}
+
+async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDatabase) {
+    let store = open(db).await;
+    let first = login_through(&store, APP, "x", Some(person("x")), NOW).await;
+    let second = login_through(&store, OTHER_APP, "x", Some(person("x")), NOW + 1).await;
+    let profile = ProfileUpdate {
+        nick_name: Some(Some("Xavier Unique".into())),
+        avatar_url: Some(Some("https://a.b/xavier-unique".into())),
+        gender: Some(Some(1)),
+        phone_number: Some(Some("13912345678".into())),
+    };
+    store
+        .update_profile(&first.user.id, &profile, NOW + 2)
+        .await
+        .expect("update");
+    let sealed_keys: Vec<String> = [&first.session.id, &second.session.id]
+        .iter()
+        .map(|id| raw_session_key(db, id))
+        .collect();
+    let kept = login_through(&store, APP, "keeper", None, NOW).await;
+    let traces = [
+        first.user.id.as_str(),
+        "openid-wxapp-one-x",
+        "openid-wxapp-two-x",
+        "union-x",
+        "13912345678",
+        "Xavier Unique",
+        "xavier-unique",
+        first.session.id.as_str(),
+        second.session.id.as_str(),
+        sealed_keys[0].as_str(),
+        sealed_keys[1].as_str(),
+    ];
+    let before = every_stored_value(db.url()).join("\n");
+    for trace in traces {
+        assert!(
+            before.contains(trace),
+            "the scan sees {trace} while it is stored"
+        );
+    }
+
+    let deleted = store
+        .delete_account(&first.user.id)
+        .await
+        .expect("delete")
+        .expect("it existed");
+
+    assert!(deleted.account_deleted);
+    assert_eq!(deleted.ended_sessions.len(), 2);
+    assert_eq!(store.find_user(&first.user.id).await.expect("query"), None);
+    let stored = every_stored_value(db.url()).join("\n");
+    for trace in traces {
+        assert!(!stored.contains(trace), "{trace} is still stored");
+    }
+    assert!(
+        stored.contains(&kept.user.id),
+        "another person's account is untouched"
+    );
+    assert_eq!(
+        store.delete_account(&first.user.id).await.expect("again"),
+        None
+    );
+    let back = login_through(&store, APP, "x", Some(person("x")), NOW + 10).await;
+    assert!(back.created, "a later login is a new account");
+    assert_ne!(back.user.id, first.user.id);
+}
+
+async fn an_identity_is_deleted_alone_unless_it_is_the_accounts_last(store: &DieselUserStore) {
+    let shop = login_through(store, APP, "y", Some(person("y")), NOW).await;
+    let club = login_through(store, OTHER_APP, "y", Some(person("y")), NOW + 1).await;
+    let openid_in = |appid: &str| OpenId::new(format!("openid-{appid}-y"));
+
+    assert_eq!(
+        store
+            .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW - 100)
+            .await
+            .expect("query"),
+        None,
+        "an event older than the identity does not touch it"
+    );
+    let first = store
+        .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW + 50)
+        .await
+        .expect("delete")
+        .expect("it existed");
+    assert!(!first.account_deleted);
+    assert_eq!(first.ended_sessions, std::slice::from_ref(&club.session.id));
+    let user = store
+        .find_user(&shop.user.id)
+        .await
+        .expect("query")
+        .expect("the account stays");
+    assert_eq!(user.apps, [APP]);
+    assert!(
+        store
+            .find_session(&shop.session.id)
+            .await
+            .expect("query")
+            .is_some(),
+        "the other app's session stays"
+    );
+    assert_eq!(
+        store
+            .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW + 50)
+            .await
+            .expect("again"),
+        None,
+        "applied twice: nothing more"
+    );
+    let last = store
+        .delete_identity(APP, &openid_in(APP), NOW + 50)
+        .await
+        .expect("delete")
+        .expect("it existed");
+    assert!(
+        last.account_deleted,
+        "the last identity takes the account with it"
+    );
+    assert_eq!(store.find_user(&shop.user.id).await.expect("query"), None);
+    assert_eq!(
+        store
+            .find_by_identity(APP, &openid_in(APP))
+            .await
+            .expect("query"),
+        None
+    );
+}
+
+async fn a_deletion_racing_logins_of_the_same_person_leaves_no_half_account(
+    store: &DieselUserStore,
+) {
+    let first = login_through(store, APP, "z", Some(person("z")), NOW).await;
+    let barrier = Arc::new(Barrier::new(9));
+    let deletion = {
+        let (store, barrier, id) = (store.clone(), Arc::clone(&barrier), first.user.id.clone());
+        tokio::spawn(async move {
+            barrier.wait().await;
+            store.delete_account(&id).await.expect("delete")
+        })
+    };
+    let logins: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                let appid = if i % 2 == 0 { APP } else { OTHER_APP };
+                barrier.wait().await;
+                login_through(&store, appid, "z", Some(person("z")), NOW + 1 + i).await
+            })
+        })
+        .collect();
+    assert!(deletion.await.expect("task").is_some());
+    let mut survivors = Vec::new();
+    for login in logins {
+        let login = login.await.expect("no login fails");
+        let session = store.find_session(&login.session.id).await.expect("query");
+        if login.user.id == first.user.id {
+            assert_eq!(
+                session, None,
+                "a session of the deleted account went with it"
+            );
+        } else {
+            assert!(session.is_some());
+            survivors.push(login.user.id);
+        }
+    }
+    survivors.dedup();
+    assert!(
+        survivors.len() <= 1,
+        "one new account at most: {survivors:?}"
+    );
+    let after = login_through(store, APP, "z", Some(person("z")), NOW + 100).await;
+    assert_ne!(after.user.id, first.user.id);
+    if let Some(new) = survivors.first() {
+        assert_eq!(&after.user.id, new, "the person is one account again");
+    }
+}
+
 /// Raw SQL on the test database, outside the store: for rows of an older schema.
 fn execute(db: &TestDatabase, sql: &str) {
     use diesel::prelude::*;
@@ -1226,13 +1437,17 @@ contract!(
     a_later_unionid_merges_the_newer_account_into_the_older,
     the_older_account_stays_even_when_the_newer_holds_the_unionid,
     concurrent_logins_of_one_person_through_two_apps_create_one_account,
-    concurrent_logins_revealing_one_unionid_merge_once;
+    concurrent_logins_revealing_one_unionid_merge_once,
+    every_session_of_an_account_ends_at_once,
+    an_identity_is_deleted_alone_unless_it_is_the_accounts_last,
+    a_deletion_racing_logins_of_the_same_person_leaves_no_half_account;
     data_survives_reopening_the_database,
     every_method_works_with_a_pool_of_one_connection,
     session_keys_are_stored_sealed_not_in_plain_text,
     changes_are_announced_to_every_listener,
     a_whole_burst_of_calls_waits_for_permits_instead_of_failing,
     the_upgrade_to_identities_keeps_every_user_session_and_sealed_key,
+    a_deleted_account_leaves_nothing_of_the_person_in_any_table,
 );
 
 async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDatabase) {
