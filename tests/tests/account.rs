@@ -1,0 +1,318 @@
+//! Logout everywhere, account deletion and WeChat's authorization events over HTTP, on SQLite
+//! and PostgreSQL.
+
+use std::time::{Duration, Instant};
+
+use wxlogin_e2e::{Spawn, TestApp, assert_error};
+use wxlogin_fake_wechat::{DEV_APPIDS, FakePush, PushFormat, PushMode};
+use wxlogin_store::testing::TestDatabase;
+
+const SHOP: &str = DEV_APPIDS[0];
+const CLUB: &str = DEV_APPIDS[1];
+
+fn delete_body(code: &str) -> String {
+    serde_json::json!({ "code": code }).to_string()
+}
+
+async fn logout_everywhere_ends_every_session_in_every_app(db: &TestDatabase) {
+    let app = TestApp::spawn_apps(db.url(), 2).await;
+    let shop = app.token_in(SHOP, "amy.1").await;
+    let club = app.token_in(CLUB, "amy.2").await;
+    let other_device = app.token_in(SHOP, "amy.3").await;
+    let bystander = app.token_in(SHOP, "ben").await;
+    let reply = app
+        .request(
+            "POST",
+            "/api/logout",
+            Some(&format!("Bearer {shop}")),
+            Some(r#"{"everywhere":true}"#),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    for token in [&shop, &club, &other_device] {
+        assert_error(&app.me(token).await, 401, "session_revoked");
+    }
+    assert_eq!(app.me(&bystander).await.status, 200);
+    // A plain logout, and a refused body.
+    let again = app.token_in(SHOP, "amy.4").await;
+    let bad = app
+        .request(
+            "POST",
+            "/api/logout",
+            Some(&format!("Bearer {again}")),
+            Some(r#"{"everywhere":"yes"}"#),
+        )
+        .await;
+    assert_error(&bad, 400, "invalid_request");
+    assert_eq!(app.me(&again).await.status, 200, "a refused logout ends nothing");
+    assert_eq!(app.logout(&again).await.status, 204);
+    assert_error(&app.me(&again).await, 401, "session_revoked");
+    app.stop().await;
+}
+
+async fn deleting_the_account_needs_a_fresh_code_of_the_same_person(db: &TestDatabase) {
+    let app = TestApp::spawn_apps(db.url(), 2).await;
+    let login = app.login_in(SHOP, "cara.1").await;
+    let token = login.json["token"].as_str().expect("token").to_owned();
+    let other_app = app.token_in(CLUB, "cara.2").await;
+    let auth = format!("Bearer {token}");
+
+    for (code, why) in [
+        ("dan.1", "another person's code"),
+        ("invalid", "a code WeChat rejects"),
+        ("cara.1", "the login's own, already used code"),
+        ("", "no code"),
+    ] {
+        let refused = app
+            .request("DELETE", "/api/me", Some(&auth), Some(&delete_body(code)))
+            .await;
+        assert_error(&refused, 403, "reauth_failed");
+        assert_eq!(app.me(&token).await.status, 200, "{why}: nothing deleted");
+    }
+    assert_error(
+        &app.request("DELETE", "/api/me", Some(&auth), Some("{}")).await,
+        400,
+        "invalid_request",
+    );
+
+    let deleted = app
+        .request("DELETE", "/api/me", Some(&auth), Some(&delete_body("cara.3")))
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert_error(&app.me(&token).await, 401, "session_revoked");
+    assert_error(&app.me(&other_app).await, 401, "session_revoked");
+    let back = app.login_in(SHOP, "cara.4").await;
+    assert_eq!(back.json["userExist"], false, "a new account");
+    assert_ne!(back.json["userInfo"]["id"], login.json["userInfo"]["id"]);
+    app.stop().await;
+}
+
+fn push(user: &str, event: &str, mode: PushMode, format: PushFormat) -> FakePush {
+    FakePush {
+        appid: Some(SHOP.into()),
+        user: user.into(),
+        event: event.into(),
+        revoke_info: None,
+        create_time: None,
+        mode,
+        format,
+    }
+}
+
+async fn a_closed_authorization_deletes_the_person_in_every_mode_and_format(db: &TestDatabase) {
+    let app = TestApp::spawn_apps(db.url(), 2).await;
+    for (i, (mode, format)) in [
+        (PushMode::Plain, PushFormat::Xml),
+        (PushMode::Plain, PushFormat::Json),
+        (PushMode::Safe, PushFormat::Xml),
+        (PushMode::Safe, PushFormat::Json),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let user = format!("eve{i}");
+        let token = app.token_in(SHOP, &format!("{user}.1")).await;
+        let event = push(&user, "user_authorization_cancellation", mode, format);
+        let (status, body) = app.fake.push(&app.base, &event).await.expect("pushed");
+        assert_eq!((status, body.as_str()), (200, "success"), "{mode:?} {format:?}");
+        assert_error(&app.me(&token).await, 401, "session_revoked");
+        // WeChat retries: the same event again changes nothing more and is still a success.
+        let (status, body) = app.fake.push(&app.base, &event).await.expect("pushed");
+        assert_eq!((status, body.as_str()), (200, "success"));
+        let back = app.login_in(SHOP, &format!("{user}.2")).await;
+        assert_eq!(back.json["userExist"], false, "{mode:?} {format:?}");
+    }
+    app.stop().await;
+}
+
+async fn a_closed_authorization_in_one_app_keeps_the_account_of_the_other(db: &TestDatabase) {
+    let app = TestApp::spawn_apps(db.url(), 2).await;
+    let shop = app.token_in(SHOP, "fay.1").await;
+    let club = app.token_in(CLUB, "fay.2").await;
+    let event = push("fay", "user_authorization_cancellation", PushMode::Safe, PushFormat::Json);
+    assert_eq!(app.fake.push(&app.base, &event).await.expect("pushed").0, 200);
+    assert_error(&app.me(&shop).await, 401, "session_revoked");
+    let me = app.me(&club).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json["apps"], serde_json::json!([CLUB]));
+    app.stop().await;
+}
+
+async fn revocations_and_cleanups_clear_what_they_name(db: &TestDatabase) {
+    let app = TestApp::spawn_apps(db.url(), 2).await;
+    let token = app.token_in(SHOP, "gus.1").await;
+    let set = app
+        .put_me(&token, r#"{"nickName":"Gus","avatarUrl":"https://a.b/gus"}"#)
+        .await;
+    assert_eq!(set.status, 200, "{}", set.text);
+    let phone = app
+        .post("/api/me/phone", &token, &serde_json::json!({ "code": "13800138000" }))
+        .await;
+    assert_eq!(phone.status, 200, "{}", phone.text);
+
+    let mut revoke = push("gus", "user_authorization_revoke", PushMode::Plain, PushFormat::Xml);
+    revoke.revoke_info = Some("8".into());
+    assert_eq!(app.fake.push(&app.base, &revoke).await.expect("pushed").0, 200);
+    let me = app.me(&token).await.json;
+    assert!(me["phoneNumber"].is_null(), "{me}");
+    assert_eq!(me["nickName"], "Gus", "only what was revoked");
+
+    let modified = push("gus", "user_info_modified", PushMode::Safe, PushFormat::Xml);
+    assert_eq!(app.fake.push(&app.base, &modified).await.expect("pushed").0, 200);
+    let me = app.me(&token).await.json;
+    assert!(me["nickName"].is_null() && me["avatarUrl"].is_null(), "{me}");
+    assert_eq!(app.me(&token).await.status, 200, "the session stays");
+
+    for (event, user) in [
+        ("user_authorization_cancellation", "nobody-known"),
+        ("some_other_event", "gus"),
+    ] {
+        let other = push(user, event, PushMode::Plain, PushFormat::Json);
+        let (status, body) = app.fake.push(&app.base, &other).await.expect("pushed");
+        assert_eq!((status, body.as_str()), (200, "success"), "{event}");
+    }
+    assert_eq!(app.me(&token).await.status, 200, "unknown openids and events change nothing");
+    app.stop().await;
+}
+
+async fn pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused(db: &TestDatabase) {
+    let app = TestApp::spawn_apps(db.url(), 2).await;
+    let token = app.token_in(SHOP, "hal.1").await;
+    let settings = app.fake.push_settings();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let cancel = push("hal", "user_authorization_cancellation", PushMode::Plain, PushFormat::Xml);
+    let send = |request: wxlogin_fake_wechat::PushRequest, appid: &'static str| {
+        let app = &app;
+        async move {
+            app.request_with(
+                "POST",
+                &format!("/wechat/push/{appid}?{}", request.query),
+                &[("Content-Type", request.content_type)],
+                Some(&request.body),
+            )
+            .await
+        }
+    };
+
+    let mut forged = app.fake.push_request(&cancel, &settings, now);
+    forged.query = forged.query.replace("signature=", "signature=0");
+    assert_error(&send(forged, SHOP).await, 403, "push_rejected");
+
+    let other_token = wxlogin_wechat::PushSettings::new("anotherToken", None).expect("valid");
+    assert_error(
+        &send(app.fake.push_request(&cancel, &other_token, now), SHOP).await,
+        403,
+        "push_rejected",
+    );
+    assert_error(
+        &send(app.fake.push_request(&cancel, &settings, now - 600), SHOP).await,
+        403,
+        "push_rejected",
+    );
+
+    let safe = push("hal", "user_authorization_cancellation", PushMode::Safe, PushFormat::Json);
+    let mut garbled = app.fake.push_request(&safe, &settings, now);
+    garbled.body = garbled.body.replace("\"Encrypt\":\"", "\"Encrypt\":\"AAAA");
+    assert_error(&send(garbled, SHOP).await, 403, "push_rejected");
+    // Another app's ciphertext, correctly signed, sent to this app's URL.
+    let mut elsewhere = safe.clone();
+    elsewhere.appid = Some(CLUB.into());
+    assert_error(
+        &send(app.fake.push_request(&elsewhere, &settings, now), SHOP).await,
+        403,
+        "push_rejected",
+    );
+    assert_error(
+        &send(app.fake.push_request(&cancel, &settings, now), "wxnopushhere").await,
+        404,
+        "not_found",
+    );
+    assert_eq!(app.me(&token).await.status, 200, "nothing changed");
+
+    // The URL check of WeChat's console.
+    let signature = settings.signature("1700000000", "42");
+    let check = app
+        .request(
+            "GET",
+            &format!("/wechat/push/{SHOP}?signature={signature}&timestamp=1700000000&nonce=42&echostr=hello-wechat"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((check.status, check.text.as_str()), (200, "hello-wechat"));
+    assert!(check.content_type.starts_with("text/plain"));
+    let bad = app
+        .request(
+            "GET",
+            &format!("/wechat/push/{SHOP}?signature=00{signature}&timestamp=1700000000&nonce=42&echostr=x"),
+            None,
+            None,
+        )
+        .await;
+    assert_error(&bad, 403, "push_rejected");
+    app.stop().await;
+}
+
+/// PostgreSQL only: one process serves a SQLite file.
+#[actix_rt::test]
+async fn a_deletion_on_one_instance_ends_the_sessions_cached_on_another() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let a = TestApp::spawn_apps(db.url(), 2).await;
+    let b = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[("SESSION_CACHE_MS", "60000")],
+        fake: Some(a.shared_fake()),
+        apps: 2,
+    })
+    .await;
+    let token = a.token_in(SHOP, "ida.1").await;
+    let everywhere = a.token_in(CLUB, "jon.1").await;
+    assert_eq!(b.me(&token).await.status, 200, "cached on B");
+    assert_eq!(b.me(&everywhere).await.status, 200, "cached on B");
+    let deleted = a
+        .request(
+            "DELETE",
+            "/api/me",
+            Some(&format!("Bearer {token}")),
+            Some(&delete_body("ida.2")),
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    let out = a
+        .request(
+            "POST",
+            "/api/logout",
+            Some(&format!("Bearer {everywhere}")),
+            Some(r#"{"everywhere":true}"#),
+        )
+        .await;
+    assert_eq!(out.status, 204);
+    let since = Instant::now();
+    for token in [&token, &everywhere] {
+        loop {
+            let reply = b.me(token).await;
+            if reply.status == 401 {
+                assert_error(&reply, 401, "session_revoked");
+                break;
+            }
+            assert!(since.elapsed() < Duration::from_secs(1), "B still serves it");
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+wxlogin_e2e::on_both_databases!(
+    logout_everywhere_ends_every_session_in_every_app,
+    deleting_the_account_needs_a_fresh_code_of_the_same_person,
+    a_closed_authorization_deletes_the_person_in_every_mode_and_format,
+    a_closed_authorization_in_one_app_keeps_the_account_of_the_other,
+    revocations_and_cleanups_clear_what_they_name,
+    pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused,
+);
