@@ -44,7 +44,11 @@ async fn logout_everywhere_ends_every_session_in_every_app(db: &TestDatabase) {
         )
         .await;
     assert_error(&bad, 400, "invalid_request");
-    assert_eq!(app.me(&again).await.status, 200, "a refused logout ends nothing");
+    assert_eq!(
+        app.me(&again).await.status,
+        200,
+        "a refused logout ends nothing"
+    );
     assert_eq!(app.logout(&again).await.status, 204);
     assert_error(&app.me(&again).await, 401, "session_revoked");
     app.stop().await;
@@ -70,13 +74,19 @@ async fn deleting_the_account_needs_a_fresh_code_of_the_same_person(db: &TestDat
         assert_eq!(app.me(&token).await.status, 200, "{why}: nothing deleted");
     }
     assert_error(
-        &app.request("DELETE", "/api/me", Some(&auth), Some("{}")).await,
+        &app.request("DELETE", "/api/me", Some(&auth), Some("{}"))
+            .await,
         400,
         "invalid_request",
     );
 
     let deleted = app
-        .request("DELETE", "/api/me", Some(&auth), Some(&delete_body("cara.3")))
+        .request(
+            "DELETE",
+            "/api/me",
+            Some(&auth),
+            Some(&delete_body("cara.3")),
+        )
         .await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
     assert_error(&app.me(&token).await, 401, "session_revoked");
@@ -114,7 +124,11 @@ async fn a_closed_authorization_deletes_the_person_in_every_mode_and_format(db: 
         let token = app.token_in(SHOP, &format!("{user}.1")).await;
         let event = push(&user, "user_authorization_cancellation", mode, format);
         let (status, body) = app.fake.push(&app.base, &event).await.expect("pushed");
-        assert_eq!((status, body.as_str()), (200, "success"), "{mode:?} {format:?}");
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "success"),
+            "{mode:?} {format:?}"
+        );
         assert_error(&app.me(&token).await, 401, "session_revoked");
         // WeChat retries: the same event again changes nothing more and is still a success.
         let (status, body) = app.fake.push(&app.base, &event).await.expect("pushed");
@@ -129,8 +143,16 @@ async fn a_closed_authorization_in_one_app_keeps_the_account_of_the_other(db: &T
     let app = TestApp::spawn_apps(db.url(), 2).await;
     let shop = app.token_in(SHOP, "fay.1").await;
     let club = app.token_in(CLUB, "fay.2").await;
-    let event = push("fay", "user_authorization_cancellation", PushMode::Safe, PushFormat::Json);
-    assert_eq!(app.fake.push(&app.base, &event).await.expect("pushed").0, 200);
+    let event = push(
+        "fay",
+        "user_authorization_cancellation",
+        PushMode::Safe,
+        PushFormat::Json,
+    );
+    assert_eq!(
+        app.fake.push(&app.base, &event).await.expect("pushed").0,
+        200
+    );
     assert_error(&app.me(&shop).await, 401, "session_revoked");
     let me = app.me(&club).await;
     assert_eq!(me.status, 200, "{}", me.text);
@@ -142,25 +164,46 @@ async fn revocations_and_cleanups_clear_what_they_name(db: &TestDatabase) {
     let app = TestApp::spawn_apps(db.url(), 2).await;
     let token = app.token_in(SHOP, "gus.1").await;
     let set = app
-        .put_me(&token, r#"{"nickName":"Gus","avatarUrl":"https://a.b/gus"}"#)
+        .put_me(
+            &token,
+            r#"{"nickName":"Gus","avatarUrl":"https://a.b/gus"}"#,
+        )
         .await;
     assert_eq!(set.status, 200, "{}", set.text);
     let phone = app
-        .post("/api/me/phone", &token, &serde_json::json!({ "code": "13800138000" }))
+        .post(
+            "/api/me/phone",
+            &token,
+            &serde_json::json!({ "code": "13800138000" }),
+        )
         .await;
     assert_eq!(phone.status, 200, "{}", phone.text);
 
-    let mut revoke = push("gus", "user_authorization_revoke", PushMode::Plain, PushFormat::Xml);
+    let mut revoke = push(
+        "gus",
+        "user_authorization_revoke",
+        PushMode::Plain,
+        PushFormat::Xml,
+    );
     revoke.revoke_info = Some("8".into());
-    assert_eq!(app.fake.push(&app.base, &revoke).await.expect("pushed").0, 200);
+    assert_eq!(
+        app.fake.push(&app.base, &revoke).await.expect("pushed").0,
+        200
+    );
     let me = app.me(&token).await.json;
     assert!(me["phoneNumber"].is_null(), "{me}");
     assert_eq!(me["nickName"], "Gus", "only what was revoked");
 
     let modified = push("gus", "user_info_modified", PushMode::Safe, PushFormat::Xml);
-    assert_eq!(app.fake.push(&app.base, &modified).await.expect("pushed").0, 200);
+    assert_eq!(
+        app.fake.push(&app.base, &modified).await.expect("pushed").0,
+        200
+    );
     let me = app.me(&token).await.json;
-    assert!(me["nickName"].is_null() && me["avatarUrl"].is_null(), "{me}");
+    assert!(
+        me["nickName"].is_null() && me["avatarUrl"].is_null(),
+        "{me}"
+    );
     assert_eq!(app.me(&token).await.status, 200, "the session stays");
 
     for (event, user) in [
@@ -171,7 +214,11 @@ async fn revocations_and_cleanups_clear_what_they_name(db: &TestDatabase) {
         let (status, body) = app.fake.push(&app.base, &other).await.expect("pushed");
         assert_eq!((status, body.as_str()), (200, "success"), "{event}");
     }
-    assert_eq!(app.me(&token).await.status, 200, "unknown openids and events change nothing");
+    assert_eq!(
+        app.me(&token).await.status,
+        200,
+        "unknown openids and events change nothing"
+    );
     app.stop().await;
 }
 
@@ -183,7 +230,12 @@ async fn pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused(db: 
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let cancel = push("hal", "user_authorization_cancellation", PushMode::Plain, PushFormat::Xml);
+    let cancel = push(
+        "hal",
+        "user_authorization_cancellation",
+        PushMode::Plain,
+        PushFormat::Xml,
+    );
     let send = |request: wxlogin_fake_wechat::PushRequest, appid: &'static str| {
         let app = &app;
         async move {
@@ -213,7 +265,12 @@ async fn pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused(db: 
         "push_rejected",
     );
 
-    let safe = push("hal", "user_authorization_cancellation", PushMode::Safe, PushFormat::Json);
+    let safe = push(
+        "hal",
+        "user_authorization_cancellation",
+        PushMode::Safe,
+        PushFormat::Json,
+    );
     let mut garbled = app.fake.push_request(&safe, &settings, now);
     garbled.body = garbled.body.replace("\"Encrypt\":\"", "\"Encrypt\":\"AAAA");
     assert_error(&send(garbled, SHOP).await, 403, "push_rejected");
@@ -226,7 +283,11 @@ async fn pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused(db: 
         "push_rejected",
     );
     assert_error(
-        &send(app.fake.push_request(&cancel, &settings, now), "wxnopushhere").await,
+        &send(
+            app.fake.push_request(&cancel, &settings, now),
+            "wxnopushhere",
+        )
+        .await,
         404,
         "not_found",
     );
@@ -300,7 +361,10 @@ async fn a_deletion_on_one_instance_ends_the_sessions_cached_on_another() {
                 assert_error(&reply, 401, "session_revoked");
                 break;
             }
-            assert!(since.elapsed() < Duration::from_secs(1), "B still serves it");
+            assert!(
+                since.elapsed() < Duration::from_secs(1),
+                "B still serves it"
+            );
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
         }
     }
