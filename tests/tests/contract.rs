@@ -244,7 +244,7 @@ async fn unknown_routes_and_wrong_methods_answer_json(db: &TestDatabase) {
         "method_not_allowed",
     );
     assert_error(
-        &app.request("DELETE", "/api/me", None, None).await,
+        &app.request("PATCH", "/api/me", None, None).await,
         405,
         "method_not_allowed",
     );

@@ -310,7 +310,51 @@ async fn a_code_submitted_twice_gets_the_first_answer(db: &TestDatabase) {
     app.stop().await;
 }
 
+/// Flipping the last byte of the next-to-last ciphertext block changes the last byte of the
+/// plaintext: one flip in a hundred keeps a valid padding (and then the JSON breaks), the rest
+/// break the padding. Were the two answered apart, a caller could decrypt byte by byte (a
+/// padding oracle). Flipping a byte of the iv changes the first block into other valid JSON
+/// (CBC is malleable): refused too, and alike.
+async fn every_undecryptable_variant_gets_the_same_answer(db: &TestDatabase) {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    let app = TestApp::spawn(db.url()).await;
+    let token = app.token("oracle.1").await;
+    let data = app.fake.user_data("oracle.1", &profile());
+    let iv = STANDARD.decode(&data.iv).expect("iv");
+    let sealed = STANDARD.decode(&data.encrypted_data).expect("data");
+    assert!(sealed.len() >= 32, "at least two blocks");
+    let flip = sealed.len() - 17;
+    let mut answers = std::collections::BTreeSet::new();
+    for byte in (0..=255u8).filter(|b| *b != sealed[flip]) {
+        let mut altered = sealed.clone();
+        altered[flip] = byte;
+        let variant = UserData {
+            encrypted_data: STANDARD.encode(&altered),
+            ..data.clone()
+        };
+        let reply = app.post("/api/me/userinfo", &token, &body(&variant)).await;
+        answers.insert((reply.status, reply.text));
+    }
+    for byte in (0..=255u8).step_by(17).filter(|b| *b != iv[15]) {
+        let mut altered = iv.clone();
+        altered[15] = byte;
+        let variant = UserData {
+            iv: STANDARD.encode(&altered),
+            ..data.clone()
+        };
+        let reply = app.post("/api/me/userinfo", &token, &body(&variant)).await;
+        answers.insert((reply.status, reply.text));
+    }
+    assert_eq!(answers.len(), 1, "{answers:#?}");
+    let (status, text) = answers.into_iter().next().expect("one answer");
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("decrypt_failed"), "{text}");
+    app.stop().await;
+}
+
 wxlogin_e2e::on_both_databases!(
+    every_undecryptable_variant_gets_the_same_answer,
     user_info_fills_the_profile_and_never_echoes_wechat_ids,
     user_info_mangled_in_transport_still_decrypts,
     altered_or_foreign_user_info_is_refused_and_changes_nothing,

@@ -252,8 +252,15 @@ impl Config {
         );
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        if let Err(e) = DatabaseUrl::parse(&database_url) {
-            problems.push(format!("DATABASE_URL: {e}"));
+        match DatabaseUrl::parse(&database_url) {
+            Err(e) => problems.push(format!("DATABASE_URL: {e}")),
+            // Dev mode's users are fakes: they have no business in a shared database.
+            Ok(url) if dev && url.is_postgres() => problems.push(
+                "DATABASE_URL is a PostgreSQL database, but --dev runs on SQLite only: use \
+                 sqlite://<path> or drop --dev"
+                    .to_owned(),
+            ),
+            Ok(_) => {}
         }
 
         let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
@@ -263,13 +270,27 @@ impl Config {
             ));
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
+        if dev && !bind_addr.ip().is_loopback() {
+            problems.push(format!(
+                "BIND_ADDR {bind_addr} is not a loopback address, but --dev listens on this \
+                 machine only (its tokens are signed with a public key): use 127.0.0.1 or drop --dev"
+            ));
+        }
 
         let api_base = var("WECHAT_API_BASE")
             .filter(|_| !dev)
             .unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
-        if !(api_base.starts_with("https://") || api_base.starts_with("http://")) {
+        if let Some(host) = api_base.strip_prefix("http://") {
+            // The app secret travels in the request: in clear only to this machine.
+            if !is_loopback_host(host) {
+                problems.push(format!(
+                    "WECHAT_API_BASE {api_base:?} is plain http to another machine, which would \
+                     send the app secret in clear: use https://, or http:// to a loopback address"
+                ));
+            }
+        } else if !api_base.starts_with("https://") {
             problems.push(format!(
-                "WECHAT_API_BASE {api_base:?} must start with https:// or http://"
+                "WECHAT_API_BASE {api_base:?} must start with https:// (or http:// to a loopback address)"
             ));
         }
 
@@ -315,6 +336,28 @@ impl Config {
             workers: usize::try_from(workers).unwrap_or(2),
         })
     }
+}
+
+/// Whether the host of `host_and_path` (`host[:port][/path]`) is this machine.
+fn is_loopback_host(host_and_path: &str) -> bool {
+    let authority = host_and_path
+        .split(['/', '?', '#'])
+        .next()
+        .unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default()
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The apps outside dev mode: `WECHAT_APPID` and `WECHAT_SECRET`, or `WECHAT_APPS_FILE`.
@@ -621,6 +664,51 @@ mod tests {
             problems[0].starts_with("WECHAT_PUSH_AES_KEY must be 43 characters"),
             "{problems:?}"
         );
+    }
+
+    #[cfg(feature = "dev")]
+    #[test]
+    fn dev_mode_listens_on_loopback_only_and_uses_sqlite_only() {
+        let problems = read(true, &[("BIND_ADDR", "0.0.0.0:8080")]).expect_err("refused");
+        assert!(
+            problems[0].starts_with("BIND_ADDR 0.0.0.0:8080 is not a loopback"),
+            "{problems:?}"
+        );
+        assert!(read(true, &[("BIND_ADDR", "[::1]:8080")]).is_ok());
+        let problems = read(true, &[("DATABASE_URL", "postgres://u@h/db")]).expect_err("refused");
+        assert!(
+            problems[0].starts_with("DATABASE_URL is a PostgreSQL database"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn plain_http_to_wechat_is_refused_unless_it_stays_on_this_machine() {
+        for refused in [
+            "http://api.weixin.qq.com",
+            "http://10.0.0.5:8080",
+            "http://127.0.0.1.example.com",
+            "http://user@127.0.0.1",
+            "ftp://x",
+        ] {
+            let mut vars = GOOD.to_vec();
+            vars.push(("WECHAT_API_BASE", refused));
+            let problems = read(false, &vars).expect_err("refused");
+            assert!(
+                problems[0].starts_with("WECHAT_API_BASE"),
+                "{refused}: {problems:?}"
+            );
+        }
+        for accepted in [
+            "https://api.weixin.qq.com",
+            "http://127.0.0.1:9800",
+            "http://localhost:9800/",
+            "http://[::1]:9800",
+        ] {
+            let mut vars = GOOD.to_vec();
+            vars.push(("WECHAT_API_BASE", accepted));
+            assert!(read(false, &vars).is_ok(), "{accepted}");
+        }
     }
 
     #[test]

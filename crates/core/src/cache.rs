@@ -35,7 +35,15 @@ struct CachedUser {
 struct Entries {
     sessions: HashMap<String, CachedSession>,
     users: HashMap<String, CachedUser>,
+    /// Counts every forgetting. A read from the store that began before one must not put what
+    /// it read back: it may be the session a logout just ended.
+    epoch: u64,
 }
+
+/// The cache's epoch when a read from the store began; [`SessionCache::put`] keeps what the
+/// read found only if nothing was forgotten since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket(u64);
 
 /// A session found in the cache: its user, and when it expires.
 pub(crate) struct Hit {
@@ -100,13 +108,24 @@ impl SessionCache {
         })
     }
 
-    /// Remembers a live session and its user, as just read from the database.
-    pub(crate) fn put(&self, session: &Session, user: &User) {
+    /// Take one before reading a session from the store, and give it to [`SessionCache::put`].
+    pub(crate) fn ticket(&self) -> Ticket {
+        Ticket(self.lock().epoch)
+    }
+
+    /// Remembers a live session and its user, as read from the database by a read that began
+    /// when `ticket` was taken; not if anything was forgotten since (a logout, here or
+    /// announced from elsewhere, may have ended this very session while the read was on its
+    /// way, and putting it back would let it be served again).
+    pub(crate) fn put(&self, session: &Session, user: &User, ticket: Ticket) {
         if self.fresh_for.is_zero() || session.revoked_at.is_some() {
             return;
         }
         let now = Instant::now();
         let mut entries = self.lock();
+        if entries.epoch != ticket.0 {
+            return;
+        }
         if entries.sessions.len() >= CAPACITY && !entries.sessions.contains_key(&session.id) {
             entries.sessions.retain(|_, s| now < s.trusted_until);
             entries.users.retain(|_, u| self.is_fresh(u.fetched, now));
@@ -134,14 +153,19 @@ impl SessionCache {
         }
     }
 
-    /// Forgets a session this instance ended (logout, stale session_key).
+    /// Forgets a session that ended (logout, stale session_key), and refuses what reads begun
+    /// before bring back.
     pub(crate) fn forget_session(&self, session_id: &str) {
-        self.lock().sessions.remove(session_id);
+        let mut entries = self.lock();
+        entries.sessions.remove(session_id);
+        entries.epoch = entries.epoch.wrapping_add(1);
     }
 
     /// Forgets a user another instance changed: it is read again on its next request.
     pub(crate) fn forget_user(&self, user_id: &str) {
-        self.lock().users.remove(user_id);
+        let mut entries = self.lock();
+        entries.users.remove(user_id);
+        entries.epoch = entries.epoch.wrapping_add(1);
     }
 
     /// Forgets everything (changes elsewhere may have gone unheard).
@@ -149,6 +173,7 @@ impl SessionCache {
         let mut entries = self.lock();
         entries.sessions.clear();
         entries.users.clear();
+        entries.epoch = entries.epoch.wrapping_add(1);
     }
 
     /// Applies a change another instance announced through the change feed.
@@ -200,7 +225,7 @@ mod tests {
     #[test]
     fn a_remembered_session_is_found_with_its_user() {
         let cache = SessionCache::new(Duration::from_secs(60));
-        cache.put(&session("s", "u"), &user("u", "a"));
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
         let hit = cache.get("s").expect("hit");
         assert_eq!(
             (hit.user.id.as_str(), hit.user_id.as_str(), hit.expires_at),
@@ -212,7 +237,7 @@ mod tests {
     #[test]
     fn entries_are_trusted_only_within_the_window() {
         let cache = SessionCache::new(Duration::from_millis(50));
-        cache.put(&session("s", "u"), &user("u", "a"));
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
         assert!(cache.get("s").is_some());
         std::thread::sleep(Duration::from_millis(60));
         assert!(cache.get("s").is_none());
@@ -233,7 +258,7 @@ mod tests {
     #[test]
     fn a_zero_window_turns_the_cache_off() {
         let cache = SessionCache::new(Duration::ZERO);
-        cache.put(&session("s", "u"), &user("u", "a"));
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
         assert!(cache.get("s").is_none());
     }
 
@@ -242,9 +267,9 @@ mod tests {
         let cache = SessionCache::new(Duration::from_secs(60));
         let mut revoked = session("r", "u");
         revoked.revoked_at = Some(5);
-        cache.put(&revoked, &user("u", "a"));
+        cache.put(&revoked, &user("u", "a"), cache.ticket());
         assert!(cache.get("r").is_none());
-        cache.put(&session("s", "u"), &user("u", "a"));
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
         cache.forget_session("s");
         assert!(cache.get("s").is_none());
     }
@@ -252,8 +277,8 @@ mod tests {
     #[test]
     fn a_local_profile_change_shows_at_once_in_every_session_of_the_user() {
         let cache = SessionCache::new(Duration::from_secs(60));
-        cache.put(&session("s1", "u"), &user("u", "old"));
-        cache.put(&session("s2", "u"), &user("u", "old"));
+        cache.put(&session("s1", "u"), &user("u", "old"), cache.ticket());
+        cache.put(&session("s2", "u"), &user("u", "old"), cache.ticket());
         cache.update_user(&user("u", "new"));
         for s in ["s1", "s2"] {
             assert_eq!(
@@ -266,13 +291,42 @@ mod tests {
     #[test]
     fn changes_elsewhere_are_forgotten() {
         let cache = SessionCache::new(Duration::from_secs(60));
-        cache.put(&session("s1", "u"), &user("u", "a"));
-        cache.put(&session("s2", "v"), &user("v", "b"));
+        cache.put(&session("s1", "u"), &user("u", "a"), cache.ticket());
+        cache.put(&session("s2", "v"), &user("v", "b"), cache.ticket());
         cache.forget_user("u");
         assert!(cache.get("s1").is_none(), "its user is read again");
         assert!(cache.get("s2").is_some());
         cache.clear();
         assert!(cache.get("s2").is_none());
+    }
+
+    #[test]
+    fn a_read_begun_before_a_logout_does_not_put_the_session_back() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        let before = cache.ticket();
+        cache.forget_session("s");
+        cache.put(&session("s", "u"), &user("u", "a"), before);
+        assert!(cache.get("s").is_none(), "the session that ended stays out");
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
+        assert!(
+            cache.get("s").is_some(),
+            "a read begun afterwards may fill it"
+        );
+    }
+
+    #[test]
+    fn a_change_heard_from_elsewhere_also_refuses_reads_begun_before() {
+        let cache = SessionCache::new(Duration::from_secs(60));
+        for forget in [
+            |c: &SessionCache| c.apply_change(&StoreChange::SessionEnded("s".into())),
+            |c: &SessionCache| c.apply_change(&StoreChange::UserChanged("u".into())),
+            |c: &SessionCache| c.apply_change(&StoreChange::Missed),
+        ] {
+            let before = cache.ticket();
+            forget(&cache);
+            cache.put(&session("s", "u"), &user("u", "a"), before);
+            assert!(cache.get("s").is_none());
+        }
     }
 
     #[test]
@@ -282,6 +336,7 @@ mod tests {
             cache.put(
                 &session(&format!("s{i}"), &format!("u{i}")),
                 &user(&format!("u{i}"), "a"),
+                cache.ticket(),
             );
         }
         let entries = cache.lock();

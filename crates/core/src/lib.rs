@@ -17,4 +17,4 @@ pub use service::{
     BuildError, Caller, LoginOutcome, LoginService, LoginServiceBuilder, LoginSettings,
     MAX_CODE_LEN,
 };
-pub use user_data::UserInfoData;
+pub use user_data::{NOT_THIS_USERS_DATA, UserInfoData};

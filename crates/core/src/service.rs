@@ -427,6 +427,7 @@ impl LoginService {
             });
         }
         // A session that is gone was purged after it ended.
+        let ticket = self.cache.ticket();
         let (session, user) = self
             .sessions
             .find_session_with_user(&claims.session_id)
@@ -444,7 +445,7 @@ impl LoginService {
             return Err(CoreError::TokenExpired);
         }
         let user = user.ok_or_else(|| CoreError::token_invalid("the user no longer exists"))?;
-        self.cache.put(&session, &user);
+        self.cache.put(&session, &user, ticket);
         Ok(Caller {
             user,
             session_id: session.id,
@@ -454,17 +455,21 @@ impl LoginService {
 
     /// Ends the caller's session now: its token stops working on every instance sharing the
     /// store.
+    ///
+    /// It holds from the moment it returns: the session is forgotten here once the store has
+    /// ended it (before, a read could still find it live and serve it), and a read begun
+    /// before cannot put it back (see `SessionCache::put`).
     pub async fn logout(&self, caller: &Caller) -> Result<(), CoreError> {
         self.cache.forget_session(&caller.session_id);
         self.sessions
             .revoke_session(&caller.session_id, self.clock.now())
             .await?;
+        self.cache.forget_session(&caller.session_id);
         Ok(())
     }
 
     /// Ends every session of the caller's account, in every app, on every instance.
     pub async fn logout_everywhere(&self, caller: &Caller) -> Result<(), CoreError> {
-        self.cache.forget_session(&caller.session_id);
         let ended = self
             .sessions
             .revoke_all_sessions(&caller.user.id, self.clock.now())

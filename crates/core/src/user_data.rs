@@ -32,6 +32,10 @@ impl std::fmt::Debug for UserInfoData {
     }
 }
 
+/// The one answer to every open data refused once decrypted.
+pub const NOT_THIS_USERS_DATA: &str =
+    "it does not decrypt to this mini program's data of this user under the login's session_key";
+
 /// The longest phone number accepted from WeChat, in characters.
 const MAX_PHONE_CHARS: usize = 32;
 
@@ -78,16 +82,24 @@ impl LoginService {
                 .stale_or(app, &openid, &key, &session_id, CoreError::InvalidSignature)
                 .await);
         }
+        // Every failure once the cipher has run gets one answer: telling bad padding from bad
+        // JSON (or from another app's or user's data) would make this route a padding oracle.
+        let undecryptable = |why: &dyn std::fmt::Display| {
+            log::debug!("open data refused after decryption: {why}");
+            CoreError::DecryptFailed(Cause::msg(NOT_THIS_USERS_DATA))
+        };
         let plain = match decrypt_open_data(&data.encrypted_data, &data.iv, &key, &caller.appid) {
             Ok(plain) => plain,
             // Only a wrong key or altered data reach padding or parsing; malformed input and
             // another app's data say nothing about the key.
             Err(e @ (OpenDataError::Padding | OpenDataError::NotJson)) => {
-                let refused = CoreError::DecryptFailed(Cause::new(e));
+                let refused = undecryptable(&e);
                 return Err(self
                     .stale_or(app, &openid, &key, &session_id, refused)
                     .await);
             }
+            Err(e @ OpenDataError::Watermark) => return Err(undecryptable(&e)),
+            // Malformed before the cipher ran (base64, lengths): saying which is no oracle.
             Err(e) => return Err(CoreError::DecryptFailed(Cause::new(e))),
         };
         // The key is this user's, so the data is too; an openId that says otherwise is refused.
@@ -95,9 +107,21 @@ impl LoginService {
         if let Some(openid) = plain.get("openId")
             && openid.as_str() != Some(openid_of_caller.expose())
         {
-            return Err(CoreError::DecryptFailed(Cause::msg(
-                "the data belongs to another WeChat user",
-            )));
+            return Err(undecryptable(&"the data belongs to another WeChat user"));
+        }
+        // CBC is malleable: altered encryptedData can decrypt to other, valid JSON. The signed
+        // rawData holds the same profile, so the profile stored must be the one signed.
+        if let Ok(serde_json::Value::Object(signed)) =
+            serde_json::from_str::<serde_json::Value>(&data.raw_data)
+            && ["nickName", "avatarUrl", "gender"].iter().any(|field| {
+                signed
+                    .get(*field)
+                    .is_some_and(|value| Some(value) != plain.get(*field))
+            })
+        {
+            return Err(undecryptable(
+                &"the decrypted profile is not the signed rawData",
+            ));
         }
         let text = |field: &str| {
             plain
@@ -201,6 +225,8 @@ impl LoginService {
         self.sessions
             .expire_session(session_id, self.clock.now())
             .await?;
+        // Again once the store has ended it: see `LoginService::logout`.
+        self.cache.forget_session(session_id);
         Ok(())
     }
 }

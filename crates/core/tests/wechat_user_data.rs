@@ -178,7 +178,7 @@ async fn another_users_data_is_refused(w: World) {
         .await;
 
     assert!(
-        matches!(&refused, Err(CoreError::DecryptFailed(why)) if why.to_string().contains("another WeChat user")),
+        matches!(&refused, Err(CoreError::DecryptFailed(why)) if why.to_string() == wxlogin_core::NOT_THIS_USERS_DATA),
         "{refused:?}"
     );
     let user = w

@@ -12,6 +12,10 @@ use wxlogin_domain::{Cause, Clock, SessionToken, TokenCodec, TokenError};
 /// The shortest HS256 key accepted: 256 bits, the size of the hash (RFC 7518 §3.2).
 pub const MIN_KEY_LEN: usize = 32;
 
+/// How far in the future a token's issuance (`iat`, `nbf`) may be, in seconds: the clock skew
+/// between instances that is forgiven. Expiry is exact.
+pub const MAX_CLOCK_SKEW_SECS: u64 = 60;
+
 /// The `typ` header our tokens carry, so a token of another kind (an ID token, say) signed with
 /// the same key is not taken for a login token (RFC 8725 §3.11).
 const TOKEN_TYPE: &str = "at+jwt";
@@ -79,9 +83,12 @@ impl<C: Clock> JwtIssuer<C> {
             allowed_audiences: Some(HashSet::from([self.config.audience.clone()])),
             required_content_type: None,
             required_signature_type: Some(TOKEN_TYPE.to_owned()),
-            // The issuer is the verifier: no clock skew to forgive, and the contract says
-            // expiry is exact. jwt-simple's default would accept a token 15 minutes late.
-            time_tolerance: Some(Duration::from_secs(0)),
+            // Instances of one deployment issue each other's tokens, and their clocks differ a
+            // little: a token issued by a clock ahead of this one has `iat` and `nbf` in this
+            // one's future. They are forgiven up to MAX_CLOCK_SKEW_SECS; `exp` is checked
+            // exactly in `verify` (jwt-simple's tolerance would forgive it too, and its
+            // default would accept a token 15 minutes late).
+            time_tolerance: Some(Duration::from_secs(MAX_CLOCK_SKEW_SECS)),
             artificial_time: Some(unix(self.clock.now())),
             max_token_length: Some(4096),
             ..VerificationOptions::default()
@@ -129,6 +136,10 @@ impl<C: Clock> TokenCodec for JwtIssuer<C> {
         let expires_at = claims
             .expires_at
             .ok_or_else(|| TokenError::Invalid(Cause::msg("the token has no expiry")))?;
+        // Exact, whatever the tolerance above: a token lives through its expiry second.
+        if self.clock.now() > i64::try_from(expires_at.as_secs()).unwrap_or(i64::MAX) {
+            return Err(TokenError::Expired);
+        }
         let user_id = claims
             .subject
             .ok_or_else(|| TokenError::Invalid(Cause::msg("the token has no subject")))?;

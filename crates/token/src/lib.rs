@@ -2,4 +2,4 @@
 
 mod jwt;
 
-pub use jwt::{JwtIssuer, MIN_KEY_LEN, TokenConfig};
+pub use jwt::{JwtIssuer, MAX_CLOCK_SKEW_SECS, MIN_KEY_LEN, TokenConfig};

@@ -84,6 +84,21 @@ fn there_is_no_clock_tolerance_after_expiry() {
 }
 
 #[test]
+fn a_token_from_an_instance_whose_clock_is_ahead_is_accepted_within_the_skew() {
+    let ahead = Arc::new(ManualClock::new(NOW + 2));
+    let there = JwtIssuer::new(KEY, TokenConfig::default(), Arc::clone(&ahead)).expect("key");
+    let (here, _clock) = issuer();
+    let token = there.issue(&session(60)).expect("issue");
+    assert!(here.verify(&token).is_ok(), "iat and nbf 2 s in the future");
+    ahead.set(NOW + 61);
+    let far_ahead = there.issue(&session(600)).expect("issue");
+    assert!(
+        matches!(here.verify(&far_ahead), Err(TokenError::Invalid(_))),
+        "issued over a minute in this clock's future: refused"
+    );
+}
+
+#[test]
 fn a_key_shorter_than_32_bytes_is_refused() {
     let err = JwtIssuer::new(&KEY[..31], TokenConfig::default(), ManualClock::new(NOW))
         .expect_err("short key");

@@ -27,16 +27,56 @@ pub enum DatabaseUrl {
 }
 
 impl std::fmt::Debug for DatabaseUrl {
-    /// Without the password a PostgreSQL URL may carry.
+    /// Without the credentials a PostgreSQL URL may carry, wherever they are.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite://{path}"),
-            Self::Postgres(url) => match url.split_once('@') {
-                Some((_, host)) => write!(f, "postgres://<credentials>@{host}"),
-                None => f.write_str(url),
-            },
+            Self::Postgres(url) => f.write_str(&redact_postgres_url(url)),
         }
     }
+}
+
+/// The query parameters of a libpq URL that hold a secret.
+const SECRET_PARAMETERS: [&str; 3] = ["password", "sslpassword", "passfile"];
+
+/// A PostgreSQL URL fit for a log line: the user info (`user:password@`) and every secret query
+/// parameter (`?password=…`, also with the host given as a parameter) replaced. A password may
+/// hold an unencoded `@`: the user info ends at the last `@` before the path.
+fn redact_postgres_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("postgres", url));
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    // The path starts at the first `/` after the user info, if there is any.
+    let host_start = before_query.rfind('@').map_or(0, |at| at + 1);
+    let (authority, path) = match before_query[host_start..].find('/') {
+        Some(slash) => before_query.split_at(host_start + slash),
+        None => (before_query, ""),
+    };
+    let host = &authority[host_start..];
+    let mut shown = format!("{scheme}://");
+    if host_start > 0 {
+        shown.push_str("<credentials>@");
+    }
+    shown.push_str(host);
+    shown.push_str(path);
+    if let Some(query) = query {
+        let parameters: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _))
+                    if SECRET_PARAMETERS.contains(&name.to_ascii_lowercase().as_str()) =>
+                {
+                    format!("{name}=<redacted>")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        shown.push('?');
+        shown.push_str(&parameters.join("&"));
+    }
+    shown
 }
 
 impl std::fmt::Display for DatabaseUrl {

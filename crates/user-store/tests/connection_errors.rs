@@ -98,3 +98,54 @@ fn a_new_sqlite_file_is_readable_by_its_owner_only() {
         .mode();
     assert_eq!(mode & 0o777, 0o600, "{mode:o}");
 }
+
+#[test]
+fn every_way_a_password_can_sit_in_a_postgres_url_is_redacted() {
+    for (url, shown) in [
+        (
+            "postgres://app:hunter2@db.internal:5432/wx",
+            "postgres://<credentials>@db.internal:5432/wx",
+        ),
+        (
+            "postgres://app:hun@ter2@db.internal/wx",
+            "postgres://<credentials>@db.internal/wx",
+        ),
+        (
+            "postgres://db.internal/wx?user=app&password=hunter2&sslmode=require",
+            "postgres://db.internal/wx?user=app&password=<redacted>&sslmode=require",
+        ),
+        (
+            "postgresql:///wx?host=/run/pg&PASSWORD=hunter2",
+            "postgresql:///wx?host=/run/pg&PASSWORD=<redacted>",
+        ),
+        (
+            "postgres://app:hunter2@db/wx?sslpassword=hunter2",
+            "postgres://<credentials>@db/wx?sslpassword=<redacted>",
+        ),
+    ] {
+        let parsed = DatabaseUrl::parse(url).expect("valid");
+        assert_eq!(parsed.to_string(), shown, "{url}");
+        assert!(!format!("{parsed:?}").contains("hunter2"), "{url}");
+    }
+}
+
+#[test]
+fn a_postgres_url_with_its_password_as_a_parameter_stays_out_of_connection_errors() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    for url in [
+        format!("postgres://127.0.0.1:{port}/x?user=u&password=hunter2"),
+        format!("postgres:///x?host=127.0.0.1&port={port}&password=hunter2"),
+        format!("postgres://u:hun@ter2@127.0.0.1:{port}/x"),
+    ] {
+        let error =
+            DieselUserStore::connect(&url, &quick(), test_sealer()).expect_err("unreachable");
+        let shown = format!("{} {error:?}", error_chain(&error));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("ter2"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,78 @@
+//! A logout holds from the moment it is answered, even while the token is in use by many
+//! requests at once and sessions are cached for a minute.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use wxlogin_e2e::{Spawn, TestApp};
+use wxlogin_store::testing::TestDatabase;
+
+/// Hammers `GET /api/me` with `token` from `tasks` loops until `stop`, recording when each
+/// request started and what it got.
+async fn hammer(
+    app: Rc<TestApp>,
+    token: String,
+    tasks: usize,
+    stop: Instant,
+) -> Vec<(Instant, u16)> {
+    let loops: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (app, token) = (Rc::clone(&app), token.clone());
+            actix_web::rt::spawn(async move {
+                let mut seen = Vec::new();
+                while Instant::now() < stop {
+                    let started = Instant::now();
+                    let status = app.me(&token).await.status;
+                    seen.push((started, status));
+                }
+                seen
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for l in loops {
+        all.extend(l.await.expect("loop"));
+    }
+    all
+}
+
+async fn no_request_started_after_a_logout_is_served_with_its_session(db: &TestDatabase) {
+    let app = Rc::new(
+        TestApp::spawn_with(Spawn {
+            database_url: db.url(),
+            env: &[("SESSION_CACHE_MS", "60000")],
+            fake: None,
+            apps: 1,
+        })
+        .await,
+    );
+    for round in 0..5 {
+        let token = app.token(&format!("racer.{round}")).await;
+        let stop = Instant::now() + Duration::from_millis(600);
+        let load = actix_web::rt::spawn(hammer(Rc::clone(&app), token.clone(), 8, stop));
+        actix_web::rt::time::sleep(Duration::from_millis(150)).await;
+        let reply = app.logout(&token).await;
+        let answered = Instant::now();
+        assert_eq!(reply.status, 204, "{}", reply.text);
+        let seen = load.await.expect("load");
+        let late: Vec<_> = seen
+            .iter()
+            .filter(|(started, status)| *started > answered && *status == 200)
+            .collect();
+        assert!(
+            late.is_empty(),
+            "round {round}: {} requests started after the logout's answer were served",
+            late.len()
+        );
+        assert!(
+            seen.iter().any(|(_, s)| *s == 401),
+            "the load ran past the logout"
+        );
+    }
+    match Rc::try_unwrap(app) {
+        Ok(app) => app.stop().await,
+        Err(_) => panic!("the load still holds the app"),
+    }
+}
+
+wxlogin_e2e::on_both_databases!(no_request_started_after_a_logout_is_served_with_its_session);
