@@ -231,6 +231,47 @@ async fn bad_login_bodies_are_400_and_huge_ones_413(db: &TestDatabase) {
     app.stop().await;
 }
 
+async fn ended_sessions_are_purged_on_schedule(db: &TestDatabase) {
+    use base64::Engine;
+    let app = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[("SESSION_PURGE_SECS", "1")],
+        fake: None,
+        apps: 1,
+    })
+    .await;
+    let ended = app.token("purge.1").await;
+    let live = app.token("purge.2").await;
+    let sid = |token: &str| {
+        let payload = token.split('.').nth(1).expect("payload");
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .expect("base64"),
+        )
+        .expect("json");
+        claims["sid"].as_str().expect("sid").to_owned()
+    };
+    let (ended_sid, live_sid) = (sid(&ended), sid(&live));
+    assert_eq!(app.logout(&ended).await.status, 204);
+    let since = std::time::Instant::now();
+    loop {
+        let stored = wxlogin_store::testing::every_stored_value(db.url()).join("\n");
+        assert!(stored.contains(&live_sid), "a live session is never purged");
+        if !stored.contains(&ended_sid) {
+            break;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(10),
+            "the ended session is still stored"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_error(&app.me(&ended).await, 401, "session_revoked");
+    assert_eq!(app.me(&live).await.status, 200);
+    app.stop().await;
+}
+
 async fn unknown_routes_and_wrong_methods_answer_json(db: &TestDatabase) {
     let app = TestApp::spawn(db.url()).await;
     assert_error(
@@ -254,6 +295,21 @@ async fn unknown_routes_and_wrong_methods_answer_json(db: &TestDatabase) {
         (200, Some("ok"))
     );
     assert_eq!(app.request("GET", "/readyz", None, None).await.status, 200);
+    for path in ["/healthz", "/readyz"] {
+        let head = app.request("HEAD", path, None, None).await;
+        assert_eq!((head.status, head.text.as_str()), (200, ""), "HEAD {path}");
+    }
+    assert_eq!(
+        health.content_type, "application/json; charset=utf-8",
+        "JSON answers say their charset"
+    );
+    let token = app.token("head").await;
+    let head = app
+        .request("HEAD", "/api/me", Some(&format!("Bearer {token}")), None)
+        .await;
+    assert_eq!((head.status, head.text.as_str()), (200, ""));
+    let error = app.request("GET", "/api/nothing", None, None).await;
+    assert_eq!(error.content_type, "application/json; charset=utf-8");
     app.stop().await;
 }
 
@@ -310,6 +366,7 @@ async fn login_attempts_are_limited_per_client(db: &TestDatabase) {
 }
 
 wxlogin_e2e::on_both_databases!(
+    ended_sessions_are_purged_on_schedule,
     a_new_user_is_created_and_a_returning_user_found,
     me_accepts_bearer_and_bare_tokens,
     the_profile_is_updated_partially_with_any_unicode,

@@ -92,6 +92,9 @@ pub struct Config {
     pub session_ttl_secs: i64,
     /// How long a live session, once read, is trusted without the database, milliseconds.
     pub session_cache_ms: u64,
+    /// Ended sessions are deleted this long after they end (and looked for as often, at most
+    /// hourly), seconds; 0 keeps them.
+    pub session_purge_secs: i64,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
     /// Most database connections at once.
@@ -114,6 +117,10 @@ pub struct AppConfig {
     /// Its message-push settings, if any.
     pub push: Option<wxlogin_wechat::PushSettings>,
 }
+
+/// How long ended sessions are kept when `SESSION_PURGE_SECS` is not set: a day, so that a
+/// token of a session ended today is still told `session_revoked` or `token_expired` apart.
+pub const DEFAULT_SESSION_PURGE_SECS: i64 = 24 * 3600;
 
 /// Login attempts per IP per minute when `LOGIN_RATE_LIMIT` is not set.
 pub const DEFAULT_LOGIN_RATE_LIMIT: u32 = 60;
@@ -207,6 +214,14 @@ impl Config {
             i64::try_from(LoginSettings::DEFAULT_SESSION_CACHE.as_millis()).unwrap_or(1000),
             0,
             60_000,
+        );
+        let session_purge_secs = number(
+            &var,
+            &mut problems,
+            "SESSION_PURGE_SECS",
+            DEFAULT_SESSION_PURGE_SECS,
+            0,
+            366 * 24 * 3600,
         );
         let login_rate_limit = number(
             &var,
@@ -328,6 +343,7 @@ impl Config {
             token_secret: TokenSecret(token_secret),
             session_ttl_secs,
             session_cache_ms: session_cache_ms.unsigned_abs(),
+            session_purge_secs,
             database_url,
             db_pool_size: u32::try_from(db_pool_size).unwrap_or(DEFAULT_POOL_SIZE),
             bind_addr,
@@ -494,6 +510,7 @@ mod tests {
         let config = read(false, &GOOD).expect("valid");
         assert_eq!(config.session_ttl_secs, 604_800);
         assert_eq!(config.session_cache_ms, 1000);
+        assert_eq!(config.session_purge_secs, 86_400);
         assert_eq!(config.database_url, "sqlite://wxlogin.db");
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.login_rate_limit, 60);

@@ -20,17 +20,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/api/me")
                 .route(web::get().to(me))
+                .route(web::head().to(me))
                 .route(web::put().to(update_me))
                 .route(web::delete().to(delete_me)),
         )
         .service(resource("/api/me/userinfo").route(web::post().to(user_info)))
         .service(resource("/api/me/phone").route(web::post().to(phone)))
         .service(resource("/api/logout").route(web::post().to(logout)))
-        .service(resource("/healthz").route(web::get().to(healthz)))
-        .service(resource("/readyz").route(web::get().to(readyz)))
+        .service(
+            resource("/healthz")
+                .route(web::get().to(healthz))
+                .route(web::head().to(healthz)),
+        )
+        .service(
+            resource("/readyz")
+                .route(web::get().to(readyz))
+                .route(web::head().to(readyz)),
+        )
         .service(
             resource("/wechat/push/{appid}")
                 .route(web::get().to(push_url_check))
+                .route(web::head().to(push_url_check))
                 .route(web::post().to(push)),
         );
 }
@@ -338,13 +348,9 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // The same path as every other store call: a permit, a pooled connection, a query.
     match tokio::time::timeout(Duration::from_secs(3), state.service.ping()).await {
         Ok(Ok(())) => {
-            let fetches = state.service.access_token_fetches();
-            Ok(HttpResponse::Ok().json(serde_json::json!({
-                "status": "ready",
-                // Quota burn: access tokens fetched by this instance, and by every instance
-                // on the database as last seen.
-                "accessTokenFetches": { "instance": fetches.here, "all": fetches.total },
-            })))
+            // Ready or not, and nothing more: counters belong to metrics, not to a public
+            // route.
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
         }
         outcome => {
             match outcome {

@@ -29,6 +29,8 @@ pub struct Application {
     /// Owns the change-feed subscription and the WeChat transport threads; dropped after the
     /// server has stopped.
     service: Arc<LoginService>,
+    /// The session purge, stopped with the server.
+    purge: Option<actix_web::rt::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -135,6 +137,7 @@ impl Application {
                     middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
+                .wrap(middleware::from_fn(json_in_utf8))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
@@ -144,12 +147,19 @@ impl Application {
         .listen(listener)?
         .run();
         log::info!("wxlogin-server listening on http://{addr}");
+        let purge = (config.session_purge_secs > 0).then(|| {
+            actix_web::rt::spawn(purge_sessions(
+                Arc::clone(&service),
+                config.session_purge_secs,
+            ))
+        });
         Ok(Self {
             server,
             addr,
             #[cfg(feature = "dev")]
             fake,
             service,
+            purge,
         })
     }
 
@@ -174,6 +184,9 @@ impl Application {
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(purge) = self.purge {
+            purge.abort();
+        }
         drop(self.service);
         #[cfg(feature = "dev")]
         if let Some(fake) = self.fake {
@@ -210,4 +223,41 @@ async fn claim_legacy_rows(store: &DieselUserStore, config: &Config) -> anyhow::
         only.wechat.appid
     );
     Ok(())
+}
+
+/// Every JSON answer says its charset (`application/json; charset=utf-8`), as the contract
+/// asks; actix's `json()` leaves it out.
+async fn json_in_utf8(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{CONTENT_TYPE, HeaderValue};
+    let mut res = next.call(req).await?;
+    if res
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/json")
+    {
+        res.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+    }
+    Ok(res)
+}
+
+/// Deletes ended sessions `after` seconds after they end, looking as often (at most hourly).
+async fn purge_sessions(service: Arc<LoginService>, after: i64) {
+    let every = std::time::Duration::from_secs(after.clamp(1, 3600).unsigned_abs());
+    loop {
+        actix_web::rt::time::sleep(every).await;
+        match service.purge_ended_sessions(after).await {
+            Ok(0) => {}
+            Ok(purged) => log::info!("purged {purged} sessions that ended over {after} s ago"),
+            Err(e) => log::warn!(
+                "purging ended sessions failed: {}",
+                wxlogin_domain::error_chain(&e)
+            ),
+        }
+    }
 }

@@ -526,6 +526,14 @@ impl LoginService {
         self.store_update(caller, edit.validate()?).await
     }
 
+    /// Deletes the sessions that ended (expired, logged out) more than `after` seconds ago, and
+    /// says how many: run it on a schedule, so the store does not keep every login forever.
+    /// Any instance may run it; running it twice is harmless.
+    pub async fn purge_ended_sessions(&self, after: i64) -> Result<usize, CoreError> {
+        let before = self.clock.now().saturating_sub(after.max(0));
+        Ok(self.sessions.purge_sessions(before).await?)
+    }
+
     /// Whether the store answers, asked the way every other call asks it (for readiness).
     pub async fn ping(&self) -> Result<(), CoreError> {
         Ok(self.users.ping().await?)

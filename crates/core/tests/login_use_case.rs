@@ -864,3 +864,20 @@ async fn logout_everywhere_ends_every_session_of_the_account() {
         .await
         .expect("logged out everywhere");
 }
+
+#[tokio::test]
+async fn ended_sessions_are_purged_a_while_after_they_end() {
+    let mut m = Mocks::new();
+    m.sessions
+        .expect_purge_sessions()
+        .with(eq(NOW - 86_400))
+        .times(1)
+        .returning(|_| Ok(3));
+    assert_eq!(
+        m.service()
+            .purge_ended_sessions(86_400)
+            .await
+            .expect("purged"),
+        3
+    );
+}

@@ -113,7 +113,8 @@ pub trait SessionStore: Send + Sync {
         id: &str,
     ) -> Result<Option<(Session, Option<User>)>, StoreError>;
 
-    /// The session_key of a session; `None` if there is no such session. A key that cannot be
+    /// The session_key of a session; `None` if there is no such session, or it ended (its key is
+    /// erased when it ends). A key that cannot be
     /// opened (sealed under a key the server no longer holds) is [`StoreError::Sealed`].
     async fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError>;
 
@@ -126,7 +127,8 @@ pub trait SessionStore: Send + Sync {
         now: i64,
     ) -> Result<Option<Session>, StoreError>;
 
-    /// Ends a session now; `false` if there was no such session or it had already ended.
+    /// Ends a session now, erasing its session_key; `false` if there was no such session or it
+    /// had already ended.
     async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
 
     /// Ends every live session of the user, in every app, now; the ids of those it ended.

@@ -157,7 +157,8 @@ impl Database {
             .select((sessions::user_id, sessions::session_key))
             .get_result(&mut *self.conn()?)
             .optional()?;
-        let Some((user_id, sealed)) = found else {
+        // Erased when its session ended: there is no key.
+        let Some((user_id, sealed)) = found.filter(|(_, sealed)| !sealed.is_empty()) else {
             return Ok(None);
         };
         Ok(Some(SessionKey::new(self.sealer.open(&sealed, &user_id)?)))
@@ -203,7 +204,8 @@ impl Database {
         let revoked = diesel::update(sessions::table)
             .filter(sessions::id.eq(id))
             .filter(sessions::revoked_at.is_null())
-            .set(sessions::revoked_at.eq(now))
+            // An ended session's session_key is of no more use: erased at once.
+            .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
             .execute(&mut *conn)?;
         if revoked == 1 {
             announce(&mut conn, &StoreChange::SessionEnded(id.to_owned()));
@@ -216,7 +218,8 @@ impl Database {
         let ended: Vec<String> = diesel::update(sessions::table)
             .filter(sessions::user_id.eq(user_id))
             .filter(sessions::revoked_at.is_null())
-            .set(sessions::revoked_at.eq(now))
+            // An ended session's session_key is of no more use: erased at once.
+            .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
             .returning(sessions::id)
             .get_results(&mut *conn)?;
         if !ended.is_empty() {
@@ -235,7 +238,10 @@ impl Database {
         let shortened = diesel::update(sessions::table)
             .filter(sessions::id.eq(id))
             .filter(sessions::expires_at.ge(now))
-            .set(sessions::expires_at.eq(now - 1))
+            .set((
+                sessions::expires_at.eq(now - 1),
+                sessions::session_key.eq(""),
+            ))
             .execute(&mut *conn)?;
         if shortened == 1 {
             announce(&mut conn, &StoreChange::SessionEnded(id.to_owned()));

@@ -1068,6 +1068,39 @@ async fn concurrent_logins_revealing_one_unionid_merge_once(store: &DieselUserSt
     assert_eq!(after.user.id, a.user.id);
 }
 
+async fn an_ended_sessions_session_key_is_erased_at_once(db: &TestDatabase) {
+    let store = open(db).await;
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("erase"), None, NOW)
+        .await
+        .expect("create");
+    let mut ended = Vec::new();
+    for _ in 0..3 {
+        ended.push(
+            store
+                .create_session(&new_session(&user.id, "a key to forget", NOW))
+                .await
+                .expect("session"),
+        );
+    }
+    store
+        .revoke_session(&ended[0].id, NOW + 1)
+        .await
+        .expect("revoke");
+    store
+        .expire_session(&ended[1].id, NOW + 1)
+        .await
+        .expect("expire");
+    store
+        .revoke_all_sessions(&user.id, NOW + 2)
+        .await
+        .expect("revoke all");
+    for session in &ended {
+        assert_eq!(raw_session_key(db, &session.id), "", "erased in the row");
+        assert_eq!(store.session_key(&session.id).await.expect("query"), None);
+    }
+}
+
 // Logout everywhere and deletion.
 
 async fn every_session_of_an_account_ends_at_once(store: &DieselUserStore) {
@@ -1448,6 +1481,7 @@ contract!(
     a_whole_burst_of_calls_waits_for_permits_instead_of_failing,
     the_upgrade_to_identities_keeps_every_user_session_and_sealed_key,
     a_deleted_account_leaves_nothing_of_the_person_in_any_table,
+    an_ended_sessions_session_key_is_erased_at_once,
 );
 
 async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDatabase) {
