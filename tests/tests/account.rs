@@ -319,7 +319,7 @@ async fn pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused(db: 
 
 /// PostgreSQL only: one process serves a SQLite file.
 #[actix_rt::test]
-async fn a_deletion_on_one_instance_ends_the_sessions_cached_on_another() {
+async fn deletions_logouts_and_pushes_on_one_instance_end_the_sessions_cached_on_another() {
     let Some(db) = TestDatabase::postgres() else {
         return;
     };
@@ -333,8 +333,12 @@ async fn a_deletion_on_one_instance_ends_the_sessions_cached_on_another() {
     .await;
     let token = a.token_in(SHOP, "ida.1").await;
     let everywhere = a.token_in(CLUB, "jon.1").await;
-    assert_eq!(b.me(&token).await.status, 200, "cached on B");
-    assert_eq!(b.me(&everywhere).await.status, 200, "cached on B");
+    let pushed_out = a.token_in(SHOP, "kim.1").await;
+    for cached in [&token, &everywhere, &pushed_out] {
+        assert_eq!(b.me(cached).await.status, 200, "cached on B");
+    }
+    let cancel = push("kim", "user_authorization_cancellation", PushMode::Safe, PushFormat::Xml);
+    assert_eq!(a.fake.push(&a.base, &cancel).await.expect("pushed").0, 200);
     let deleted = a
         .request(
             "DELETE",
@@ -354,7 +358,7 @@ async fn a_deletion_on_one_instance_ends_the_sessions_cached_on_another() {
         .await;
     assert_eq!(out.status, 204);
     let since = Instant::now();
-    for token in [&token, &everywhere] {
+    for token in [&token, &everywhere, &pushed_out] {
         loop {
             let reply = b.me(token).await;
             if reply.status == 401 {

@@ -295,10 +295,22 @@ fn add_identity(
             .do_nothing()
             .execute(c)?,
     };
-    if inserted == 1 && created {
-        // Known without asking: the account just made, with this one identity.
-        let user = User {
-            id: user_id,
+    match (inserted == 1, created) {
+        (true, true) => Ok(fresh_account(user_id, unionid, appid, now)),
+        (true, false) => Ok(Resolved {
+            user: reload(conn, &user_id)?,
+            created: false,
+            merged: None,
+        }),
+        (false, _) => lost_race(conn, created.then_some(user_id.as_str()), appid, openid),
+    }
+}
+
+/// The account just made with its one identity, known without asking the database.
+fn fresh_account(id: String, unionid: Option<&UnionId>, appid: &str, now: i64) -> Resolved {
+    Resolved {
+        user: User {
+            id,
             unionid: unionid.cloned(),
             nick_name: None,
             avatar_url: None,
@@ -307,22 +319,25 @@ fn add_identity(
             apps: vec![appid.to_owned()],
             created_at: now,
             updated_at: now,
-        };
-        return Ok(Resolved {
-            user,
-            created: true,
-            merged: None,
-        });
+        },
+        created: true,
+        merged: None,
     }
-    let owner = if inserted == 1 {
-        user_id
-    } else {
-        if created {
-            diesel::delete(users::table.filter(users::id.eq(&user_id))).execute(&mut *conn)?;
-        }
-        owner_of_identity(conn, appid, openid)?
-            .ok_or_else(|| DbError::from(diesel::result::Error::NotFound))?
-    };
+}
+
+/// Another login inserted the identity first: the account made here for nothing (if any) goes,
+/// and the identity's owner is the answer.
+fn lost_race(
+    conn: &mut AnyConnection,
+    orphan: Option<&str>,
+    appid: &str,
+    openid: &OpenId,
+) -> DbResult<Resolved> {
+    if let Some(orphan) = orphan {
+        diesel::delete(users::table.filter(users::id.eq(orphan))).execute(&mut *conn)?;
+    }
+    let owner = owner_of_identity(conn, appid, openid)?
+        .ok_or_else(|| DbError::from(diesel::result::Error::NotFound))?;
     Ok(Resolved {
         user: reload(conn, &owner)?,
         created: false,
@@ -339,7 +354,29 @@ pub(crate) fn add_identity_without_unionid(
     openid: &OpenId,
     now: i64,
 ) -> DbResult<Resolved> {
-    add_identity(conn, appid, openid, None, now)
+    let AnyConnection::Postgresql(c) = &mut *conn else {
+        return add_identity(conn, appid, openid, None, now);
+    };
+    // On PostgreSQL both rows in one round trip: its cost is per round trip.
+    let id = uuid::Uuid::now_v7().to_string();
+    let inserted = diesel::sql_query(
+        "WITH account AS (\
+             INSERT INTO users (id, unionid, created_at, updated_at) \
+             VALUES ($1, NULL, $2, $2) RETURNING id) \
+         INSERT INTO identities (appid, openid, user_id, created_at) \
+         SELECT $3, $4, id, $2 FROM account \
+         ON CONFLICT (appid, openid) DO NOTHING",
+    )
+    .bind::<diesel::sql_types::Text, _>(&id)
+    .bind::<diesel::sql_types::BigInt, _>(now)
+    .bind::<diesel::sql_types::Text, _>(appid)
+    .bind::<diesel::sql_types::Text, _>(openid.expose())
+    .execute(c)?;
+    if inserted == 1 {
+        Ok(fresh_account(id, None, appid, now))
+    } else {
+        lost_race(conn, Some(&id), appid, openid)
+    }
 }
 
 /// A new account; with a unionid another instance may have just given an account, whose id
