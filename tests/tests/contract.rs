@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
-use wxlogin_e2e::{Spawn, TOKEN_SECRET, TestApp, assert_error};
+use wxlogin_e2e::{Spawn, TOKEN_SECRET, TestApp, assert_error, eventually};
 use wxlogin_store::testing::TestDatabase;
 use wxlogin_token::{JwtIssuer, TokenConfig};
 
@@ -411,38 +411,29 @@ async fn two_instances_on_one_postgres_share_users_sessions_and_logouts() {
     );
     assert_eq!(a.put_me(&token, r#"{"nickName":"Leo"}"#).await.status, 200);
     assert_eq!(
-        eventually(|| b.me(&token), |r| r.json["nickName"] == "Leo")
-            .await
-            .json["nickName"],
+        eventually(
+            || b.me(&token),
+            |r| r.json["nickName"] == "Leo",
+            std::time::Instant::now(),
+            Duration::from_secs(1),
+        )
+        .await
+        .json["nickName"],
         "Leo",
         "B shows A's edit within the bound"
     );
     assert_eq!(a.logout(&token).await.status, 204);
     // B cached the session; A's logout reaches it by NOTIFY.
-    let refused = eventually(|| b.me(&token), |r| r.status == 401).await;
+    let refused = eventually(
+        || b.me(&token),
+        |r| r.status == 401,
+        std::time::Instant::now(),
+        Duration::from_secs(1),
+    )
+    .await;
     assert_error(&refused, 401, "session_revoked");
     a.stop().await;
     b.stop().await;
-}
-
-/// The first reply that satisfies `done`, asking again for up to the one second the contract
-/// allows a change to take to reach every instance; the last reply if none did.
-async fn eventually<F, Fut>(
-    mut ask: F,
-    done: impl Fn(&wxlogin_e2e::Reply) -> bool,
-) -> wxlogin_e2e::Reply
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = wxlogin_e2e::Reply>,
-{
-    let deadline = std::time::Instant::now() + Duration::from_secs(1);
-    loop {
-        let reply = ask().await;
-        if done(&reply) || std::time::Instant::now() >= deadline {
-            return reply;
-        }
-        actix_rt::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A database that goes away mid-flight gives 503 `unavailable`, and `/readyz` says so, while
