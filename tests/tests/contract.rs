@@ -272,6 +272,50 @@ async fn ended_sessions_are_purged_on_schedule(db: &TestDatabase) {
     app.stop().await;
 }
 
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit(db: &TestDatabase) {
+    let app = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[
+            ("LOGIN_RATE_LIMIT", "2"),
+            ("TRUSTED_PROXIES", "127.0.0.0/8"),
+        ],
+        fake: None,
+        apps: 1,
+    })
+    .await;
+    let login_from = |client: &'static str, code: String| {
+        let app = &app;
+        async move {
+            app.request_with(
+                "POST",
+                "/api/login",
+                &[("X-Forwarded-For", client)],
+                Some(&serde_json::json!({ "code": code }).to_string()),
+            )
+            .await
+        }
+    };
+    for i in 0..2 {
+        let reply = login_from("203.0.113.1", format!("proxied.{i}")).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    assert_error(
+        &login_from("203.0.113.1", "proxied.3".into()).await,
+        429,
+        "rate_limited",
+    );
+    let other = login_from("203.0.113.2", "proxied.4".into()).await;
+    assert_eq!(
+        other.status, 200,
+        "another client behind the proxy: {}",
+        other.text
+    );
+    // A client cannot pick its own address: the proxy's entry (right-most) is the one read.
+    let spoofed = login_from("1.2.3.4, 203.0.113.1", "proxied.5".into()).await;
+    assert_error(&spoofed, 429, "rate_limited");
+    app.stop().await;
+}
+
 async fn unknown_routes_and_wrong_methods_answer_json(db: &TestDatabase) {
     let app = TestApp::spawn(db.url()).await;
     assert_error(
@@ -366,6 +410,7 @@ async fn login_attempts_are_limited_per_client(db: &TestDatabase) {
 }
 
 wxlogin_e2e::on_both_databases!(
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit,
     ended_sessions_are_purged_on_schedule,
     a_new_user_is_created_and_a_returning_user_found,
     me_accepts_bearer_and_bare_tokens,

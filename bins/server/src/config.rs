@@ -103,6 +103,8 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     /// Login attempts per client IP per minute; 0 turns the limit off.
     pub login_rate_limit: u32,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<crate::client_addr::Network>,
     /// Largest request body accepted, bytes.
     pub max_body_bytes: usize,
     /// actix workers (threads serving requests).
@@ -231,6 +233,24 @@ impl Config {
             0,
             1_000_000,
         );
+        let trusted_proxies = var("TRUSTED_PROXIES")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .filter_map(|entry| {
+                        let network = crate::client_addr::Network::parse(entry);
+                        if network.is_none() {
+                            problems.push(format!(
+                                "TRUSTED_PROXIES: {entry:?} is neither an address nor a CIDR block \
+                                 like 10.0.0.0/8"
+                            ));
+                        }
+                        network
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let max_body_bytes = number(
             &var,
             &mut problems,
@@ -348,6 +368,7 @@ impl Config {
             db_pool_size: u32::try_from(db_pool_size).unwrap_or(DEFAULT_POOL_SIZE),
             bind_addr,
             login_rate_limit: u32::try_from(login_rate_limit).unwrap_or(0),
+            trusted_proxies,
             max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(64 * 1024),
             workers: usize::try_from(workers).unwrap_or(2),
         })
@@ -726,6 +747,27 @@ mod tests {
             vars.push(("WECHAT_API_BASE", accepted));
             assert!(read(false, &vars).is_ok(), "{accepted}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidr_blocks() {
+        let mut vars = GOOD.to_vec();
+        vars.push(("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7,fd00::/8"));
+        assert_eq!(read(false, &vars).expect("valid").trusted_proxies.len(), 3);
+        let mut vars = GOOD.to_vec();
+        vars.push(("TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal"));
+        let problems = read(false, &vars).expect_err("refused");
+        assert!(
+            problems[0].starts_with("TRUSTED_PROXIES: \"proxy.internal\""),
+            "{problems:?}"
+        );
+        assert!(
+            read(false, &GOOD)
+                .expect("valid")
+                .trusted_proxies
+                .is_empty(),
+            "none by default"
+        );
     }
 
     #[test]

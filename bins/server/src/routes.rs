@@ -11,6 +11,7 @@ use wxlogin_domain::User;
 use wxlogin_domain::error_chain;
 
 use crate::auth::Authenticated;
+use crate::client_addr::{client_ip, limit_key};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -144,7 +145,15 @@ async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = json_object(body.into_inner())?;
     if let (Some(limiter), Some(peer)) = (&state.login_limiter, req.peer_addr())
-        && limiter.check_key(&peer.ip()).is_err()
+        && limiter
+            .check_key(&limit_key(client_ip(
+                peer.ip(),
+                req.headers()
+                    .get_all("x-forwarded-for")
+                    .filter_map(|v| v.to_str().ok()),
+                &state.trusted_proxies,
+            )))
+            .is_err()
     {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,

@@ -18,7 +18,7 @@ use wxlogin_wechat::HttpWeChatClient;
 use crate::config::Config;
 use crate::error::json_error;
 use crate::routes;
-use crate::state::{AppState, login_limiter};
+use crate::state::{AppState, login_limiter, prune_login_limiter};
 
 /// A built server, listening, not yet serving.
 pub struct Application {
@@ -29,8 +29,8 @@ pub struct Application {
     /// Owns the change-feed subscription and the WeChat transport threads; dropped after the
     /// server has stopped.
     service: Arc<LoginService>,
-    /// The session purge, stopped with the server.
-    purge: Option<actix_web::rt::task::JoinHandle<()>>,
+    /// The session purge and the limiter's pruning, stopped with the server.
+    maintenance: Vec<actix_web::rt::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -113,9 +113,19 @@ impl Application {
             })
             .build()
             .context("wiring the login service")?;
+        let limiter = login_limiter(config.login_rate_limit);
+        let prune = limiter.clone().map(|limiter| {
+            actix_web::rt::spawn(async move {
+                loop {
+                    actix_web::rt::time::sleep(std::time::Duration::from_secs(60)).await;
+                    prune_login_limiter(&limiter);
+                }
+            })
+        });
         let state = web::Data::new(AppState {
             service: Arc::clone(&service),
-            login_limiter: login_limiter(config.login_rate_limit),
+            login_limiter: limiter,
+            trusted_proxies: config.trusted_proxies.clone(),
         });
         let max_body = config.max_body_bytes;
 
@@ -153,13 +163,14 @@ impl Application {
                 config.session_purge_secs,
             ))
         });
+        let maintenance = purge.into_iter().chain(prune).collect();
         Ok(Self {
             server,
             addr,
             #[cfg(feature = "dev")]
             fake,
             service,
-            purge,
+            maintenance,
         })
     }
 
@@ -184,8 +195,8 @@ impl Application {
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        if let Some(purge) = self.purge {
-            purge.abort();
+        for task in self.maintenance {
+            task.abort();
         }
         drop(self.service);
         #[cfg(feature = "dev")]

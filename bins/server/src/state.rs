@@ -15,10 +15,42 @@ pub fn login_limiter(per_minute: u32) -> Option<Arc<LoginLimiter>> {
         .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n))))
 }
 
+/// Forgets the addresses whose limit has refilled: without it the limiter keeps every address
+/// that ever logged in (about 58 bytes each, without bound). Run it every minute or so.
+pub fn prune_login_limiter(limiter: &LoginLimiter) {
+    limiter.retain_recent();
+    limiter.shrink_to_fit();
+}
+
 /// The state of the process, one for every worker.
 pub struct AppState {
     /// The use cases: one service for the whole process.
     pub service: Arc<LoginService>,
     /// The login rate limiter, if on.
     pub login_limiter: Option<Arc<LoginLimiter>>,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<crate::client_addr::Network>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_forgets_addresses_whose_limit_has_refilled() {
+        // 600 a minute: an attempt is refilled after 0.1 s, and a key is dropped once its state
+        // is two refills old.
+        let limiter = login_limiter(600).expect("on");
+        for i in 0..100u8 {
+            assert!(limiter.check_key(&IpAddr::from([198, 51, 100, i])).is_ok());
+        }
+        assert_eq!(limiter.len(), 100);
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        prune_login_limiter(&limiter);
+        assert_eq!(
+            limiter.len(),
+            0,
+            "memory does not grow with every address ever seen"
+        );
+    }
 }
