@@ -143,6 +143,8 @@ impl TestApp {
             ("TOKEN_SECRET", TOKEN_SECRET),
             ("BIND_ADDR", "127.0.0.1:0"),
             ("LOGIN_RATE_LIMIT", "0"),
+            // The suites make many user-data calls per account; the limit has a test of its own.
+            ("USER_RATE_LIMIT", "0"),
             ("WORKERS", "2"),
             ("DB_POOL_SIZE", "8"),
         ]

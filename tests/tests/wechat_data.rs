@@ -169,9 +169,11 @@ async fn altered_or_foreign_user_info_is_refused_and_changes_nothing(db: &TestDa
 
     let me = app.me(&token).await;
     assert_eq!(me.json["nickName"], Value::Null, "nothing was stored");
-    assert!(
-        app.fake.check_session_calls() >= 2,
-        "WeChat was asked whether the key was stale before calling the data altered"
+    assert_eq!(
+        app.fake.check_session_calls(),
+        1,
+        "WeChat was asked whether the key was stale before calling the data altered, once: its \
+         verdict on the session is remembered for the refusals after"
     );
     assert_eq!(me.status, 200, "the session survives altered data");
     app.stop().await;
@@ -348,7 +350,53 @@ async fn every_undecryptable_variant_gets_the_same_answer(db: &TestDatabase) {
     app.stop().await;
 }
 
+async fn user_data_calls_past_the_accounts_limit_are_refused_without_asking_wechat(
+    db: &TestDatabase,
+) {
+    let app = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[("USER_RATE_LIMIT", "2")],
+        fake: None,
+        apps: 1,
+    })
+    .await;
+    let token = app.token("limited.1").await;
+    let other = app.token("unlimited.1").await;
+    for i in 0..2 {
+        let reply = app
+            .post(
+                "/api/me/phone",
+                &token,
+                &json!({ "code": format!("1380013800{i}") }),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let calls = app.fake.phone_number_calls();
+    let refused = app
+        .post("/api/me/phone", &token, &json!({ "code": "13800138009" }))
+        .await;
+    assert_error(&refused, 429, "rate_limited");
+    let data = app.fake.user_data("limited.1", &profile());
+    assert_error(
+        &app.post("/api/me/userinfo", &token, &body(&data)).await,
+        429,
+        "rate_limited",
+    );
+    assert_eq!(app.fake.phone_number_calls(), calls, "WeChat was not asked");
+    let reply = app
+        .post("/api/me/phone", &other, &json!({ "code": "13900139000" }))
+        .await;
+    assert_eq!(
+        reply.status, 200,
+        "another account has its own limit: {}",
+        reply.text
+    );
+    app.stop().await;
+}
+
 wxlogin_e2e::on_both_databases!(
+    user_data_calls_past_the_accounts_limit_are_refused_without_asking_wechat,
     every_undecryptable_variant_gets_the_same_answer,
     user_info_fills_the_profile_and_never_echoes_wechat_ids,
     user_info_mangled_in_transport_still_decrypts,

@@ -103,6 +103,8 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     /// Login attempts per client IP per minute; 0 turns the limit off.
     pub login_rate_limit: u32,
+    /// User-data calls (`/api/me/userinfo`, `/api/me/phone`) per account per minute; 0 off.
+    pub user_rate_limit: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<crate::client_addr::Network>,
     /// Largest request body accepted, bytes.
@@ -230,6 +232,14 @@ impl Config {
             &mut problems,
             "LOGIN_RATE_LIMIT",
             i64::from(DEFAULT_LOGIN_RATE_LIMIT),
+            0,
+            1_000_000,
+        );
+        let user_rate_limit = number(
+            &var,
+            &mut problems,
+            "USER_RATE_LIMIT",
+            i64::from(LoginSettings::DEFAULT_USER_RATE_LIMIT),
             0,
             1_000_000,
         );
@@ -369,6 +379,7 @@ impl Config {
             bind_addr,
             login_rate_limit: u32::try_from(login_rate_limit).unwrap_or(0),
             trusted_proxies,
+            user_rate_limit: u32::try_from(user_rate_limit).unwrap_or(0),
             max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(64 * 1024),
             workers: usize::try_from(workers).unwrap_or(2),
         })
@@ -535,6 +546,7 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://wxlogin.db");
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.login_rate_limit, 60);
+        assert_eq!(config.user_rate_limit, 10);
         assert_eq!(config.max_body_bytes, 65_536);
         assert_eq!(config.apps.len(), 1);
         assert_eq!(config.apps[0].wechat.api_base, "https://api.weixin.qq.com");

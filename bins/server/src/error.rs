@@ -151,6 +151,11 @@ impl From<CoreError> for ApiError {
                 "WeChat no longer honours this login's session key; log in again (wx.login) and retry",
             ),
             K::InvalidProfile => Self::invalid_request(e.to_string()),
+            K::UserRateLimited => Self::new(
+                S::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for WeChat data from this account; try again in a minute",
+            ),
             K::ReauthFailed => Self::new(
                 S::FORBIDDEN,
                 "reauth_failed",

@@ -109,6 +109,7 @@ impl Application {
             .settings(LoginSettings {
                 session_ttl_secs: config.session_ttl_secs,
                 session_cache: std::time::Duration::from_millis(config.session_cache_ms),
+                user_rate_limit: config.user_rate_limit,
                 ..LoginSettings::default()
             })
             .build()

@@ -36,6 +36,10 @@ pub enum CoreError {
     /// A profile change breaks a rule; the message says which, for the client.
     #[error("{0}")]
     InvalidProfile(String),
+    /// The account made more user-data calls this minute than `USER_RATE_LIMIT` allows; WeChat
+    /// was not asked.
+    #[error("too many user-data calls for this account")]
+    UserRateLimited,
     /// An account deletion's code is not a fresh `wx.login` code of the caller.
     #[error("the code does not re-authenticate the caller")]
     ReauthFailed(#[source] Cause),
@@ -90,6 +94,8 @@ pub enum ErrorKind {
     SessionKeyStale,
     /// A profile edit breaks a rule.
     InvalidProfile,
+    /// The account's user-data calls are over their limit.
+    UserRateLimited,
     /// An account deletion was not re-authenticated.
     ReauthFailed,
     /// A WeChat push was refused.
@@ -130,6 +136,7 @@ impl CoreError {
             Self::DecryptFailed(_) => K::DecryptFailed,
             Self::SessionKeyStale => K::SessionKeyStale,
             Self::InvalidProfile(_) => K::InvalidProfile,
+            Self::UserRateLimited => K::UserRateLimited,
             Self::ReauthFailed(_) => K::ReauthFailed,
             Self::PushRejected(_) => K::PushRejected,
             Self::PushNotConfigured => K::NotFound,

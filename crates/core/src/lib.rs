@@ -4,6 +4,7 @@ mod access_token;
 mod cache;
 mod error;
 mod exchange;
+mod limits;
 mod profile;
 mod push;
 mod service;

@@ -11,6 +11,7 @@ use wxlogin_wechat::PushSettings;
 use crate::access_token::AccessTokenBroker;
 use crate::cache::SessionCache;
 use crate::exchange::{CodeExchanges, Replay};
+use crate::limits::{PerKeyLimit, Verdicts};
 use crate::{CoreError, ProfileEdit};
 
 /// The longest code sent on to WeChat. Real `wx.login` codes are 32 characters; anything far
@@ -32,6 +33,13 @@ pub struct LoginSettings {
     /// store again; zero turns the cache off. This instance's own logouts and edits apply
     /// at once; another instance's arrive through the change feed, or within this window.
     pub session_cache: Duration,
+    /// How many user-data calls (`apply_user_info`, `bind_phone_number`, each costing WeChat
+    /// calls on the app's quota) one account may make per minute, on this instance; 0 turns the
+    /// limit off.
+    pub user_rate_limit: u32,
+    /// How long WeChat's `checksession` verdict on a session's key is trusted: refused user
+    /// data asks it once per session and window, not once per request.
+    pub checksession_memory: Duration,
 }
 
 impl LoginSettings {
@@ -39,6 +47,8 @@ impl LoginSettings {
     pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
     /// The session cache window when none is configured: one second.
     pub const DEFAULT_SESSION_CACHE: Duration = Duration::from_secs(1);
+    /// User-data calls per account per minute when none is configured (`USER_RATE_LIMIT`).
+    pub const DEFAULT_USER_RATE_LIMIT: u32 = 10;
 }
 
 impl Default for LoginSettings {
@@ -50,6 +60,8 @@ impl Default for LoginSettings {
             access_token_margin_secs: 300,
             code_replay_secs: 300,
             session_cache: Self::DEFAULT_SESSION_CACHE,
+            user_rate_limit: Self::DEFAULT_USER_RATE_LIMIT,
+            checksession_memory: Duration::from_secs(300),
         }
     }
 }
@@ -108,6 +120,8 @@ pub struct LoginService {
     pub(crate) settings: LoginSettings,
     pub(crate) exchanges: CodeExchanges,
     pub(crate) cache: Arc<SessionCache>,
+    pub(crate) user_calls: PerKeyLimit,
+    pub(crate) verdicts: Verdicts,
     /// Keeps the change feed talking to the cache for as long as the service lives.
     _changes: Option<Subscription>,
 }
@@ -277,6 +291,8 @@ impl LoginServiceBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             exchanges: CodeExchanges::new(settings.code_replay_secs),
             cache,
+            user_calls: PerKeyLimit::new(settings.user_rate_limit, Duration::from_secs(60)),
+            verdicts: Verdicts::new(settings.checksession_memory),
             settings,
             _changes: changes,
         }))

@@ -53,6 +53,7 @@ impl LoginService {
         data: UserInfoData,
     ) -> Result<User, CoreError> {
         let app = self.app_of(caller)?;
+        self.spend_user_call(caller)?;
         let now = self.clock.now();
         let session_id = self
             .sessions
@@ -150,6 +151,7 @@ impl LoginService {
             return Err(CoreError::MalformedCode);
         }
         let app = self.app_of(caller)?;
+        self.spend_user_call(caller)?;
         let phone = self
             .with_access_token(app, |token| async move {
                 app.wechat.phone_number(&token, code).await
@@ -170,6 +172,15 @@ impl LoginService {
             ..ProfileUpdate::default()
         };
         self.store_update(caller, update).await
+    }
+
+    /// Counts one user-data call of the caller's account, or refuses it before WeChat is asked.
+    fn spend_user_call(&self, caller: &Caller) -> Result<(), CoreError> {
+        if self.user_calls.allow(&caller.user.id) {
+            Ok(())
+        } else {
+            Err(CoreError::UserRateLimited)
+        }
     }
 
     pub(crate) async fn store_update(
@@ -199,11 +210,20 @@ impl LoginService {
         session_id: &str,
         refused: CoreError,
     ) -> CoreError {
-        let checked = self
-            .with_access_token(app, |token| async move {
-                app.wechat.check_session(&token, openid, key).await
-            })
-            .await;
+        let checked = match self.verdicts.get(session_id) {
+            Some(current) => Ok(current),
+            None => {
+                let asked = self
+                    .with_access_token(app, |token| async move {
+                        app.wechat.check_session(&token, openid, key).await
+                    })
+                    .await;
+                if let Ok(current) = asked {
+                    self.verdicts.put(session_id, current);
+                }
+                asked
+            }
+        };
         match checked {
             Ok(false) => match self.end_stale_session(session_id).await {
                 Ok(()) => CoreError::SessionKeyStale,

@@ -62,6 +62,7 @@ struct Mocks {
     wechat: MockWeChatApi,
     users: MockUserStore,
     sessions: MockSessionStore,
+    access_tokens: MockAccessTokenStore,
     tokens: MockTokenCodec,
     clock: Arc<ManualClock>,
     settings: LoginSettings,
@@ -73,6 +74,8 @@ impl Mocks {
             wechat: MockWeChatApi::new(),
             users: MockUserStore::new(),
             sessions: MockSessionStore::new(),
+            // Login and authentication never need the access token: a mock expecting nothing.
+            access_tokens: MockAccessTokenStore::new(),
             tokens: MockTokenCodec::new(),
             clock: Arc::new(ManualClock::new(NOW)),
             settings: LoginSettings {
@@ -88,8 +91,7 @@ impl Mocks {
             .wechat(Arc::new(self.wechat))
             .users(Arc::new(self.users))
             .sessions(Arc::new(self.sessions))
-            // Login and authentication never need the access token: a mock expecting nothing.
-            .access_tokens(Arc::new(MockAccessTokenStore::new()))
+            .access_tokens(Arc::new(self.access_tokens))
             .tokens(Arc::new(self.tokens))
             .clock(self.clock)
             .settings(self.settings)
@@ -880,4 +882,42 @@ async fn ended_sessions_are_purged_a_while_after_they_end() {
             .expect("purged"),
         3
     );
+}
+
+#[tokio::test]
+async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
+    let mut m = Mocks::new();
+    m.settings.user_rate_limit = 3;
+    m.access_tokens.expect_load_access_token().returning(|_| {
+        Ok(Some(wxlogin_domain::StoredAccessToken {
+            token: wxlogin_domain::AccessToken::new("AT"),
+            use_until: NOW + 3600,
+            fetches: 1,
+        }))
+    });
+    m.wechat.expect_phone_number().times(3).returning(|_, _| {
+        Ok(wxlogin_domain::PhoneInfo {
+            phone_number: "13800138000".into(),
+            pure_phone_number: "13800138000".into(),
+            country_code: "86".into(),
+        })
+    });
+    m.users
+        .expect_update_profile()
+        .times(3)
+        .returning(|_, _, _| Ok(Some(user("u1"))));
+    let service = m.service();
+    for _ in 0..3 {
+        service
+            .bind_phone_number(&caller_in_app(), "13800138000")
+            .await
+            .expect("within the limit");
+    }
+    assert!(matches!(
+        service
+            .bind_phone_number(&caller_in_app(), "13800138000")
+            .await,
+        Err(CoreError::UserRateLimited)
+    ));
+    // `times(3)` on phone_number: the fourth call never reached WeChat.
 }
