@@ -304,6 +304,26 @@ async fn a_code_submitted_twice_gets_the_first_answer(db: &TestDatabase) {
         0,
         "login needs no access token"
     );
+    // A copy of the code is no way back into a session that ended.
+    let token = again.json["token"].as_str().expect("token");
+    assert_eq!(app.logout(token).await.status, 204);
+    assert_error(&app.login("nina.1").await, 400, "invalid_code");
+    app.stop().await;
+}
+
+async fn a_code_is_replayed_only_within_code_replay_secs(db: &TestDatabase) {
+    let app = TestApp::spawn_with(Spawn {
+        database_url: db.url(),
+        env: &[("CODE_REPLAY_SECS", "0")],
+        fake: None,
+        apps: 1,
+    })
+    .await;
+    assert_eq!(app.login("omar.1").await.status, 200);
+    // With a window of 0 s, a copy a second later is sent to WeChat, which refuses a used code.
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_error(&app.login("omar.1").await, 400, "invalid_code");
+    assert_eq!(app.fake.code2session_calls(), 2);
     app.stop().await;
 }
 
@@ -396,6 +416,7 @@ async fn user_data_calls_past_the_accounts_limit_are_refused_without_asking_wech
 }
 
 wxlogin_e2e::on_both_databases!(
+    a_code_is_replayed_only_within_code_replay_secs,
     user_data_calls_past_the_accounts_limit_are_refused_without_asking_wechat,
     every_undecryptable_variant_gets_the_same_answer,
     user_info_fills_the_profile_and_never_echoes_wechat_ids,

@@ -103,6 +103,8 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     /// Login attempts per client IP per minute; 0 turns the limit off.
     pub login_rate_limit: u32,
+    /// How long a login code's first answer is replayed to copies of it, seconds.
+    pub code_replay_secs: i64,
     /// User-data calls (`/api/me/userinfo`, `/api/me/phone`) per account per minute; 0 off.
     pub user_rate_limit: u32,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
@@ -234,6 +236,14 @@ impl Config {
             i64::from(DEFAULT_LOGIN_RATE_LIMIT),
             0,
             1_000_000,
+        );
+        let code_replay_secs = number(
+            &var,
+            &mut problems,
+            "CODE_REPLAY_SECS",
+            LoginSettings::DEFAULT_CODE_REPLAY_SECS,
+            0,
+            300,
         );
         let user_rate_limit = number(
             &var,
@@ -380,6 +390,7 @@ impl Config {
             login_rate_limit: u32::try_from(login_rate_limit).unwrap_or(0),
             trusted_proxies,
             user_rate_limit: u32::try_from(user_rate_limit).unwrap_or(0),
+            code_replay_secs,
             max_body_bytes: usize::try_from(max_body_bytes).unwrap_or(64 * 1024),
             workers: usize::try_from(workers).unwrap_or(2),
         })
@@ -547,6 +558,7 @@ mod tests {
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.login_rate_limit, 60);
         assert_eq!(config.user_rate_limit, 10);
+        assert_eq!(config.code_replay_secs, 10);
         assert_eq!(config.max_body_bytes, 65_536);
         assert_eq!(config.apps.len(), 1);
         assert_eq!(config.apps[0].wechat.api_base, "https://api.weixin.qq.com");

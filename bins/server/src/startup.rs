@@ -110,6 +110,7 @@ impl Application {
                 session_ttl_secs: config.session_ttl_secs,
                 session_cache: std::time::Duration::from_millis(config.session_cache_ms),
                 user_rate_limit: config.user_rate_limit,
+                code_replay_secs: config.code_replay_secs,
                 ..LoginSettings::default()
             })
             .build()

@@ -18,15 +18,18 @@ pub(crate) struct Replay {
     pub(crate) session_id: String,
     pub(crate) expires_at: i64,
     pub(crate) user_existed: bool,
+    /// Unix seconds of the first answer: replays end `code_replay_secs` after it.
+    pub(crate) answered_at: i64,
 }
 
 impl Replay {
-    pub(crate) fn of(outcome: &LoginOutcome) -> Self {
+    pub(crate) fn of(outcome: &LoginOutcome, answered_at: i64) -> Self {
         Self {
             user_id: outcome.user.id.clone(),
             session_id: outcome.session_id.clone(),
             expires_at: outcome.expires_at,
             user_existed: outcome.user_existed,
+            answered_at,
         }
     }
 }

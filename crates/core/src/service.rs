@@ -27,7 +27,8 @@ pub struct LoginSettings {
     /// at a quarter of the token's lifetime. WeChat hands out the next token 5 minutes early.
     pub access_token_margin_secs: i64,
     /// How long a `wx.login` code's first answer is replayed to repeated submissions, in
-    /// seconds (WeChat's codes live 5 minutes).
+    /// seconds, and only while its session is live; after that a copy goes to WeChat like any
+    /// code (which says it was used).
     pub code_replay_secs: i64,
     /// How long a live session and its user, once read, are trusted without asking the
     /// store again; zero turns the cache off. This instance's own logouts and edits apply
@@ -47,6 +48,10 @@ impl LoginSettings {
     pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
     /// The session cache window when none is configured: one second.
     pub const DEFAULT_SESSION_CACHE: Duration = Duration::from_secs(1);
+    /// How long a code's first answer is replayed when none is configured (`CODE_REPLAY_SECS`):
+    /// long enough for a double tap or a retried request, short enough that a copied code is
+    /// no credential.
+    pub const DEFAULT_CODE_REPLAY_SECS: i64 = 10;
     /// User-data calls per account per minute when none is configured (`USER_RATE_LIMIT`).
     pub const DEFAULT_USER_RATE_LIMIT: u32 = 10;
 }
@@ -58,7 +63,7 @@ impl Default for LoginSettings {
         Self {
             session_ttl_secs: Self::DEFAULT_SESSION_TTL_SECS,
             access_token_margin_secs: 300,
-            code_replay_secs: 300,
+            code_replay_secs: Self::DEFAULT_CODE_REPLAY_SECS,
             session_cache: Self::DEFAULT_SESSION_CACHE,
             user_rate_limit: Self::DEFAULT_USER_RATE_LIMIT,
             checksession_memory: Duration::from_secs(300),
@@ -348,37 +353,49 @@ impl LoginService {
         let now = self.clock.now();
         let slot = self.exchanges.slot(app.wechat.appid(), code, now);
         let mut first = slot.lock().await;
-        if let Some(replay) = first.as_ref() {
+        if let Some(replay) = first.as_ref()
+            && now.saturating_sub(replay.answered_at) <= self.settings.code_replay_secs
+            && let Some(outcome) = self.replay(replay).await?
+        {
             log::debug!("a login code was submitted again; replaying its first answer");
-            return self.replay(replay).await;
+            return Ok(outcome);
         }
         let outcome = self.exchange(app, code).await?;
-        *first = Some(Replay::of(&outcome));
+        *first = Some(Replay::of(&outcome, self.clock.now()));
         Ok(outcome)
     }
 
     /// The first answer to a code, again: the same session and expiry, a token for it issued
     /// anew (tokens are not kept in memory), and the user as stored now.
-    async fn replay(&self, replay: &Replay) -> Result<LoginOutcome, CoreError> {
+    ///
+    /// `None` when the session is no longer live (logged out, expired, deleted): a code is
+    /// never a way back into a session that ended.
+    async fn replay(&self, replay: &Replay) -> Result<Option<LoginOutcome>, CoreError> {
         let now = self.clock.now();
-        let user = self
-            .users
-            .find_user(&replay.user_id)
+        let live = self
+            .sessions
+            .find_session(&replay.session_id)
             .await?
-            .ok_or_else(|| CoreError::token_invalid("the user no longer exists"))?;
+            .is_some_and(|s| s.revoked_at.is_none() && !s.is_expired_at(now));
+        if !live {
+            return Ok(None);
+        }
+        let Some(user) = self.users.find_user(&replay.user_id).await? else {
+            return Ok(None);
+        };
         let token = self.tokens.issue(&SessionToken {
             user_id: replay.user_id.clone(),
             session_id: replay.session_id.clone(),
             expires_at: replay.expires_at,
         })?;
-        Ok(LoginOutcome {
+        Ok(Some(LoginOutcome {
             token,
             expires_at: replay.expires_at,
             expires_in: (replay.expires_at - now).max(0),
             user_existed: replay.user_existed,
             session_id: replay.session_id.clone(),
             user,
-        })
+        }))
     }
 
     async fn exchange(&self, app: &App, code: &str) -> Result<LoginOutcome, CoreError> {

@@ -470,6 +470,10 @@ fn one_successful_exchange(m: &mut Mocks) {
         .expect_find_user()
         .with(eq("u1"))
         .returning(|_| Ok(Some(user("u1"))));
+    m.sessions
+        .expect_find_session()
+        .with(eq("s1"))
+        .returning(|_| Ok(Some(session("s1", "u1"))));
     m.tokens
         .expect_issue()
         .withf(|t| t.session_id == "s1" && t.expires_at == NOW + TTL)
@@ -484,7 +488,7 @@ async fn a_code_submitted_twice_gets_the_first_answer_without_asking_wechat_agai
     let service = m.service();
 
     let first = service.login(None, "code-1").await.expect("first");
-    clock.advance(30);
+    clock.advance(5);
     let again = service
         .login(None, "code-1")
         .await
@@ -492,7 +496,7 @@ async fn a_code_submitted_twice_gets_the_first_answer_without_asking_wechat_agai
 
     assert_eq!(again.session_id, first.session_id);
     assert_eq!(again.expires_at, first.expires_at);
-    assert_eq!(again.expires_in, TTL - 30, "counted from now");
+    assert_eq!(again.expires_in, TTL - 5, "counted from now");
     assert_eq!(again.user_existed, first.user_existed, "the first answer");
     assert_eq!(again.user.id, "u1");
 }
@@ -920,4 +924,56 @@ async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
         Err(CoreError::UserRateLimited)
     ));
     // `times(3)` on phone_number: the fourth call never reached WeChat.
+}
+
+/// A code's first answer is replayed within CODE_REPLAY_SECS and while its session lives; past
+/// either, a copy goes to WeChat like any code, which refuses a used one.
+async fn a_copy_of_a_code(after_secs: i64, session_ended: bool) -> Result<(), CoreError> {
+    let mut m = Mocks::new();
+    let mut calls = mockall::Sequence::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| Ok(wechat_session()));
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| Err(WeChatError::CodeUsed));
+    m.sessions
+        .expect_open_login()
+        .times(1)
+        .returning(|_| Ok(opened("u1", true, "s1")));
+    m.sessions.expect_find_session().returning(move |_| {
+        Ok(Some(Session {
+            revoked_at: session_ended.then_some(NOW),
+            ..session("s1", "u1")
+        }))
+    });
+    m.users
+        .expect_find_user()
+        .returning(|_| Ok(Some(user("u1"))));
+    m.tokens.expect_issue().returning(|_| Ok("t".into()));
+    let clock = Arc::clone(&m.clock);
+    let service = m.service();
+    service.login(None, "code-1").await.expect("first");
+    clock.advance(after_secs);
+    service.login(None, "code-1").await.map(|_| ())
+}
+
+#[tokio::test]
+async fn a_copy_after_the_replay_window_goes_to_wechat() {
+    assert!(matches!(
+        a_copy_of_a_code(11, false).await,
+        Err(CoreError::WeChat(WeChatError::CodeUsed))
+    ));
+}
+
+#[tokio::test]
+async fn a_copy_never_hands_out_a_session_that_ended() {
+    assert!(matches!(
+        a_copy_of_a_code(1, true).await,
+        Err(CoreError::WeChat(WeChatError::CodeUsed))
+    ));
 }
