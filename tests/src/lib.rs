@@ -74,6 +74,8 @@ pub struct Reply {
     pub text: String,
     /// The body as JSON (`Null` when empty or not JSON).
     pub json: Value,
+    /// The answer's headers, names in lower case (the last value of each).
+    pub headers: HashMap<String, String>,
 }
 
 impl Reply {
@@ -268,7 +270,15 @@ impl TestApp {
         };
         let bytes = res.body().limit(1 << 20).await.expect("body read");
         let text = String::from_utf8_lossy(&bytes).into_owned();
+        let headers = res
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
         Reply {
+            headers,
             status: res.status().as_u16(),
             content_type: res
                 .headers()

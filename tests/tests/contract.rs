@@ -316,6 +316,39 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit(db
     app.stop().await;
 }
 
+async fn every_answer_carries_a_request_id(db: &TestDatabase) {
+    let app = TestApp::spawn(db.url()).await;
+    let id_of = |reply: &wxlogin_e2e::Reply| reply.headers.get("x-request-id").cloned();
+    let given = app
+        .request_with(
+            "GET",
+            "/healthz",
+            &[("X-Request-Id", "abc-123_x.y:z")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        id_of(&given).as_deref(),
+        Some("abc-123_x.y:z"),
+        "a sane id is kept"
+    );
+    let made = app.request("GET", "/api/nothing", None, None).await;
+    let made_id = id_of(&made).expect("one is made");
+    assert!(
+        made_id.len() >= 16 && made_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{made_id}"
+    );
+    let long = "x".repeat(200);
+    for insane in [long.as_str(), "a b", "<script>"] {
+        let reply = app
+            .request_with("GET", "/healthz", &[("X-Request-Id", insane)], None)
+            .await;
+        let id = id_of(&reply).expect("one is made");
+        assert_ne!(id, insane, "an insane id is replaced");
+    }
+    app.stop().await;
+}
+
 async fn unknown_routes_and_wrong_methods_answer_json(db: &TestDatabase) {
     let app = TestApp::spawn(db.url()).await;
     assert_error(
@@ -410,6 +443,7 @@ async fn login_attempts_are_limited_per_client(db: &TestDatabase) {
 }
 
 wxlogin_e2e::on_both_databases!(
+    every_answer_carries_a_request_id,
     behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit,
     ended_sessions_are_purged_on_schedule,
     a_new_user_is_created_and_a_returning_user_found,

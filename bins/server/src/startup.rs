@@ -144,11 +144,14 @@ impl Application {
                         .error_handler(|e, _| json_error(e).into()),
                 )
                 .app_data(web::PayloadConfig::default().limit(max_body))
-                // Path only (%U, no query string) and never headers: no token reaches the log.
+                // Path only (%U, no query string) and no header but the request id: no token
+                // reaches the log.
                 .wrap(
-                    middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
+                    middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms id=%{x-request-id}i")
                         .custom_request_replace("method", |req| req.method().to_string()),
                 )
+                // Outside the logger, so that the id it puts on the request is logged.
+                .wrap(middleware::from_fn(request_id))
                 .wrap(middleware::from_fn(json_in_utf8))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
@@ -273,4 +276,35 @@ async fn purge_sessions(service: Arc<LoginService>, after: i64) {
             ),
         }
     }
+}
+
+/// The longest request id taken from a client.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// `X-Request-Id`: the client's, when it is sane (1 to 128 of letters, digits, `-`, `_`, `.`,
+/// `:`), else a new one; put on the request (so the log line carries it) and echoed in the
+/// answer.
+async fn request_id(
+    mut req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderName, HeaderValue};
+    let name = HeaderName::from_static("x-request-id");
+    let given = req
+        .headers()
+        .get(&name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            (1..=MAX_REQUEST_ID_LEN).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        })
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let value = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
+    req.headers_mut().insert(name.clone(), value.clone());
+    let mut res = next.call(req).await?;
+    res.headers_mut().insert(name, value);
+    Ok(res)
 }
