@@ -190,6 +190,18 @@ impl TestApp {
         }
     }
 
+    /// Another instance of this deployment: the same WeChat (and so the same apps), on
+    /// `database_url`, with `env` on top.
+    pub async fn another_instance(&self, database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_with(Spawn {
+            database_url,
+            env,
+            fake: Some(self.shared_fake()),
+            apps: self.fake.appids().len(),
+        })
+        .await
+    }
+
     /// The fake and its URL, to start another instance against the same WeChat.
     pub fn shared_fake(&self) -> (FakeWeChat, String) {
         let url = self

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use wxlogin_e2e::{Spawn, TestApp, assert_error};
+use wxlogin_e2e::{TestApp, assert_error};
 use wxlogin_fake_wechat::{DEV_APPIDS, FakePush, PushFormat, PushMode};
 use wxlogin_store::testing::TestDatabase;
 
@@ -324,13 +324,9 @@ async fn deletions_logouts_and_pushes_on_one_instance_end_the_sessions_cached_on
         return;
     };
     let a = TestApp::spawn_apps(db.url(), 2).await;
-    let b = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("SESSION_CACHE_MS", "60000")],
-        fake: Some(a.shared_fake()),
-        apps: 2,
-    })
-    .await;
+    let b = a
+        .another_instance(db.url(), &[("SESSION_CACHE_MS", "60000")])
+        .await;
     let token = a.token_in(SHOP, "ida.1").await;
     let everywhere = a.token_in(CLUB, "jon.1").await;
     let pushed_out = a.token_in(SHOP, "kim.1").await;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use wxlogin_e2e::{Spawn, TOKEN_SECRET, TestApp, assert_error};
+use wxlogin_e2e::{TOKEN_SECRET, TestApp, assert_error};
 use wxlogin_fake_wechat::{DEV_APPID, DEV_APPIDS};
 use wxlogin_store::testing::TestDatabase;
 
@@ -215,13 +215,9 @@ async fn two_instances_on_one_postgres_share_identities_and_merges() {
         return;
     };
     let a = TestApp::spawn_apps(db.url(), 2).await;
-    let b = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("SESSION_CACHE_MS", "60000")],
-        fake: Some(a.shared_fake()),
-        apps: 2,
-    })
-    .await;
+    let b = a
+        .another_instance(db.url(), &[("SESSION_CACHE_MS", "60000")])
+        .await;
     // One person, through both apps, on both instances at once: one account.
     let (x, y) =
         futures_util::future::join(a.login_in(SHOP, "hana.1"), b.login_in(CLUB, "hana.2")).await;

@@ -346,8 +346,8 @@ fn lost_race(
 }
 
 /// A first login without unionid: nothing to link or merge, so no lock is needed; the
-/// identity's primary key decides races. Not in a transaction on PostgreSQL: should the server
-/// stop between the two inserts, an account without identity is left, which nothing reads.
+/// identity's primary key decides races. On PostgreSQL account and identity are one statement;
+/// only the loser of a race on the identity makes an account for nothing, and removes it.
 pub(crate) fn add_identity_without_unionid(
     conn: &mut AnyConnection,
     appid: &str,

@@ -19,15 +19,12 @@ const APP: &str = "wxapp-one";
 const OTHER_APP: &str = "wxapp-two";
 
 async fn open(db: &TestDatabase) -> DieselUserStore {
-    let store = DieselUserStore::connect(
-        db.url(),
-        &PoolOptions {
-            max_size: 8,
-            ..PoolOptions::default()
-        },
-        test_sealer(),
-    )
-    .expect("database reachable");
+    open_with(db, PoolOptions::default()).await
+}
+
+async fn open_with(db: &TestDatabase, pool: PoolOptions) -> DieselUserStore {
+    let store =
+        DieselUserStore::connect(db.url(), &pool, test_sealer()).expect("database reachable");
     store.run_migrations().await.expect("migrations apply");
     store
 }
@@ -335,16 +332,14 @@ async fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
 async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
     // A method that held one pooled connection while asking for another would wait out the
     // pool timeout here and fail.
-    let store = DieselUserStore::connect(
-        db.url(),
-        &PoolOptions {
+    let store = open_with(
+        db,
+        PoolOptions {
             max_size: 1,
             connection_timeout: std::time::Duration::from_secs(2),
         },
-        test_sealer(),
     )
-    .expect("database reachable");
-    store.run_migrations().await.expect("migrations apply");
+    .await;
     let (user, _) = store
         .find_or_create_user(APP, &openid("m"), Some(&UnionId::new("u-m")), NOW)
         .await
@@ -1487,16 +1482,14 @@ contract!(
 async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDatabase) {
     // Two connections and a short pool timeout: 64 calls at once would time out waiting for a
     // connection on blocking threads; waiting for a permit first, they all get one in turn.
-    let store = DieselUserStore::connect(
-        db.url(),
-        &PoolOptions {
+    let store = open_with(
+        db,
+        PoolOptions {
             max_size: 2,
             connection_timeout: std::time::Duration::from_millis(500),
         },
-        test_sealer(),
     )
-    .expect("database reachable");
-    store.run_migrations().await.expect("migrations apply");
+    .await;
     let (user, _) = store
         .find_or_create_user(APP, &openid("burst"), None, NOW)
         .await
