@@ -193,12 +193,21 @@ pub(crate) fn locked<T>(
     })
 }
 
-/// The lock key of the person a login is for.
+/// The lock key of the person a login is for: their unionid's when WeChat sent one, else
+/// their identity's.
 pub(crate) fn person_key(appid: &str, openid: &OpenId, unionid: Option<&UnionId>) -> String {
     match unionid {
-        Some(unionid) => format!("wxlogin unionid {}", unionid.expose()),
-        None => format!("wxlogin identity {appid} {}", openid.expose()),
+        Some(unionid) => unionid_key(unionid.expose()),
+        None => identity_key(appid, openid.expose()),
     }
+}
+
+fn unionid_key(unionid: &str) -> String {
+    format!("wxlogin unionid {unionid}")
+}
+
+fn identity_key(appid: &str, openid: &str) -> String {
+    format!("wxlogin identity {appid} {openid}")
 }
 
 /// Finds, creates, links or merges the account of identity (`appid`, `openid`). Run it
@@ -639,12 +648,8 @@ fn account_keys(conn: &mut AnyConnection, row: &UserRow) -> DbResult<Vec<String>
         .load(&mut *conn)?;
     let mut keys: Vec<String> = identities
         .iter()
-        .map(|(appid, openid)| person_key(appid, &OpenId::new(openid.clone()), None))
-        .chain(
-            row.unionid
-                .iter()
-                .map(|u| person_key("", &OpenId::new(""), Some(&UnionId::new(u.clone())))),
-        )
+        .map(|(appid, openid)| identity_key(appid, openid))
+        .chain(row.unionid.as_deref().map(unionid_key))
         .collect();
     keys.sort();
     keys.dedup();
