@@ -67,8 +67,9 @@ pub fn session_signature(session_key: &SessionKey, msg: &[u8]) -> String {
 /// Decrypts `encryptedData` with `iv` and the user's session_key (AES-128-CBC, strict PKCS#7)
 /// and checks that its `watermark.appid` is `appid`. Returns the plaintext JSON object.
 ///
-/// Base64 is read leniently where copies are known to be mangled: surrounding and embedded
-/// line breaks are dropped and a space is read as the `+` that form encoding turned into one.
+/// Base64 is read leniently where copies are known to be mangled: line breaks anywhere are
+/// dropped, a space inside the text is read as the `+` that form encoding turned into one, and
+/// spaces at either end are read as padding or as such a `+`, whichever makes whole base64.
 pub fn decrypt_open_data(
     encrypted_data: &str,
     iv: &str,
@@ -76,20 +77,42 @@ pub fn decrypt_open_data(
     appid: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, OpenDataError> {
     let key = decode("session_key", session_key.expose())?;
-    let iv = decode("iv", iv)?;
-    let data = decode("encryptedData", encrypted_data)?;
+    let ivs = decode_mangled("iv", iv)?;
+    let datas = decode_mangled("encryptedData", encrypted_data)?;
+    let mut first_error = None;
+    // At most a few readings each (see `decode_mangled`); the first that decrypts wins, and a
+    // failure reports the plainest reading's reason.
+    for iv in &ivs {
+        for data in &datas {
+            match decrypt_one(&key, iv, data, appid) {
+                Ok(object) => return Ok(object),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    Err(first_error.unwrap_or(OpenDataError::Base64("encryptedData")))
+}
+
+fn decrypt_one(
+    key: &[u8],
+    iv: &[u8],
+    data: &[u8],
+    appid: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, OpenDataError> {
     if key.len() != 16 {
         return Err(OpenDataError::KeyLength(key.len()));
     }
     if iv.len() != 16 {
         return Err(OpenDataError::IvLength(iv.len()));
     }
-    if data.is_empty() || data.len() % 16 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(OpenDataError::CiphertextLength(data.len()));
     }
-    let plain = cbc::Decryptor::<Aes128>::new_from_slices(&key, &iv)
+    let plain = cbc::Decryptor::<Aes128>::new_from_slices(key, iv)
         .map_err(|_| OpenDataError::KeyLength(key.len()))?
-        .decrypt_padded_vec::<Pkcs7>(&data)
+        .decrypt_padded_vec::<Pkcs7>(data)
         .map_err(|_| OpenDataError::Padding)?;
     let serde_json::Value::Object(object) =
         serde_json::from_slice(&plain).map_err(|_| OpenDataError::NotJson)?
@@ -108,15 +131,36 @@ pub fn decrypt_open_data(
 }
 
 fn decode(field: &'static str, text: &str) -> Result<Vec<u8>, OpenDataError> {
-    let cleaned: String = text
-        .trim()
+    STANDARD
+        .decode(text.trim())
+        .map_err(|_| OpenDataError::Base64(field))
+}
+
+/// The readings of a copy that may have been line-wrapped, padded with spaces and form-encoded
+/// (`+` sent as a space). A space at either end is either padding or such a `+`: of those
+/// readings, the ones with the fewest restored `+` that are whole base64 are returned (at most
+/// four, since base64 comes in groups of four characters), plainest first.
+fn decode_mangled(field: &'static str, text: &str) -> Result<Vec<Vec<u8>>, OpenDataError> {
+    let text: String = text
         .chars()
         .filter(|c| !matches!(c, '\n' | '\r' | '\t'))
-        .map(|c| if c == ' ' { '+' } else { c })
         .collect();
-    STANDARD
-        .decode(cleaned)
-        .map_err(|_| OpenDataError::Base64(field))
+    let core = text.trim_matches(' ');
+    let leading = text.len() - text.trim_start_matches(' ').len();
+    let trailing = text.len() - text.trim_end_matches(' ').len();
+    let core = core.replace(' ', "+");
+    let missing = (4 - core.len() % 4) % 4;
+    let readings: Vec<Vec<u8>> = (0..=missing)
+        .filter(|front| *front <= leading && missing - front <= trailing)
+        .filter_map(|front| {
+            let reading = format!("{}{core}{}", "+".repeat(front), "+".repeat(missing - front));
+            STANDARD.decode(reading).ok()
+        })
+        .collect();
+    if readings.is_empty() {
+        return Err(OpenDataError::Base64(field));
+    }
+    Ok(readings)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -69,4 +69,33 @@ proptest! {
         let decrypted = decrypt_open_data(&data, &iv, &SessionKey::new(key), APPID);
         prop_assert_eq!(decrypted.map(serde_json::Value::Object), Ok(plain));
     }
+
+    /// A copy mangled in transport — `+` sent as spaces (even at either end), wrapped at any
+    /// width, padded with spaces and line breaks — decrypts to what was encrypted.
+    #[test]
+    fn mangled_copies_decrypt_back(
+        key in proptest::collection::vec(any::<u8>(), 16..=16),
+        nick in ".{0,80}",
+        width in 1usize..100,
+        front in "[ \n]{0,3}",
+        back in "[ \n]{0,3}",
+    ) {
+        let key = base64_of(key);
+        let plain = serde_json::json!({
+            "nickName": nick, "watermark": { "appid": APPID, "timestamp": 1 },
+        });
+        let (data, iv) = encrypt_open_data(&key, plain.to_string().as_bytes());
+        let mangle = |text: &str| {
+            let wrapped = text
+                .replace('+', " ")
+                .as_bytes()
+                .chunks(width)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n");
+            format!("{front}{wrapped}{back}")
+        };
+        let decrypted = decrypt_open_data(&mangle(&data), &mangle(&iv), &SessionKey::new(key), APPID);
+        prop_assert_eq!(decrypted.map(serde_json::Value::Object), Ok(plain));
+    }
 }
