@@ -535,3 +535,83 @@ async fn a_lost_database_answers_503_unavailable() {
     assert_eq!(app.request("GET", "/healthz", None, None).await.status, 200);
     app.stop().await;
 }
+
+/// `/openapi.json` is served, and the errors real requests get are the ones it describes for
+/// that route and status.
+#[actix_rt::test]
+async fn the_api_description_is_served_and_describes_the_errors_answered() {
+    let db = TestDatabase::sqlite();
+    let app = TestApp::spawn(db.url()).await;
+    let served = app.request("GET", "/openapi.json", None, None).await;
+    assert_eq!(served.status, 200);
+    assert_eq!(served.content_type, "application/json; charset=utf-8");
+    assert!(
+        served.json["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+    let head = app.request("HEAD", "/openapi.json", None, None).await;
+    assert_eq!((head.status, head.text.as_str()), (200, ""));
+
+    let token = app.token("olga.1").await;
+    let bearer = format!("Bearer {token}");
+    let answered = [
+        ("/api/login", "post", app.login("invalid").await),
+        ("/api/login", "post", app.login("").await),
+        ("/api/login", "post", app.login("risky").await),
+        (
+            "/api/me",
+            "get",
+            app.request("GET", "/api/me", None, None).await,
+        ),
+        (
+            "/api/me",
+            "put",
+            app.request("PUT", "/api/me", Some(&bearer), Some(r#"{"id": 1}"#))
+                .await,
+        ),
+        (
+            "/api/me/phone",
+            "post",
+            app.request(
+                "POST",
+                "/api/me/phone",
+                Some(&bearer),
+                Some(r#"{"code": ""}"#),
+            )
+            .await,
+        ),
+        (
+            "/api/me",
+            "delete",
+            app.request(
+                "DELETE",
+                "/api/me",
+                Some(&bearer),
+                Some(r#"{"code": "zoe.1"}"#),
+            )
+            .await,
+        ),
+        (
+            "/wechat/push/{appid}",
+            "get",
+            app.request("GET", "/wechat/push/wx0", None, None).await,
+        ),
+    ];
+    for (path, method, reply) in answered {
+        let status = reply.status.to_string();
+        let described = &served.json["paths"][path][method]["responses"][&status];
+        let examples = &described["content"]["application/json"]["examples"];
+        assert!(
+            examples.get(reply.error()).is_some(),
+            "{method} {path} answered {status} {}, which is not described: {described}",
+            reply.error()
+        );
+    }
+    // A body of `null` is no body, as the description of logout allows.
+    let ended = app
+        .request("POST", "/api/logout", Some(&bearer), Some("null"))
+        .await;
+    assert_eq!(ended.status, 204, "{}", ended.text);
+    app.stop().await;
+}

@@ -4,12 +4,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use wxlogin_core::Caller;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiErrorKind};
 use crate::state::AppState;
 
 /// The caller of a protected route, after its token and session were checked.
@@ -40,21 +39,17 @@ impl FromRequest for Authenticated {
             .get(AUTHORIZATION)
             .map(|v| v.to_str().map(|s| token_from_header(s).map(str::to_owned)));
         Box::pin(async move {
-            let state = state.ok_or_else(|| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no state")
-            })?;
+            let state = state.ok_or_else(|| ApiError::new(ApiErrorKind::Internal, "no state"))?;
             let token = match token {
                 None | Some(Ok(None)) => {
                     return Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "not_logged_in",
+                        ApiErrorKind::NotLoggedIn,
                         "log in first: no token was sent",
                     ));
                 }
                 Some(Err(_)) => {
                     return Err(ApiError::new(
-                        StatusCode::UNAUTHORIZED,
-                        "token_invalid",
+                        ApiErrorKind::TokenInvalid,
                         "the login token is invalid; log in again",
                     ));
                 }

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError, error::JsonPayloadError};
 use serde::Serialize;
+use utoipa::ToSchema;
 use wxlogin_core::{CoreError, ErrorKind};
 use wxlogin_domain::error_chain;
 
@@ -10,22 +11,149 @@ use wxlogin_domain::error_chain;
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    kind: &'static str,
+    kind: ApiErrorKind,
     msg: String,
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: u16,
-    error: &'a str,
-    msg: &'a str,
+/// Every `error` an answer can carry. One enum, so that `/openapi.json` lists exactly the
+/// kinds the code can send, and a front end can switch over them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiErrorKind {
+    /// 400: the body is not JSON, has wrong types or missing fields, or values out of bounds.
+    InvalidRequest,
+    /// 400: the login code is empty or malformed, or WeChat rejected it.
+    InvalidCode,
+    /// 400: the login names no configured mini program, or none when several are served.
+    UnknownApp,
+    /// 400: `rawData` whose signature does not match.
+    InvalidSignature,
+    /// 400: `encryptedData` that does not decrypt or is another app's or person's.
+    DecryptFailed,
+    /// 401: no token was sent.
+    NotLoggedIn,
+    /// 401: a malformed token, a bad signature, a wrong issuer or audience.
+    TokenInvalid,
+    /// 401: the session behind the token has expired.
+    TokenExpired,
+    /// 401: the session was ended (logout, deletion, merge).
+    SessionRevoked,
+    /// 403: WeChat flags the user as high risk.
+    RiskyUser,
+    /// 403: `DELETE /api/me` with a code that is not the caller's.
+    ReauthFailed,
+    /// 403: a WeChat push with a bad signature, a stale timestamp, or undecryptable.
+    PushRejected,
+    /// 404: no such route (or a push to an app without push settings).
+    NotFound,
+    /// 405: the route does not take that method.
+    MethodNotAllowed,
+    /// 413: the body is over the limit.
+    PayloadTooLarge,
+    /// 429: too many attempts, or WeChat's own limit.
+    RateLimited,
+    /// 502: WeChat answered something that is neither success nor a known error.
+    WechatError,
+    /// 503: WeChat is busy, unreachable, timed out, or out of quota.
+    WechatUnavailable,
+    /// 503: the database cannot be reached.
+    Unavailable,
+    /// 500: a bug; the log has the cause.
+    Internal,
+}
+
+impl ApiErrorKind {
+    /// Every kind, for the API description and its tests.
+    pub const ALL: [Self; 20] = [
+        Self::InvalidRequest,
+        Self::InvalidCode,
+        Self::UnknownApp,
+        Self::InvalidSignature,
+        Self::DecryptFailed,
+        Self::NotLoggedIn,
+        Self::TokenInvalid,
+        Self::TokenExpired,
+        Self::SessionRevoked,
+        Self::RiskyUser,
+        Self::ReauthFailed,
+        Self::PushRejected,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::PayloadTooLarge,
+        Self::RateLimited,
+        Self::WechatError,
+        Self::WechatUnavailable,
+        Self::Unavailable,
+        Self::Internal,
+    ];
+
+    /// The one status each kind is answered with, as the contract's tables say.
+    pub fn status(self) -> StatusCode {
+        use StatusCode as S;
+        match self {
+            Self::InvalidRequest
+            | Self::InvalidCode
+            | Self::UnknownApp
+            | Self::InvalidSignature
+            | Self::DecryptFailed => S::BAD_REQUEST,
+            Self::NotLoggedIn | Self::TokenInvalid | Self::TokenExpired | Self::SessionRevoked => {
+                S::UNAUTHORIZED
+            }
+            Self::RiskyUser | Self::ReauthFailed | Self::PushRejected => S::FORBIDDEN,
+            Self::NotFound => S::NOT_FOUND,
+            Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
+            Self::RateLimited => S::TOO_MANY_REQUESTS,
+            Self::WechatError => S::BAD_GATEWAY,
+            Self::WechatUnavailable | Self::Unavailable => S::SERVICE_UNAVAILABLE,
+            Self::Internal => S::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The `error` text of this kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidCode => "invalid_code",
+            Self::UnknownApp => "unknown_app",
+            Self::InvalidSignature => "invalid_signature",
+            Self::DecryptFailed => "decrypt_failed",
+            Self::NotLoggedIn => "not_logged_in",
+            Self::TokenInvalid => "token_invalid",
+            Self::TokenExpired => "token_expired",
+            Self::SessionRevoked => "session_revoked",
+            Self::RiskyUser => "risky_user",
+            Self::ReauthFailed => "reauth_failed",
+            Self::PushRejected => "push_rejected",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited => "rate_limited",
+            Self::WechatError => "wechat_error",
+            Self::WechatUnavailable => "wechat_unavailable",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// The body of every error answer.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"code": 401, "error": "session_revoked", "msg": "the login session was ended; log in again"}))]
+pub struct ErrorBody {
+    /// The HTTP status, repeated for clients that only see the body.
+    pub code: u16,
+    /// What went wrong, to branch on.
+    pub error: ApiErrorKind,
+    /// What went wrong, for people; never a secret, never a cause from inside.
+    pub msg: String,
 }
 
 impl ApiError {
-    /// An error of `kind` answered with `status`.
-    pub fn new(status: StatusCode, kind: &'static str, msg: impl Into<String>) -> Self {
+    /// An error of `kind`, answered with the kind's status.
+    pub fn new(kind: ApiErrorKind, msg: impl Into<String>) -> Self {
         Self {
-            status,
+            status: kind.status(),
             kind,
             msg: msg.into(),
         }
@@ -33,18 +161,24 @@ impl ApiError {
 
     /// 400 `invalid_request`.
     pub fn invalid_request(msg: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)
+        Self::new(ApiErrorKind::InvalidRequest, msg)
     }
 
     /// The kind, for tests and logs.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ApiErrorKind {
         self.kind
     }
 }
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.kind, self.msg)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.kind.as_str(),
+            self.msg
+        )
     }
 }
 
@@ -61,7 +195,7 @@ impl ResponseError for ApiError {
         response.json(ErrorBody {
             code: self.status.as_u16(),
             error: self.kind,
-            msg: &self.msg,
+            msg: self.msg.clone(),
         })
     }
 }
@@ -71,7 +205,6 @@ impl From<CoreError> for ApiError {
     /// once, at a level that says whether an operator must look. Causes are never sent.
     fn from(e: CoreError) -> Self {
         use ErrorKind as K;
-        use StatusCode as S;
         let kind = e.kind();
         let chain = error_chain(&e);
         match kind {
@@ -81,102 +214,77 @@ impl From<CoreError> for ApiError {
         }
         match kind {
             K::MalformedCode => Self::new(
-                S::BAD_REQUEST,
-                "invalid_code",
+                ApiErrorKind::InvalidCode,
                 "the login code is empty or malformed",
             ),
             K::UnknownApp => Self::new(
-                S::BAD_REQUEST,
-                "unknown_app",
+                ApiErrorKind::UnknownApp,
                 "the login names no mini program served here (give its \"appid\")",
             ),
             K::InvalidCode => Self::new(
-                S::BAD_REQUEST,
-                "invalid_code",
+                ApiErrorKind::InvalidCode,
                 "WeChat rejected the code (expired, used, or not for this app); get a new one",
             ),
             K::RateLimited => Self::new(
-                S::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ApiErrorKind::RateLimited,
                 "too many login attempts; try again in a minute",
             ),
             K::RiskyUser => Self::new(
-                S::FORBIDDEN,
-                "risky_user",
+                ApiErrorKind::RiskyUser,
                 "WeChat blocked this login as high risk",
             ),
             K::WeChatUnavailable => Self::new(
-                S::SERVICE_UNAVAILABLE,
-                "wechat_unavailable",
+                ApiErrorKind::WechatUnavailable,
                 "WeChat is busy or unreachable; try again",
             ),
             K::WeChatQuotaExhausted => Self::new(
-                S::SERVICE_UNAVAILABLE,
-                "wechat_unavailable",
+                ApiErrorKind::WechatUnavailable,
                 "WeChat's daily quota for this call is used up; try again tomorrow",
             ),
-            K::WeChatFailed => Self::new(
-                S::BAD_GATEWAY,
-                "wechat_error",
-                "WeChat answered unexpectedly",
-            ),
+            K::WeChatFailed => Self::new(ApiErrorKind::WechatError, "WeChat answered unexpectedly"),
             K::TokenInvalid => Self::new(
-                S::UNAUTHORIZED,
-                "token_invalid",
+                ApiErrorKind::TokenInvalid,
                 "the login token is invalid; log in again",
             ),
             K::TokenExpired => Self::new(
-                S::UNAUTHORIZED,
-                "token_expired",
+                ApiErrorKind::TokenExpired,
                 "the login session has expired; log in again",
             ),
             K::SessionRevoked => Self::new(
-                S::UNAUTHORIZED,
-                "session_revoked",
+                ApiErrorKind::SessionRevoked,
                 "the login session was ended; log in again",
             ),
             K::InvalidSignature => Self::new(
-                S::BAD_REQUEST,
-                "invalid_signature",
+                ApiErrorKind::InvalidSignature,
                 "the rawData signature does not match: the data was altered",
             ),
             K::DecryptFailed => Self::new(
-                S::BAD_REQUEST,
-                "decrypt_failed",
+                ApiErrorKind::DecryptFailed,
                 format!("the encrypted data cannot be used: {}", cause_text(&e)),
             ),
             K::SessionKeyStale => Self::new(
-                S::UNAUTHORIZED,
-                "token_expired",
+                ApiErrorKind::TokenExpired,
                 "WeChat no longer honours this login's session key; log in again (wx.login) and retry",
             ),
             K::InvalidProfile => Self::invalid_request(e.to_string()),
             K::UserRateLimited => Self::new(
-                S::TOO_MANY_REQUESTS,
-                "rate_limited",
+                ApiErrorKind::RateLimited,
                 "too many requests for WeChat data from this account; try again in a minute",
             ),
             K::ReauthFailed => Self::new(
-                S::FORBIDDEN,
-                "reauth_failed",
+                ApiErrorKind::ReauthFailed,
                 "the code does not prove it is you: get a fresh code from wx.login and retry",
             ),
             K::PushRejected => Self::new(
-                S::FORBIDDEN,
-                "push_rejected",
+                ApiErrorKind::PushRejected,
                 "the push is not signed by this app's Token, is stale, or does not decrypt",
             ),
-            K::NotFound => Self::new(S::NOT_FOUND, "not_found", "no such route"),
+            K::NotFound => Self::new(ApiErrorKind::NotFound, "no such route"),
             K::StoreUnavailable => Self::new(
-                S::SERVICE_UNAVAILABLE,
-                "unavailable",
+                ApiErrorKind::Unavailable,
                 "the service is temporarily unavailable",
             ),
-            _ => Self::new(
-                S::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal server error",
-            ),
+            _ => Self::new(ApiErrorKind::Internal, "internal server error"),
         }
     }
 }
@@ -191,8 +299,7 @@ pub fn json_error(e: JsonPayloadError) -> ApiError {
     match e {
         JsonPayloadError::Overflow { limit }
         | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ApiErrorKind::PayloadTooLarge,
             format!("the body is over the limit of {limit} bytes"),
         ),
         JsonPayloadError::ContentType => {

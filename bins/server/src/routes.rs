@@ -2,9 +2,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
 use wxlogin_core::{ProfileEdit, PushQuery, UserInfoData};
 use wxlogin_domain::User;
 
@@ -12,38 +12,35 @@ use wxlogin_domain::error_chain;
 
 use crate::auth::Authenticated;
 use crate::client_addr::{client_ip, limit_key};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiErrorKind};
 use crate::state::AppState;
 
-/// Mounts every route, with JSON errors for unknown paths and wrong methods.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/api/login").route(web::post().to(login)))
-        .service(
-            resource("/api/me")
-                .route(web::get().to(me))
-                .route(web::head().to(me))
-                .route(web::put().to(update_me))
-                .route(web::delete().to(delete_me)),
-        )
-        .service(resource("/api/me/userinfo").route(web::post().to(user_info)))
-        .service(resource("/api/me/phone").route(web::post().to(phone)))
-        .service(resource("/api/logout").route(web::post().to(logout)))
-        .service(
-            resource("/healthz")
-                .route(web::get().to(healthz))
-                .route(web::head().to(healthz)),
-        )
-        .service(
-            resource("/readyz")
-                .route(web::get().to(readyz))
-                .route(web::head().to(readyz)),
-        )
-        .service(
-            resource("/wechat/push/{appid}")
-                .route(web::get().to(push_url_check))
-                .route(web::head().to(push_url_check))
-                .route(web::post().to(push)),
-        );
+/// One table of every route: it mounts them ([`configure`]) and lists them ([`mounted`]), so
+/// that a test can hold the API description (`/openapi.json`) to exactly these.
+macro_rules! routes {
+    ($($path:literal => { $($method:ident: $handler:path),+ $(,)? }),+ $(,)?) => {
+        /// Mounts every route, with JSON errors for wrong methods.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $( cfg.service(resource($path)$(.route(web::$method().to($handler)))+); )+
+        }
+
+        /// Every (path, method) mounted, the path as OpenAPI writes it.
+        pub fn mounted() -> Vec<(&'static str, &'static str)> {
+            vec![$($(($path, stringify!($method)),)+)+]
+        }
+    };
+}
+
+routes! {
+    "/api/login" => { post: login },
+    "/api/me" => { get: me, head: me, put: update_me, delete: delete_me },
+    "/api/me/userinfo" => { post: user_info },
+    "/api/me/phone" => { post: phone },
+    "/api/logout" => { post: logout },
+    "/healthz" => { get: healthz, head: healthz },
+    "/readyz" => { get: readyz, head: readyz },
+    "/openapi.json" => { get: crate::openapi::openapi_json, head: crate::openapi::openapi_json },
+    "/wechat/push/{appid}" => { get: push_url_check, head: push_url_check, post: push },
 }
 
 fn resource(path: &str) -> actix_web::Resource {
@@ -52,19 +49,14 @@ fn resource(path: &str) -> actix_web::Resource {
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ApiErrorKind::MethodNotAllowed,
         "this route does not take that method",
     ))
 }
 
 /// The answer for paths no route serves.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such route",
-    ))
+    Err(ApiError::new(ApiErrorKind::NotFound, "no such route"))
 }
 
 /// Reads a request body that must be a JSON object. Read as a value first because serde
@@ -78,16 +70,29 @@ fn json_object<T: serde::de::DeserializeOwned>(body: serde_json::Value) -> Resul
 }
 
 /// `User` as the contract shows it: no openid, no unionid, RFC 3339 times.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UserBody {
+#[schema(as = User, example = json!({
+    "id": "0193a5f2-7c1e-7d4b-9a3e-2f1c0b9d8e7a", "nickName": "Olga", "avatarUrl": null,
+    "gender": 2, "phoneNumber": null, "apps": ["wx00000000000000fe"],
+    "createdAt": "2026-12-01T08:00:00Z", "updatedAt": "2026-12-01T08:00:00Z"
+}))]
+pub(crate) struct UserBody {
+    /// The stable public id of the account, not derived from any openid.
     id: String,
     nick_name: Option<String>,
     avatar_url: Option<String>,
+    /// WeChat's number: 0 unknown, 1 male, 2 female.
+    #[schema(minimum = 0, maximum = 2)]
     gender: Option<i32>,
+    /// As WeChat gave it (country code included outside mainland China); shown to its owner
+    /// only.
     phone_number: Option<String>,
+    /// The appids the account has logged in through.
     apps: Vec<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -111,8 +116,11 @@ impl From<User> for UserBody {
     }
 }
 
-#[derive(Deserialize)]
-struct LoginRequest {
+/// `POST /api/login`.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "0a1b2c3d4e5f6g7h8i9j"}))]
+pub(crate) struct LoginRequest {
+    /// The code `wx.login()` gave, once.
     code: String,
     /// Which mini program the code is of; else the `Referer`'s, else the only one served.
     #[serde(default)]
@@ -127,18 +135,43 @@ pub fn appid_from_referer(referer: &str) -> Option<&str> {
     (!appid.is_empty() && !rest.is_empty()).then_some(appid)
 }
 
-#[derive(Serialize)]
+/// The answer to a login.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct LoginResponse {
+pub(crate) struct LoginResponse {
+    /// The login token (a compact JWT), for `Authorization: Bearer <token>`.
     token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the token (and its session) expires.
+    #[schema(minimum = 0)]
     expires_in: i64,
+    #[schema(format = DateTime)]
     expires_at: String,
+    /// Whether this WeChat user had an account before this login.
     user_exist: bool,
     user_info: UserBody,
 }
 
-async fn login(
+/// Log in with a `wx.login` code
+///
+/// Exchanges the code with WeChat, finds or creates the account, opens a session and answers
+/// a token that expires with it. The mini program is the body's `appid`, else the one in the
+/// `Referer` that `wx.request` sets, else the only one served.
+#[utoipa::path(post, path = "/api/login", tag = "login",
+    request_body = LoginRequest,
+    params(("Referer" = Option<String>, Header,
+        description = "`https://servicewechat.com/{appid}/{version}/page-frame.html`, as `wx.request` sets it")),
+    responses((status = 200, description = "Logged in", body = LoginResponse, example = json!({
+        "token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl", "tokenType": "Bearer",
+        "expiresIn": 604800, "expiresAt": "2026-12-08T08:00:00Z", "userExist": false,
+        "userInfo": {"id": "0193a5f2-7c1e-7d4b-9a3e-2f1c0b9d8e7a", "nickName": null,
+            "avatarUrl": null, "gender": null, "phoneNumber": null,
+            "apps": ["wx00000000000000fe"], "createdAt": "2026-12-01T08:00:00Z",
+            "updatedAt": "2026-12-01T08:00:00Z"}
+    }))))]
+pub(crate) async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<serde_json::Value>,
@@ -156,8 +189,7 @@ async fn login(
             .is_err()
     {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ApiErrorKind::RateLimited,
             "too many login attempts; try again in a minute",
         ));
     }
@@ -180,17 +212,25 @@ async fn login(
     }))
 }
 
-async fn me(Authenticated(caller): Authenticated) -> HttpResponse {
+/// The caller's account
+#[utoipa::path(method(get, head), path = "/api/me", tag = "account",
+    responses((status = 200, description = "The caller's account", body = UserBody)))]
+pub(crate) async fn me(Authenticated(caller): Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(UserBody::from(caller.user))
 }
 
 /// `PUT /api/me`: absent fields stay, `null` clears, any other field is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ProfileRequest {
+#[schema(example = json!({"nickName": "Olga", "avatarUrl": null}))]
+pub(crate) struct ProfileRequest {
+    /// At most 64 characters; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 64)]
     nick_name: Option<Option<String>>,
+    /// An `http(s)` URL of at most 1024 characters; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 1024)]
     avatar_url: Option<Option<String>>,
 }
 
@@ -201,7 +241,13 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-async fn update_me(
+/// Edit the caller's profile
+///
+/// A partial update: absent fields stay as they are, `null` clears one. The phone number and
+/// the rest come from WeChat only.
+#[utoipa::path(put, path = "/api/me", tag = "account", request_body = ProfileRequest,
+    responses((status = 200, description = "The updated account", body = UserBody)))]
+pub(crate) async fn update_me(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
     body: web::Json<serde_json::Value>,
@@ -217,16 +263,26 @@ async fn update_me(
 
 /// `POST /api/me/userinfo`: what `wx.getUserInfo` returned; other fields it returns
 /// (`userInfo`, `cloudID`, `errMsg`) may come along and are ignored.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UserInfoRequest {
+pub(crate) struct UserInfoRequest {
+    /// `rawData` of `wx.getUserInfo`.
     raw_data: String,
+    /// `signature`: sha1 of rawData and the session_key.
     signature: String,
+    /// `encryptedData`, base64.
     encrypted_data: String,
+    /// `iv`, base64.
     iv: String,
 }
 
-async fn user_info(
+/// Fill the profile from `wx.getUserInfo`
+///
+/// Verifies `rawData` and decrypts `encryptedData` with the newest session_key of the caller in
+/// the session's mini program; data of another app or person is refused.
+#[utoipa::path(post, path = "/api/me/userinfo", tag = "account", request_body = UserInfoRequest,
+    responses((status = 200, description = "The account with the profile WeChat gave", body = UserBody)))]
+pub(crate) async fn user_info(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
     body: web::Json<serde_json::Value>,
@@ -243,12 +299,17 @@ async fn user_info(
 }
 
 /// `POST /api/me/phone`: `{"code": "<getPhoneNumber code>"}`.
-#[derive(Deserialize)]
-struct PhoneRequest {
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144"}))]
+pub(crate) struct PhoneRequest {
+    /// The code the `getPhoneNumber` button gave.
     code: String,
 }
 
-async fn phone(
+/// Bind the phone number of a `getPhoneNumber` code
+#[utoipa::path(post, path = "/api/me/phone", tag = "account", request_body = PhoneRequest,
+    responses((status = 200, description = "The account with its phone number", body = UserBody)))]
+pub(crate) async fn phone(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
     body: web::Json<serde_json::Value>,
@@ -258,15 +319,25 @@ async fn phone(
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
 
-/// `POST /api/logout`: no body, or `{"everywhere": true}` for every session of the account.
-#[derive(Deserialize, Default)]
+/// `POST /api/logout`: no body (or `null`), or `{"everywhere": true}` for every session of
+/// the account.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LogoutRequest {
+#[schema(example = json!({"everywhere": true}))]
+pub(crate) struct LogoutRequest {
+    /// End every session of the account, in every app, on every instance.
     #[serde(default)]
     everywhere: bool,
 }
 
-async fn logout(
+/// Log out
+///
+/// Ends the caller's session at once (or, with `everywhere`, all of the account's). The body
+/// is optional.
+#[utoipa::path(post, path = "/api/logout", tag = "login",
+    request_body(content = Option<LogoutRequest>, description = "Optional"),
+    responses((status = 204, description = "Logged out")))]
+pub(crate) async fn logout(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
     body: web::Bytes,
@@ -277,7 +348,12 @@ async fn logout(
     } else {
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::invalid_request(format!("the body is not valid JSON: {e}")))?;
-        json_object(value)?
+        // `null` is no body too: what a client that always sends its `data` sends.
+        if value.is_null() {
+            LogoutRequest::default()
+        } else {
+            json_object(value)?
+        }
     };
     if request.everywhere {
         state.service.logout_everywhere(&caller).await?;
@@ -288,12 +364,20 @@ async fn logout(
 }
 
 /// `DELETE /api/me`: `{"code": "<a fresh wx.login code>"}`.
-#[derive(Deserialize)]
-struct DeleteRequest {
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"code": "0a1b2c3d4e5f6g7h8i9j"}))]
+pub(crate) struct DeleteRequest {
+    /// A fresh `wx.login` code of the same person, in the session's mini program.
     code: String,
 }
 
-async fn delete_me(
+/// Delete the account
+///
+/// Re-authenticates by a fresh `wx.login` code of the same person, then deletes the account
+/// and everything attached to it, on every instance.
+#[utoipa::path(delete, path = "/api/me", tag = "account", request_body = DeleteRequest,
+    responses((status = 204, description = "Deleted")))]
+pub(crate) async fn delete_me(
     state: web::Data<AppState>,
     Authenticated(caller): Authenticated,
     body: web::Json<serde_json::Value>,
@@ -323,8 +407,18 @@ fn text_plain(body: String) -> HttpResponse {
         .body(body)
 }
 
-/// `GET /wechat/push/{appid}`: the URL check of WeChat's console.
-async fn push_url_check(
+/// The URL check of WeChat's message-push console
+///
+/// Answers `echostr` when `signature` is the sha1 of the sorted push Token, timestamp and
+/// nonce.
+#[utoipa::path(method(get, head), path = "/wechat/push/{appid}", tag = "wechat",
+    params(
+        ("appid" = String, Path, description = "The mini program the push settings are of"),
+        ("signature" = Option<String>, Query), ("timestamp" = Option<String>, Query),
+        ("nonce" = Option<String>, Query), ("echostr" = Option<String>, Query),
+    ),
+    responses((status = 200, description = "`echostr`", content_type = "text/plain; charset=utf-8", body = String)))]
+pub(crate) async fn push_url_check(
     state: web::Data<AppState>,
     appid: web::Path<String>,
     query: web::Query<std::collections::HashMap<String, String>>,
@@ -333,9 +427,21 @@ async fn push_url_check(
     Ok(text_plain(echostr))
 }
 
-/// `POST /wechat/push/{appid}`: an event, answered `success` once applied (WeChat waits 5 s,
-/// then retries).
-async fn push(
+/// A WeChat push (authorization events)
+///
+/// Plain or safe mode (`encrypt_type=aes`), an XML or a JSON body; answered `success` once
+/// applied (WeChat waits 5 s, then retries).
+#[utoipa::path(post, path = "/wechat/push/{appid}", tag = "wechat",
+    params(
+        ("appid" = String, Path, description = "The mini program the push is for"),
+        ("signature" = Option<String>, Query), ("timestamp" = Option<String>, Query),
+        ("nonce" = Option<String>, Query), ("encrypt_type" = Option<String>, Query),
+        ("msg_signature" = Option<String>, Query),
+    ),
+    request_body(description = "WeChat's message, XML or JSON", content(
+        (String = "text/xml"), (String = "application/xml"), (String = "application/json"))),
+    responses((status = 200, description = "Applied", content_type = "text/plain; charset=utf-8", body = String, example = "success")))]
+pub(crate) async fn push(
     state: web::Data<AppState>,
     appid: web::Path<String>,
     query: web::Query<std::collections::HashMap<String, String>>,
@@ -349,17 +455,31 @@ async fn push(
     Ok(text_plain("success".into()))
 }
 
-async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+/// What `/healthz` and `/readyz` answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Status {
+    /// `ok` (serving) or `ready` (the database answers).
+    #[schema(value_type = String, example = "ok")]
+    status: &'static str,
 }
 
-async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+/// Liveness: 200 while the process serves
+#[utoipa::path(method(get, head), path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Serving", body = Status, example = json!({"status": "ok"}))))]
+pub(crate) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Status { status: "ok" })
+}
+
+/// Readiness: 200 when the database answers, 503 otherwise
+#[utoipa::path(method(get, head), path = "/readyz", tag = "operations",
+    responses((status = 200, description = "Ready", body = Status, example = json!({"status": "ready"}))))]
+pub(crate) async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     // The same path as every other store call: a permit, a pooled connection, a query.
     match tokio::time::timeout(Duration::from_secs(3), state.service.ping()).await {
         Ok(Ok(())) => {
             // Ready or not, and nothing more: counters belong to metrics, not to a public
             // route.
-            Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })))
+            Ok(HttpResponse::Ok().json(Status { status: "ready" }))
         }
         outcome => {
             match outcome {
@@ -367,8 +487,7 @@ async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
                 _ => log::warn!("readiness check failed: the database took over 3 s"),
             }
             Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                ApiErrorKind::Unavailable,
                 "the database does not answer",
             ))
         }
