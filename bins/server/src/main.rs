@@ -4,10 +4,12 @@ use std::process::ExitCode;
 
 use wxlogin_server::{Application, Config};
 
-const USAGE: &str = "usage: wxlogin-server [--dev]
+const USAGE: &str = "usage: wxlogin-server [--dev | --openapi]
 
-  --dev   dev mode: a built-in fake WeChat, no credentials needed, SQLite by default.
-          Never for production.
+  --dev       dev mode: a built-in fake WeChat, no credentials needed, SQLite by default.
+              Never for production.
+  --openapi   print the OpenAPI 3.1 description of the HTTP API (what GET /openapi.json
+              answers) and exit, for generating clients without a running server.
 
 Configuration comes from the environment: WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE,
 TOKEN_SECRET, SESSION_KEY_SECRET, SESSION_TTL_SECS, SESSION_CACHE_MS, DATABASE_URL,
@@ -19,6 +21,10 @@ async fn main() -> ExitCode {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--dev" => dev = true,
+            "--openapi" => {
+                println!("{}", wxlogin_server::openapi::document_json());
+                return ExitCode::SUCCESS;
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

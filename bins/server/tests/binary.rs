@@ -74,6 +74,19 @@ fn an_unknown_argument_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
 }
 
+#[test]
+fn openapi_prints_the_description_without_configuration_or_a_server() {
+    let out = server().arg("--openapi").output().expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+    assert!(doc["paths"]["/api/login"]["post"].is_object());
+}
+
 struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,

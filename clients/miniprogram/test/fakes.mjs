@@ -1,0 +1,124 @@
+// Fakes of the platforms the client runs on — `wx`, Taro, uni-app — that record every call.
+// Their `request` is real HTTP (Node's fetch) to the real server; their `login` hands out
+// codes the dev-mode fake WeChat understands (`<person>.<n>`: that person's openid).
+
+let serial = 0;
+
+/**
+ * A fake `wx`. `person` names the WeChat user; `origins` maps origins in URLs to others; `code()` may give other codes (`invalid`,
+ * `risky`...); `now` is the clock `login` stamps its calls with; `answer(request)` may answer
+ * a request instead of the server (to inject a fault), or return undefined.
+ */
+export function fakeWx({ person = "olga", code, now = Date.now, answer, origins = {} } = {}) {
+  const calls = { login: [], request: [], checkSession: 0, codes: [] };
+  const storage = new Map();
+  let sessionFresh = true;
+  const wx = {
+    calls,
+    storage,
+    expireWeChatSession() {
+      sessionFresh = false;
+    },
+    login({ success, fail }) {
+      calls.login.push(now());
+      const given = code ? code() : `${person}.${++serial}`;
+      calls.codes.push(given);
+      setTimeout(() => (given === null ? fail({ errMsg: "login:fail" }) : success({ code: given, errMsg: "login:ok" })), 0);
+    },
+    request({ url, method = "GET", data, header = {}, success, fail }) {
+      const request = { url, path: new URL(url).pathname, method, header, data };
+      calls.request.push(request);
+      const injected = answer?.(request);
+      if (injected) {
+        setTimeout(() => success({ header: {}, ...injected }), 0);
+        return;
+      }
+      const body = data === undefined ? undefined : typeof data === "string" ? data : JSON.stringify(data);
+      // `origins` sends a hard-coded origin (an example's) to the test's server.
+      const target = Object.entries(origins).reduce((u, [from, to]) => u.replace(from, to), url);
+      fetch(target, { method, headers: header, body }).then(
+        async (res) => {
+          const text = await res.text();
+          let parsed = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // Not JSON: wx.request hands the text.
+          }
+          success({ statusCode: res.status, data: parsed, header: Object.fromEntries(res.headers), errMsg: "request:ok" });
+        },
+        (e) => fail({ errMsg: `request:fail ${e.cause?.code ?? e.message}` }),
+      );
+    },
+    getStorageSync(key) {
+      // wx answers "" for a key it does not hold.
+      return storage.has(key) ? storage.get(key) : "";
+    },
+    setStorageSync(key, value) {
+      storage.set(key, structuredClone(value));
+    },
+    removeStorageSync(key) {
+      storage.delete(key);
+    },
+    checkSession({ success, fail }) {
+      calls.checkSession += 1;
+      setTimeout(() => (sessionFresh ? success({ errMsg: "checkSession:ok" }) : fail({ errMsg: "checkSession:fail" })), 0);
+    },
+    /** The calls of `request` to `path`. */
+    requestsTo(path) {
+      return calls.request.filter((r) => r.path === path);
+    },
+  };
+  return wx;
+}
+
+/**
+ * A fake Taro: the same callbacks, and like Taro every call also returns a promise, which
+ * rejects when the call fails.
+ */
+export function fakeTaro(options) {
+  const wx = fakeWx(options);
+  const promised = (fn) => (o) =>
+    new Promise((resolve, reject) =>
+      fn({
+        ...o,
+        success: (res) => {
+          o.success?.(res);
+          resolve(res);
+        },
+        fail: (err) => {
+          o.fail?.(err);
+          reject(err);
+        },
+      }),
+    );
+  return {
+    wx,
+    login: promised(wx.login),
+    request: promised(wx.request),
+    checkSession: promised(wx.checkSession),
+    getStorageSync: wx.getStorageSync,
+    setStorageSync: wx.setStorageSync,
+    removeStorageSync: wx.removeStorageSync,
+  };
+}
+
+/** A fake uni-app: `uni.login` fails without `provider: "weixin"`, as on other platforms. */
+export function fakeUni(options) {
+  const wx = fakeWx(options);
+  return {
+    wx,
+    login(o) {
+      if (o.provider !== "weixin") {
+        setTimeout(() => o.fail?.({ errMsg: "login:fail provider" }), 0);
+        return;
+      }
+      wx.login(o);
+    },
+    request: wx.request,
+    checkSession: wx.checkSession,
+    getStorageSync: wx.getStorageSync,
+    setStorageSync: wx.setStorageSync,
+    removeStorageSync: wx.removeStorageSync,
+  };
+}

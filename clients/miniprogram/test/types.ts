@@ -1,0 +1,43 @@
+// Compiled, never run (`npm run typecheck`): the real `wx` of miniprogram-api-typings fits the
+// client, and the README's uses of the API type-check.
+import {
+  createClient,
+  isWxLoginError,
+  type ErrorKind,
+  type User,
+  type WxLike,
+} from "../src/index.js";
+
+const real: WxLike = wx;
+const client = createClient({ baseURL: "https://api.example.com", wx: real, appid: "wx1234" });
+
+export async function page(): Promise<User | null> {
+  try {
+    const me: User = await client.me();
+    const answer = await client.request<{ items: string[] }>({ url: "/api/orders", method: "GET" });
+    const items: string[] = answer.data.items;
+    void items;
+    return me;
+  } catch (e) {
+    if (isWxLoginError(e)) {
+      const kind: ErrorKind = e.error;
+      switch (kind) {
+        case "risky_user":
+        case "rate_limited":
+        case "network_error":
+          return null;
+        default:
+          throw e;
+      }
+    }
+    throw e;
+  }
+}
+
+// A getUserInfo / getPhoneNumber button's results go through as WeChat types them.
+export function handlers() {
+  wx.getUserInfo({
+    success: (res) => void client.sendUserInfo(res),
+  });
+  return (e: WechatMiniprogram.ButtonGetPhoneNumber) => client.sendPhoneNumber(e.detail);
+}
