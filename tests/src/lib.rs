@@ -25,6 +25,8 @@ pub struct TestApp {
     pub fake: FakeWeChat,
     /// The base URL of the fake WeChat this app talks to.
     pub fake_url: String,
+    /// `http://127.0.0.1:<port>` of `/metrics`, when `METRICS_BIND_ADDR` was set.
+    pub metrics: Option<String>,
     handle: ServerHandle,
     task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
     _fake_running: Option<RunningFake>,
@@ -174,12 +176,14 @@ impl TestApp {
             Config::from_env(false, |name| env.get(name).cloned()).expect("valid test config");
         let app = Application::build(config).await.expect("server starts");
         let base = format!("http://{}", app.addr());
+        let metrics = app.metrics_addr().map(|addr| format!("http://{addr}"));
         let handle = app.handle();
         let task = actix_web::rt::spawn(app.run_until_stopped());
         Self {
             base,
             fake,
             fake_url,
+            metrics,
             handle,
             task,
             _fake_running: running,

@@ -101,6 +101,8 @@ pub struct Config {
     pub db_pool_size: u32,
     /// Where to listen.
     pub bind_addr: SocketAddr,
+    /// Where `/metrics` listens, on a listener of its own; `None`: no metrics served.
+    pub metrics_bind_addr: Option<SocketAddr>,
     /// Login attempts per client IP per minute; 0 turns the limit off.
     pub login_rate_limit: u32,
     /// How long a login code's first answer is replayed to copies of it, seconds.
@@ -332,6 +334,32 @@ impl Config {
             ));
         }
 
+        let metrics_bind_addr = var("METRICS_BIND_ADDR")
+            .filter(|v| !v.trim().is_empty())
+            .and_then(|addr| match addr.trim().parse::<SocketAddr>() {
+                Ok(parsed) if parsed == bind_addr && parsed.port() != 0 => {
+                    problems.push(format!(
+                        "METRICS_BIND_ADDR {parsed} is BIND_ADDR: metrics are served on a \
+                         listener of their own, never the public one"
+                    ));
+                    None
+                }
+                Ok(parsed) if dev && !parsed.ip().is_loopback() => {
+                    problems.push(format!(
+                        "METRICS_BIND_ADDR {parsed} is not a loopback address, but --dev listens \
+                         on this machine only: use 127.0.0.1 or drop --dev"
+                    ));
+                    None
+                }
+                Ok(parsed) => Some(parsed),
+                Err(_) => {
+                    problems.push(format!(
+                        "METRICS_BIND_ADDR {addr:?} is not an address like 127.0.0.1:9090"
+                    ));
+                    None
+                }
+            });
+
         let api_base = var("WECHAT_API_BASE")
             .filter(|_| !dev)
             .unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
@@ -387,6 +415,7 @@ impl Config {
             database_url,
             db_pool_size: u32::try_from(db_pool_size).unwrap_or(DEFAULT_POOL_SIZE),
             bind_addr,
+            metrics_bind_addr,
             login_rate_limit: u32::try_from(login_rate_limit).unwrap_or(0),
             trusted_proxies,
             user_rate_limit: u32::try_from(user_rate_limit).unwrap_or(0),
@@ -728,6 +757,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn metrics_listen_apart_from_the_api_and_only_when_asked() {
+        assert_eq!(read(false, &GOOD).expect("valid").metrics_bind_addr, None);
+        let with = |addr: &'static str| {
+            let mut vars = GOOD.to_vec();
+            vars.push(("METRICS_BIND_ADDR", addr));
+            read(false, &vars)
+        };
+        assert_eq!(
+            with("127.0.0.1:9090").expect("valid").metrics_bind_addr,
+            Some("127.0.0.1:9090".parse().expect("address"))
+        );
+        let problems = with("127.0.0.1:8080").expect_err("the public listener");
+        assert!(problems[0].contains("is BIND_ADDR"), "{problems:?}");
+        let problems = with("metrics").expect_err("not an address");
+        assert!(
+            problems[0].starts_with("METRICS_BIND_ADDR \"metrics\""),
+            "{problems:?}"
+        );
+    }
+
     #[cfg(feature = "dev")]
     #[test]
     fn dev_mode_listens_on_loopback_only_and_uses_sqlite_only() {
@@ -737,6 +787,11 @@ mod tests {
             "{problems:?}"
         );
         assert!(read(true, &[("BIND_ADDR", "[::1]:8080")]).is_ok());
+        let problems = read(true, &[("METRICS_BIND_ADDR", "0.0.0.0:9090")]).expect_err("refused");
+        assert!(
+            problems[0].starts_with("METRICS_BIND_ADDR 0.0.0.0:9090 is not a loopback"),
+            "{problems:?}"
+        );
         let problems = read(true, &[("DATABASE_URL", "postgres://u@h/db")]).expect_err("refused");
         assert!(
             problems[0].starts_with("DATABASE_URL is a PostgreSQL database"),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod startup;

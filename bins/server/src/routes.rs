@@ -176,7 +176,20 @@ pub(crate) async fn login(
     req: HttpRequest,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body: LoginRequest = json_object(body.into_inner())?;
+    let answer = log_in(&state, &req, body.into_inner()).await;
+    state.metrics.login(match &answer {
+        Ok(_) => "ok",
+        Err(e) => e.kind().as_str(),
+    });
+    answer
+}
+
+async fn log_in(
+    state: &AppState,
+    req: &HttpRequest,
+    body: serde_json::Value,
+) -> Result<HttpResponse, ApiError> {
+    let body: LoginRequest = json_object(body)?;
     if let (Some(limiter), Some(peer)) = (&state.login_limiter, req.peer_addr())
         && limiter
             .check_key(&limit_key(client_ip(

@@ -17,6 +17,7 @@ use wxlogin_wechat::HttpWeChatClient;
 
 use crate::config::Config;
 use crate::error::json_error;
+use crate::metrics::{MeteredWeChat, Metrics};
 use crate::routes;
 use crate::state::{AppState, login_limiter, prune_login_limiter};
 
@@ -24,6 +25,8 @@ use crate::state::{AppState, login_limiter, prune_login_limiter};
 pub struct Application {
     server: Server,
     addr: SocketAddr,
+    /// `/metrics`, on its own listener, when `METRICS_BIND_ADDR` is set.
+    metrics_server: Option<(Server, SocketAddr)>,
     #[cfg(feature = "dev")]
     fake: Option<RunningFake>,
     /// Owns the change-feed subscription and the WeChat transport threads; dropped after the
@@ -73,6 +76,7 @@ impl Application {
         let (store, applied) = DieselUserStore::open(&config.database_url, &pool, sealer)
             .await
             .context("DATABASE_URL")?;
+        let store = Arc::new(store);
         for migration in applied {
             log::info!("applied migration {migration}");
         }
@@ -85,11 +89,15 @@ impl Application {
             SystemClock,
         )
         .context("TOKEN_SECRET")?;
+        let metrics = Arc::new(Metrics::new());
         let mut builder = LoginService::builder();
         for app in &config.apps {
             let wechat = HttpWeChatClient::new(app.wechat.clone())
                 .with_context(|| format!("starting the WeChat client of {}", app.wechat.appid))?;
-            builder = builder.wechat(Arc::new(wechat));
+            builder = builder.wechat(Arc::new(MeteredWeChat::new(
+                Arc::new(wechat),
+                Arc::clone(&metrics),
+            )));
             if let Some(push) = &app.push {
                 builder = builder.push_settings(&app.wechat.appid, push.clone());
             }
@@ -104,7 +112,7 @@ impl Application {
                 .join(", ")
         );
         let service = builder
-            .store(Arc::new(store))
+            .store(Arc::clone(&store))
             .tokens(Arc::new(tokens))
             .settings(LoginSettings {
                 session_ttl_secs: config.session_ttl_secs,
@@ -124,8 +132,10 @@ impl Application {
                 }
             })
         });
+        metrics.observe(Arc::clone(&service), Arc::clone(&store));
         let state = web::Data::new(AppState {
             service: Arc::clone(&service),
+            metrics: Arc::clone(&metrics),
             login_limiter: limiter,
             trusted_proxies: config.trusted_proxies.clone(),
         });
@@ -153,6 +163,7 @@ impl Application {
                 // Outside the logger, so that the id it puts on the request is logged.
                 .wrap(middleware::from_fn(request_id))
                 .wrap(middleware::from_fn(json_in_utf8))
+                .wrap(middleware::from_fn(count_request))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
         })
@@ -162,6 +173,10 @@ impl Application {
         .listen(listener)?
         .run();
         log::info!("wxlogin-server listening on http://{addr}");
+        let metrics_server = match config.metrics_bind_addr {
+            Some(at) => Some(serve_metrics(at, Arc::clone(&metrics))?),
+            None => None,
+        };
         let purge = (config.session_purge_secs > 0).then(|| {
             actix_web::rt::spawn(purge_sessions(
                 Arc::clone(&service),
@@ -172,6 +187,7 @@ impl Application {
         Ok(Self {
             server,
             addr,
+            metrics_server,
             #[cfg(feature = "dev")]
             fake,
             service,
@@ -192,6 +208,11 @@ impl Application {
         None
     }
 
+    /// Where `/metrics` listens, when `METRICS_BIND_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// A handle to stop it gracefully (`handle.stop(true)` lets requests in flight finish).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
@@ -199,7 +220,15 @@ impl Application {
 
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (actix_web::rt::spawn(server), handle)
+        });
         let result = self.server.await;
+        if let Some((task, handle)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         for task in self.maintenance {
             task.abort();
         }
@@ -239,6 +268,53 @@ async fn claim_legacy_rows(store: &DieselUserStore, config: &Config) -> anyhow::
         only.wechat.appid
     );
     Ok(())
+}
+
+/// `GET /metrics` on a listener of its own, one worker: never reachable on the public one.
+fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Server, SocketAddr)> {
+    let listener = TcpListener::bind(at).with_context(|| format!("METRICS_BIND_ADDR {at}"))?;
+    let addr = listener.local_addr()?;
+    let metrics = web::Data::from(metrics);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(crate::metrics::serve))
+            .route("/metrics", web::head().to(crate::metrics::serve))
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    log::info!("metrics on http://{addr}/metrics");
+    Ok((server, addr))
+}
+
+/// Counts each answered request by route pattern (never the raw path: a client cannot add
+/// series), method and status.
+async fn count_request(
+    req: actix_web::dev::ServiceRequest,
+    next: middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().clone();
+    let outcome = next.call(req).await;
+    if let Some(state) = state {
+        match &outcome {
+            Ok(res) => state.metrics.http_request(
+                res.request().match_pattern(),
+                &method,
+                res.status().as_u16(),
+            ),
+            Err(e) => state.metrics.http_request(
+                None,
+                &method,
+                e.as_response_error().status_code().as_u16(),
+            ),
+        }
+    }
+    outcome
 }
 
 /// Every JSON answer says its charset (`application/json; charset=utf-8`), as the contract

@@ -26,6 +26,8 @@ pub fn prune_login_limiter(limiter: &LoginLimiter) {
 pub struct AppState {
     /// The use cases: one service for the whole process.
     pub service: Arc<LoginService>,
+    /// What `/metrics` reports (counted whether or not it is served).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The login rate limiter, if on.
     pub login_limiter: Option<Arc<LoginLimiter>>,
     /// The reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).

@@ -7,6 +7,7 @@
 //! honoured here.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,17 @@ pub(crate) struct Hit {
 pub(crate) struct SessionCache {
     entries: Mutex<Entries>,
     fresh_for: Duration,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// How often an authenticated request found its session in the cache, since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Sessions answered from the cache.
+    pub hits: u64,
+    /// Sessions read from the store (not cached, or no longer trusted).
+    pub misses: u64,
 }
 
 impl SessionCache {
@@ -64,6 +76,15 @@ impl SessionCache {
         Self {
             entries: Mutex::default(),
             fresh_for,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
         }
     }
 
@@ -87,6 +108,17 @@ impl SessionCache {
     /// The live session `session_id` and its user, if both were read from the database within
     /// the freshness window. Revoked sessions are never cached.
     pub(crate) fn get(&self, session_id: &str) -> Option<Hit> {
+        let hit = self.lookup(session_id);
+        let counter = if hit.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        hit
+    }
+
+    fn lookup(&self, session_id: &str) -> Option<Hit> {
         if self.fresh_for.is_zero() {
             return None;
         }

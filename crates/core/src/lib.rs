@@ -11,6 +11,7 @@ mod service;
 mod user_data;
 
 pub use access_token::AccessTokenFetches;
+pub use cache::CacheStats;
 pub use error::{CoreError, ErrorKind};
 pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
 pub use push::{PUSH_TIMESTAMP_WINDOW_SECS, PushEffect, PushQuery};

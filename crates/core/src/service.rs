@@ -567,6 +567,11 @@ impl LoginService {
         Ok(self.sessions.purge_sessions(before).await?)
     }
 
+    /// How often authenticated requests found their session in the cache (for metrics).
+    pub fn session_cache_stats(&self) -> crate::CacheStats {
+        self.cache.stats()
+    }
+
     /// Whether the store answers, asked the way every other call asks it (for readiness).
     pub async fn ping(&self) -> Result<(), CoreError> {
         Ok(self.users.ping().await?)

@@ -16,4 +16,4 @@ mod users;
 
 pub use connection::{DEFAULT_POOL_SIZE, DatabaseUrl, PoolOptions};
 pub use sealing::{MIN_SECRET_LEN, SealError, SealingSecret, SessionKeySealer};
-pub use store::DieselUserStore;
+pub use store::{DieselUserStore, PoolState};

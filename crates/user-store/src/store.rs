@@ -60,6 +60,19 @@ impl std::ops::DerefMut for WriteConnection<'_> {
     }
 }
 
+/// A snapshot of the connection pool, from [`DieselUserStore::pool_state`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolState {
+    /// The most connections the pool opens (`DB_POOL_SIZE`).
+    pub max_size: u32,
+    /// Connections open now.
+    pub connections: u32,
+    /// Of those, the ones no call is using.
+    pub idle: u32,
+    /// Calls holding a permit: running on a connection, or about to.
+    pub in_use: u32,
+}
+
 impl std::fmt::Debug for DieselUserStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DieselUserStore")
@@ -125,6 +138,19 @@ impl DieselUserStore {
     /// Which database it talks to (without credentials when shown).
     pub fn url(&self) -> &DatabaseUrl {
         &self.db.url
+    }
+
+    /// How the connection pool is used right now (for metrics).
+    pub fn pool_state(&self) -> PoolState {
+        let state = self.db.pool.state();
+        let max_size = self.db.pool.max_size();
+        let free = u32::try_from(self.permits.available_permits()).unwrap_or(u32::MAX);
+        PoolState {
+            max_size,
+            connections: state.connections,
+            idle: state.idle_connections,
+            in_use: max_size.saturating_sub(free),
+        }
     }
 
     /// Runs blocking work on the database: once a permit is free, on a blocking thread.
