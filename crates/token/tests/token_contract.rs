@@ -185,6 +185,23 @@ fn an_unsigned_alg_none_token_is_invalid() {
     }
 }
 
+/// The RSA code jwt-simple carries (deny.toml) is never reached: a header naming an RSA or EC
+/// algorithm is refused, whatever the signature.
+#[test]
+fn a_token_signed_with_another_algorithm_is_refused() {
+    let (issuer, _) = issuer();
+    let token = issuer.issue(&session(600)).expect("issue");
+    let [_, payload, signature] = <[String; 3]>::try_from(parts(&token)).expect("three parts");
+    for alg in ["RS256", "PS256", "ES256", "HS512"] {
+        let header = encode(&serde_json::json!({"alg": alg, "typ": "at+jwt"}));
+        let forged = format!("{header}.{payload}.{signature}");
+        assert!(
+            matches!(issuer.verify(&forged), Err(TokenError::Invalid(_))),
+            "{alg}"
+        );
+    }
+}
+
 #[test]
 fn a_token_for_another_issuer_or_audience_is_invalid() {
     let (issuer, _) = issuer();
