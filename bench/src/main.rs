@@ -12,11 +12,15 @@ mod measure;
 mod options;
 mod population;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use wxlogin_bench::harness::{
+    Guard, build, free_addr, log_in_token_users, step, wait_until_up, workspace_root,
+};
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
@@ -29,16 +33,6 @@ const REPORT_LUA: &str = include_str!("../lua/report.lua");
 const ME_LUA: &str = include_str!("../lua/me.lua");
 const LOGIN_LUA: &str = include_str!("../lua/login.lua");
 const TOKEN_SECRET: &str = "wxlogin-bench token secret, 32+ bytes long";
-
-/// A child process killed when dropped, so an error never leaves servers behind.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() -> anyhow::Result<()> {
     let options = Options::from_args(std::env::args().skip(1))?;
@@ -153,109 +147,6 @@ fn main() -> anyhow::Result<()> {
     drop(server);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
-}
-
-fn step(what: &str) {
-    eprintln!("==> {what}");
-}
-
-fn workspace_root() -> anyhow::Result<PathBuf> {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map(Path::to_path_buf)
-        .context("the bench crate has no parent folder")
-}
-
-fn build(root: &Path) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "wxlogin-server",
-            "-p",
-            "wxlogin-fake-wechat",
-        ])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("cargo build --release failed");
-    }
-    Ok(())
-}
-
-fn free_addr() -> anyhow::Result<SocketAddr> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
-}
-
-fn wait_until_up(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if http(addr, "GET", path, None, None).is_ok() {
-            return Ok(());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    bail!("nothing answered on {addr} within 30 s")
-}
-
-/// One HTTP/1.1 request on its own connection; returns the status and body.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-    body: Option<&str>,
-) -> anyhow::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let body = body.unwrap_or("");
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(token) = auth {
-        request.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes())?;
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply)?;
-    let status = reply
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .context("no HTTP status in the reply")?;
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Ok((status, body))
-}
-
-/// Logs in users `tok0` .. `tok<n-1>` through the server (so they exist as WeChat users of the
-/// fake) and returns a valid token for each.
-fn log_in_token_users(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<String>> {
-    let run = std::process::id();
-    (0..n)
-        .map(|k| {
-            let body = format!(r#"{{"code":"tok{k}.setup-{run}"}}"#);
-            let (status, reply) = http(addr, "POST", "/api/login", None, Some(&body))?;
-            if status != 200 {
-                bail!("login of tok{k} answered {status}: {reply}");
-            }
-            let reply: serde_json::Value = serde_json::from_str(&reply)?;
-            reply["token"]
-                .as_str()
-                .map(str::to_owned)
-                .context("no token in the login answer")
-        })
-        .collect()
 }
 
 fn run_wrk(

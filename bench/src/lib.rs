@@ -1,0 +1,133 @@
+//! What the load benchmark (`wxlogin-bench`) and the fault run (`wxlogin-faults`) share:
+//! building the release binaries, starting processes that never outlive the run, and plain
+//! HTTP/1.1 requests that need no client library.
+
+pub mod harness {
+    //! Processes, addresses and requests.
+
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command};
+    use std::time::{Duration, Instant};
+
+    use anyhow::{Context, bail};
+
+    /// A child process killed when dropped, so an error never leaves servers behind.
+    pub struct Guard(pub Child);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// Prints a step of the run on stderr.
+    pub fn step(what: &str) {
+        eprintln!("==> {what}");
+    }
+
+    /// The workspace this crate is in.
+    pub fn workspace_root() -> anyhow::Result<PathBuf> {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        manifest
+            .parent()
+            .map(Path::to_path_buf)
+            .context("the bench crate has no parent folder")
+    }
+
+    /// Builds the release server and fake WeChat.
+    pub fn build(root: &Path) -> anyhow::Result<()> {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root)
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "wxlogin-server",
+                "-p",
+                "wxlogin-fake-wechat",
+            ])
+            .status()
+            .context("running cargo build")?;
+        if !status.success() {
+            bail!("cargo build --release failed");
+        }
+        Ok(())
+    }
+
+    /// A loopback address with a port free right now.
+    pub fn free_addr() -> anyhow::Result<SocketAddr> {
+        Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+    }
+
+    /// Waits (at most 30 s) until `path` on `addr` answers.
+    pub fn wait_until_up(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if http(addr, "GET", path, None, None).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("nothing answered on {addr} within 30 s")
+    }
+
+    /// One HTTP/1.1 request on its own connection; returns the status and body.
+    pub fn http(
+        addr: SocketAddr,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&str>,
+    ) -> anyhow::Result<(u16, String)> {
+        let mut stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let body = body.unwrap_or("");
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if let Some(token) = auth {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes())?;
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply)?;
+        let status = reply
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .context("no HTTP status in the reply")?;
+        let body = reply
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// Logs in users `tok0` .. `tok<n-1>` through the server (so they exist as WeChat users of the
+    /// fake) and returns a valid token for each.
+    pub fn log_in_token_users(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<String>> {
+        let run = std::process::id();
+        (0..n)
+            .map(|k| {
+                let body = format!(r#"{{"code":"tok{k}.setup-{run}"}}"#);
+                let (status, reply) = http(addr, "POST", "/api/login", None, Some(&body))?;
+                if status != 200 {
+                    bail!("login of tok{k} answered {status}: {reply}");
+                }
+                let reply: serde_json::Value = serde_json::from_str(&reply)?;
+                reply["token"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .context("no token in the login answer")
+            })
+            .collect()
+    }
+}
