@@ -327,6 +327,32 @@ async fn a_code_is_replayed_only_within_code_replay_secs(db: &TestDatabase) {
     app.stop().await;
 }
 
+/// A copy of a code that reaches another instance of the deployment gets the first answer
+/// there too, while its session lives; never once it has ended.
+async fn a_copy_of_a_code_at_another_instance_gets_the_first_answer(db: &TestDatabase) {
+    let a = TestApp::spawn(db.url()).await;
+    let b = a.another_instance(db.url(), &[]).await;
+    let first = a.login("nadia.1").await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let copy = b.login("nadia.1").await;
+    assert_eq!(copy.status, 200, "{}", copy.text);
+    assert_eq!(copy.json["userExist"], first.json["userExist"]);
+    assert_eq!(copy.json["userInfo"]["id"], first.json["userInfo"]["id"]);
+    assert_eq!(copy.json["expiresAt"], first.json["expiresAt"]);
+    let copied = copy.json["token"].as_str().expect("token");
+    assert_eq!(
+        a.me(copied).await.status,
+        200,
+        "the same session, on either instance"
+    );
+
+    let token = first.json["token"].as_str().expect("token");
+    assert_eq!(a.logout(token).await.status, 204);
+    assert_error(&b.login("nadia.1").await, 400, "invalid_code");
+    b.stop().await;
+    a.stop().await;
+}
+
 /// Flipping the last byte of the next-to-last ciphertext block changes the last byte of the
 /// plaintext: one flip in a hundred keeps a valid padding (and then the JSON breaks), the rest
 /// break the padding. Were the two answered apart, a caller could decrypt byte by byte (a
@@ -426,6 +452,7 @@ wxlogin_e2e::on_both_databases!(
     phone_numbers_are_bound_from_getphonenumber_codes,
     a_token_rotated_mid_flight_is_replaced_once,
     a_code_submitted_twice_gets_the_first_answer,
+    a_copy_of_a_code_at_another_instance_gets_the_first_answer,
 );
 
 #[actix_rt::test]

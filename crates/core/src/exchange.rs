@@ -34,6 +34,25 @@ impl Replay {
     }
 }
 
+/// SHA-256 of the appid and the code: how a code is remembered, here and in the store.
+fn digest(appid: &str, code: &str) -> [u8; 32] {
+    Sha256::new()
+        .chain_update(appid.as_bytes())
+        .chain_update([0])
+        .chain_update(code.as_bytes())
+        .finalize()
+        .into()
+}
+
+/// The digest of `code` of app `appid` as the store keeps it with the session the code opened
+/// (hex), so that a copy reaching another instance finds that login.
+pub(crate) fn login_code(appid: &str, code: &str) -> String {
+    digest(appid, code)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// One code's slot: whoever holds the lock is exchanging it; once done, it holds the answer.
 pub(crate) type Slot = Arc<tokio::sync::Mutex<Option<Replay>>>;
 
@@ -65,12 +84,7 @@ impl CodeExchanges {
     /// The slot of `code` of app `appid`, made if new. Codes are kept hashed: they are
     /// one-time secrets.
     pub(crate) fn slot(&self, appid: &str, code: &str, now: i64) -> Slot {
-        let key: [u8; 32] = Sha256::new()
-            .chain_update(appid.as_bytes())
-            .chain_update([0])
-            .chain_update(code.as_bytes())
-            .finalize()
-            .into();
+        let key = digest(appid, code);
         let mut g = self
             .generations
             .lock()

@@ -18,6 +18,10 @@ use crate::{CoreError, ProfileEdit};
 /// longer is not one, and would only cost an upstream call.
 pub const MAX_CODE_LEN: usize = 128;
 
+/// How often, and how far apart, a used code is looked for among other instances' logins.
+const CODE_LOOKUPS: u32 = 4;
+const CODE_LOOKUP_PAUSE: Duration = Duration::from_millis(150);
+
 /// Policy of the use cases.
 #[derive(Debug, Clone)]
 pub struct LoginSettings {
@@ -360,9 +364,49 @@ impl LoginService {
             log::debug!("a login code was submitted again; replaying its first answer");
             return Ok(outcome);
         }
-        let outcome = self.exchange(app, code).await?;
+        let outcome = match self.exchange(app, code).await {
+            Err(CoreError::WeChat(WeChatError::CodeUsed)) => self
+                .replay_from_elsewhere(app, code)
+                .await?
+                .ok_or(CoreError::WeChat(WeChatError::CodeUsed))?,
+            other => other?,
+        };
         *first = Some(Replay::of(&outcome, self.clock.now()));
         Ok(outcome)
+    }
+
+    /// A copy of a code whose first exchange another instance made: WeChat says the code was
+    /// used, and that instance's login is found by the code's digest, if it opened a session
+    /// within `code_replay_secs` (it may still be on its way to the database: it is looked for
+    /// a few times over half a second). Its first answer then, as [`Self::replay`] gives it.
+    async fn replay_from_elsewhere(
+        &self,
+        app: &App,
+        code: &str,
+    ) -> Result<Option<LoginOutcome>, CoreError> {
+        if self.settings.code_replay_secs <= 0 {
+            return Ok(None);
+        }
+        let digest = crate::exchange::login_code(app.wechat.appid(), code);
+        for lookup in 0..CODE_LOOKUPS {
+            if lookup > 0 {
+                tokio::time::sleep(CODE_LOOKUP_PAUSE).await;
+            }
+            let since = self.clock.now() - self.settings.code_replay_secs;
+            if let Some(found) = self.sessions.find_login_by_code(&digest, since).await? {
+                log::debug!("a login code another instance exchanged was submitted again");
+                return self
+                    .replay(&Replay {
+                        user_id: found.session.user_id,
+                        session_id: found.session.id,
+                        expires_at: found.session.expires_at,
+                        user_existed: found.user_existed,
+                        answered_at: found.session.created_at,
+                    })
+                    .await;
+            }
+        }
+        Ok(None)
     }
 
     /// The first answer to a code, again: the same session and expiry, a token for it issued
@@ -416,6 +460,7 @@ impl LoginService {
                 session_key: wechat.session_key,
                 created_at: now,
                 expires_at,
+                login_code: Some(crate::exchange::login_code(app.wechat.appid(), code)),
             })
             .await?;
         if let Some(merged) = merged {

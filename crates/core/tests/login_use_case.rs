@@ -5,7 +5,7 @@ use std::sync::Arc;
 use mockall::predicate::eq;
 use wxlogin_core::{CoreError, LoginService, LoginSettings, ProfileEdit};
 use wxlogin_domain::{
-    ManualClock, MockAccessTokenStore, MockSessionStore, MockTokenCodec, MockUserStore,
+    CodeLogin, ManualClock, MockAccessTokenStore, MockSessionStore, MockTokenCodec, MockUserStore,
     MockWeChatApi, OpenId, OpenedLogin, Session, SessionKey, SessionToken, StoreError, TokenError,
     User, WeChatError, WeChatSession,
 };
@@ -217,6 +217,10 @@ async fn a_code_wechat_rejects_creates_no_user_and_no_session() {
             .times(1)
             .returning(move |_| Err(returned.clone()));
         m.sessions.expect_open_login().never();
+        // A used code is looked for among other instances' logins: none here.
+        m.sessions
+            .expect_find_login_by_code()
+            .returning(|_, _| Ok(None));
         m.tokens.expect_issue().never();
         match m.service().login(None, "code").await {
             Err(CoreError::WeChat(got)) => assert_eq!(got, error),
@@ -951,6 +955,15 @@ async fn a_copy_of_a_code(after_secs: i64, session_ended: bool) -> Result<(), Co
             ..session("s1", "u1")
         }))
     });
+    // What the store holds of the first login, as another instance would find it.
+    m.sessions
+        .expect_find_login_by_code()
+        .returning(|_, since| {
+            Ok((since <= NOW).then(|| CodeLogin {
+                session: session("s1", "u1"),
+                user_existed: false,
+            }))
+        });
     m.users
         .expect_find_user()
         .returning(|_| Ok(Some(user("u1"))));
@@ -960,6 +973,49 @@ async fn a_copy_of_a_code(after_secs: i64, session_ended: bool) -> Result<(), Co
     service.login(None, "code-1").await.expect("first");
     clock.advance(after_secs);
     service.login(None, "code-1").await.map(|_| ())
+}
+
+/// A copy of a code that another instance exchanged: WeChat says it was used, and that
+/// instance's login, found by the code's digest (on the second look: it was still being
+/// written), gives the first answer again.
+#[tokio::test]
+async fn a_copy_of_a_code_another_instance_exchanged_gets_that_login() {
+    let mut m = Mocks::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .returning(|_| Err(WeChatError::CodeUsed));
+    m.sessions.expect_open_login().never();
+    let looks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = Arc::clone(&looks);
+    m.sessions
+        .expect_find_login_by_code()
+        .returning(move |digest, since| {
+            assert_eq!(digest.len(), 64, "a hex SHA-256, never the code");
+            assert!(!digest.contains("code-1"));
+            assert_eq!(since, NOW - 10, "CODE_REPLAY_SECS back");
+            let first_look = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            Ok((!first_look).then(|| CodeLogin {
+                session: session("s1", "u1"),
+                user_existed: false,
+            }))
+        });
+    m.sessions
+        .expect_find_session()
+        .returning(|_| Ok(Some(session("s1", "u1"))));
+    m.users
+        .expect_find_user()
+        .returning(|_| Ok(Some(user("u1"))));
+    m.tokens
+        .expect_issue()
+        .times(1)
+        .returning(|_| Ok("t".into()));
+    let outcome = m.service().login(None, "code-1").await.expect("replayed");
+    assert_eq!(
+        (outcome.session_id.as_str(), outcome.user_existed),
+        ("s1", false)
+    );
+    assert_eq!(looks.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

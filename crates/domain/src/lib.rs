@@ -21,7 +21,7 @@ pub use store::{MockAccessTokenStore, MockChangeFeed, MockSessionStore, MockUser
 pub use token::MockTokenCodec;
 pub use token::{SessionToken, TokenCodec, TokenError};
 pub use user::{
-    Deletion, MergedAccount, NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session,
+    CodeLogin, Deletion, MergedAccount, NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session,
     StoredAccessToken, User,
 };
 #[cfg(feature = "mock")]

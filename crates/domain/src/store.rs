@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    AccessToken, Cause, Deletion, NewLogin, NewSession, OpenId, OpenedLogin, ProfileUpdate,
-    Session, SessionKey, StoredAccessToken, UnionId, User,
+    AccessToken, Cause, CodeLogin, Deletion, NewLogin, NewSession, OpenId, OpenedLogin,
+    ProfileUpdate, Session, SessionKey, StoredAccessToken, UnionId, User,
 };
 
 /// Why a store could not answer.
@@ -105,6 +105,14 @@ pub trait SessionStore: Send + Sync {
 
     /// The session with this id, expired and revoked ones included.
     async fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
+
+    /// The login that `login_code` ([`NewLogin::login_code`]) opened at or after `since`, if
+    /// one did: how a copy of a code that reaches another instance gets its first answer.
+    async fn find_login_by_code(
+        &self,
+        login_code: &str,
+        since: i64,
+    ) -> Result<Option<CodeLogin>, StoreError>;
 
     /// The session with this id and its user (`None` if the user is gone), read together:
     /// what authenticating a request needs, in one trip.

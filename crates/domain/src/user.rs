@@ -77,6 +77,19 @@ pub struct NewLogin {
     pub created_at: i64,
     /// Unix seconds; the session's tokens expire with it.
     pub expires_at: i64,
+    /// A digest of the `wx.login` code (never the code: it is a one-time secret), kept with
+    /// the session so that a copy of the code reaching another instance gets this login's
+    /// answer ([`SessionStore::find_login_by_code`](crate::SessionStore::find_login_by_code)).
+    pub login_code: Option<String>,
+}
+
+/// The login a code opened, as another instance finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeLogin {
+    /// The session that login opened, as it is now (possibly ended).
+    pub session: Session,
+    /// Whether that login found an existing account (its `userExist`).
+    pub user_existed: bool,
 }
 
 /// A recorded login.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use wxlogin_domain::{
-    AccessToken, AccessTokenStore, Deletion, NewLogin, NewSession, OpenId, OpenedLogin,
+    AccessToken, AccessTokenStore, CodeLogin, Deletion, NewLogin, NewSession, OpenId, OpenedLogin,
     ProfileUpdate, Session, SessionKey, SessionStore, StoreError, StoredAccessToken, UnionId, User,
     UserStore,
 };
@@ -91,6 +91,16 @@ impl SessionStore for DieselUserStore {
     async fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
         let id = id.to_owned();
         self.run(move |db| db.find_session(&id)).await
+    }
+
+    async fn find_login_by_code(
+        &self,
+        login_code: &str,
+        since: i64,
+    ) -> Result<Option<CodeLogin>, StoreError> {
+        let login_code = login_code.to_owned();
+        self.run(move |db| db.find_login_by_code(&login_code, since))
+            .await
     }
 
     async fn find_session_with_user(

@@ -31,6 +31,8 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         appid -> Text,
+        login_code -> Nullable<Text>,
+        user_existed -> Nullable<Bool>,
     }
 }
 

@@ -1,7 +1,9 @@
 //! Logins and their sessions: opened, found, ended, purged.
 
 use diesel::prelude::*;
-use wxlogin_domain::{NewLogin, NewSession, OpenedLogin, Session, SessionKey, StoreChange, User};
+use wxlogin_domain::{
+    CodeLogin, NewLogin, NewSession, OpenedLogin, Session, SessionKey, StoreChange, User,
+};
 
 use crate::changes::announce;
 use crate::connection::AnyConnection;
@@ -45,6 +47,15 @@ struct NewSessionRow<'a> {
     session_key: &'a str,
     created_at: i64,
     expires_at: i64,
+    login_code: Option<&'a str>,
+    user_existed: Option<bool>,
+}
+
+/// What a login records besides its session: the digest of its code, and whether it found an
+/// existing account.
+struct LoginTrace<'a> {
+    login_code: &'a str,
+    user_existed: bool,
 }
 
 fn load_session(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Session>> {
@@ -57,7 +68,12 @@ fn load_session(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Session>>
 }
 
 impl Database {
-    fn insert_session(&self, conn: &mut AnyConnection, session: &NewSession) -> DbResult<Session> {
+    fn insert_session(
+        &self,
+        conn: &mut AnyConnection,
+        session: &NewSession,
+        trace: Option<LoginTrace<'_>>,
+    ) -> DbResult<Session> {
         // Time-ordered (v7): new sessions land at the end of the primary-key index instead of on
         // a random page, so a login dirties fewer pages.
         let id = uuid::Uuid::now_v7().to_string();
@@ -72,6 +88,8 @@ impl Database {
                 session_key: &sealed,
                 created_at: session.created_at,
                 expires_at: session.expires_at,
+                login_code: trace.as_ref().map(|t| t.login_code),
+                user_existed: trace.as_ref().map(|t| t.user_existed),
             })
             .execute(conn)?;
         Ok(Session {
@@ -97,6 +115,10 @@ impl Database {
                     created_at: login.created_at,
                     expires_at: login.expires_at,
                 },
+                login.login_code.as_deref().map(|login_code| LoginTrace {
+                    login_code,
+                    user_existed: !resolved.created,
+                }),
             )?;
             Ok(OpenedLogin {
                 user: resolved.user,
@@ -148,7 +170,25 @@ impl Database {
     }
 
     pub(crate) fn create_session(&self, session: &NewSession) -> DbResult<Session> {
-        self.insert_session(&mut *self.writer()?, session)
+        self.insert_session(&mut *self.writer()?, session, None)
+    }
+
+    pub(crate) fn find_login_by_code(
+        &self,
+        login_code: &str,
+        since: i64,
+    ) -> DbResult<Option<CodeLogin>> {
+        let found: Option<(SessionRow, Option<bool>)> = sessions::table
+            .filter(sessions::login_code.eq(login_code))
+            .filter(sessions::created_at.ge(since))
+            .order(sessions::created_at.asc())
+            .select((SessionRow::as_select(), sessions::user_existed))
+            .first(&mut *self.conn()?)
+            .optional()?;
+        Ok(found.map(|(row, user_existed)| CodeLogin {
+            session: Session::from(row),
+            user_existed: user_existed.unwrap_or(true),
+        }))
     }
 
     pub(crate) fn session_key(&self, session_id: &str) -> DbResult<Option<SessionKey>> {

@@ -736,6 +736,7 @@ async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(
         session_key: SessionKey::new(key),
         created_at: NOW,
         expires_at: NOW + 60,
+        login_code: None,
     };
     let first = store
         .open_login(&login("k1", None))
@@ -781,6 +782,7 @@ async fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselUs
                         session_key: SessionKey::new(format!("k{i}")),
                         created_at: NOW,
                         expires_at: NOW + 60,
+                        login_code: None,
                     })
                     .await
                     .expect("login")
@@ -882,6 +884,7 @@ async fn login_through(
             session_key: SessionKey::new(format!("key-{appid}-{name}-{at}")),
             created_at: at,
             expires_at: at + 3600,
+            login_code: None,
         })
         .await
         .expect("login")
@@ -1345,7 +1348,11 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
     );
 
     let applied = store.run_migrations().await.expect("the upgrade");
-    assert_eq!(applied, ["20261202000001"]);
+    assert_eq!(
+        applied,
+        ["20261202000001", "20261202000002"],
+        "identities, then the login codes (old sessions have none)"
+    );
     assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 2);
     assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("claim"), 2);
     assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 0);
@@ -1401,6 +1408,7 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
             session_key: SessionKey::new("new-key"),
             created_at: NOW,
             expires_at: NOW + 60,
+            login_code: None,
         })
         .await
         .expect("login");
@@ -1416,12 +1424,69 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
             session_key: SessionKey::new("k"),
             created_at: NOW,
             expires_at: NOW + 60,
+            login_code: None,
         })
         .await
         .expect("login");
     assert_eq!(
         by_unionid.user.id, "u-union",
         "the unionid it had still links"
+    );
+}
+
+/// A login's code digest finds its session (and whether it found an account) from any
+/// instance, within the window asked for; a login without one is never found.
+async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselUserStore) {
+    let login = |code: Option<&str>, at: i64| NewLogin {
+        appid: APP.to_owned(),
+        openid: OpenId::new("openid-coded"),
+        unionid: None,
+        session_key: SessionKey::new(format!("key-{at}")),
+        created_at: at,
+        expires_at: at + 3600,
+        login_code: code.map(str::to_owned),
+    };
+    let first = store
+        .open_login(&login(Some("digest-1"), NOW))
+        .await
+        .expect("login");
+    let second = store
+        .open_login(&login(Some("digest-2"), NOW + 5))
+        .await
+        .expect("login");
+    store
+        .open_login(&login(None, NOW + 6))
+        .await
+        .expect("login");
+
+    let found = store
+        .find_login_by_code("digest-1", NOW - 10)
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(found.session, first.session);
+    assert!(!found.user_existed, "the first login created the account");
+    let found = store
+        .find_login_by_code("digest-2", NOW)
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(found.session.id, second.session.id);
+    assert!(found.user_existed);
+    assert_eq!(
+        store
+            .find_login_by_code("digest-1", NOW + 1)
+            .await
+            .expect("query"),
+        None,
+        "opened before the window"
+    );
+    assert_eq!(
+        store
+            .find_login_by_code("digest-3", 0)
+            .await
+            .expect("query"),
+        None
     );
 }
 
@@ -1446,6 +1511,7 @@ macro_rules! contract {
 
 contract!(
     first_login_creates_a_user_and_the_next_finds_it,
+    a_login_is_found_again_by_its_code_within_the_window,
     the_public_id_is_a_random_uuid_not_derived_from_the_openid,
     a_unionid_is_kept_and_filled_in_later_if_it_was_missing,
     concurrent_first_logins_of_one_user_create_exactly_one_account,
