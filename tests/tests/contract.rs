@@ -709,3 +709,76 @@ async fn metrics_count_logins_wechat_calls_the_cache_and_requests_on_their_own_l
     );
     app.stop().await;
 }
+
+async fn scrape(app: &TestApp) -> String {
+    let url = format!(
+        "{}/metrics",
+        app.metrics.as_deref().expect("metrics listen")
+    );
+    let mut reply = awc::Client::default()
+        .get(url)
+        .send()
+        .await
+        .expect("scraped");
+    String::from_utf8(reply.body().await.expect("body").to_vec()).expect("UTF-8")
+}
+
+/// On PostgreSQL a session stays cached past `SESSION_CACHE_MS` while the `NOTIFY` listener
+/// keeps saying it missed nothing, and what another instance changes still reaches the cache:
+/// a profile edit shows, a logout holds within a second.
+#[actix_rt::test]
+async fn while_the_feed_is_heard_sessions_stay_cached_and_changes_elsewhere_still_arrive() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let a = TestApp::spawn(db.url()).await;
+    let b = a
+        .another_instance(
+            db.url(),
+            &[
+                ("SESSION_CACHE_MS", "100"),
+                ("METRICS_BIND_ADDR", "127.0.0.1:0"),
+            ],
+        )
+        .await;
+    let token = a.token("ulla.1").await;
+    assert_eq!(b.me(&token).await.status, 200, "read once, then cached");
+    let hits = |text: &str| sample(text, "wxlogin_session_cache_hits_total").unwrap_or(0.0);
+    // Requests 300 ms apart, three times the short window: hits only while the feed is heard
+    // (it says so every quarter second), which it soon is.
+    let mut cached = false;
+    for _ in 0..10 {
+        actix_rt::time::sleep(Duration::from_millis(300)).await;
+        let before = hits(&scrape(&b).await);
+        assert_eq!(b.me(&token).await.status, 200);
+        if hits(&scrape(&b).await) > before {
+            cached = true;
+            break;
+        }
+    }
+    assert!(
+        cached,
+        "past SESSION_CACHE_MS, the session was answered from the cache"
+    );
+
+    let edit = a.put_me(&token, r#"{"nickName":"Ulla"}"#).await;
+    assert_eq!(edit.status, 200, "{}", edit.text);
+    let since = std::time::Instant::now();
+    let seen = eventually(
+        || b.me(&token),
+        |r| r.json["nickName"] == "Ulla",
+        since,
+        Duration::from_secs(1),
+    )
+    .await;
+    assert_eq!(
+        seen.json["nickName"], "Ulla",
+        "an edit elsewhere reaches the cache"
+    );
+
+    assert_eq!(a.logout(&token).await.status, 204);
+    b.assert_revoked_within(&token, std::time::Instant::now(), Duration::from_secs(1))
+        .await;
+    b.stop().await;
+    a.stop().await;
+}

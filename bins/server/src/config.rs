@@ -92,6 +92,8 @@ pub struct Config {
     pub session_ttl_secs: i64,
     /// How long a live session, once read, is trusted without the database, milliseconds.
     pub session_cache_ms: u64,
+    /// How long, while PostgreSQL's change feed is heard, seconds; 0: `session_cache_ms` only.
+    pub session_cache_feed_secs: u64,
     /// Ended sessions are deleted this long after they end (and looked for as often, at most
     /// hourly), seconds; 0 keeps them.
     pub session_purge_secs: i64,
@@ -222,6 +224,14 @@ impl Config {
             i64::try_from(LoginSettings::DEFAULT_SESSION_CACHE.as_millis()).unwrap_or(1000),
             0,
             60_000,
+        );
+        let session_cache_feed_secs = number(
+            &var,
+            &mut problems,
+            "SESSION_CACHE_FEED_SECS",
+            i64::try_from(LoginSettings::DEFAULT_SESSION_CACHE_WITH_FEED.as_secs()).unwrap_or(60),
+            0,
+            3600,
         );
         let session_purge_secs = number(
             &var,
@@ -411,6 +421,7 @@ impl Config {
             token_secret: TokenSecret(token_secret),
             session_ttl_secs,
             session_cache_ms: session_cache_ms.unsigned_abs(),
+            session_cache_feed_secs: session_cache_feed_secs.unsigned_abs(),
             session_purge_secs,
             database_url,
             db_pool_size: u32::try_from(db_pool_size).unwrap_or(DEFAULT_POOL_SIZE),

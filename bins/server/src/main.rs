@@ -12,7 +12,8 @@ const USAGE: &str = "usage: wxlogin-server [--dev | --openapi]
               answers) and exit, for generating clients without a running server.
 
 Configuration comes from the environment: WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE,
-TOKEN_SECRET, SESSION_KEY_SECRET, SESSION_TTL_SECS, SESSION_CACHE_MS, DATABASE_URL,
+TOKEN_SECRET, SESSION_KEY_SECRET, SESSION_TTL_SECS, SESSION_CACHE_MS,
+SESSION_CACHE_FEED_SECS, DATABASE_URL,
 DB_POOL_SIZE, BIND_ADDR, METRICS_BIND_ADDR, LOGIN_RATE_LIMIT, MAX_BODY_BYTES, WORKERS, RUST_LOG (see README.md).";
 
 #[actix_web::main]

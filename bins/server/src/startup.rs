@@ -117,6 +117,9 @@ impl Application {
             .settings(LoginSettings {
                 session_ttl_secs: config.session_ttl_secs,
                 session_cache: std::time::Duration::from_millis(config.session_cache_ms),
+                session_cache_with_feed: std::time::Duration::from_secs(
+                    config.session_cache_feed_secs,
+                ),
                 user_rate_limit: config.user_rate_limit,
                 code_replay_secs: config.code_replay_secs,
                 ..LoginSettings::default()

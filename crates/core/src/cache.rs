@@ -2,9 +2,12 @@
 //! costs no database round trip.
 //!
 //! What this instance changes (logout, profile edits, a stale session_key) it applies to the
-//! cache at once. What another instance changes reaches this one when the entry's freshness
-//! window runs out, so the window is the bound on how long a logout elsewhere takes to be
-//! honoured here.
+//! cache at once. What another instance changes reaches this one through the change feed, or
+//! when the entry's freshness window runs out. While the feed keeps saying it has heard
+//! everything ([`StoreChange::Heard`], a few times a second), entries are trusted for a longer
+//! window, since a change would have been told; when it falls silent for longer than its
+//! grace, the short window is the bound again, so a logout elsewhere is honoured here within
+//! about the grace plus the short window, whatever happens to the feed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +24,8 @@ struct CachedSession {
     user_id: String,
     appid: String,
     expires_at: i64,
+    /// When it was read from the store.
+    read_at: Instant,
     /// Until when it is trusted: between half the window and the whole window after it was
     /// read, spread by the session id, so that sessions read together are not all read again
     /// in the same instant (a burst of misses that queues requests behind the database).
@@ -59,6 +64,14 @@ pub(crate) struct SessionCache {
     fresh_for: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// How long entries are trusted while the feed is heard; at most `fresh_for` otherwise.
+    fresh_with_feed: Duration,
+    /// How recent the feed's last [`StoreChange::Heard`] must be for that.
+    feed_grace: Duration,
+    started: Instant,
+    /// When the feed was last heard, in milliseconds after `started`; 0: not since the last
+    /// [`StoreChange::Missed`] (or ever).
+    heard_at_ms: AtomicU64,
 }
 
 /// How often an authenticated request found its session in the cache, since start.
@@ -72,13 +85,44 @@ pub struct CacheStats {
 
 impl SessionCache {
     /// A cache whose entries are trusted for `fresh_for`; zero turns it off.
+    #[cfg(test)]
     pub(crate) fn new(fresh_for: Duration) -> Self {
+        Self::with_feed(fresh_for, Duration::ZERO, Duration::ZERO)
+    }
+
+    /// A cache whose entries are trusted for `fresh_for`, and for `fresh_with_feed` while the
+    /// change feed was heard within `feed_grace`.
+    pub(crate) fn with_feed(
+        fresh_for: Duration,
+        fresh_with_feed: Duration,
+        feed_grace: Duration,
+    ) -> Self {
         Self {
             entries: Mutex::default(),
             fresh_for,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            fresh_with_feed,
+            feed_grace,
+            started: Instant::now(),
+            heard_at_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Whether the feed was heard recently enough for the longer window.
+    fn feed_heard(&self, now: Instant) -> bool {
+        let at = self.heard_at_ms.load(Ordering::Acquire);
+        at != 0
+            && !self.fresh_with_feed.is_zero()
+            && now.saturating_duration_since(self.started + Duration::from_millis(at))
+                < self.feed_grace
+    }
+
+    /// Whether an entry read at `read_at` (and trusted alone until `trusted_until`) may still
+    /// be answered from.
+    fn trusted(&self, read_at: Instant, trusted_until: Instant, now: Instant, heard: bool) -> bool {
+        now < trusted_until
+            || (heard && now.saturating_duration_since(read_at) < self.fresh_with_feed)
     }
 
     pub(crate) fn stats(&self) -> CacheStats {
@@ -101,10 +145,6 @@ impl SessionCache {
         self.fresh_for / 2 + self.fresh_for / 2 * share / 1024
     }
 
-    fn is_fresh(&self, fetched: Instant, now: Instant) -> bool {
-        now.saturating_duration_since(fetched) < self.fresh_for
-    }
-
     /// The live session `session_id` and its user, if both were read from the database within
     /// the freshness window. Revoked sessions are never cached.
     pub(crate) fn get(&self, session_id: &str) -> Option<Hit> {
@@ -123,15 +163,16 @@ impl SessionCache {
             return None;
         }
         let now = Instant::now();
+        let heard = self.feed_heard(now);
         let entries = self.lock();
         let session = entries
             .sessions
             .get(session_id)
-            .filter(|s| now < s.trusted_until)?;
+            .filter(|s| self.trusted(s.read_at, s.trusted_until, now, heard))?;
         let user = entries
             .users
             .get(&session.user_id)
-            .filter(|u| self.is_fresh(u.fetched, now))?;
+            .filter(|u| self.trusted(u.fetched, u.fetched + self.fresh_for, now, heard))?;
         Some(Hit {
             user: user.user.clone(),
             user_id: session.user_id.clone(),
@@ -159,8 +200,13 @@ impl SessionCache {
             return;
         }
         if entries.sessions.len() >= CAPACITY && !entries.sessions.contains_key(&session.id) {
-            entries.sessions.retain(|_, s| now < s.trusted_until);
-            entries.users.retain(|_, u| self.is_fresh(u.fetched, now));
+            let heard = self.feed_heard(now);
+            entries
+                .sessions
+                .retain(|_, s| self.trusted(s.read_at, s.trusted_until, now, heard));
+            entries
+                .users
+                .retain(|_, u| self.trusted(u.fetched, u.fetched + self.fresh_for, now, heard));
             if entries.sessions.len() >= CAPACITY {
                 return;
             }
@@ -171,6 +217,7 @@ impl SessionCache {
                 user_id: session.user_id.clone(),
                 appid: session.appid.clone(),
                 expires_at: session.expires_at,
+                read_at: now,
                 trusted_until: now + self.spread(&session.id),
             },
         );
@@ -213,7 +260,15 @@ impl SessionCache {
         match change {
             StoreChange::SessionEnded(id) => self.forget_session(id),
             StoreChange::UserChanged(id) => self.forget_user(id),
-            StoreChange::Missed => self.clear(),
+            StoreChange::Missed => {
+                self.heard_at_ms.store(0, Ordering::Release);
+                self.clear();
+            }
+            StoreChange::Heard => {
+                let at = Instant::now().saturating_duration_since(self.started);
+                let ms = u64::try_from(at.as_millis()).unwrap_or(u64::MAX).max(1);
+                self.heard_at_ms.store(ms, Ordering::Release);
+            }
         }
     }
 
@@ -264,6 +319,68 @@ mod tests {
             ("u", "u", 100)
         );
         assert!(cache.get("other").is_none());
+    }
+
+    #[test]
+    fn while_the_feed_is_heard_entries_are_trusted_for_the_longer_window() {
+        let cache = SessionCache::with_feed(
+            Duration::from_millis(20),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
+        cache.apply_change(&StoreChange::Heard);
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(
+            cache.get("s").is_some(),
+            "past the short window, within the long one"
+        );
+        cache.apply_change(&StoreChange::SessionEnded("s".into()));
+        assert!(
+            cache.get("s").is_none(),
+            "what the feed tells still goes at once"
+        );
+    }
+
+    #[test]
+    fn a_feed_that_falls_silent_or_missed_changes_leaves_only_the_short_window() {
+        let cache = SessionCache::with_feed(
+            Duration::from_millis(20),
+            Duration::from_secs(60),
+            Duration::from_millis(30),
+        );
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
+        cache.apply_change(&StoreChange::Heard);
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(cache.get("s").is_none(), "not heard within its grace");
+
+        let cache = SessionCache::with_feed(
+            Duration::from_millis(20),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        cache.apply_change(&StoreChange::Heard);
+        cache.apply_change(&StoreChange::Missed);
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(
+            cache.get("s").is_none(),
+            "not heard since it missed something"
+        );
+        cache.apply_change(&StoreChange::Heard);
+        assert!(cache.get("s").is_some(), "heard again");
+    }
+
+    #[test]
+    fn without_a_feed_the_short_window_is_the_only_one() {
+        let cache = SessionCache::with_feed(
+            Duration::from_millis(20),
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        );
+        cache.put(&session("s", "u"), &user("u", "a"), cache.ticket());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(cache.get("s").is_none());
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub use error::{CoreError, ErrorKind};
 pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
 pub use push::{PUSH_TIMESTAMP_WINDOW_SECS, PushEffect, PushQuery};
 pub use service::{
-    BuildError, Caller, LoginOutcome, LoginService, LoginServiceBuilder, LoginSettings,
+    BuildError, Caller, FEED_GRACE, LoginOutcome, LoginService, LoginServiceBuilder, LoginSettings,
     MAX_CODE_LEN,
 };
 pub use user_data::{NOT_THIS_USERS_DATA, UserInfoData};

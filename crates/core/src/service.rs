@@ -18,6 +18,11 @@ use crate::{CoreError, ProfileEdit};
 /// longer is not one, and would only cost an upstream call.
 pub const MAX_CODE_LEN: usize = 128;
 
+/// How recently the change feed must have been heard for the cache to trust its entries for
+/// [`LoginSettings::session_cache_with_feed`]. A logout elsewhere that the feed does not
+/// deliver (its connection died) is honoured here within this grace, plus the feed's poll.
+pub const FEED_GRACE: Duration = Duration::from_millis(750);
+
 /// How often, and how far apart, a used code is looked for among other instances' logins.
 const CODE_LOOKUPS: u32 = 4;
 const CODE_LOOKUP_PAUSE: Duration = Duration::from_millis(150);
@@ -38,6 +43,11 @@ pub struct LoginSettings {
     /// store again; zero turns the cache off. This instance's own logouts and edits apply
     /// at once; another instance's arrive through the change feed, or within this window.
     pub session_cache: Duration,
+    /// How long they are trusted while the store's change feed is heard (PostgreSQL's
+    /// `NOTIFY` listener says every fraction of a second that it missed nothing), since any
+    /// change elsewhere is then told at once; zero keeps `session_cache` the only window. When
+    /// the feed falls silent for [`FEED_GRACE`], `session_cache` is the bound again.
+    pub session_cache_with_feed: Duration,
     /// How many user-data calls (`apply_user_info`, `bind_phone_number`, each costing WeChat
     /// calls on the app's quota) one account may make per minute, on this instance; 0 turns the
     /// limit off.
@@ -52,6 +62,8 @@ impl LoginSettings {
     pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
     /// The session cache window when none is configured: one second.
     pub const DEFAULT_SESSION_CACHE: Duration = Duration::from_secs(1);
+    /// The window while the change feed is heard, when none is configured: one minute.
+    pub const DEFAULT_SESSION_CACHE_WITH_FEED: Duration = Duration::from_secs(60);
     /// How long a code's first answer is replayed when none is configured (`CODE_REPLAY_SECS`):
     /// long enough for a double tap or a retried request, short enough that a copied code is
     /// no credential.
@@ -69,6 +81,7 @@ impl Default for LoginSettings {
             access_token_margin_secs: 300,
             code_replay_secs: Self::DEFAULT_CODE_REPLAY_SECS,
             session_cache: Self::DEFAULT_SESSION_CACHE,
+            session_cache_with_feed: Self::DEFAULT_SESSION_CACHE_WITH_FEED,
             user_rate_limit: Self::DEFAULT_USER_RATE_LIMIT,
             checksession_memory: Duration::from_secs(300),
         }
@@ -282,7 +295,11 @@ impl LoginServiceBuilder {
         // Last: a subscription is a running listener, not to be started for a service that
         // is not built after all.
         let settings = self.settings;
-        let cache = Arc::new(SessionCache::new(settings.session_cache));
+        let cache = Arc::new(SessionCache::with_feed(
+            settings.session_cache,
+            settings.session_cache_with_feed,
+            FEED_GRACE,
+        ));
         let changes = match self.changes {
             Some(feed) if !settings.session_cache.is_zero() => {
                 let to = Arc::clone(&cache);

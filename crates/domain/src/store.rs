@@ -209,6 +209,10 @@ pub enum StoreChange {
     /// Announcements may have been missed (the listener was connecting or reconnecting):
     /// anything cached may be stale.
     Missed,
+    /// The feed's connection was just seen working, and every change announced before that
+    /// moment has been handed over: while these keep coming, a cache may trust what it holds
+    /// for longer, since what changes is told to it.
+    Heard,
 }
 
 /// What a [`ChangeFeed`] calls with each change.

@@ -16,8 +16,10 @@ use crate::{DatabaseUrl, DieselUserStore};
 const CHANNEL: &str = "wxlogin_changes";
 /// How often the listener looks for announcements that arrived.
 const POLL: Duration = Duration::from_millis(50);
-/// How often it checks that its connection still works (a silent network loss sends nothing).
-const HEALTH_CHECK: Duration = Duration::from_secs(5);
+/// How often it checks that its connection still works (a silent network loss sends nothing),
+/// and then tells the subscriber it heard everything so far ([`StoreChange::Heard`]): a cache
+/// trusts its entries longer only while these keep coming.
+const HEALTH_CHECK: Duration = Duration::from_millis(250);
 /// The wait before reconnecting after the connection failed.
 const RECONNECT: Duration = Duration::from_secs(1);
 
@@ -25,7 +27,7 @@ fn payload(change: &StoreChange) -> Option<String> {
     match change {
         StoreChange::SessionEnded(id) => Some(format!("s:{id}")),
         StoreChange::UserChanged(id) => Some(format!("u:{id}")),
-        StoreChange::Missed => None,
+        StoreChange::Missed | StoreChange::Heard => None,
     }
 }
 
@@ -120,6 +122,14 @@ fn listen_once(
         if checked.elapsed() >= HEALTH_CHECK {
             diesel::sql_query("SELECT 1").execute(&mut conn)?;
             checked = Instant::now();
+            // Whatever was announced before that answer came before it on this connection:
+            // handed over now, then the subscriber hears that nothing earlier is pending.
+            for notification in conn.notifications_iter() {
+                if let Some(change) = parse(&notification?.payload) {
+                    on_change(change);
+                }
+            }
+            on_change(StoreChange::Heard);
         }
         std::thread::sleep(POLL);
     }
