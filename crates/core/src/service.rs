@@ -463,6 +463,9 @@ impl LoginService {
         let wechat = app.wechat.code2session(code).await?;
         let now = self.clock.now();
         let expires_at = now.saturating_add(self.settings.session_ttl_secs);
+        // Taken before the session exists: should anything be forgotten while it is being
+        // opened (a logout everywhere, a deletion), the new session is not cached.
+        let ticket = self.cache.ticket();
         let OpenedLogin {
             user,
             created,
@@ -484,6 +487,9 @@ impl LoginService {
             self.forget_all(&merged.user_id, &merged.ended_sessions);
             self.cache.update_user(&user);
         }
+        // The requests that follow a login use its session at once: cached now, they need no
+        // read (a burst of fresh logins would otherwise be a burst of misses).
+        self.cache.put(&session, &user, ticket);
         let token = self.tokens.issue(&SessionToken {
             user_id: user.id.clone(),
             session_id: session.id.clone(),

@@ -639,6 +639,27 @@ async fn a_cached_session_whose_lifetime_ends_is_refused_as_expired_without_the_
     ));
 }
 
+/// The requests right after a login find its session in the cache: no read.
+#[tokio::test]
+async fn a_fresh_login_is_cached_so_the_next_request_reads_nothing() {
+    let mut m = Mocks::new();
+    m.settings.session_cache = std::time::Duration::from_secs(60);
+    m.wechat
+        .expect_code2session()
+        .returning(|_| Ok(wechat_session()));
+    m.sessions
+        .expect_open_login()
+        .times(1)
+        .returning(|_| Ok(opened("u1", true, "s1")));
+    m.tokens.expect_issue().returning(|_| Ok("t".into()));
+    m.sessions.expect_find_session_with_user().never();
+    verifies_as(&mut m, &[("s1", "u1")]);
+    let service = m.service();
+    service.login(None, "code-1").await.expect("logged in");
+    let caller = service.authenticate("t").await.expect("cached");
+    assert_eq!(caller.user.id, "u1");
+}
+
 #[tokio::test]
 async fn a_cached_session_is_refused_to_a_token_of_another_user() {
     let mut m = Mocks::new();
