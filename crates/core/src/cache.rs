@@ -44,7 +44,15 @@ struct Entries {
     /// Counts every forgetting. A read from the store that began before one must not put what
     /// it read back: it may be the session a logout just ended.
     epoch: u64,
+    /// When a full cache was last swept for entries no longer trusted, and how many times.
+    swept_at: Option<Instant>,
+    sweeps: u64,
 }
+
+/// A full cache is swept at most this often: a sweep walks every entry under the lock, and
+/// while the feed is heard few entries age out, so sweeping on every `put` would cost each
+/// login a walk of the whole cache for nothing.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// The cache's epoch when a read from the store began; [`SessionCache::put`] keeps what the
 /// read found only if nothing was forgotten since.
@@ -200,6 +208,14 @@ impl SessionCache {
             return;
         }
         if entries.sessions.len() >= CAPACITY && !entries.sessions.contains_key(&session.id) {
+            if entries
+                .swept_at
+                .is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY)
+            {
+                return;
+            }
+            entries.swept_at = Some(now);
+            entries.sweeps += 1;
             let heard = self.feed_heard(now);
             entries
                 .sessions
@@ -490,5 +506,9 @@ mod tests {
         }
         let entries = cache.lock();
         assert!(entries.sessions.len() <= CAPACITY && entries.users.len() <= CAPACITY);
+        assert_eq!(
+            entries.sweeps, 1,
+            "a hundred puts into a full cache walk it once, not a hundred times"
+        );
     }
 }
