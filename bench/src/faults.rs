@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use wxlogin_bench::harness::{
-    Guard, build, free_addr, http, log_in_token_users, step, wait_until_up, workspace_root,
+    Guard, build, free_addr, http, log_in_token_users, start_fake, step, wait_until_up,
+    workspace_root,
 };
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
 use wxlogin_store::testing::TestDatabase;
@@ -76,17 +77,7 @@ fn run(
     restart_pg: &str,
     markdown: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let fake_addr = free_addr()?;
-    let fake = Guard(
-        Command::new(root.join("target/release/wxlogin-fake-wechat"))
-            .env("FAKE_WECHAT_ADDR", fake_addr.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(work.join("fake.log"))?)
-            .spawn()
-            .context("starting the fake WeChat")?,
-    );
-    wait_until_up(fake_addr, "/nothing")?;
+    let (fake, fake_addr) = start_fake(root, work)?;
     let addr = free_addr()?;
     let start_server = || -> anyhow::Result<Child> {
         Command::new(root.join("target/release/wxlogin-server"))

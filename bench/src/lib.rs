@@ -23,6 +23,23 @@ pub mod harness {
         }
     }
 
+    /// Starts the release fake WeChat on a free port, logging to `work/fake.log`, and waits
+    /// until it answers.
+    pub fn start_fake(root: &Path, work: &Path) -> anyhow::Result<(Guard, SocketAddr)> {
+        let addr = free_addr()?;
+        let fake = Guard(
+            Command::new(root.join("target/release/wxlogin-fake-wechat"))
+                .env("FAKE_WECHAT_ADDR", addr.to_string())
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(work.join("fake.log"))?)
+                .spawn()
+                .context("starting the fake WeChat")?,
+        );
+        wait_until_up(addr, "/nothing")?;
+        Ok((fake, addr))
+    }
+
     /// Prints a step of the run on stderr.
     pub fn step(what: &str) {
         eprintln!("==> {what}");

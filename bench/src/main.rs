@@ -13,7 +13,7 @@ mod options;
 mod population;
 
 use wxlogin_bench::harness::{
-    Guard, build, free_addr, log_in_token_users, step, wait_until_up, workspace_root,
+    Guard, build, free_addr, log_in_token_users, start_fake, step, wait_until_up, workspace_root,
 };
 
 use std::io::Write;
@@ -59,17 +59,7 @@ fn main() -> anyhow::Result<()> {
     population::populate(db.url(), options.users)?;
     eprintln!("   ... in {:.1} s", started.elapsed().as_secs_f64());
 
-    let fake_addr = free_addr()?;
-    let _fake = Guard(
-        Command::new(root.join("target/release/wxlogin-fake-wechat"))
-            .env("FAKE_WECHAT_ADDR", fake_addr.to_string())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(work.join("fake.log"))?)
-            .spawn()
-            .context("starting the fake WeChat")?,
-    );
-    wait_until_up(fake_addr, "/nothing")?;
+    let (_fake, fake_addr) = start_fake(&root, &work)?;
 
     let addr = free_addr()?;
     let log_path = work.join("server.log");

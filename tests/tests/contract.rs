@@ -643,17 +643,7 @@ async fn metrics_count_logins_wechat_calls_the_cache_and_requests_on_their_own_l
     }
     let _ = app.request("GET", "/wechat/push/wx1?x=1", None, None).await;
 
-    let url = format!(
-        "{}/metrics",
-        app.metrics.as_deref().expect("metrics listen")
-    );
-    let mut reply = awc::Client::default()
-        .get(url)
-        .send()
-        .await
-        .expect("scraped");
-    assert_eq!(reply.status().as_u16(), 200);
-    let text = String::from_utf8(reply.body().await.expect("body").to_vec()).expect("UTF-8");
+    let text = scrape(&app).await;
 
     let appid = app.fake.appids()[0].clone();
     assert_eq!(
@@ -720,6 +710,7 @@ async fn scrape(app: &TestApp) -> String {
         .send()
         .await
         .expect("scraped");
+    assert_eq!(reply.status().as_u16(), 200);
     String::from_utf8(reply.body().await.expect("body").to_vec()).expect("UTF-8")
 }
 
