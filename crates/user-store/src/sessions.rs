@@ -8,10 +8,11 @@ use wxlogin_domain::{
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::error::DbResult;
-use crate::schema::sessions;
+use crate::schema::{identities, sessions, users};
 use crate::store::Database;
 use crate::users::{
-    Resolved, add_identity_without_unionid, known_identity, load_user, locked, person_key, resolve,
+    Resolved, UserRow, add_identity_without_unionid, fold_user, known_identity, locked, person_key,
+    resolve,
 };
 
 #[derive(Queryable, Selectable)]
@@ -208,17 +209,36 @@ impl Database {
         load_session(&mut *self.conn()?, id)
     }
 
-    /// One checkout, two lookups by primary key.
+    /// The session, its user and the user's apps in one query (one round trip: what a cache
+    /// miss of an authenticated request costs); a session whose user is gone is read alone.
     pub(crate) fn find_session_with_user(
         &self,
         id: &str,
     ) -> DbResult<Option<(Session, Option<User>)>> {
         let mut conn = self.conn()?;
-        let Some(session) = load_session(&mut conn, id)? else {
-            return Ok(None);
-        };
-        let user = load_user(&mut conn, &session.user_id)?;
-        Ok(Some((session, user)))
+        let rows = sessions::table
+            .inner_join(users::table)
+            .left_join(identities::table.on(identities::user_id.eq(users::id)))
+            .filter(sessions::id.eq(id))
+            .order((identities::created_at, identities::appid))
+            .select((
+                SessionRow::as_select(),
+                UserRow::as_select(),
+                identities::appid.nullable(),
+            ))
+            .load::<(SessionRow, UserRow, Option<String>)>(&mut *conn)?;
+        let mut session = None;
+        let user_rows: Vec<(UserRow, Option<String>)> = rows
+            .into_iter()
+            .map(|(row, user, app)| {
+                session.get_or_insert(row);
+                (user, app)
+            })
+            .collect();
+        match session {
+            Some(row) => Ok(Some((Session::from(row), fold_user(user_rows)))),
+            None => Ok(load_session(&mut conn, id)?.map(|session| (session, None))),
+        }
     }
 
     pub(crate) fn latest_live_session(

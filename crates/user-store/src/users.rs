@@ -12,7 +12,7 @@ use crate::store::Database;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     unionid: Option<String>,
     nick_name: Option<String>,
@@ -109,7 +109,7 @@ fn complete(conn: &mut AnyConnection, row: UserRow) -> DbResult<User> {
 
 /// The rows of a user with each of its apps (one row per identity, oldest first; one row with
 /// no app for an account without identity): a user and its apps in one query.
-fn fold_user(rows: Vec<(UserRow, Option<String>)>) -> Option<User> {
+pub(crate) fn fold_user(rows: Vec<(UserRow, Option<String>)>) -> Option<User> {
     let mut rows = rows.into_iter();
     let (row, first) = rows.next()?;
     let apps = first

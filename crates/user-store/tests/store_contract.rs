@@ -1490,6 +1490,34 @@ async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselUser
     );
 }
 
+/// What authenticating a request reads on a cache miss: the session and its user with every
+/// app of the account, together.
+async fn a_session_is_read_with_its_user_and_the_users_apps(store: &DieselUserStore) {
+    let first = login_through(store, APP, "w", Some(person("w")), NOW).await;
+    let second = login_through(store, OTHER_APP, "w", Some(person("w")), NOW + 1).await;
+    assert_eq!(first.user.id, second.user.id);
+    let (session, user) = store
+        .find_session_with_user(&second.session.id)
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(session, second.session);
+    let user = user.expect("its user");
+    assert_eq!(user.id, first.user.id);
+    assert_eq!(
+        user.apps,
+        [APP, OTHER_APP],
+        "every app, in the order they were joined"
+    );
+    assert_eq!(
+        store
+            .find_session_with_user("no-such-session")
+            .await
+            .expect("query"),
+        None
+    );
+}
+
 macro_rules! contract {
     ($($case:ident),* ; $($on_db:ident),* $(,)?) => {
         mod sqlite {
@@ -1511,6 +1539,7 @@ macro_rules! contract {
 
 contract!(
     first_login_creates_a_user_and_the_next_finds_it,
+    a_session_is_read_with_its_user_and_the_users_apps,
     a_login_is_found_again_by_its_code_within_the_window,
     the_public_id_is_a_random_uuid_not_derived_from_the_openid,
     a_unionid_is_kept_and_filled_in_later_if_it_was_missing,
