@@ -34,23 +34,31 @@ impl Replay {
     }
 }
 
-/// SHA-256 of the appid and the code: how a code is remembered, here and in the store.
-fn digest(appid: &str, code: &str) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(appid.as_bytes())
-        .chain_update([0])
-        .chain_update(code.as_bytes())
-        .finalize()
-        .into()
-}
+/// SHA-256 of the appid and the code: how a code is remembered, here and in the store (codes
+/// are one-time secrets). Computed once per login.
+pub(crate) struct CodeDigest([u8; 32]);
 
-/// The digest of `code` of app `appid` as the store keeps it with the session the code opened
-/// (hex), so that a copy reaching another instance finds that login.
-pub(crate) fn login_code(appid: &str, code: &str) -> String {
-    digest(appid, code)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+impl CodeDigest {
+    pub(crate) fn of(appid: &str, code: &str) -> Self {
+        Self(
+            Sha256::new()
+                .chain_update(appid.as_bytes())
+                .chain_update([0])
+                .chain_update(code.as_bytes())
+                .finalize()
+                .into(),
+        )
+    }
+
+    /// As the store keeps it with the session the code opened, so that a copy reaching
+    /// another instance finds that login.
+    pub(crate) fn hex(&self) -> String {
+        use std::fmt::Write;
+        self.0.iter().fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+    }
 }
 
 /// One code's slot: whoever holds the lock is exchanging it; once done, it holds the answer.
@@ -81,10 +89,9 @@ impl CodeExchanges {
         }
     }
 
-    /// The slot of `code` of app `appid`, made if new. Codes are kept hashed: they are
-    /// one-time secrets.
-    pub(crate) fn slot(&self, appid: &str, code: &str, now: i64) -> Slot {
-        let key = digest(appid, code);
+    /// The slot of the code of `digest`, made if new.
+    pub(crate) fn slot(&self, digest: &CodeDigest, now: i64) -> Slot {
+        let key = digest.0;
         let mut g = self
             .generations
             .lock()
@@ -115,39 +122,43 @@ impl CodeExchanges {
 mod tests {
     use super::*;
 
+    fn slot(exchanges: &CodeExchanges, appid: &str, code: &str, now: i64) -> Slot {
+        exchanges.slot(&CodeDigest::of(appid, code), now)
+    }
+
     #[test]
     fn a_code_maps_to_one_slot_while_it_is_remembered() {
         let exchanges = CodeExchanges::new(300);
-        let a = exchanges.slot("wxapp", "code-a", 1000);
-        assert!(Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-a", 1100)));
+        let a = slot(&exchanges, "wxapp", "code-a", 1000);
+        assert!(Arc::ptr_eq(&a, &slot(&exchanges, "wxapp", "code-a", 1100)));
         assert!(
-            Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-a", 1200)),
+            Arc::ptr_eq(&a, &slot(&exchanges, "wxapp", "code-a", 1200)),
             "kept in the previous generation"
         );
-        assert!(!Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-b", 1200)));
+        assert!(!Arc::ptr_eq(&a, &slot(&exchanges, "wxapp", "code-b", 1200)));
     }
 
     #[test]
     fn the_same_code_of_two_apps_is_two_exchanges() {
         let exchanges = CodeExchanges::new(300);
-        let a = exchanges.slot("wxapp", "code", 1000);
-        assert!(!Arc::ptr_eq(&a, &exchanges.slot("wxother", "code", 1000)));
+        let a = slot(&exchanges, "wxapp", "code", 1000);
+        assert!(!Arc::ptr_eq(&a, &slot(&exchanges, "wxother", "code", 1000)));
     }
 
     #[test]
     fn a_code_is_forgotten_after_two_generations() {
         let exchanges = CodeExchanges::new(300);
-        let a = exchanges.slot("wxapp", "code-a", 1000);
-        exchanges.slot("wxapp", "other", 1150);
-        exchanges.slot("wxapp", "other", 1300);
-        assert!(!Arc::ptr_eq(&a, &exchanges.slot("wxapp", "code-a", 1301)));
+        let a = slot(&exchanges, "wxapp", "code-a", 1000);
+        slot(&exchanges, "wxapp", "other", 1150);
+        slot(&exchanges, "wxapp", "other", 1300);
+        assert!(!Arc::ptr_eq(&a, &slot(&exchanges, "wxapp", "code-a", 1301)));
     }
 
     #[test]
     fn memory_is_bounded_by_two_generations() {
         let exchanges = CodeExchanges::new(300);
         for i in 0..(3 * GENERATION_CAPACITY) {
-            exchanges.slot("wxapp", &format!("code-{i}"), 1000);
+            slot(&exchanges, "wxapp", &format!("code-{i}"), 1000);
         }
         assert!(exchanges.remembered() <= 2 * GENERATION_CAPACITY);
     }

@@ -10,7 +10,7 @@ use wxlogin_wechat::PushSettings;
 
 use crate::access_token::AccessTokenBroker;
 use crate::cache::SessionCache;
-use crate::exchange::{CodeExchanges, Replay};
+use crate::exchange::{CodeDigest, CodeExchanges, Replay};
 use crate::limits::{PerKeyLimit, Verdicts};
 use crate::{CoreError, ProfileEdit};
 
@@ -372,7 +372,8 @@ impl LoginService {
             return Err(CoreError::MalformedCode);
         }
         let now = self.clock.now();
-        let slot = self.exchanges.slot(app.wechat.appid(), code, now);
+        let digest = CodeDigest::of(app.wechat.appid(), code);
+        let slot = self.exchanges.slot(&digest, now);
         let mut first = slot.lock().await;
         if let Some(replay) = first.as_ref()
             && now.saturating_sub(replay.answered_at) <= self.settings.code_replay_secs
@@ -381,9 +382,9 @@ impl LoginService {
             log::debug!("a login code was submitted again; replaying its first answer");
             return Ok(outcome);
         }
-        let outcome = match self.exchange(app, code).await {
+        let outcome = match self.exchange(app, code, &digest).await {
             Err(CoreError::WeChat(WeChatError::CodeUsed)) => self
-                .replay_from_elsewhere(app, code)
+                .replay_from_elsewhere(&digest)
                 .await?
                 .ok_or(CoreError::WeChat(WeChatError::CodeUsed))?,
             other => other?,
@@ -398,13 +399,12 @@ impl LoginService {
     /// a few times over half a second). Its first answer then, as [`Self::replay`] gives it.
     async fn replay_from_elsewhere(
         &self,
-        app: &App,
-        code: &str,
+        digest: &CodeDigest,
     ) -> Result<Option<LoginOutcome>, CoreError> {
         if self.settings.code_replay_secs <= 0 {
             return Ok(None);
         }
-        let digest = crate::exchange::login_code(app.wechat.appid(), code);
+        let digest = digest.hex();
         for lookup in 0..CODE_LOOKUPS {
             if lookup > 0 {
                 tokio::time::sleep(CODE_LOOKUP_PAUSE).await;
@@ -459,7 +459,12 @@ impl LoginService {
         }))
     }
 
-    async fn exchange(&self, app: &App, code: &str) -> Result<LoginOutcome, CoreError> {
+    async fn exchange(
+        &self,
+        app: &App,
+        code: &str,
+        digest: &CodeDigest,
+    ) -> Result<LoginOutcome, CoreError> {
         let wechat = app.wechat.code2session(code).await?;
         let now = self.clock.now();
         let expires_at = now.saturating_add(self.settings.session_ttl_secs);
@@ -480,7 +485,7 @@ impl LoginService {
                 session_key: wechat.session_key,
                 created_at: now,
                 expires_at,
-                login_code: Some(crate::exchange::login_code(app.wechat.appid(), code)),
+                login_code: Some(digest.hex()),
             })
             .await?;
         if let Some(merged) = merged {
