@@ -290,10 +290,10 @@ fn gauge(
 /// The errcode label of an outcome: WeChat's own code for the known errors, a word for
 /// failures that have none, `other` for codes outside the known set (an upstream cannot add
 /// series).
-fn errcode_label(outcome: Result<(), &WeChatError>) -> &'static str {
-    match outcome {
-        Ok(()) => "0",
-        Err(e) => match e {
+fn errcode_label(failure: Option<&WeChatError>) -> &'static str {
+    match failure {
+        None => "0",
+        Some(e) => match e {
             WeChatError::InvalidCode => "40029",
             WeChatError::CodeUsed => "40163",
             WeChatError::RateLimited => "45011",
@@ -331,7 +331,7 @@ impl MeteredWeChat {
     }
 
     fn record<T>(&self, api: &'static str, started: Instant, outcome: &Result<T, WeChatError>) {
-        let errcode = errcode_label(outcome.as_ref().map(|_| ()));
+        let errcode = errcode_label(outcome.as_ref().err());
         self.metrics
             .wechat_call(self.inner.appid(), api, errcode, started);
     }
