@@ -106,7 +106,11 @@ fn run(
     step(&format!(
         "logging in {SESSIONS} sessions that must outlive every fault"
     ));
-    let tokens = Arc::new(log_in_token_users(addr, SESSIONS)?);
+    let tokens = Arc::new(log_in_token_users(
+        addr,
+        SESSIONS,
+        &std::process::id().to_string(),
+    )?);
 
     let load = Arc::new(Load {
         stop: AtomicBool::new(false),

@@ -129,9 +129,13 @@ pub mod harness {
     }
 
     /// Logs in users `tok0` .. `tok<n-1>` through the server (so they exist as WeChat users of the
-    /// fake) and returns a valid token for each.
-    pub fn log_in_token_users(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<String>> {
-        let run = std::process::id();
+    /// fake) and returns a valid token for each. `run` makes the codes this call's own: the fake
+    /// refuses a code it has seen.
+    pub fn log_in_token_users(
+        addr: SocketAddr,
+        n: usize,
+        run: &str,
+    ) -> anyhow::Result<Vec<String>> {
         (0..n)
             .map(|k| {
                 let body = format!(r#"{{"code":"tok{k}.setup-{run}"}}"#);

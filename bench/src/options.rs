@@ -37,11 +37,30 @@ pub struct Options {
     pub log_level: String,
     pub server_env: Vec<(String, String)>,
     pub markdown: Option<PathBuf>,
+    /// Server instances on the one database, each driven by its own wrk.
+    pub instances: u32,
+    /// A peer stack measured after wxlogin in the same run.
+    pub peer: Option<Peer>,
+}
+
+/// A peer stack in `bench/peers/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// fastify 5 + fast-jwt + pg + undici, one worker per core, on PostgreSQL.
+    Fastify,
+}
+
+impl Peer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Fastify => "fastify",
+        }
+    }
 }
 
 const USAGE: &str = "usage: wxlogin-bench [--db sqlite|postgres] [--users N] [--tokens N] \
 [--duration SECS] [--threads N] [--connections N] [--scenarios healthz,me,login] \
-[--log LEVEL] [--env NAME=VALUE]... [--markdown FILE]";
+[--log LEVEL] [--env NAME=VALUE]... [--instances N] [--peer fastify] [--markdown FILE]";
 
 impl Options {
     pub fn from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
@@ -56,6 +75,8 @@ impl Options {
             log_level: "info".into(),
             server_env: Vec::new(),
             markdown: None,
+            instances: 1,
+            peer: None,
         };
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
@@ -97,8 +118,23 @@ impl Options {
                     options.server_env.push((name.to_owned(), v.to_owned()));
                 }
                 "--markdown" => options.markdown = Some(PathBuf::from(value)),
+                "--instances" => {
+                    options.instances = u32::try_from(number(&value)?.clamp(1, 16))?;
+                }
+                "--peer" => {
+                    options.peer = match value.as_str() {
+                        "fastify" => Some(Peer::Fastify),
+                        other => bail!("--peer {other}: the peer there is is fastify"),
+                    }
+                }
                 other => bail!("unknown option {other}\n{USAGE}"),
             }
+        }
+        if options.instances > 1 && options.database != Database::Postgres {
+            bail!(
+                "--instances {} needs --db postgres: instances share users through PostgreSQL",
+                options.instances
+            );
         }
         Ok(options)
     }
