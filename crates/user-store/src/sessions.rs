@@ -39,8 +39,10 @@ impl From<SessionRow> for Session {
     }
 }
 
+// A `None` is bound as NULL (the column's default) rather than written as `DEFAULT`: the
+// SQL text then no longer depends on the values, so diesel caches the prepared statement.
 #[derive(Insertable)]
-#[diesel(table_name = sessions)]
+#[diesel(table_name = sessions, treat_none_as_default_value = false)]
 struct NewSessionRow<'a> {
     id: &'a str,
     user_id: &'a str,

@@ -39,8 +39,10 @@ impl UserRow {
     }
 }
 
+// A `None` is bound as NULL (the column's default) rather than written as `DEFAULT`: the
+// SQL text then no longer depends on the values, so diesel caches the prepared statement.
 #[derive(Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 struct NewUserRow<'a> {
     id: &'a str,
     unionid: Option<&'a str>,
