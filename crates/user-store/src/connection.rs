@@ -1,4 +1,6 @@
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
@@ -141,10 +143,56 @@ impl Default for PoolOptions {
     }
 }
 
+/// A pooled connection, and when and in which failure epoch it last went back to the pool.
+pub(crate) struct Pooled {
+    conn: AnyConnection,
+    returned: Option<(Instant, u64)>,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
+/// How recently a connection must have gone back to the pool, with no query failing since, for
+/// its next checkout to skip the `SELECT 1` check.
+///
+/// The check is a round trip: a third of a returning user's login on PostgreSQL. A connection
+/// in steady use proved itself a moment ago; the ones that die unseen are those left idle (a
+/// restart, an idle timeout, a network cut), and those are still checked. Once any query fails,
+/// every connection is checked again before its next use.
+pub(crate) const TRUSTED_AFTER_USE: Duration = Duration::from_secs(1);
+
+/// Counts the store calls that failed in the database, so a checkout can tell whether its
+/// connection was last used before or after one: a failure may be the first sign that the
+/// database dropped its connections.
+#[derive(Debug, Default)]
+pub(crate) struct FailureEpoch(AtomicU64);
+
+impl FailureEpoch {
+    pub(crate) fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Every pooled connection is checked before its next use.
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 /// Opens connections for r2d2, with the per-connection settings each backend needs.
 #[derive(Debug)]
 pub(crate) struct AnyConnectionManager {
     pub(crate) url: DatabaseUrl,
+    pub(crate) failures: Arc<FailureEpoch>,
 }
 
 /// Settings every SQLite connection needs under concurrency: without WAL and a busy timeout,
@@ -157,11 +205,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 4000; \
      PRAGMA cache_size = -512;";
 
-impl r2d2::ManageConnection for AnyConnectionManager {
-    type Connection = AnyConnection;
-    type Error = StoreError;
-
-    fn connect(&self) -> Result<AnyConnection, StoreError> {
+impl AnyConnectionManager {
+    fn open(&self) -> Result<AnyConnection, StoreError> {
         match &self.url {
             DatabaseUrl::Postgres(url) => PgConnection::establish(url)
                 .map(AnyConnection::Postgresql)
@@ -178,15 +223,35 @@ impl r2d2::ManageConnection for AnyConnectionManager {
             }
         }
     }
+}
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+impl r2d2::ManageConnection for AnyConnectionManager {
+    type Connection = Pooled;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<Pooled, StoreError> {
+        Ok(Pooled {
+            conn: self.open()?,
+            returned: None,
+        })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), StoreError> {
+        if let Some((at, epoch)) = conn.returned
+            && epoch == self.failures.current()
+            && at.elapsed() < TRUSTED_AFTER_USE
+        {
+            return Ok(());
+        }
         diesel::sql_query("SELECT 1")
-            .execute(conn)
+            .execute(&mut conn.conn)
             .map(|_| ())
             .map_err(|e| StoreError::Unavailable(Cause::new(e)))
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+    /// Never broken here (a dead connection is found by `is_valid`); it only notes the time.
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.returned = Some((Instant::now(), self.failures.current()));
         false
     }
 }

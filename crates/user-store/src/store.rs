@@ -5,12 +5,26 @@ use std::sync::Arc;
 
 use wxlogin_domain::{Cause, StoreError};
 
-use crate::connection::{AnyConnection, AnyConnectionManager};
-use crate::error::DbResult;
+use crate::connection::{AnyConnection, AnyConnectionManager, FailureEpoch};
+use crate::error::{DbError, DbResult};
 use crate::{DatabaseUrl, PoolOptions, SessionKeySealer};
 
 pub(crate) type Pool = r2d2::Pool<AnyConnectionManager>;
-pub(crate) type PooledConnection = r2d2::PooledConnection<AnyConnectionManager>;
+/// A connection checked out of the pool, seen as the connection itself.
+pub(crate) struct PooledConnection(r2d2::PooledConnection<AnyConnectionManager>);
+
+impl std::ops::Deref for PooledConnection {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.0
+    }
+}
 
 /// The store ports of `wxlogin-domain` ([`UserStore`](wxlogin_domain::UserStore),
 /// [`SessionStore`](wxlogin_domain::SessionStore),
@@ -38,6 +52,8 @@ pub(crate) struct Database {
     /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
     /// than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
     sqlite_writer: std::sync::Mutex<()>,
+    /// Shared with the pool's manager: a failed query makes every connection be checked again.
+    failures: Arc<FailureEpoch>,
 }
 
 /// A pooled connection for a write, holding the process's SQLite write turn if the backend is
@@ -93,14 +109,19 @@ impl DieselUserStore {
         let url = DatabaseUrl::parse(url)?;
         crate::connection::create_sqlite_file(&url)?;
         let size = options.max_size.max(1);
+        let failures = Arc::new(FailureEpoch::default());
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
             // A SQLite file does not go away under an open connection; a PostgreSQL connection
-            // can (a restart), and is then checked before each use.
+            // can (a restart), and is then checked before use, unless it was in use a moment
+            // ago with no query failing since (`TRUSTED_AFTER_USE`).
             .test_on_check_out(url.is_postgres())
             .connection_timeout(options.connection_timeout)
-            .build(AnyConnectionManager { url: url.clone() })
+            .build(AnyConnectionManager {
+                url: url.clone(),
+                failures: Arc::clone(&failures),
+            })
             .map_err(|e| {
                 StoreError::Unavailable(Cause::new(PoolFailed {
                     url: url.to_string(),
@@ -113,6 +134,7 @@ impl DieselUserStore {
                 url,
                 sealer,
                 sqlite_writer: std::sync::Mutex::new(()),
+                failures,
             }),
             permits: Arc::new(tokio::sync::Semaphore::new(
                 usize::try_from(size).unwrap_or(usize::MAX),
@@ -166,10 +188,18 @@ impl DieselUserStore {
             .await
             .map_err(|e| StoreError::Internal(Cause::new(e)))?;
         let db = Arc::clone(&self.db);
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(|e| StoreError::Internal(Cause::new(e)))?
-            .map_err(StoreError::from)
+        tokio::task::spawn_blocking(move || {
+            let result = work(&db);
+            // Constraint violations included: telling them apart is not worth a dead
+            // connection used twice, and failures are rare.
+            if let Err(DbError::Diesel(_)) = result {
+                db.failures.bump();
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Internal(Cause::new(e)))?
+        .map_err(StoreError::from)
     }
 }
 
@@ -178,10 +208,11 @@ impl Database {
     // the bundled SQLite (STAT4) a bound LIMIT makes the cached statement re-prepare on every
     // execution, which cost a third of a login's CPU.
     pub(crate) fn conn(&self) -> DbResult<PooledConnection> {
-        Ok(self
-            .pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(Cause::new(e)))?)
+        Ok(PooledConnection(
+            self.pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(Cause::new(e)))?,
+        ))
     }
 
     /// A connection for a write: on SQLite, once this process's previous writer is done.
