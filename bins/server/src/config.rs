@@ -94,6 +94,8 @@ pub struct Config {
     pub session_cache_ms: u64,
     /// How long, while PostgreSQL's change feed is heard, seconds; 0: `session_cache_ms` only.
     pub session_cache_feed_secs: u64,
+    /// How many live sessions the cache holds at most.
+    pub session_cache_capacity: usize,
     /// Ended sessions are deleted this long after they end (and looked for as often, at most
     /// hourly), seconds; 0 keeps them.
     pub session_purge_secs: i64,
@@ -232,6 +234,14 @@ impl Config {
             i64::try_from(LoginSettings::DEFAULT_SESSION_CACHE_WITH_FEED.as_secs()).unwrap_or(60),
             0,
             3600,
+        );
+        let session_cache_capacity = number(
+            &var,
+            &mut problems,
+            "SESSION_CACHE_CAPACITY",
+            i64::try_from(LoginSettings::DEFAULT_SESSION_CACHE_CAPACITY).unwrap_or(4096),
+            0,
+            10_000_000,
         );
         let session_purge_secs = number(
             &var,
@@ -422,6 +432,7 @@ impl Config {
             session_ttl_secs,
             session_cache_ms: session_cache_ms.unsigned_abs(),
             session_cache_feed_secs: session_cache_feed_secs.unsigned_abs(),
+            session_cache_capacity: usize::try_from(session_cache_capacity).unwrap_or(0),
             session_purge_secs,
             database_url,
             db_pool_size: u32::try_from(db_pool_size).unwrap_or(DEFAULT_POOL_SIZE),
@@ -593,6 +604,7 @@ mod tests {
         let config = read(false, &GOOD).expect("valid");
         assert_eq!(config.session_ttl_secs, 604_800);
         assert_eq!(config.session_cache_ms, 1000);
+        assert_eq!(config.session_cache_capacity, 4096);
         assert_eq!(config.session_purge_secs, 86_400);
         assert_eq!(config.database_url, "sqlite://wxlogin.db");
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
@@ -650,6 +662,7 @@ mod tests {
         vars.extend([
             ("SESSION_TTL_SECS", "0"),
             ("SESSION_CACHE_MS", "600000"),
+            ("SESSION_CACHE_CAPACITY", "-1"),
             ("LOGIN_RATE_LIMIT", "many"),
             ("DATABASE_URL", "mysql://x"),
             ("BIND_ADDR", "localhost"),
@@ -659,6 +672,7 @@ mod tests {
         for name in [
             "SESSION_TTL_SECS",
             "SESSION_CACHE_MS",
+            "SESSION_CACHE_CAPACITY",
             "LOGIN_RATE_LIMIT",
             "DATABASE_URL",
             "BIND_ADDR",

@@ -120,6 +120,7 @@ impl Application {
                 session_cache_with_feed: std::time::Duration::from_secs(
                     config.session_cache_feed_secs,
                 ),
+                session_cache_capacity: config.session_cache_capacity,
                 user_rate_limit: config.user_rate_limit,
                 code_replay_secs: config.code_replay_secs,
                 ..LoginSettings::default()

@@ -16,9 +16,11 @@ use std::time::{Duration, Instant};
 
 use wxlogin_domain::{Session, StoreChange, User};
 
-/// At most this many sessions (and as many users) are remembered; past it, stale entries are
-/// swept, and if none are stale, new ones are not cached. About 0.5 KiB each.
-const CAPACITY: usize = 16 * 1024;
+/// How many sessions (and as many users) are remembered when no capacity is given; past it,
+/// stale entries are swept, and if none are stale, new ones are not cached (they are read from
+/// the store on each request instead). About 1 KiB of the process's memory per session and
+/// its user, as measured under a login flood.
+pub(crate) const DEFAULT_CAPACITY: usize = 4096;
 
 struct CachedSession {
     user_id: String,
@@ -69,6 +71,7 @@ pub(crate) struct Hit {
 
 pub(crate) struct SessionCache {
     entries: Mutex<Entries>,
+    capacity: usize,
     fresh_for: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -107,6 +110,7 @@ impl SessionCache {
     ) -> Self {
         Self {
             entries: Mutex::default(),
+            capacity: DEFAULT_CAPACITY,
             fresh_for,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -115,6 +119,11 @@ impl SessionCache {
             started: Instant::now(),
             heard_at_ms: AtomicU64::new(0),
         }
+    }
+
+    /// The same, remembering at most `capacity` sessions (and as many users).
+    pub(crate) fn with_capacity(self, capacity: usize) -> Self {
+        Self { capacity, ..self }
     }
 
     /// Whether the feed was heard recently enough for the longer window.
@@ -207,7 +216,7 @@ impl SessionCache {
         if entries.epoch != ticket.0 {
             return;
         }
-        if entries.sessions.len() >= CAPACITY && !entries.sessions.contains_key(&session.id) {
+        if entries.sessions.len() >= self.capacity && !entries.sessions.contains_key(&session.id) {
             if entries
                 .swept_at
                 .is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY)
@@ -223,7 +232,7 @@ impl SessionCache {
             entries
                 .users
                 .retain(|_, u| self.trusted(u.fetched, u.fetched + self.fresh_for, now, heard));
-            if entries.sessions.len() >= CAPACITY {
+            if entries.sessions.len() >= self.capacity {
                 return;
             }
         }
@@ -237,7 +246,7 @@ impl SessionCache {
                 trusted_until: now + self.spread(&session.id),
             },
         );
-        if entries.users.len() < CAPACITY || entries.users.contains_key(&user.id) {
+        if entries.users.len() < self.capacity || entries.users.contains_key(&user.id) {
             entries.users.insert(
                 user.id.clone(),
                 CachedUser {
@@ -496,8 +505,8 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
-        let cache = SessionCache::new(Duration::from_secs(60));
-        for i in 0..(CAPACITY + 100) {
+        let cache = SessionCache::new(Duration::from_secs(60)).with_capacity(500);
+        for i in 0..(500 + 100) {
             cache.put(
                 &session(&format!("s{i}"), &format!("u{i}")),
                 &user(&format!("u{i}"), "a"),
@@ -505,7 +514,7 @@ mod tests {
             );
         }
         let entries = cache.lock();
-        assert!(entries.sessions.len() <= CAPACITY && entries.users.len() <= CAPACITY);
+        assert!(entries.sessions.len() == 500 && entries.users.len() == 500);
         assert_eq!(
             entries.sweeps, 1,
             "a hundred puts into a full cache walk it once, not a hundred times"
