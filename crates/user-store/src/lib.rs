@@ -6,6 +6,7 @@ mod connection;
 mod error;
 mod migrations;
 mod ports;
+mod prepared;
 mod schema;
 mod sealing;
 mod sessions;

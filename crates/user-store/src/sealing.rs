@@ -123,7 +123,7 @@ impl SessionKeySealer {
         &self.current.id
     }
 
-    /// Seals `secret` for the record `record` (e.g. the user id a session_key belongs to).
+    /// Seals `secret` for the record `record` (e.g. the session a session_key belongs to).
     pub fn seal(&self, secret: &str, record: &str) -> Result<String, SealError> {
         let nonce = Nonce::try_generate().map_err(|e| SealError::Random(e.to_string()))?;
         let sealed = self

@@ -5,15 +5,18 @@ use wxlogin_domain::{
     CodeLogin, NewLogin, NewSession, OpenedLogin, Session, SessionKey, StoreChange, User,
 };
 
+use crate::SealError;
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::error::DbResult;
+use crate::prepared::{Bind, Statement, only_on_postgres};
 use crate::schema::{identities, sessions, users};
 use crate::store::Database;
 use crate::users::{
-    Resolved, UserRow, add_identity_without_unionid, fold_user, known_identity, locked, person_key,
-    resolve,
+    FirstSession, Resolved, UserRow, add_identity_without_unionid, fold_user, known_identity,
+    locked, person_key, resolve,
 };
+use wxlogin_domain::UnionId;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -70,25 +73,119 @@ fn load_session(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Session>>
         .map(Session::from))
 }
 
+/// The record a session's sealed session_key is bound to (the sealer's associated data), so the
+/// value opens for this session only. It names the session, not its user: a login then seals
+/// before it knows the account, and opens its session in the statement that finds the account.
+fn session_record(session_id: &str) -> String {
+    format!("session {session_id}")
+}
+
+/// A new session's id and its sealed session_key.
+struct SealedSession {
+    id: String,
+    session_key: String,
+}
+
+/// What the statement that opens a known identity's login found.
+enum KnownLogin {
+    /// Its account, and the session opened for it.
+    Opened(User),
+    /// The identity is known but this login adds to its account (a unionid it does not hold
+    /// yet): resolved under the person's lock.
+    Resolve,
+    /// No such identity: a first login.
+    Unknown,
+}
+
+/// One row of that statement: the account with one of its apps, and whether the session went in.
+#[derive(QueryableByName)]
+struct KnownLoginRow {
+    #[diesel(embed)]
+    user: UserRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    app: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    opened: bool,
+}
+
+/// A returning user's login on PostgreSQL in one statement (one round trip, one commit): the
+/// identity's account is read and the session inserted for it, unless the login carries a
+/// unionid the account does not hold; then the account with its apps comes back.
+const OPEN_KNOWN_LOGIN: &str = "\
+    WITH account AS (\
+        SELECT u.id, u.unionid FROM identities mine JOIN users u ON u.id = mine.user_id \
+        WHERE mine.appid = ? AND mine.openid = ?), \
+    opened AS (\
+        INSERT INTO sessions \
+            (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
+        SELECT ?, account.id, ?, ?, ?, ?, ?, TRUE FROM account \
+        WHERE ?::text IS NULL OR account.unionid = ? \
+        RETURNING id) \
+    SELECT u.id, u.unionid, u.nick_name, u.avatar_url, u.gender, u.phone_number, u.created_at, \
+        u.updated_at, theirs.appid AS app, EXISTS (SELECT 1 FROM opened) AS opened \
+    FROM account JOIN users u ON u.id = account.id \
+        JOIN identities theirs ON theirs.user_id = u.id \
+    ORDER BY theirs.created_at, theirs.appid";
+
+fn open_known_login(
+    conn: &mut AnyConnection,
+    login: &NewLogin,
+    sealed: &SealedSession,
+) -> DbResult<KnownLogin> {
+    let AnyConnection::Postgresql(c) = conn else {
+        return Err(only_on_postgres());
+    };
+    let unionid = login.unionid.as_ref().map(UnionId::expose);
+    let rows = Statement::new(
+        OPEN_KNOWN_LOGIN,
+        vec![
+            Bind::Text(&login.appid),
+            Bind::Text(login.openid.expose()),
+            Bind::Text(&sealed.id),
+            Bind::Text(&login.appid),
+            Bind::Text(&sealed.session_key),
+            Bind::BigInt(login.created_at),
+            Bind::BigInt(login.expires_at),
+            Bind::OptionalText(login.login_code.as_deref()),
+            Bind::OptionalText(unionid),
+            Bind::OptionalText(unionid),
+        ],
+    )
+    .load::<KnownLoginRow>(c)?;
+    let opened = rows.first().map(|row| row.opened);
+    let user = fold_user(rows.into_iter().map(|row| (row.user, row.app)).collect());
+    Ok(match (user, opened) {
+        (Some(user), Some(true)) => KnownLogin::Opened(user),
+        (Some(_), _) => KnownLogin::Resolve,
+        (None, _) => KnownLogin::Unknown,
+    })
+}
+
 impl Database {
+    /// A new session's id, time-ordered (v7): new sessions land at the end of the primary-key
+    /// index instead of on a random page, so a login dirties fewer pages. And its session_key,
+    /// sealed for it.
+    fn seal_session(&self, session_key: &SessionKey) -> DbResult<SealedSession> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let session_key = self
+            .sealer
+            .seal(session_key.expose(), &session_record(&id))?;
+        Ok(SealedSession { id, session_key })
+    }
+
     fn insert_session(
         &self,
         conn: &mut AnyConnection,
         session: &NewSession,
         trace: Option<LoginTrace<'_>>,
     ) -> DbResult<Session> {
-        // Time-ordered (v7): new sessions land at the end of the primary-key index instead of on
-        // a random page, so a login dirties fewer pages.
-        let id = uuid::Uuid::now_v7().to_string();
-        let sealed = self
-            .sealer
-            .seal(session.session_key.expose(), &session.user_id)?;
+        let sealed = self.seal_session(&session.session_key)?;
         diesel::insert_into(sessions::table)
             .values(NewSessionRow {
-                id: &id,
+                id: &sealed.id,
                 user_id: &session.user_id,
                 appid: &session.appid,
-                session_key: &sealed,
+                session_key: &sealed.session_key,
                 created_at: session.created_at,
                 expires_at: session.expires_at,
                 login_code: trace.as_ref().map(|t| t.login_code),
@@ -96,7 +193,7 @@ impl Database {
             })
             .execute(conn)?;
         Ok(Session {
-            id,
+            id: sealed.id,
             user_id: session.user_id.clone(),
             appid: session.appid.clone(),
             created_at: session.created_at,
@@ -146,23 +243,55 @@ impl Database {
                 };
                 open(conn, resolved)
             }),
-            // A returning user's login is two round trips (a session alone is harmless should
-            // the second fail); PostgreSQL's cost is per round trip. Anything that creates,
-            // links or merges an account runs in a transaction under the person's lock.
+            // A returning user's login is one statement; PostgreSQL's cost is per round trip.
+            // Anything that creates, links or merges an account runs in a transaction under
+            // the person's lock.
             AnyConnection::Postgresql(_) => {
-                if let Some(user) = known_identity(&mut conn, appid, openid, unionid)? {
-                    match open(&mut conn, returning(user)) {
-                        // Its account was merged into another, or deleted, since it was read:
-                        // resolved again, under the lock.
-                        Err(e) if e.is_foreign_key_violation() => {}
-                        done => return done,
+                let sealed = self.seal_session(&login.session_key)?;
+                // The session opened in the same statement as the account was found or made.
+                let opened_for = |user: User, created: bool| OpenedLogin {
+                    session: Session {
+                        id: sealed.id.clone(),
+                        user_id: user.id.clone(),
+                        appid: appid.clone(),
+                        created_at: login.created_at,
+                        expires_at: login.expires_at,
+                        revoked_at: None,
+                    },
+                    user,
+                    created,
+                    merged: None,
+                };
+                let known = match open_known_login(&mut conn, login, &sealed) {
+                    // Its account was merged into another, or deleted, since it was read:
+                    // resolved again, under the lock.
+                    Err(e) if e.is_foreign_key_violation() => KnownLogin::Resolve,
+                    known => known?,
+                };
+                match known {
+                    KnownLogin::Opened(user) => return Ok(opened_for(user, false)),
+                    KnownLogin::Resolve => {}
+                    KnownLogin::Unknown if unionid.is_some() => {}
+                    // No identity, and no unionid to link it by: a first login.
+                    KnownLogin::Unknown => {
+                        let (resolved, opened) = add_identity_without_unionid(
+                            &mut conn,
+                            appid,
+                            openid,
+                            login.created_at,
+                            &FirstSession {
+                                id: &sealed.id,
+                                session_key: &sealed.session_key,
+                                expires_at: login.expires_at,
+                                login_code: login.login_code.as_deref(),
+                            },
+                        )?;
+                        return if opened {
+                            Ok(opened_for(resolved.user, true))
+                        } else {
+                            open(&mut conn, resolved)
+                        };
                     }
-                }
-                // Without unionid, `known_identity` found no identity at all: a first login.
-                if unionid.is_none() {
-                    let resolved =
-                        add_identity_without_unionid(&mut conn, appid, openid, login.created_at)?;
-                    return open(&mut conn, resolved);
                 }
                 locked(&mut conn, &key, |conn| {
                     let resolved = resolve(conn, appid, openid, unionid, login.created_at)?;
@@ -204,7 +333,13 @@ impl Database {
         let Some((user_id, sealed)) = found.filter(|(_, sealed)| !sealed.is_empty()) else {
             return Ok(None);
         };
-        Ok(Some(SessionKey::new(self.sealer.open(&sealed, &user_id)?)))
+        // Sessions opened before session_keys were sealed for their session were sealed for
+        // their user; those live out their lifetime.
+        let opened = match self.sealer.open(&sealed, &session_record(session_id)) {
+            Err(SealError::Corrupt) => self.sealer.open(&sealed, &user_id),
+            opened => opened,
+        };
+        Ok(Some(SessionKey::new(opened?)))
     }
 
     pub(crate) fn find_session(&self, id: &str) -> DbResult<Option<Session>> {

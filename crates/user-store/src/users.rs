@@ -7,10 +7,11 @@ use wxlogin_domain::{Deletion, MergedAccount, OpenId, ProfileUpdate, StoreChange
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::error::{DbError, DbResult};
+use crate::prepared::{Bind, Statement};
 use crate::schema::{identities, sessions, users};
 use crate::store::Database;
 
-#[derive(Queryable, Selectable)]
+#[derive(Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = users)]
 pub(crate) struct UserRow {
     id: String,
@@ -356,37 +357,77 @@ fn lost_race(
     })
 }
 
+/// The session a first login opens, sealed before its account exists (it is sealed for the
+/// session), so both go into the database in one statement.
+pub(crate) struct FirstSession<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) session_key: &'a str,
+    pub(crate) expires_at: i64,
+    pub(crate) login_code: Option<&'a str>,
+}
+
+/// The account, identity and session of a first login on PostgreSQL: one round trip, one
+/// commit. Nothing is inserted but the account when another login inserted the identity first.
+const FIRST_LOGIN: &str = "\
+    WITH account AS (\
+        INSERT INTO users (id, unionid, created_at, updated_at) VALUES (?, NULL, ?, ?) \
+        RETURNING id), \
+    identity AS (\
+        INSERT INTO identities (appid, openid, user_id, created_at) \
+        SELECT ?, ?, id, ? FROM account \
+        ON CONFLICT (appid, openid) DO NOTHING \
+        RETURNING user_id), \
+    opened AS (\
+        INSERT INTO sessions \
+            (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
+        SELECT ?, user_id, ?, ?, ?, ?, ?, FALSE FROM identity \
+        RETURNING id) \
+    SELECT count(*) AS n FROM opened";
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
 /// A first login without unionid: nothing to link or merge, so no lock is needed; the
-/// identity's primary key decides races. On PostgreSQL account and identity are one statement;
-/// only the loser of a race on the identity makes an account for nothing, and removes it.
+/// identity's primary key decides races. On PostgreSQL account, identity and `session` are one
+/// statement; only the loser of a race on the identity makes an account for nothing, and
+/// removes it. Whether `session` was opened too (on SQLite, or after a lost race, it was not).
 pub(crate) fn add_identity_without_unionid(
     conn: &mut AnyConnection,
     appid: &str,
     openid: &OpenId,
     now: i64,
-) -> DbResult<Resolved> {
+    session: &FirstSession<'_>,
+) -> DbResult<(Resolved, bool)> {
     let AnyConnection::Postgresql(c) = &mut *conn else {
-        return add_identity(conn, appid, openid, None, now);
+        return Ok((add_identity(conn, appid, openid, None, now)?, false));
     };
-    // On PostgreSQL both rows in one round trip: its cost is per round trip.
     let id = uuid::Uuid::now_v7().to_string();
-    let inserted = diesel::sql_query(
-        "WITH account AS (\
-             INSERT INTO users (id, unionid, created_at, updated_at) \
-             VALUES ($1, NULL, $2, $2) RETURNING id) \
-         INSERT INTO identities (appid, openid, user_id, created_at) \
-         SELECT $3, $4, id, $2 FROM account \
-         ON CONFLICT (appid, openid) DO NOTHING",
+    let opened = Statement::new(
+        FIRST_LOGIN,
+        vec![
+            Bind::Text(&id),
+            Bind::BigInt(now),
+            Bind::BigInt(now),
+            Bind::Text(appid),
+            Bind::Text(openid.expose()),
+            Bind::BigInt(now),
+            Bind::Text(session.id),
+            Bind::Text(appid),
+            Bind::Text(session.session_key),
+            Bind::BigInt(now),
+            Bind::BigInt(session.expires_at),
+            Bind::OptionalText(session.login_code),
+        ],
     )
-    .bind::<diesel::sql_types::Text, _>(&id)
-    .bind::<diesel::sql_types::BigInt, _>(now)
-    .bind::<diesel::sql_types::Text, _>(appid)
-    .bind::<diesel::sql_types::Text, _>(openid.expose())
-    .execute(c)?;
-    if inserted == 1 {
-        Ok(fresh_account(id, None, appid, now))
+    .get_result::<Count>(c)?
+    .n;
+    if opened == 1 {
+        Ok((fresh_account(id, None, appid, now), true))
     } else {
-        lost_race(conn, Some(&id), appid, openid)
+        Ok((lost_race(conn, Some(&id), appid, openid)?, false))
     }
 }
 

@@ -1572,6 +1572,7 @@ contract!(
     the_upgrade_to_identities_keeps_every_user_session_and_sealed_key,
     a_deleted_account_leaves_nothing_of_the_person_in_any_table,
     an_ended_sessions_session_key_is_erased_at_once,
+    a_sessions_key_opens_for_that_session_only,
 );
 
 async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDatabase) {
@@ -1598,4 +1599,45 @@ async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDa
     for call in calls {
         assert!(call.await.expect("task").expect("answered").is_some());
     }
+}
+
+async fn a_sessions_key_opens_for_that_session_only(db: &TestDatabase) {
+    let store = open(db).await;
+    let first = login_through(&store, APP, "sealed", None, NOW).await;
+    let again = login_through(&store, APP, "sealed", None, NOW + 1).await;
+    assert!(first.created && !again.created);
+    assert_eq!(again.user.id, first.user.id);
+    let key = |login: &OpenedLogin| format!("key-{APP}-sealed-{}", login.session.created_at);
+    assert_eq!(
+        store.session_key(&again.session.id).await.expect("opens"),
+        Some(SessionKey::new(key(&again)))
+    );
+    // Moved to another session of the same user, a sealed key no longer opens.
+    execute(
+        db,
+        &format!(
+            "UPDATE sessions SET session_key = \
+             (SELECT session_key FROM sessions WHERE id = '{}') WHERE id = '{}'",
+            first.session.id, again.session.id
+        ),
+    );
+    assert!(matches!(
+        store.session_key(&again.session.id).await,
+        Err(StoreError::Sealed(_))
+    ));
+    // A key sealed for its user, as sessions opened before 2026-12-03 were, still opens.
+    let sealed_for_user = test_sealer()
+        .seal("key sealed for the user", &first.user.id)
+        .expect("seals");
+    execute(
+        db,
+        &format!(
+            "UPDATE sessions SET session_key = '{sealed_for_user}' WHERE id = '{}'",
+            again.session.id
+        ),
+    );
+    assert_eq!(
+        store.session_key(&again.session.id).await.expect("opens"),
+        Some(SessionKey::new("key sealed for the user"))
+    );
 }
