@@ -129,6 +129,9 @@ pub struct PoolOptions {
     pub max_size: u32,
     /// Longest wait for a free connection before failing with `Unavailable`.
     pub connection_timeout: Duration,
+    /// A PostgreSQL connection idle in the pool for longer than this is checked (`SELECT 1`)
+    /// before its next use; one used more recently, with no query failing since, is not.
+    pub check_idle_after: Duration,
 }
 
 /// The pool size when none is configured (`DB_POOL_SIZE`).
@@ -139,6 +142,7 @@ impl Default for PoolOptions {
         Self {
             max_size: DEFAULT_POOL_SIZE,
             connection_timeout: Duration::from_secs(5),
+            check_idle_after: CHECK_IDLE_AFTER,
         }
     }
 }
@@ -163,13 +167,13 @@ impl std::ops::DerefMut for Pooled {
 }
 
 /// How recently a connection must have gone back to the pool, with no query failing since, for
-/// its next checkout to skip the `SELECT 1` check.
+/// its next checkout to skip the `SELECT 1` check, when none is configured.
 ///
 /// The check is a round trip: a third of a returning user's login on PostgreSQL. A connection
 /// in steady use proved itself a moment ago; the ones that die unseen are those left idle (a
 /// restart, an idle timeout, a network cut), and those are still checked. Once any query fails,
 /// every connection is checked again before its next use.
-pub(crate) const TRUSTED_AFTER_USE: Duration = Duration::from_secs(1);
+pub const CHECK_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Counts the store calls that failed in the database, so a checkout can tell whether its
 /// connection was last used before or after one: a failure may be the first sign that the
@@ -193,6 +197,7 @@ impl FailureEpoch {
 pub(crate) struct AnyConnectionManager {
     pub(crate) url: DatabaseUrl,
     pub(crate) failures: Arc<FailureEpoch>,
+    pub(crate) check_idle_after: Duration,
 }
 
 /// Settings every SQLite connection needs under concurrency: without WAL and a busy timeout,
@@ -239,7 +244,7 @@ impl r2d2::ManageConnection for AnyConnectionManager {
     fn is_valid(&self, conn: &mut Pooled) -> Result<(), StoreError> {
         if let Some((at, epoch)) = conn.returned
             && epoch == self.failures.current()
-            && at.elapsed() < TRUSTED_AFTER_USE
+            && at.elapsed() < self.check_idle_after
         {
             return Ok(());
         }

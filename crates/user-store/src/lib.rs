@@ -15,6 +15,6 @@ mod store;
 pub mod testing;
 mod users;
 
-pub use connection::{DEFAULT_POOL_SIZE, DatabaseUrl, PoolOptions};
+pub use connection::{CHECK_IDLE_AFTER, DEFAULT_POOL_SIZE, DatabaseUrl, PoolOptions};
 pub use sealing::{MIN_SECRET_LEN, SealError, SealingSecret, SessionKeySealer};
 pub use store::{DieselUserStore, PoolState};

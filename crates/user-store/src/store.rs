@@ -115,12 +115,13 @@ impl DieselUserStore {
             .min_idle(Some(1))
             // A SQLite file does not go away under an open connection; a PostgreSQL connection
             // can (a restart), and is then checked before use, unless it was in use a moment
-            // ago with no query failing since (`TRUSTED_AFTER_USE`).
+            // ago with no query failing since (`PoolOptions::check_idle_after`).
             .test_on_check_out(url.is_postgres())
             .connection_timeout(options.connection_timeout)
             .build(AnyConnectionManager {
                 url: url.clone(),
                 failures: Arc::clone(&failures),
+                check_idle_after: options.check_idle_after,
             })
             .map_err(|e| {
                 StoreError::Unavailable(Cause::new(PoolFailed {

@@ -8,6 +8,7 @@ fn quick() -> PoolOptions {
     PoolOptions {
         max_size: 1,
         connection_timeout: std::time::Duration::from_millis(500),
+        ..PoolOptions::default()
     }
 }
 

@@ -11,10 +11,11 @@ use wxlogin_domain::UserStore;
 use wxlogin_store::testing::{TestDatabase, test_sealer};
 use wxlogin_store::{DieselUserStore, PoolOptions};
 
-async fn open(db: &TestDatabase) -> DieselUserStore {
+async fn open(db: &TestDatabase, check_idle_after: Duration) -> DieselUserStore {
     let options = PoolOptions {
         max_size: 2,
         connection_timeout: Duration::from_secs(5),
+        check_idle_after,
     };
     DieselUserStore::open(db.url(), &options, test_sealer())
         .await
@@ -59,7 +60,8 @@ async fn connections_dropped_while_in_use_cost_one_call_then_are_replaced() {
     let Some(db) = TestDatabase::postgres() else {
         return;
     };
-    let store = open(&db).await;
+    // Trusted for a minute after use, however slow the machine is between the two calls.
+    let store = open(&db, Duration::from_secs(60)).await;
     assert_eq!(store.find_user("nobody").await.expect("works"), None);
     drop_connections(&db);
 
@@ -77,10 +79,10 @@ async fn connections_dropped_while_idle_cost_no_call() {
     let Some(db) = TestDatabase::postgres() else {
         return;
     };
-    let store = open(&db).await;
+    let store = open(&db, Duration::from_millis(100)).await;
     assert_eq!(store.find_user("nobody").await.expect("works"), None);
     // Longer than a connection is trusted after use.
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     drop_connections(&db);
 
     for _ in 0..4 {

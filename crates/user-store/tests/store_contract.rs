@@ -337,6 +337,7 @@ async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
         PoolOptions {
             max_size: 1,
             connection_timeout: std::time::Duration::from_secs(2),
+            ..PoolOptions::default()
         },
     )
     .await;
@@ -1583,6 +1584,7 @@ async fn a_whole_burst_of_calls_waits_for_permits_instead_of_failing(db: &TestDa
         PoolOptions {
             max_size: 2,
             connection_timeout: std::time::Duration::from_millis(500),
+            ..PoolOptions::default()
         },
     )
     .await;
