@@ -44,7 +44,8 @@ pub struct LoginSettings {
     /// at once; another instance's arrive through the change feed, or within this window.
     pub session_cache: Duration,
     /// How long they are trusted while the store's change feed is heard (PostgreSQL's
-    /// `NOTIFY` listener says every fraction of a second that it missed nothing), since any
+    /// `NOTIFY` listener, or on SQLite the one process's own changes, says every fraction of a
+    /// second that it missed nothing), since any
     /// change elsewhere is then told at once; zero keeps `session_cache` the only window. When
     /// the feed falls silent for [`FEED_GRACE`], `session_cache` is the bound again.
     pub session_cache_with_feed: Duration,

@@ -242,8 +242,9 @@ impl std::fmt::Debug for Subscription {
 /// in-process cache drops what changed instead of waiting for its entries to age out.
 #[cfg_attr(feature = "mock", mockall::automock)]
 pub trait ChangeFeed: Send + Sync {
-    /// Calls `handler` with every change any instance announces, and with
-    /// [`StoreChange::Missed`] whenever some may have been lost. `None` when the store has no
-    /// other instances to hear from (one process owns it).
+    /// Calls `handler` with every change any instance announces, with [`StoreChange::Missed`]
+    /// whenever some may have been lost, and with [`StoreChange::Heard`] whenever nothing was.
+    /// `None` when the store cannot tell (a cache then trusts its entries for its short window
+    /// only).
     fn subscribe(&self, handler: ChangeHandler) -> Result<Option<Subscription>, StoreError>;
 }

@@ -1,9 +1,16 @@
 //! Changes other instances make, told to this one: on PostgreSQL, every logout, ended session
 //! and profile change is announced with `NOTIFY`, and a listener thread hands them to the
 //! subscriber, so in-process caches can drop what changed within a fraction of a second.
+//!
+//! On SQLite one process serves the file (it holds a lock on `<file>-lock`, and a second process
+//! is refused), so every change is made in this process: each is handed to this process's
+//! subscribers once the store call that made it is done, and a thread says every 250 ms that
+//! nothing was missed ([`StoreChange::Heard`]), as the PostgreSQL listener does.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -39,10 +46,24 @@ fn parse(payload: &str) -> Option<StoreChange> {
     }
 }
 
-/// Tells the other instances (PostgreSQL only) that something they may cache changed. A
-/// failure is logged, not returned: the change itself is made, and caches expire anyway.
+thread_local! {
+    /// What this thread's store call changed on SQLite, handed over when the call is done (its
+    /// transactions committed): a cache told earlier could read the old row back in.
+    static MADE_HERE: RefCell<Vec<StoreChange>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Tells the other instances (on PostgreSQL) or this process's subscribers (on SQLite, once the
+/// store call is done) that something they may cache changed. A failure is logged, not
+/// returned: the change itself is made, and caches expire anyway.
 pub(crate) fn announce(conn: &mut AnyConnection, change: &StoreChange) {
-    let (AnyConnection::Postgresql(c), Some(payload)) = (conn, payload(change)) else {
+    let c = match conn {
+        AnyConnection::Postgresql(c) => c,
+        AnyConnection::Sqlite(_) => {
+            MADE_HERE.with(|made| made.borrow_mut().push(change.clone()));
+            return;
+        }
+    };
+    let Some(payload) = payload(change) else {
         return;
     };
     let sent = diesel::sql_query("SELECT pg_notify($1, $2)")
@@ -54,13 +75,154 @@ pub(crate) fn announce(conn: &mut AnyConnection, change: &StoreChange) {
     }
 }
 
+/// The changes this thread's store call made on SQLite, taken to be handed over.
+pub(crate) fn made_here() -> Vec<StoreChange> {
+    MADE_HERE.with(|made| std::mem::take(&mut *made.borrow_mut()))
+}
+
+/// How often a [`LocalFeed`] says it missed nothing.
+const LOCAL_HEARD: Duration = Duration::from_millis(250);
+
+/// The subscribers of one SQLite file in this process, shared by every store open on it, and
+/// the lock that keeps other processes off the file.
+pub(crate) struct LocalFeed {
+    subscribers: Mutex<Vec<(u64, Arc<ChangeHandler>)>>,
+    next_id: AtomicU64,
+    _lock: std::fs::File,
+}
+
+/// The feeds of the SQLite files open in this process, by path.
+static LOCAL_FEEDS: Mutex<Vec<(PathBuf, Weak<LocalFeed>)>> = Mutex::new(Vec::new());
+
+/// Why a SQLite file could not be claimed for this process.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ClaimFailed {
+    #[error(
+        "another process serves {0} (it holds {0}-lock): one process per SQLite file; \
+         several instances need PostgreSQL"
+    )]
+    Taken(String),
+    #[error("cannot lock {path}-lock")]
+    Lock {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl LocalFeed {
+    /// The feed of the SQLite file at `path` in this process, made (taking the file's lock, and
+    /// starting its thread) if no store has it open.
+    pub(crate) fn claim(path: &str) -> Result<Arc<Self>, ClaimFailed> {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+        let mut feeds = LOCAL_FEEDS.lock().unwrap_or_else(PoisonError::into_inner);
+        feeds.retain(|(_, feed)| feed.strong_count() > 0);
+        if let Some(feed) = feeds
+            .iter()
+            .find(|(at, _)| *at == key)
+            .and_then(|(_, feed)| feed.upgrade())
+        {
+            return Ok(feed);
+        }
+        let lock_failed = |source| ClaimFailed::Lock {
+            path: path.to_owned(),
+            source,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(format!("{path}-lock"))
+            .map_err(lock_failed)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(ClaimFailed::Taken(path.to_owned()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(lock_failed(e)),
+        }
+        let feed = Arc::new(Self {
+            subscribers: Mutex::new(Vec::new()),
+            next_id: AtomicU64::new(0),
+            _lock: lock,
+        });
+        let heard = Arc::downgrade(&feed);
+        std::thread::Builder::new()
+            .name("wxlogin-sqlite-feed".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(LOCAL_HEARD);
+                    let Some(feed) = heard.upgrade() else {
+                        return;
+                    };
+                    feed.hand_over(&[StoreChange::Heard]);
+                }
+            })
+            .map_err(lock_failed)?;
+        feeds.push((key, Arc::downgrade(&feed)));
+        Ok(feed)
+    }
+
+    /// Hands `changes` to every subscriber, in order.
+    pub(crate) fn hand_over(&self, changes: &[StoreChange]) {
+        if changes.is_empty() {
+            return;
+        }
+        let subscribers: Vec<Arc<ChangeHandler>> = self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(_, handler)| Arc::clone(handler))
+            .collect();
+        for handler in subscribers {
+            for change in changes {
+                handler(change.clone());
+            }
+        }
+    }
+
+    fn subscribe(self: &Arc<Self>, handler: ChangeHandler) -> Subscription {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((id, Arc::new(handler)));
+        Subscription::new(LocalSubscription {
+            feed: Arc::downgrade(self),
+            id,
+        })
+    }
+}
+
+/// Removes its handler from the feed when dropped.
+struct LocalSubscription {
+    feed: Weak<LocalFeed>,
+    id: u64,
+}
+
+impl Drop for LocalSubscription {
+    fn drop(&mut self) {
+        if let Some(feed) = self.feed.upgrade() {
+            feed.subscribers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
 impl ChangeFeed for DieselUserStore {
-    /// On PostgreSQL, a thread that `LISTEN`s and hands every announcement to `handler`;
-    /// `None` on SQLite, which one process serves. The thread stops within one poll of the
-    /// subscription being dropped.
+    /// On PostgreSQL, a thread that `LISTEN`s and hands every announcement to `handler`; it
+    /// stops within one poll of the subscription being dropped. On SQLite, this process's own
+    /// changes, as its store calls finish, and [`StoreChange::Heard`] every 250 ms.
     fn subscribe(&self, handler: ChangeHandler) -> Result<Option<Subscription>, StoreError> {
         match &self.db.url {
-            DatabaseUrl::Sqlite(_) => Ok(None),
+            DatabaseUrl::Sqlite(_) => Ok(self
+                .db
+                .local_feed
+                .as_ref()
+                .map(|feed| feed.subscribe(handler))),
             DatabaseUrl::Postgres(url) => listen(url.clone(), handler)
                 .map(|listener| Some(Subscription::new(listener)))
                 .map_err(|e| StoreError::Unavailable(Cause::new(e))),

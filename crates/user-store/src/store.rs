@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use wxlogin_domain::{Cause, StoreError};
 
+use crate::changes::LocalFeed;
 use crate::connection::{AnyConnection, AnyConnectionManager, FailureEpoch};
 use crate::error::{DbError, DbResult};
 use crate::{DatabaseUrl, PoolOptions, SessionKeySealer};
@@ -54,6 +55,9 @@ pub(crate) struct Database {
     sqlite_writer: std::sync::Mutex<()>,
     /// Shared with the pool's manager: a failed query makes every connection be checked again.
     failures: Arc<FailureEpoch>,
+    /// On SQLite, this process's subscribers to the file's changes, and its lock on the file:
+    /// declared after the pool, so the connections close before the lock is let go.
+    pub(crate) local_feed: Option<Arc<LocalFeed>>,
 }
 
 /// A pooled connection for a write, holding the process's SQLite write turn if the backend is
@@ -108,6 +112,12 @@ impl DieselUserStore {
     ) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         crate::connection::create_sqlite_file(&url)?;
+        let local_feed = match &url {
+            DatabaseUrl::Sqlite(path) => {
+                Some(LocalFeed::claim(path).map_err(|e| StoreError::Unavailable(Cause::new(e)))?)
+            }
+            DatabaseUrl::Postgres(_) => None,
+        };
         let size = options.max_size.max(1);
         let failures = Arc::new(FailureEpoch::default());
         let pool = r2d2::Pool::builder()
@@ -136,6 +146,7 @@ impl DieselUserStore {
                 sealer,
                 sqlite_writer: std::sync::Mutex::new(()),
                 failures,
+                local_feed,
             }),
             permits: Arc::new(tokio::sync::Semaphore::new(
                 usize::try_from(size).unwrap_or(usize::MAX),
@@ -195,6 +206,12 @@ impl DieselUserStore {
             // connection used twice, and failures are rare.
             if let Err(DbError::Diesel(_)) = result {
                 db.failures.bump();
+            }
+            // Whatever the call changed on SQLite, now that its transactions are over (a change
+            // rolled back is told too: a cache then reads the row again, for nothing).
+            let made = crate::changes::made_here();
+            if let Some(feed) = &db.local_feed {
+                feed.hand_over(&made);
             }
             result
         })

@@ -807,20 +807,27 @@ async fn changes_are_announced_to_every_listener(db: &TestDatabase) {
         .subscribe(Box::new(move |change| {
             let _ = tx.lock().expect("sender").send(change);
         }))
-        .expect("listener starts");
-    if db.url().starts_with("sqlite") {
-        assert!(listener.is_none(), "one process serves a SQLite file");
-        return;
-    }
-    let next = || {
+        .expect("listener starts")
+        .expect("a feed on either database");
+    let heard = || {
         rx.recv_timeout(std::time::Duration::from_secs(10))
-            .expect("an announcement arrives")
+            .expect("the feed speaks")
     };
-    assert_eq!(
-        next(),
-        StoreChange::Missed,
-        "connecting may have missed some"
-    );
+    if db.url().starts_with("postgres") {
+        assert_eq!(
+            heard(),
+            StoreChange::Missed,
+            "connecting may have missed some"
+        );
+    }
+    // Every 250 ms the feed says it missed nothing.
+    assert_eq!(heard(), StoreChange::Heard);
+    let next = || loop {
+        match heard() {
+            StoreChange::Heard => {}
+            change => return change,
+        }
+    };
 
     let (user, _) = elsewhere
         .find_or_create_user(APP, &openid("n"), None, NOW)
@@ -1642,4 +1649,39 @@ async fn a_sessions_key_opens_for_that_session_only(db: &TestDatabase) {
         store.session_key(&again.session.id).await.expect("opens"),
         Some(SessionKey::new("key sealed for the user"))
     );
+}
+
+#[test]
+fn a_sqlite_file_another_process_serves_is_refused() {
+    let db = TestDatabase::sqlite();
+    let path = db.url().trim_start_matches("sqlite://").to_owned();
+    std::fs::write(&path, b"").expect("the file");
+    // What another process serving the file holds.
+    let other = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{path}-lock"))
+        .expect("lock file");
+    other.try_lock().expect("locked");
+    match DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer()) {
+        Err(e @ StoreError::Unavailable(_)) => {
+            let chain = wxlogin_domain::error_chain(&e);
+            assert!(chain.contains("another process serves"), "{chain}");
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(other);
+    assert!(
+        DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer()).is_ok(),
+        "free again once that process lets go"
+    );
+}
+
+#[test]
+fn stores_of_one_process_share_a_sqlite_file() {
+    let db = TestDatabase::sqlite();
+    let first = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer());
+    let second = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer());
+    assert!(first.is_ok() && second.is_ok());
 }
