@@ -112,8 +112,10 @@ pub(crate) enum ClaimFailed {
 
 impl LocalFeed {
     /// The feed of the SQLite file at `path` in this process, made (taking the file's lock, and
-    /// starting its thread) if no store has it open.
-    pub(crate) fn claim(path: &str) -> Result<Arc<Self>, ClaimFailed> {
+    /// starting its thread) if no store has it open. `None` where the file system cannot lock
+    /// (some network file systems): the store then works without a feed, its cache trusting
+    /// entries for the short window only, as before SQLite had one.
+    pub(crate) fn claim(path: &str) -> Result<Option<Arc<Self>>, ClaimFailed> {
         let key = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
         let mut feeds = LOCAL_FEEDS.lock().unwrap_or_else(PoisonError::into_inner);
         feeds.retain(|(_, feed)| feed.strong_count() > 0);
@@ -122,7 +124,7 @@ impl LocalFeed {
             .find(|(at, _)| *at == key)
             .and_then(|(_, feed)| feed.upgrade())
         {
-            return Ok(feed);
+            return Ok(Some(feed));
         }
         let lock_failed = |source| ClaimFailed::Lock {
             path: path.to_owned(),
@@ -139,7 +141,13 @@ impl LocalFeed {
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(ClaimFailed::Taken(path.to_owned()));
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(lock_failed(e)),
+            Err(std::fs::TryLockError::Error(e)) => {
+                log::warn!(
+                    "cannot lock {path}-lock ({e}); without it sessions are trusted for \
+                     SESSION_CACHE_MS only, and nothing stops a second process on the file"
+                );
+                return Ok(None);
+            }
         }
         let feed = Arc::new(Self {
             subscribers: Mutex::new(Vec::new()),
@@ -160,7 +168,7 @@ impl LocalFeed {
             })
             .map_err(lock_failed)?;
         feeds.push((key, Arc::downgrade(&feed)));
-        Ok(feed)
+        Ok(Some(feed))
     }
 
     /// Hands `changes` to every subscriber, in order.

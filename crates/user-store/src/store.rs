@@ -114,7 +114,7 @@ impl DieselUserStore {
         crate::connection::create_sqlite_file(&url)?;
         let local_feed = match &url {
             DatabaseUrl::Sqlite(path) => {
-                Some(LocalFeed::claim(path).map_err(|e| StoreError::Unavailable(Cause::new(e)))?)
+                LocalFeed::claim(path).map_err(|e| StoreError::Unavailable(Cause::new(e)))?
             }
             DatabaseUrl::Postgres(_) => None,
         };
