@@ -79,8 +79,7 @@ impl UserStore for DieselUserStore {
 #[async_trait]
 impl SessionStore for DieselUserStore {
     async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
-        let login = login.clone();
-        self.run(move |db| db.open_login(&login)).await
+        DieselUserStore::open_login(self, login).await
     }
 
     async fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {

@@ -204,6 +204,16 @@ impl Database {
 
     pub(crate) fn open_login(&self, login: &NewLogin) -> DbResult<OpenedLogin> {
         let mut conn = self.writer()?;
+        self.open_login_on(&mut conn, login)
+    }
+
+    /// [`Self::open_login`] on a connection the caller holds for writing (on SQLite, with the
+    /// write turn): SQLite's group commit runs it for each login of a batch.
+    pub(crate) fn open_login_on(
+        &self,
+        conn: &mut AnyConnection,
+        login: &NewLogin,
+    ) -> DbResult<OpenedLogin> {
         let (appid, openid, unionid) = (&login.appid, &login.openid, login.unionid.as_ref());
         let open = |conn: &mut AnyConnection, resolved: Resolved| -> DbResult<OpenedLogin> {
             let session = self.insert_session(
@@ -262,7 +272,7 @@ impl Database {
                     created,
                     merged: None,
                 };
-                let known = match open_known_login(&mut conn, login, &sealed) {
+                let known = match open_known_login(conn, login, &sealed) {
                     // Its account was merged into another, or deleted, since it was read:
                     // resolved again, under the lock.
                     Err(e) if e.is_foreign_key_violation() => KnownLogin::Resolve,
@@ -275,7 +285,7 @@ impl Database {
                     // No identity, and no unionid to link it by: a first login.
                     KnownLogin::Unknown => {
                         let (resolved, opened) = add_identity_without_unionid(
-                            &mut conn,
+                            conn,
                             appid,
                             openid,
                             login.created_at,
@@ -289,11 +299,11 @@ impl Database {
                         return if opened {
                             Ok(opened_for(resolved.user, true))
                         } else {
-                            open(&mut conn, resolved)
+                            open(conn, resolved)
                         };
                     }
                 }
-                locked(&mut conn, &key, |conn| {
+                locked(conn, &key, |conn| {
                     let resolved = resolve(conn, appid, openid, unionid, login.created_at)?;
                     open(conn, resolved)
                 })

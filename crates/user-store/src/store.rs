@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use wxlogin_domain::{Cause, StoreError};
+use wxlogin_domain::{Cause, NewLogin, OpenedLogin, StoreError};
 
 use crate::changes::LocalFeed;
 use crate::connection::{AnyConnection, AnyConnectionManager, FailureEpoch};
@@ -58,6 +58,76 @@ pub(crate) struct Database {
     /// On SQLite, this process's subscribers to the file's changes, and its lock on the file:
     /// declared after the pool, so the connections close before the lock is let go.
     pub(crate) local_feed: Option<Arc<LocalFeed>>,
+    /// On SQLite, the queue of logins its writer thread commits together.
+    logins: Option<std::sync::mpsc::Sender<LoginJob>>,
+}
+
+/// A login waiting for SQLite's writer thread, and where its answer goes.
+struct LoginJob {
+    login: NewLogin,
+    answer: tokio::sync::oneshot::Sender<Result<OpenedLogin, StoreError>>,
+}
+
+/// The most logins one SQLite commit takes.
+const MOST_PER_COMMIT: usize = 64;
+
+/// SQLite's writer thread: takes the logins that queued while it was writing, opens each in a
+/// savepoint of one transaction (a login that fails is rolled back alone), commits once, and
+/// answers them. One wake and one commit for many logins, where each login on its own blocking
+/// thread was a thread woken for it, a turn on the write mutex and a commit. Ends when the
+/// store is dropped.
+fn commit_logins(db: std::sync::Weak<Database>, queue: std::sync::mpsc::Receiver<LoginJob>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MOST_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(db) = db.upgrade() else {
+            return;
+        };
+        // A panic (none is expected) answers its batch with an error, and the thread goes on.
+        let opened =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.open_logins(&batch)))
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
+                });
+        let made = crate::changes::made_here();
+        if let Some(feed) = &db.local_feed {
+            feed.hand_over(&made);
+        }
+        match opened {
+            Ok(answers) => {
+                for (job, answer) in batch.into_iter().zip(answers) {
+                    let _ = job.answer.send(answer.map_err(StoreError::from));
+                }
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                for job in batch {
+                    let _ = job.answer.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+impl Database {
+    /// Opens every login of `batch` in one transaction, each in a savepoint of its own.
+    fn open_logins(&self, batch: &[LoginJob]) -> DbResult<Vec<DbResult<OpenedLogin>>> {
+        use diesel::Connection;
+        let mut conn = self.writer()?;
+        conn.transaction(|conn| {
+            Ok::<_, DbError>(
+                batch
+                    .iter()
+                    .map(|job| conn.transaction(|conn| self.open_login_on(conn, &job.login)))
+                    .collect(),
+            )
+        })
+    }
 }
 
 /// A pooled connection for a write, holding the process's SQLite write turn if the backend is
@@ -139,15 +209,31 @@ impl DieselUserStore {
                     source: e,
                 }))
             })?;
-        Ok(Self {
-            db: Arc::new(Database {
+        let sqlite = !url.is_postgres();
+        let mut spawned = Ok(());
+        let db = Arc::new_cyclic(|db| {
+            let logins = sqlite.then(|| {
+                let (queue, jobs) = std::sync::mpsc::channel();
+                let db = db.clone();
+                spawned = std::thread::Builder::new()
+                    .name("wxlogin-sqlite-logins".into())
+                    .spawn(move || commit_logins(db, jobs))
+                    .map(drop);
+                queue
+            });
+            Database {
                 pool,
                 url,
                 sealer,
                 sqlite_writer: std::sync::Mutex::new(()),
                 failures,
                 local_feed,
-            }),
+                logins,
+            }
+        });
+        spawned.map_err(|e| StoreError::Internal(Cause::new(e)))?;
+        Ok(Self {
+            db,
             permits: Arc::new(tokio::sync::Semaphore::new(
                 usize::try_from(size).unwrap_or(usize::MAX),
             )),
@@ -185,6 +271,25 @@ impl DieselUserStore {
             idle: state.idle_connections,
             in_use: max_size.saturating_sub(free),
         }
+    }
+
+    /// Opens a login: on SQLite through the writer thread that commits logins together, on
+    /// PostgreSQL like any call.
+    pub(crate) async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
+        let Some(queue) = &self.db.logins else {
+            let login = login.clone();
+            return self.run(move |db| db.open_login(&login)).await;
+        };
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        queue
+            .send(LoginJob {
+                login: login.clone(),
+                answer,
+            })
+            .map_err(|e| StoreError::Internal(Cause::new(WriterGone(e.to_string()))))?;
+        answered
+            .await
+            .map_err(|e| StoreError::Internal(Cause::new(e)))?
     }
 
     /// Runs blocking work on the database: once a permit is free, on a blocking thread.
@@ -258,6 +363,11 @@ impl Database {
             .map_err(|e| StoreError::Unavailable(Cause::new(e)).into())
     }
 }
+
+/// SQLite's login writer thread failed a batch, or is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("the SQLite login writer failed: {0}")]
+struct WriterGone(String);
 
 #[derive(Debug, thiserror::Error)]
 #[error("{url}")]

@@ -1564,6 +1564,7 @@ contract!(
     expiring_an_access_token_is_a_compare_and_set,
     a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step,
     concurrent_first_logins_in_one_step_create_one_account,
+    a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person,
     one_person_logging_in_through_two_apps_is_one_account,
     a_later_unionid_merges_the_newer_account_into_the_older,
     the_older_account_stays_even_when_the_newer_holds_the_unionid,
@@ -1684,4 +1685,59 @@ fn stores_of_one_process_share_a_sqlite_file() {
     let first = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer());
     let second = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer());
     assert!(first.is_ok() && second.is_ok());
+}
+
+async fn a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person(
+    store: &DieselUserStore,
+) {
+    // On SQLite these are committed together, many to a transaction: each must still be its own.
+    let logins: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let person = i % 20;
+                let opened = store
+                    .open_login(&NewLogin {
+                        appid: APP.to_owned(),
+                        openid: openid(&format!("crowd-{person}")),
+                        unionid: None,
+                        session_key: SessionKey::new(format!("key-{i}")),
+                        created_at: NOW,
+                        expires_at: NOW + 60,
+                        login_code: None,
+                    })
+                    .await
+                    .expect("login");
+                (person, i, opened)
+            })
+        })
+        .collect();
+    let mut accounts = std::collections::HashMap::new();
+    let mut sessions = std::collections::HashSet::new();
+    for login in logins {
+        let (person, i, opened) = login.await.expect("task");
+        assert_eq!(
+            accounts
+                .entry(person)
+                .or_insert_with(|| opened.user.id.clone()),
+            &opened.user.id,
+            "one account per person"
+        );
+        assert!(
+            sessions.insert(opened.session.id.clone()),
+            "a session of its own"
+        );
+        assert_eq!(
+            store.session_key(&opened.session.id).await.expect("query"),
+            Some(SessionKey::new(format!("key-{i}")))
+        );
+    }
+    assert_eq!(accounts.len(), 20);
+    assert_eq!(
+        accounts
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        20
+    );
 }
