@@ -11,6 +11,9 @@ use crate::SealError;
 pub(crate) enum DbError {
     Diesel(diesel::result::Error),
     Store(StoreError),
+    /// A login of a group commit that needs what a batch cannot give it (a person's lock):
+    /// opened alone after the batch. Never handed out of the adapter.
+    OpenAlone,
 }
 
 pub(crate) type DbResult<T> = Result<T, DbError>;
@@ -52,6 +55,12 @@ impl From<DbError> for StoreError {
         match e {
             DbError::Diesel(e) => StoreError::Query(Cause::new(e)),
             DbError::Store(e) => e,
+            DbError::OpenAlone => StoreError::Internal(Cause::new(OpenAloneEscaped)),
         }
     }
 }
+
+/// A login that was to be opened alone reached a caller: a bug.
+#[derive(Debug, thiserror::Error)]
+#[error("a batched login that needed to be opened alone was not")]
+struct OpenAloneEscaped;

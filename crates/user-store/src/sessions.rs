@@ -8,7 +8,7 @@ use wxlogin_domain::{
 use crate::SealError;
 use crate::changes::announce;
 use crate::connection::AnyConnection;
-use crate::error::DbResult;
+use crate::error::{DbError, DbResult};
 use crate::prepared::{Bind, Statement, only_on_postgres};
 use crate::schema::{identities, sessions, users};
 use crate::store::Database;
@@ -204,15 +204,20 @@ impl Database {
 
     pub(crate) fn open_login(&self, login: &NewLogin) -> DbResult<OpenedLogin> {
         let mut conn = self.writer()?;
-        self.open_login_on(&mut conn, login)
+        self.open_login_on(&mut conn, login, false)
     }
 
     /// [`Self::open_login`] on a connection the caller holds for writing (on SQLite, with the
-    /// write turn): SQLite's group commit runs it for each login of a batch.
+    /// write turn). Group commit runs it for each login of a batch (`batched`): on PostgreSQL a
+    /// batched login then never takes a person's lock (held to the batch's commit, two batches
+    /// could deadlock on two people) nor goes on after an error (the batch's transaction is
+    /// broken until its savepoint is rolled back); it fails instead, and is opened again alone
+    /// once the batch is committed.
     pub(crate) fn open_login_on(
         &self,
         conn: &mut AnyConnection,
         login: &NewLogin,
+        batched: bool,
     ) -> DbResult<OpenedLogin> {
         let (appid, openid, unionid) = (&login.appid, &login.openid, login.unionid.as_ref());
         let open = |conn: &mut AnyConnection, resolved: Resolved| -> DbResult<OpenedLogin> {
@@ -275,15 +280,13 @@ impl Database {
                 let known = match open_known_login(conn, login, &sealed) {
                     // Its account was merged into another, or deleted, since it was read:
                     // resolved again, under the lock.
-                    Err(e) if e.is_foreign_key_violation() => KnownLogin::Resolve,
+                    Err(e) if e.is_foreign_key_violation() && !batched => KnownLogin::Resolve,
                     known => known?,
                 };
                 match known {
                     KnownLogin::Opened(user) => return Ok(opened_for(user, false)),
-                    KnownLogin::Resolve => {}
-                    KnownLogin::Unknown if unionid.is_some() => {}
                     // No identity, and no unionid to link it by: a first login.
-                    KnownLogin::Unknown => {
+                    KnownLogin::Unknown if unionid.is_none() => {
                         let (resolved, opened) = add_identity_without_unionid(
                             conn,
                             appid,
@@ -302,6 +305,9 @@ impl Database {
                             open(conn, resolved)
                         };
                     }
+                    // The rest links or merges, under the person's lock: not in a batch.
+                    _ if batched => return Err(DbError::OpenAlone),
+                    KnownLogin::Resolve | KnownLogin::Unknown => {}
                 }
                 locked(conn, &key, |conn| {
                     let resolved = resolve(conn, appid, openid, unionid, login.created_at)?;

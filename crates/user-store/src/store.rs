@@ -58,8 +58,10 @@ pub(crate) struct Database {
     /// On SQLite, this process's subscribers to the file's changes, and its lock on the file:
     /// declared after the pool, so the connections close before the lock is let go.
     pub(crate) local_feed: Option<Arc<LocalFeed>>,
-    /// On SQLite, the queue of logins its writer thread commits together.
-    logins: Option<std::sync::mpsc::Sender<LoginJob>>,
+    /// The queues of the writer threads that commit logins together. A login goes to the queue
+    /// its identity hashes to, so two writers never hold and wait for each other's inserts of
+    /// one identity (two first logins of one person in two batches would deadlock).
+    logins: Vec<std::sync::mpsc::Sender<LoginJob>>,
 }
 
 /// A login waiting for SQLite's writer thread, and where its answer goes.
@@ -68,13 +70,14 @@ struct LoginJob {
     answer: tokio::sync::oneshot::Sender<Result<OpenedLogin, StoreError>>,
 }
 
-/// The most logins one SQLite commit takes.
+/// The most logins one commit takes.
 const MOST_PER_COMMIT: usize = 64;
 
-/// SQLite's writer thread: takes the logins that queued while it was writing, opens each in a
-/// savepoint of one transaction (a login that fails is rolled back alone), commits once, and
-/// answers them. One wake and one commit for many logins, where each login on its own blocking
-/// thread was a thread woken for it, a turn on the write mutex and a commit. Ends when the
+/// A login writer thread (one on SQLite, up to three on PostgreSQL): takes the logins that
+/// queued while it was writing, opens each in a savepoint of one transaction (a login that fails
+/// is rolled back alone, and opened again alone after the commit), commits once, and answers
+/// them. One wake and one commit for many logins, where each login on its own blocking thread
+/// was a thread woken for it, on SQLite a turn on the write mutex, and a commit. Ends when the
 /// store is dropped.
 fn commit_logins(db: std::sync::Weak<Database>, queue: std::sync::mpsc::Receiver<LoginJob>) {
     while let Ok(first) = queue.recv() {
@@ -98,6 +101,15 @@ fn commit_logins(db: std::sync::Weak<Database>, queue: std::sync::mpsc::Receiver
         if let Some(feed) = &db.local_feed {
             feed.hand_over(&made);
         }
+        let failed_in_database = match &opened {
+            Ok(answers) => answers
+                .iter()
+                .any(|answer| matches!(answer, Err(DbError::Diesel(_)))),
+            Err(e) => matches!(e, DbError::Diesel(_)),
+        };
+        if failed_in_database {
+            db.failures.bump();
+        }
         match opened {
             Ok(answers) => {
                 for (job, answer) in batch.into_iter().zip(answers) {
@@ -115,18 +127,32 @@ fn commit_logins(db: std::sync::Weak<Database>, queue: std::sync::mpsc::Receiver
 }
 
 impl Database {
-    /// Opens every login of `batch` in one transaction, each in a savepoint of its own.
+    /// Opens every login of `batch` in one transaction, each in a savepoint of its own; a login
+    /// that fails there (or needs a person's lock, on PostgreSQL) is opened again alone once
+    /// the others are committed, the way it would have been without a batch.
     fn open_logins(&self, batch: &[LoginJob]) -> DbResult<Vec<DbResult<OpenedLogin>>> {
         use diesel::Connection;
-        let mut conn = self.writer()?;
-        conn.transaction(|conn| {
-            Ok::<_, DbError>(
-                batch
-                    .iter()
-                    .map(|job| conn.transaction(|conn| self.open_login_on(conn, &job.login)))
-                    .collect(),
-            )
-        })
+        let answers = {
+            let mut conn = self.writer()?;
+            conn.transaction(|conn| {
+                Ok::<_, DbError>(
+                    batch
+                        .iter()
+                        .map(|job| {
+                            conn.transaction(|conn| self.open_login_on(conn, &job.login, true))
+                        })
+                        .collect::<Vec<_>>(),
+                )
+            })?
+        };
+        Ok(batch
+            .iter()
+            .zip(answers)
+            .map(|(job, answer)| match answer {
+                Err(_) => self.open_login(&job.login),
+                opened => opened,
+            })
+            .collect())
     }
 }
 
@@ -209,18 +235,29 @@ impl DieselUserStore {
                     source: e,
                 }))
             })?;
-        let sqlite = !url.is_postgres();
+        // SQLite has one writer at a time anyway; PostgreSQL's logins use a few connections at
+        // once, leaving the rest of the pool to everything else.
+        let writers = if url.is_postgres() {
+            (size / 2).clamp(1, 3)
+        } else {
+            1
+        };
         let mut spawned = Ok(());
         let db = Arc::new_cyclic(|db| {
-            let logins = sqlite.then(|| {
-                let (queue, jobs) = std::sync::mpsc::channel();
-                let db = db.clone();
-                spawned = std::thread::Builder::new()
-                    .name("wxlogin-sqlite-logins".into())
-                    .spawn(move || commit_logins(db, jobs))
-                    .map(drop);
-                queue
-            });
+            let logins = (0..writers)
+                .map(|_| {
+                    let (queue, jobs) = std::sync::mpsc::channel();
+                    let db = db.clone();
+                    let started = std::thread::Builder::new()
+                        .name("wxlogin-logins".into())
+                        .spawn(move || commit_logins(db, jobs))
+                        .map(drop);
+                    if started.is_err() {
+                        spawned = started;
+                    }
+                    queue
+                })
+                .collect();
             Database {
                 pool,
                 url,
@@ -273,12 +310,21 @@ impl DieselUserStore {
         }
     }
 
-    /// Opens a login: on SQLite through the writer thread that commits logins together, on
-    /// PostgreSQL like any call.
+    /// Opens a login through the writer threads, which commit the logins that queue together.
     pub(crate) async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
-        let Some(queue) = &self.db.logins else {
-            let login = login.clone();
-            return self.run(move |db| db.open_login(&login)).await;
+        let queue = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            (&login.appid, login.openid.expose()).hash(&mut hasher);
+            let writers = self.db.logins.len().max(1);
+            let Some(queue) = usize::try_from(hasher.finish() % writers as u64)
+                .ok()
+                .and_then(|i| self.db.logins.get(i))
+            else {
+                let login = login.clone();
+                return self.run(move |db| db.open_login(&login)).await;
+            };
+            queue
         };
         let (answer, answered) = tokio::sync::oneshot::channel();
         queue
