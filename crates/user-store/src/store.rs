@@ -64,7 +64,7 @@ pub(crate) struct Database {
     logins: Vec<std::sync::mpsc::Sender<LoginJob>>,
 }
 
-/// A login waiting for SQLite's writer thread, and where its answer goes.
+/// A login waiting for a writer thread, and where its answer goes.
 struct LoginJob {
     login: NewLogin,
     answer: tokio::sync::oneshot::Sender<Result<OpenedLogin, StoreError>>,
@@ -97,19 +97,12 @@ fn commit_logins(db: std::sync::Weak<Database>, queue: std::sync::mpsc::Receiver
                 .unwrap_or_else(|_| {
                     Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
                 });
-        let made = crate::changes::made_here();
-        if let Some(feed) = &db.local_feed {
-            feed.hand_over(&made);
-        }
-        let failed_in_database = match &opened {
+        db.call_done(match &opened {
             Ok(answers) => answers
                 .iter()
                 .any(|answer| matches!(answer, Err(DbError::Diesel(_)))),
             Err(e) => matches!(e, DbError::Diesel(_)),
-        };
-        if failed_in_database {
-            db.failures.bump();
-        }
+        });
         match opened {
             Ok(answers) => {
                 for (job, answer) in batch.into_iter().zip(answers) {
@@ -127,6 +120,21 @@ fn commit_logins(db: std::sync::Weak<Database>, queue: std::sync::mpsc::Receiver
 }
 
 impl Database {
+    /// What follows every store call, on the thread that made it: if it `failed_in_database`,
+    /// every pooled connection is checked before its next use (constraint violations included:
+    /// telling them apart is not worth a dead connection used twice, and failures are rare);
+    /// and whatever it changed on SQLite goes to the feed, now that its transactions are over (a
+    /// change rolled back is told too: a cache then reads the row again, for nothing).
+    fn call_done(&self, failed_in_database: bool) {
+        if failed_in_database {
+            self.failures.bump();
+        }
+        let made = crate::changes::made_here();
+        if let Some(feed) = &self.local_feed {
+            feed.hand_over(&made);
+        }
+    }
+
     /// Opens every login of `batch` in one transaction, each in a savepoint of its own; a login
     /// that fails there (or needs a person's lock, on PostgreSQL) is opened again alone once
     /// the others are committed, the way it would have been without a batch.
@@ -312,22 +320,16 @@ impl DieselUserStore {
 
     /// Opens a login through the writer threads, which commit the logins that queue together.
     pub(crate) async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
-        let queue = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            (&login.appid, login.openid.expose()).hash(&mut hasher);
-            let writers = self.db.logins.len().max(1);
-            let Some(queue) = usize::try_from(hasher.finish() % writers as u64)
-                .ok()
-                .and_then(|i| self.db.logins.get(i))
-            else {
-                let login = login.clone();
-                return self.run(move |db| db.open_login(&login)).await;
-            };
-            queue
-        };
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&login.appid, login.openid.expose()).hash(&mut hasher);
+        // There is at least one writer; truncating the hash on 32-bit targets is harmless.
+        let writer = hasher.finish() as usize % self.db.logins.len().max(1);
         let (answer, answered) = tokio::sync::oneshot::channel();
-        queue
+        self.db
+            .logins
+            .get(writer)
+            .ok_or_else(|| StoreError::Internal(Cause::new(WriterGone("no writer".into()))))?
             .send(LoginJob {
                 login: login.clone(),
                 answer,
@@ -353,17 +355,7 @@ impl DieselUserStore {
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || {
             let result = work(&db);
-            // Constraint violations included: telling them apart is not worth a dead
-            // connection used twice, and failures are rare.
-            if let Err(DbError::Diesel(_)) = result {
-                db.failures.bump();
-            }
-            // Whatever the call changed on SQLite, now that its transactions are over (a change
-            // rolled back is told too: a cache then reads the row again, for nothing).
-            let made = crate::changes::made_here();
-            if let Some(feed) = &db.local_feed {
-                feed.hand_over(&made);
-            }
+            db.call_done(matches!(result, Err(DbError::Diesel(_))));
             result
         })
         .await
