@@ -2,7 +2,7 @@
 //! proxies the address they forwarded; IPv6 clients by their /64 (one household or one phone
 //! holds a whole /64, so limiting single addresses would limit nothing).
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 /// An address or a CIDR block (`10.0.0.0/8`, `fd00::/8`, `192.0.2.7`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +66,10 @@ pub fn limit_key(ip: IpAddr) -> IpAddr {
 /// The client of a request that reached us from `peer` with these `X-Forwarded-For` values:
 /// `peer` itself unless it is a trusted proxy; then the right-most forwarded address that is not
 /// a trusted proxy (the ones to its left were written by the client and can be anything).
+///
+/// An entry `ip:port` or `[ipv6]:port` (as some proxies append) counts as its ip. An entry that
+/// is no address at all ends the walk: the last trusted hop reached is taken as the client, so
+/// that an address left of the garbage, which the client may have written, never is.
 pub fn client_ip<'a>(
     peer: IpAddr,
     forwarded_for: impl Iterator<Item = &'a str>,
@@ -75,14 +79,26 @@ pub fn client_ip<'a>(
     if !is_trusted(peer) {
         return peer;
     }
-    let hops: Vec<IpAddr> = forwarded_for
-        .flat_map(|value| value.split(','))
-        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-        .collect();
-    hops.into_iter()
-        .rev()
-        .find(|hop| !is_trusted(*hop))
-        .unwrap_or(peer)
+    let hops: Vec<&str> = forwarded_for.flat_map(|value| value.split(',')).collect();
+    let mut last_trusted = peer;
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = forwarded_ip(hop) else {
+            return last_trusted;
+        };
+        if !is_trusted(ip) {
+            return ip;
+        }
+        last_trusted = ip;
+    }
+    last_trusted
+}
+
+/// The address of one `X-Forwarded-For` entry: `ip`, `ip:port` or `[ipv6]:port`.
+fn forwarded_ip(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
 #[cfg(test)]
@@ -158,5 +174,40 @@ mod tests {
             "several headers read as one list"
         );
         assert_eq!(client_ip(peer, std::iter::empty(), &[]), peer);
+    }
+
+    #[test]
+    fn forwarded_addresses_with_ports_count_as_their_address() {
+        let trusted = [Network::parse("10.0.0.0/8").expect("cidr")];
+        let peer = ip("10.0.0.2");
+        assert_eq!(
+            client_ip(peer, ["1.2.3.4, 198.51.100.7:5555"].into_iter(), &trusted),
+            ip("198.51.100.7"),
+            "ip:port is the ip, not a hop to skip"
+        );
+        assert_eq!(
+            client_ip(peer, ["1.2.3.4, [2001:db8::7]:443"].into_iter(), &trusted),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            client_ip(peer, ["1.2.3.4, 10.0.0.9:80"].into_iter(), &trusted),
+            ip("1.2.3.4"),
+            "a trusted proxy with a port is still skipped"
+        );
+    }
+
+    #[test]
+    fn an_entry_that_is_no_address_ends_the_walk_at_the_last_trusted_hop() {
+        let trusted = [Network::parse("10.0.0.0/8").expect("cidr")];
+        let peer = ip("10.0.0.2");
+        assert_eq!(
+            client_ip(peer, ["1.2.3.4, unknown"].into_iter(), &trusted),
+            peer,
+            "the address left of the garbage may be the client's own writing"
+        );
+        assert_eq!(
+            client_ip(peer, ["1.2.3.4, garbage, 10.0.0.5"].into_iter(), &trusted),
+            ip("10.0.0.5")
+        );
     }
 }
