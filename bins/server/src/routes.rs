@@ -212,16 +212,17 @@ async fn log_in(
     body: serde_json::Value,
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = json_object(body)?;
-    if let (Some(limiter), Some(peer)) = (&state.login_limiter, req.peer_addr())
-        && limiter
-            .check_key(&limit_key(client_ip(
-                peer.ip(),
-                req.headers()
-                    .get_all("x-forwarded-for")
-                    .filter_map(|v| v.to_str().ok()),
-                &state.trusted_proxies,
-            )))
-            .is_err()
+    let client = req.peer_addr().map(|peer| {
+        client_ip(
+            peer.ip(),
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok()),
+            &state.trusted_proxies,
+        )
+    });
+    if let (Some(limiter), Some(client)) = (&state.login_limiter, client)
+        && limiter.check_key(&limit_key(client)).is_err()
     {
         return Err(ApiError::new(
             ApiErrorKind::RateLimited,
@@ -236,7 +237,7 @@ async fn log_in(
         .appid
         .as_deref()
         .or_else(|| referer.and_then(appid_from_referer));
-    let outcome = state.service.login(appid, &body.code).await?;
+    let outcome = state.service.login_from(appid, &body.code, client).await?;
     Ok(HttpResponse::Ok().json(LoginResponse {
         token: outcome.token,
         token_type: "Bearer",
@@ -444,8 +445,8 @@ fn text_plain(body: String) -> HttpResponse {
 
 /// The URL check of WeChat's message-push console
 ///
-/// Answers `echostr` when `signature` is the sha1 of the sorted push Token, timestamp and
-/// nonce.
+/// Answers `echostr` (with `X-Content-Type-Options: nosniff`) when `signature` is the sha1 of
+/// the sorted push Token, timestamp and nonce, and `timestamp` is within 5 minutes of now.
 #[utoipa::path(method(get, head), path = "/wechat/push/{appid}", tag = "wechat",
     params(
         ("appid" = String, Path, description = "The mini program the push settings are of"),
@@ -459,13 +460,20 @@ pub(crate) async fn push_url_check(
     query: web::Query<std::collections::HashMap<String, String>>,
 ) -> Result<HttpResponse, ApiError> {
     let echostr = state.service.verify_push_url(&appid, &push_query(&query))?;
-    Ok(text_plain(echostr))
+    // The text is the caller's: never to be read as anything but text.
+    let mut answer = text_plain(echostr);
+    answer.headers_mut().insert(
+        actix_web::http::header::X_CONTENT_TYPE_OPTIONS,
+        actix_web::http::header::HeaderValue::from_static("nosniff"),
+    );
+    Ok(answer)
 }
 
 /// A WeChat push (authorization events)
 ///
-/// Plain or safe mode (`encrypt_type=aes`), an XML or a JSON body; answered `success` once
-/// applied (WeChat waits 5 s, then retries).
+/// Plain or safe mode (`encrypt_type=aes`; an app with an EncodingAESKey takes safe mode
+/// only), an XML or a JSON body; answered `success` once applied (WeChat waits 5 s, then
+/// retries), and again for a copy of a push already applied, which is not applied twice.
 #[utoipa::path(post, path = "/wechat/push/{appid}", tag = "wechat",
     params(
         ("appid" = String, Path, description = "The mini program the push is for"),

@@ -99,6 +99,14 @@ impl Application {
                 Arc::clone(&metrics),
             )));
             if let Some(push) = &app.push {
+                if !push.safe_mode() {
+                    log::warn!(
+                        "pushes to {} are taken in plain mode, whose signature covers no body: \
+                         whoever sees one push URL can send events for 5 minutes. Set its \
+                         EncodingAESKey (push_aes_key) and choose safe mode in WeChat's console",
+                        app.wechat.appid
+                    );
+                }
                 builder = builder.push_settings(&app.wechat.appid, push.clone());
             }
         }

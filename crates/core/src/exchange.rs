@@ -1,6 +1,7 @@
 //! Idempotent code exchange: the first answer to a `wx.login` code, kept while the code lives.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
@@ -24,41 +25,56 @@ pub(crate) struct Replay {
     pub(crate) user_existed: bool,
     /// Unix seconds of the first answer: replays end `code_replay_secs` after it.
     pub(crate) answered_at: i64,
+    /// The address the code came from first: only it gets the answer again.
+    pub(crate) client: Option<IpAddr>,
 }
 
 impl Replay {
-    pub(crate) fn of(outcome: &LoginOutcome, answered_at: i64) -> Self {
+    pub(crate) fn of(outcome: &LoginOutcome, client: Option<IpAddr>, answered_at: i64) -> Self {
         Self {
             user_id: outcome.user.id.clone(),
             session_id: outcome.session_id.clone(),
             expires_at: outcome.expires_at,
             user_existed: outcome.user_existed,
             answered_at,
+            client,
         }
     }
 }
 
 /// SHA-256 of the appid and the code: how a code is remembered, here and in the store (codes
-/// are one-time secrets). Computed once per login.
-pub(crate) struct CodeDigest([u8; 32]);
+/// are one-time secrets), with the address of the client that sent it. Computed once per login.
+pub(crate) struct CodeDigest {
+    code: [u8; 32],
+    client: Option<IpAddr>,
+}
 
 impl CodeDigest {
-    pub(crate) fn of(appid: &str, code: &str) -> Self {
-        Self(
-            Sha256::new()
+    pub(crate) fn of(appid: &str, code: &str, client: Option<IpAddr>) -> Self {
+        Self {
+            code: Sha256::new()
                 .chain_update(appid.as_bytes())
                 .chain_update([0])
                 .chain_update(code.as_bytes())
                 .finalize()
                 .into(),
-        )
+            client,
+        }
     }
 
     /// As the store keeps it with the session the code opened, so that a copy reaching
-    /// another instance finds that login.
-    pub(crate) fn hex(&self) -> String {
+    /// another instance from the same address finds that login, and one from another address
+    /// finds nothing.
+    pub(crate) fn with_client_hex(&self) -> String {
         use std::fmt::Write;
-        self.0.iter().fold(String::with_capacity(64), |mut hex, b| {
+        let client = self.client.map(|ip| ip.to_string()).unwrap_or_default();
+        let bound: [u8; 32] = Sha256::new()
+            .chain_update(self.code)
+            .chain_update([0])
+            .chain_update(client.as_bytes())
+            .finalize()
+            .into();
+        bound.iter().fold(String::with_capacity(64), |mut hex, b| {
             let _ = write!(hex, "{b:02x}");
             hex
         })
@@ -95,7 +111,9 @@ impl CodeExchanges {
 
     /// The slot of the code of `digest`, made if new.
     pub(crate) fn slot(&self, digest: &CodeDigest, now: i64) -> Slot {
-        let key = digest.0;
+        // By the code alone: copies from any address wait for the first exchange, and then
+        // get its answer only if they come from its address.
+        let key = digest.code;
         let mut g = self
             .generations
             .lock()
@@ -127,7 +145,7 @@ mod tests {
     use super::*;
 
     fn slot(exchanges: &CodeExchanges, appid: &str, code: &str, now: i64) -> Slot {
-        exchanges.slot(&CodeDigest::of(appid, code), now)
+        exchanges.slot(&CodeDigest::of(appid, code, None), now)
     }
 
     #[test]
@@ -140,6 +158,23 @@ mod tests {
             "kept in the previous generation"
         );
         assert!(!Arc::ptr_eq(&a, &slot(&exchanges, "wxapp", "code-b", 1200)));
+    }
+
+    #[test]
+    fn the_stored_digest_is_bound_to_the_client() {
+        let from = |ip: &str| CodeDigest::of("wxapp", "code", Some(ip.parse().expect("ip")));
+        assert_eq!(
+            from("203.0.113.7").with_client_hex(),
+            from("203.0.113.7").with_client_hex()
+        );
+        assert_ne!(
+            from("203.0.113.7").with_client_hex(),
+            from("203.0.113.8").with_client_hex()
+        );
+        assert_ne!(
+            from("203.0.113.7").with_client_hex(),
+            CodeDigest::of("wxapp", "code", None).with_client_hex()
+        );
     }
 
     #[test]

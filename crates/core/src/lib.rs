@@ -7,6 +7,7 @@ mod exchange;
 mod limits;
 mod profile;
 mod push;
+mod seen_pushes;
 mod service;
 mod user_data;
 

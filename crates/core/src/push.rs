@@ -37,13 +37,29 @@ pub enum PushEffect {
     },
     /// Stored profile data was cleared: the fields named.
     Cleared(Vec<&'static str>),
-    /// Nothing: another event, an unknown openid, nothing stored that the event names, or an
-    /// event older than the identity (the person came back since).
+    /// Nothing: another event, an unknown openid, nothing stored that the event names, an
+    /// event older than the data it names (the person came back, or changed it, since), an
+    /// event without `CreateTime`, or a push applied already.
     Nothing,
 }
 
 fn rejected(why: &'static str) -> CoreError {
     CoreError::PushRejected(Cause::msg(why))
+}
+
+/// The unix seconds a push's `timestamp` says, if they are within the window of `now`. Any
+/// text at all is refused at worst: the difference is taken without overflow.
+fn timestamp_in_window(timestamp: &str, now: i64) -> Result<i64, CoreError> {
+    let sent_at: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| rejected("the push timestamp is not a number"))?;
+    if now.abs_diff(sent_at) > PUSH_TIMESTAMP_WINDOW_SECS.unsigned_abs() {
+        return Err(rejected(
+            "the push timestamp is more than 5 minutes from now",
+        ));
+    }
+    Ok(sent_at)
 }
 
 impl LoginService {
@@ -55,7 +71,8 @@ impl LoginService {
     }
 
     /// The URL check WeChat's console makes: the `echostr` to answer when the signature is the
-    /// app's Token's.
+    /// app's Token's and the timestamp within 5 minutes of now (a leaked check URL cannot be
+    /// used later to make this origin serve a text of someone's choosing).
     pub fn verify_push_url(&self, appid: &str, query: &PushQuery) -> Result<String, CoreError> {
         let settings = self.push_settings(appid)?;
         let (Some(signature), Some(timestamp), Some(nonce), Some(echostr)) = (
@@ -68,6 +85,7 @@ impl LoginService {
                 "the URL check lacks signature, timestamp, nonce or echostr",
             ));
         };
+        timestamp_in_window(timestamp, self.clock.now())?;
         if !settings.verify_signature(signature, timestamp, nonce) {
             return Err(rejected("the URL check's signature is not this app's"));
         }
@@ -82,9 +100,12 @@ impl LoginService {
     ///   (6, or 19 and 20 apart), phone number (8); other values name data not stored here;
     /// - `user_info_modified` (WeChat cleaned up risky data) clears nickname and avatar.
     ///
-    /// Anything else changes nothing. Applying an event twice (WeChat retries) changes nothing
-    /// more, and a cancellation older than the identity (the person logged in again since) is
-    /// not applied to it.
+    /// An app with an EncodingAESKey takes safe-mode pushes only: a plain push's signature
+    /// covers no body, and its query sits in every access log on the way. A push accepted once
+    /// is answered again without being applied again, and an event changes only data older
+    /// than it (its `CreateTime`): a replayed or late event never undoes a later change, and a
+    /// cancellation older than the identity (the person logged in again since) is not applied
+    /// to it. Anything else changes nothing.
     pub async fn receive_push(
         &self,
         appid: &str,
@@ -95,17 +116,16 @@ impl LoginService {
         let (Some(timestamp), Some(nonce)) = (&query.timestamp, &query.nonce) else {
             return Err(rejected("the push lacks timestamp or nonce"));
         };
-        let sent_at: i64 = timestamp
-            .trim()
-            .parse()
-            .map_err(|_| rejected("the push timestamp is not a number"))?;
-        if (self.clock.now() - sent_at).abs() > PUSH_TIMESTAMP_WINDOW_SECS {
+        let now = self.clock.now();
+        let sent_at = timestamp_in_window(timestamp, now)?;
+        let safe = query.encrypt_type.as_deref() == Some("aes");
+        if settings.safe_mode() && !safe {
             return Err(rejected(
-                "the push timestamp is more than 5 minutes from now",
+                "this app takes safe-mode pushes only: a plain push's signature covers no body",
             ));
         }
         let outer = parse_push_body(body).map_err(|e| CoreError::PushRejected(Cause::new(e)))?;
-        let fields = if query.encrypt_type.as_deref() == Some("aes") {
+        let (fields, signature) = if safe {
             let encrypt = outer
                 .get("Encrypt")
                 .ok_or_else(|| rejected("a safe-mode push without Encrypt"))?;
@@ -119,8 +139,9 @@ impl LoginService {
             let message = settings
                 .decrypt(encrypt, appid)
                 .map_err(|e| CoreError::PushRejected(Cause::new(e)))?;
-            parse_push_body(message.as_bytes())
-                .map_err(|e| CoreError::PushRejected(Cause::new(e)))?
+            let fields = parse_push_body(message.as_bytes())
+                .map_err(|e| CoreError::PushRejected(Cause::new(e)))?;
+            (fields, msg_signature)
         } else {
             let signature = query
                 .signature
@@ -129,9 +150,21 @@ impl LoginService {
             if !settings.verify_signature(signature, timestamp, nonce) {
                 return Err(rejected("the push's signature is not this app's"));
             }
-            outer
+            (outer, signature)
         };
-        self.apply_event(appid, &fields).await
+        if !self
+            .seen_pushes
+            .first_time(appid, signature, timestamp, nonce, sent_at, now)
+        {
+            log::info!("a push to {appid} was sent again; answered, not applied again");
+            return Ok(PushEffect::Nothing);
+        }
+        let applied = self.apply_event(appid, &fields).await;
+        if applied.is_err() {
+            // Not applied after all (the database failed): WeChat's retry must be.
+            self.seen_pushes.forget(appid, signature, timestamp, nonce);
+        }
+        applied
     }
 
     async fn apply_event(&self, appid: &str, fields: &PushFields) -> Result<PushEffect, CoreError> {
@@ -149,15 +182,20 @@ impl LoginService {
         else {
             return Ok(PushEffect::Nothing);
         };
+        // When WeChat made the event: it changes only what is older. WeChat always sends it;
+        // an event without one cannot be placed in time and changes nothing.
+        let Some(created_at) = fields
+            .get("CreateTime")
+            .and_then(|t| t.trim().parse::<i64>().ok())
+        else {
+            log::warn!("a push to {appid} without a CreateTime; ignored");
+            return Ok(PushEffect::Nothing);
+        };
         match fields.get("Event") {
             Some("user_authorization_cancellation") => {
-                let existed_at = fields
-                    .get("CreateTime")
-                    .and_then(|t| t.trim().parse().ok())
-                    .unwrap_or_else(|| self.clock.now());
                 match self
                     .users
-                    .delete_identity(appid, &openid, existed_at)
+                    .delete_identity(appid, &openid, created_at)
                     .await?
                 {
                     Some(deleted) => {
@@ -179,10 +217,11 @@ impl LoginService {
             }
             Some("user_authorization_revoke") => {
                 let named = fields.get("RevokeInfo").unwrap_or_default();
-                self.clear(appid, &openid, revoked_fields(named)).await
+                self.clear(appid, &openid, revoked_fields(named), created_at)
+                    .await
             }
             Some("user_info_modified") => {
-                self.clear(appid, &openid, vec!["nickName", "avatarUrl"])
+                self.clear(appid, &openid, vec!["nickName", "avatarUrl"], created_at)
                     .await
             }
             _ => Ok(PushEffect::Nothing),
@@ -194,6 +233,7 @@ impl LoginService {
         appid: &str,
         openid: &OpenId,
         fields: Vec<&'static str>,
+        event_at: i64,
     ) -> Result<PushEffect, CoreError> {
         if fields.is_empty() {
             return Ok(PushEffect::Nothing);
@@ -201,7 +241,10 @@ impl LoginService {
         let Some(user) = self.users.find_by_identity(appid, openid).await? else {
             return Ok(PushEffect::Nothing);
         };
-        let mut update = ProfileUpdate::default();
+        let mut update = ProfileUpdate {
+            unless_changed_since: Some(event_at),
+            ..ProfileUpdate::default()
+        };
         for field in &fields {
             match *field {
                 "nickName" => update.nick_name = Some(None),
@@ -210,14 +253,20 @@ impl LoginService {
                 _ => {}
             }
         }
-        if let Some(user) = self
+        match self
             .users
             .update_profile(&user.id, &update, self.clock.now())
             .await?
         {
-            self.cache.update_user(&user);
+            Some(user) => {
+                self.cache.update_user(&user);
+                Ok(PushEffect::Cleared(fields))
+            }
+            None => {
+                log::info!("a push to {appid} is older than the profile it names; ignored");
+                Ok(PushEffect::Nothing)
+            }
         }
-        Ok(PushEffect::Cleared(fields))
     }
 }
 

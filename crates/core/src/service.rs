@@ -1,4 +1,5 @@
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use crate::access_token::AccessTokenBroker;
 use crate::cache::SessionCache;
 use crate::exchange::{CodeDigest, CodeExchanges, Replay};
 use crate::limits::{PerKeyLimit, Verdicts};
+use crate::push::PUSH_TIMESTAMP_WINDOW_SECS;
+use crate::seen_pushes::SeenPushes;
 use crate::{CoreError, ProfileEdit};
 
 /// The longest code sent on to WeChat. Real `wx.login` codes are 32 characters; anything far
@@ -35,9 +38,10 @@ pub struct LoginSettings {
     /// How long before WeChat's expiry the shared access token is replaced, in seconds, capped
     /// at a quarter of the token's lifetime. WeChat hands out the next token 5 minutes early.
     pub access_token_margin_secs: i64,
-    /// How long a `wx.login` code's first answer is replayed to repeated submissions, in
-    /// seconds, and only while its session is live; after that a copy goes to WeChat like any
-    /// code (which says it was used).
+    /// How long a `wx.login` code's first answer is replayed to repeated submissions from the
+    /// same client address, in seconds, and only while its session is live; after that, or from
+    /// another address, a copy goes to WeChat like any code (which says it was used). Zero
+    /// turns replays off.
     pub code_replay_secs: i64,
     /// How long a live session and its user, once read, are trusted without asking the
     /// store again; zero turns the cache off. This instance's own logouts and edits apply
@@ -80,8 +84,8 @@ impl LoginSettings {
 }
 
 impl Default for LoginSettings {
-    /// Seven-day sessions; tokens replaced 5 minutes early; codes replayed through their
-    /// 5-minute life; sessions cached for one second.
+    /// Seven-day sessions; tokens replaced 5 minutes early; a code's first answer replayed for
+    /// 10 seconds; sessions cached for one second (a minute while the change feed is heard).
     fn default() -> Self {
         Self {
             session_ttl_secs: Self::DEFAULT_SESSION_TTL_SECS,
@@ -152,6 +156,8 @@ pub struct LoginService {
     pub(crate) cache: Arc<SessionCache>,
     pub(crate) user_calls: PerKeyLimit,
     pub(crate) verdicts: Verdicts,
+    /// The pushes accepted within their timestamp window, not to be applied twice.
+    pub(crate) seen_pushes: SeenPushes,
     /// Keeps the change feed talking to the cache for as long as the service lives.
     _changes: Option<Subscription>,
 }
@@ -330,6 +336,7 @@ impl LoginServiceBuilder {
             cache,
             user_calls: PerKeyLimit::new(settings.user_rate_limit, Duration::from_secs(60)),
             verdicts: Verdicts::new(settings.checksession_memory),
+            seen_pushes: SeenPushes::new(PUSH_TIMESTAMP_WINDOW_SECS),
             settings,
             _changes: changes,
         }))
@@ -376,17 +383,32 @@ impl LoginService {
     ///
     /// The same code submitted again while it lives (a double tap, parallel requests) gets the
     /// first answer instead of WeChat's "code been used"; concurrent submissions wait for the
-    /// first, so WeChat is asked once.
+    /// first, so WeChat is asked once. All submissions through this method count as one
+    /// client's: a server that knows its clients' addresses calls [`Self::login_from`].
     pub async fn login(&self, appid: Option<&str>, code: &str) -> Result<LoginOutcome, CoreError> {
+        self.login_from(appid, code, None).await
+    }
+
+    /// [`Self::login`] for a request from `client`: a code's first answer is replayed only to
+    /// the address that sent the code first (a copy of a code seen on the way, in a log or a
+    /// proxy, is no way in from elsewhere), on this instance and on others.
+    pub async fn login_from(
+        &self,
+        appid: Option<&str>,
+        code: &str,
+        client: Option<IpAddr>,
+    ) -> Result<LoginOutcome, CoreError> {
         let app = self.app(appid)?;
         if !is_plausible_code(code) {
             return Err(CoreError::MalformedCode);
         }
         let now = self.clock.now();
-        let digest = CodeDigest::of(app.wechat.appid(), code);
+        let digest = CodeDigest::of(app.wechat.appid(), code, client);
         let slot = self.exchanges.slot(&digest, now);
         let mut first = slot.lock().await;
         if let Some(replay) = first.as_ref()
+            && self.settings.code_replay_secs > 0
+            && replay.client == client
             && now.saturating_sub(replay.answered_at) <= self.settings.code_replay_secs
             && let Some(outcome) = self.replay(replay).await?
         {
@@ -400,7 +422,7 @@ impl LoginService {
                 .ok_or(CoreError::WeChat(WeChatError::CodeUsed))?,
             other => other?,
         };
-        *first = Some(Replay::of(&outcome, self.clock.now()));
+        *first = Some(Replay::of(&outcome, client, self.clock.now()));
         Ok(outcome)
     }
 
@@ -415,7 +437,8 @@ impl LoginService {
         if self.settings.code_replay_secs <= 0 {
             return Ok(None);
         }
-        let digest = digest.hex();
+        // Stored bound to the first sender's address: another address finds nothing.
+        let digest = digest.with_client_hex();
         for lookup in 0..CODE_LOOKUPS {
             if lookup > 0 {
                 tokio::time::sleep(CODE_LOOKUP_PAUSE).await;
@@ -430,6 +453,7 @@ impl LoginService {
                         expires_at: found.session.expires_at,
                         user_existed: found.user_existed,
                         answered_at: found.session.created_at,
+                        client: None,
                     })
                     .await;
             }
@@ -496,7 +520,7 @@ impl LoginService {
                 session_key: wechat.session_key,
                 created_at: now,
                 expires_at,
-                login_code: Some(digest.hex()),
+                login_code: Some(digest.with_client_hex()),
             })
             .await?;
         if let Some(merged) = merged {
@@ -598,13 +622,18 @@ impl LoginService {
     /// Deletes the caller's account, once `code`, a fresh `wx.login` code of the app of the
     /// caller's session, proves the person is there: it must resolve to the caller's own
     /// identity in that app. A stolen token alone cannot delete an account.
+    ///
+    /// The code is checked as a login's is ([`CoreError::MalformedCode`] without asking
+    /// WeChat), and each attempt counts against the account's user-data calls (each costs a
+    /// WeChat call). The account deleted is the one the caller's identity belongs to when the
+    /// deletion commits: one merged into another meanwhile is deleted there, with the rest of
+    /// the person.
     pub async fn delete_account(&self, caller: &Caller, code: &str) -> Result<(), CoreError> {
         let app = self.app_of(caller)?;
         if !is_plausible_code(code) {
-            return Err(CoreError::ReauthFailed(wxlogin_domain::Cause::msg(
-                "the code is empty or malformed",
-            )));
+            return Err(CoreError::MalformedCode);
         }
+        self.spend_user_call(caller)?;
         let proof = match app.wechat.code2session(code).await {
             Ok(session) => session,
             Err(e @ (WeChatError::InvalidCode | WeChatError::CodeUsed)) => {
@@ -618,8 +647,16 @@ impl LoginService {
                 "the code is another WeChat user's",
             )));
         }
-        if let Some(deleted) = self.users.delete_account(&caller.user.id).await? {
+        if let Some(deleted) = self
+            .users
+            .delete_account(&caller.user.id, &caller.appid, &proof.openid)
+            .await?
+        {
             self.forget_all(&deleted.user_id, &deleted.ended_sessions);
+            if deleted.user_id != caller.user.id {
+                // The caller's own id went with the merge; its sessions are ended too.
+                self.cache.forget_user(&caller.user.id);
+            }
             log::info!("account {} deleted at its owner's request", deleted.user_id);
         }
         Ok(())

@@ -175,7 +175,7 @@ impl LoginService {
     }
 
     /// Counts one user-data call of the caller's account, or refuses it before WeChat is asked.
-    fn spend_user_call(&self, caller: &Caller) -> Result<(), CoreError> {
+    pub(crate) fn spend_user_call(&self, caller: &Caller) -> Result<(), CoreError> {
         if self.user_calls.allow(&caller.user.id) {
             Ok(())
         } else {

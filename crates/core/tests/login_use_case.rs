@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use mockall::predicate::eq;
-use wxlogin_core::{CoreError, LoginService, LoginSettings, ProfileEdit};
+use wxlogin_core::{CoreError, LoginService, LoginSettings, MAX_CODE_LEN, ProfileEdit};
 use wxlogin_domain::{
     CodeLogin, ManualClock, MockAccessTokenStore, MockSessionStore, MockTokenCodec, MockUserStore,
     MockWeChatApi, OpenId, OpenedLogin, Session, SessionKey, SessionToken, StoreError, TokenError,
@@ -822,9 +822,9 @@ async fn an_account_is_deleted_when_a_fresh_code_proves_it_is_its_owner() {
         .returning(|_, _| Ok(Some(OpenId::new("openid-1"))));
     m.users
         .expect_delete_account()
-        .with(eq("u1"))
+        .with(eq("u1"), eq(APP), eq(OpenId::new("openid-1")))
         .times(1)
-        .returning(|_| {
+        .returning(|_, _, _| {
             Ok(Some(wxlogin_domain::Deletion {
                 user_id: "u1".into(),
                 account_deleted: true,
@@ -865,6 +865,45 @@ async fn a_code_of_someone_else_or_a_rejected_one_deletes_nothing() {
             "{label}: {result:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_deletion_code_is_checked_as_a_login_code_is_before_wechat_is_asked() {
+    for code in ["", "has space", &"x".repeat(MAX_CODE_LEN + 1)] {
+        let mut m = Mocks::new();
+        m.wechat.expect_code2session().never();
+        m.users.expect_delete_account().never();
+        let result = m.service().delete_account(&caller_in_app(), code).await;
+        assert!(
+            matches!(result, Err(CoreError::MalformedCode)),
+            "{code:?}: {result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deletion_attempts_count_against_the_accounts_user_data_calls() {
+    let mut m = Mocks::new();
+    m.settings.user_rate_limit = 2;
+    m.wechat
+        .expect_code2session()
+        .times(2)
+        .returning(|_| Err(WeChatError::InvalidCode));
+    m.users.expect_delete_account().never();
+    let service = m.service();
+    for _ in 0..2 {
+        assert!(matches!(
+            service.delete_account(&caller_in_app(), "guess").await,
+            Err(CoreError::ReauthFailed(_))
+        ));
+    }
+    assert!(
+        matches!(
+            service.delete_account(&caller_in_app(), "guess").await,
+            Err(CoreError::UserRateLimited)
+        ),
+        "the third attempt in a minute costs WeChat nothing"
+    );
 }
 
 #[tokio::test]

@@ -63,8 +63,16 @@ pub trait UserStore: Send + Sync {
 
     /// Deletes the account and everything attached to it (identities, sessions and their
     /// session_keys; deleted, not flagged), taking its turn with logins of the same person on
-    /// every instance. `None` if there is no such account.
-    async fn delete_account(&self, user_id: &str) -> Result<Option<Deletion>, StoreError>;
+    /// every instance. The account is `user_id`, or, if a merge moved it meanwhile, the one
+    /// holding its identity (`appid`, `openid`) when the deletion commits: a deletion never
+    /// leaves the person's data behind in the account it was merged into. `None` if neither
+    /// the account nor the identity is there any more.
+    async fn delete_account(
+        &self,
+        user_id: &str,
+        appid: &str,
+        openid: &OpenId,
+    ) -> Result<Option<Deletion>, StoreError>;
 
     /// Deletes identity (`appid`, `openid`) and its sessions in that app, and the account with
     /// it when it was the account's last identity; only if the identity existed at
@@ -80,7 +88,8 @@ pub trait UserStore: Send + Sync {
     /// The user with this public id.
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
 
-    /// Applies `update` and returns the user as it now is; `None` if there is no such user.
+    /// Applies `update` and returns the user as it now is; `None` if there is no such user, or
+    /// if it changed at or after [`ProfileUpdate::unless_changed_since`] (nothing is applied).
     async fn update_profile(
         &self,
         id: &str,

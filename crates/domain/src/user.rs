@@ -38,12 +38,20 @@ pub struct ProfileUpdate {
     pub gender: Option<Option<i32>>,
     /// New phone number.
     pub phone_number: Option<Option<String>>,
+    /// Apply the update only if the profile last changed (`updated_at`) before these unix
+    /// seconds; `None` applies it whatever. How an event WeChat pushes (clear the nickname, the
+    /// phone number) is kept from undoing a change made after the event: a push that comes
+    /// late, or again, is older than the data.
+    pub unless_changed_since: Option<i64>,
 }
 
 impl ProfileUpdate {
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
-        self == &Self::default()
+        self.nick_name.is_none()
+            && self.avatar_url.is_none()
+            && self.gender.is_none()
+            && self.phone_number.is_none()
     }
 }
 

@@ -55,9 +55,15 @@ impl UserStore for DieselUserStore {
             .await
     }
 
-    async fn delete_account(&self, user_id: &str) -> Result<Option<Deletion>, StoreError> {
-        let user_id = user_id.to_owned();
-        self.run(move |db| db.delete_account(&user_id)).await
+    async fn delete_account(
+        &self,
+        user_id: &str,
+        appid: &str,
+        openid: &OpenId,
+    ) -> Result<Option<Deletion>, StoreError> {
+        let (user_id, appid, openid) = (user_id.to_owned(), appid.to_owned(), openid.clone());
+        self.run(move |db| db.delete_account(&user_id, &appid, &openid))
+            .await
     }
 
     async fn delete_identity(

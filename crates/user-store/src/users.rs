@@ -2,7 +2,9 @@
 //! login shows two accounts are one person, edited.
 
 use diesel::prelude::*;
-use wxlogin_domain::{Deletion, MergedAccount, OpenId, ProfileUpdate, StoreChange, UnionId, User};
+use wxlogin_domain::{
+    Cause, Deletion, MergedAccount, OpenId, ProfileUpdate, StoreChange, StoreError, UnionId, User,
+};
 
 use crate::changes::announce;
 use crate::connection::AnyConnection;
@@ -584,17 +586,36 @@ impl Database {
         known_identity(&mut *self.conn()?, appid, openid, None)
     }
 
-    pub(crate) fn delete_account(&self, user_id: &str) -> DbResult<Option<Deletion>> {
+    pub(crate) fn delete_account(
+        &self,
+        user_id: &str,
+        appid: &str,
+        openid: &OpenId,
+    ) -> DbResult<Option<Deletion>> {
         self.writer()?.transaction(|conn| {
-            let Some(row) = row_by_id(conn, user_id)? else {
-                return Ok(None);
-            };
-            lock_account(conn, &row)?;
-            // Read again under the locks: a merge may have removed it meanwhile.
-            if row_by_id(conn, user_id)?.is_none() {
-                return Ok(None);
+            let mut target = user_id.to_owned();
+            for _ in 0..MERGES_FOLLOWED {
+                // The account, or where a merge took the caller's identity.
+                let row = match row_by_id(conn, &target)? {
+                    Some(row) => row,
+                    None => match owner_of_identity(conn, appid, openid)? {
+                        Some(owner) => match row_by_id(conn, &owner)? {
+                            Some(row) => row,
+                            None => return Ok(None),
+                        },
+                        None => return Ok(None),
+                    },
+                };
+                lock_account(conn, &row)?;
+                // Read again under the locks: a merge may have moved it meanwhile.
+                if row_by_id(conn, &row.id)?.is_some() {
+                    return delete_locked_account(conn, &row.id).map(Some);
+                }
+                target = row.id;
             }
-            delete_locked_account(conn, user_id).map(Some)
+            Err(DbError::Store(StoreError::Query(Cause::msg(
+                "the account kept being merged while it was being deleted; nothing was deleted",
+            ))))
         })
     }
 
@@ -671,9 +692,15 @@ impl Database {
             phone_number: update.phone_number.as_ref().map(Option::as_deref),
             updated_at: now,
         };
-        let updated = diesel::update(users::table.filter(users::id.eq(id)))
-            .set(&changes)
-            .execute(&mut *conn)?;
+        // An update older than the profile's last change is not applied (`None`, as for an
+        // account that is not there): one filter, so no change can slip between check and set.
+        let updated = diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(users::updated_at.lt(update.unless_changed_since.unwrap_or(i64::MAX))),
+        )
+        .set(&changes)
+        .execute(&mut *conn)?;
         if updated == 0 {
             return Ok(None);
         }
@@ -681,6 +708,10 @@ impl Database {
         load_user(&mut conn, id)
     }
 }
+
+/// How many merges a deletion follows before it gives up (each needs a login of the person
+/// between two statements of the deletion).
+const MERGES_FOLLOWED: usize = 4;
 
 /// The lock keys of every way a login can reach the account: its unionid and each identity,
 /// sorted, so that a deletion takes them in the same order whoever else wants them.

@@ -175,6 +175,7 @@ async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
         avatar_url: Some(Some("https://example.com/a.png".into())),
         gender: Some(Some(1)),
         phone_number: Some(Some("+1 650-555-0100".into())),
+        unless_changed_since: None,
     };
     let updated = store
         .update_profile(&user.id, &update, NOW + 10)
@@ -1151,6 +1152,7 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
         avatar_url: Some(Some("https://a.b/xavier-unique".into())),
         gender: Some(Some(1)),
         phone_number: Some(Some("13912345678".into())),
+        unless_changed_since: None,
     };
     store
         .update_profile(&first.user.id, &profile, NOW + 2)
@@ -1183,7 +1185,7 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
     }
 
     let deleted = store
-        .delete_account(&first.user.id)
+        .delete_account(&first.user.id, APP, &OpenId::new(format!("openid-{APP}-x")))
         .await
         .expect("delete")
         .expect("it existed");
@@ -1200,7 +1202,10 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
         "another person's account is untouched"
     );
     assert_eq!(
-        store.delete_account(&first.user.id).await.expect("again"),
+        store
+            .delete_account(&first.user.id, APP, &OpenId::new(format!("openid-{APP}-x")))
+            .await
+            .expect("again"),
         None
     );
     let back = login_through(&store, APP, "x", Some(person("x")), NOW + 10).await;
@@ -1278,7 +1283,11 @@ async fn a_deletion_racing_logins_of_the_same_person_leaves_no_half_account(
         let (store, barrier, id) = (store.clone(), Arc::clone(&barrier), first.user.id.clone());
         tokio::spawn(async move {
             barrier.wait().await;
-            store.delete_account(&id).await.expect("delete")
+            let openid = OpenId::new(format!("openid-{APP}-z"));
+            store
+                .delete_account(&id, APP, &openid)
+                .await
+                .expect("delete")
         })
     };
     let logins: Vec<_> = (0..8)
@@ -1316,6 +1325,93 @@ async fn a_deletion_racing_logins_of_the_same_person_leaves_no_half_account(
     if let Some(new) = survivors.first() {
         assert_eq!(&after.user.id, new, "the person is one account again");
     }
+}
+
+/// The caller's account was merged into an older one of the same person after the caller
+/// authenticated: the deletion follows the caller's identity and deletes the person's account
+/// as it now stands, never answering done while the person's identities live on.
+async fn a_deletion_after_a_merge_deletes_the_account_the_person_is_now(store: &DieselUserStore) {
+    let older = login_through(store, OTHER_APP, "mo", Some(person("mo")), NOW).await;
+    let caller = login_through(store, APP, "mo", None, NOW + 1).await;
+    assert_ne!(
+        caller.user.id, older.user.id,
+        "two accounts until WeChat says one person"
+    );
+    let merged = login_through(store, APP, "mo", Some(person("mo")), NOW + 2).await;
+    assert_eq!(merged.user.id, older.user.id, "merged into the older");
+
+    let openid = OpenId::new(format!("openid-{APP}-mo"));
+    let deleted = store
+        .delete_account(&caller.user.id, APP, &openid)
+        .await
+        .expect("delete")
+        .expect("the person's account is deleted");
+    assert_eq!(deleted.user_id, older.user.id);
+    assert!(deleted.account_deleted);
+    assert_eq!(store.find_user(&older.user.id).await.expect("query"), None);
+    for (appid, name) in [(APP, "mo"), (OTHER_APP, "mo")] {
+        let openid = OpenId::new(format!("openid-{appid}-{name}"));
+        assert_eq!(
+            store.find_by_identity(appid, &openid).await.expect("query"),
+            None,
+            "no identity of the person is left in {appid}"
+        );
+    }
+    assert_eq!(
+        store
+            .delete_account(&caller.user.id, APP, &openid)
+            .await
+            .expect("again"),
+        None,
+        "nothing left to delete"
+    );
+}
+
+/// What a push of WeChat does to a profile is conditional on the event being newer than the
+/// profile's last change: a late or replayed event never undoes a change made after it.
+async fn an_update_older_than_the_profiles_last_change_is_not_applied(store: &DieselUserStore) {
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("late"), None, NOW)
+        .await
+        .expect("create");
+    let set_name = ProfileUpdate {
+        nick_name: Some(Some("Set at NOW+10".into())),
+        ..ProfileUpdate::default()
+    };
+    store
+        .update_profile(&user.id, &set_name, NOW + 10)
+        .await
+        .expect("update")
+        .expect("exists");
+    let clear_as_of = |at: i64| ProfileUpdate {
+        nick_name: Some(None),
+        unless_changed_since: Some(at),
+        ..ProfileUpdate::default()
+    };
+    for older in [NOW + 5, NOW + 10] {
+        assert_eq!(
+            store
+                .update_profile(&user.id, &clear_as_of(older), NOW + 20)
+                .await
+                .expect("update"),
+            None,
+            "an event of {older} is not newer than the change of NOW+10"
+        );
+    }
+    let kept = store
+        .find_user(&user.id)
+        .await
+        .expect("query")
+        .expect("exists");
+    assert_eq!(kept.nick_name.as_deref(), Some("Set at NOW+10"));
+    assert_eq!(kept.updated_at, NOW + 10, "nothing was written");
+
+    let cleared = store
+        .update_profile(&user.id, &clear_as_of(NOW + 11), NOW + 20)
+        .await
+        .expect("update")
+        .expect("a newer event applies");
+    assert_eq!(cleared.nick_name, None);
 }
 
 /// Raw SQL on the test database, outside the store: for rows of an older schema.
@@ -1572,7 +1668,9 @@ contract!(
     concurrent_logins_revealing_one_unionid_merge_once,
     every_session_of_an_account_ends_at_once,
     an_identity_is_deleted_alone_unless_it_is_the_accounts_last,
-    a_deletion_racing_logins_of_the_same_person_leaves_no_half_account;
+    a_deletion_racing_logins_of_the_same_person_leaves_no_half_account,
+    a_deletion_after_a_merge_deletes_the_account_the_person_is_now,
+    an_update_older_than_the_profiles_last_change_is_not_applied;
     data_survives_reopening_the_database,
     every_method_works_with_a_pool_of_one_connection,
     session_keys_are_stored_sealed_not_in_plain_text,
