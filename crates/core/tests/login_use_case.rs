@@ -1093,3 +1093,97 @@ async fn a_copy_never_hands_out_a_session_that_ended() {
         Err(CoreError::WeChat(WeChatError::CodeUsed))
     ));
 }
+
+/// A copy of a code from another address than the first gets no replay, here or from the store
+/// (where the first login's digest is bound to its address): it goes to WeChat, which refuses a
+/// used code. A code seen on the way (a log, a proxy) is no way in.
+#[tokio::test]
+async fn a_copy_of_a_code_from_another_address_goes_to_wechat() {
+    let mut m = Mocks::new();
+    let mut calls = mockall::Sequence::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| Ok(wechat_session()));
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| Err(WeChatError::CodeUsed));
+    let stored = Arc::new(std::sync::Mutex::new(None::<String>));
+    let keep = Arc::clone(&stored);
+    m.sessions
+        .expect_open_login()
+        .times(1)
+        .returning(move |login| {
+            *keep.lock().expect("lock") = login.login_code.clone();
+            Ok(opened("u1", true, "s1"))
+        });
+    let find = Arc::clone(&stored);
+    m.sessions
+        .expect_find_login_by_code()
+        .returning(move |digest, _| {
+            let first = find.lock().expect("lock").clone();
+            Ok((first.as_deref() == Some(digest)).then(|| CodeLogin {
+                session: session("s1", "u1"),
+                user_existed: false,
+            }))
+        });
+    m.sessions
+        .expect_find_session()
+        .returning(|_| Ok(Some(session("s1", "u1"))));
+    m.users
+        .expect_find_user()
+        .returning(|_| Ok(Some(user("u1"))));
+    m.tokens.expect_issue().returning(|_| Ok("t".into()));
+    let clock = Arc::clone(&m.clock);
+    let service = m.service();
+    let first_address = Some("203.0.113.7".parse().expect("ip"));
+    service
+        .login_from(None, "code-1", first_address)
+        .await
+        .expect("first");
+    clock.advance(1);
+    let elsewhere = service
+        .login_from(None, "code-1", Some("198.51.100.9".parse().expect("ip")))
+        .await;
+    assert!(
+        matches!(elsewhere, Err(CoreError::WeChat(WeChatError::CodeUsed))),
+        "{elsewhere:?}"
+    );
+    let same = service.login_from(None, "code-1", first_address).await;
+    assert_eq!(
+        same.expect("the first address still gets it").session_id,
+        "s1"
+    );
+}
+
+#[tokio::test]
+async fn with_code_replay_off_a_copy_in_the_same_second_goes_to_wechat() {
+    let mut m = Mocks::new();
+    m.settings.code_replay_secs = 0;
+    let mut calls = mockall::Sequence::new();
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| Ok(wechat_session()));
+    m.wechat
+        .expect_code2session()
+        .times(1)
+        .in_sequence(&mut calls)
+        .returning(|_| Err(WeChatError::CodeUsed));
+    m.sessions
+        .expect_open_login()
+        .times(1)
+        .returning(|_| Ok(opened("u1", true, "s1")));
+    m.sessions.expect_find_login_by_code().never();
+    m.tokens.expect_issue().returning(|_| Ok("t".into()));
+    let service = m.service();
+    service.login(None, "code-1").await.expect("first");
+    assert!(matches!(
+        service.login(None, "code-1").await,
+        Err(CoreError::WeChat(WeChatError::CodeUsed))
+    ));
+}
