@@ -130,11 +130,13 @@ impl LocalFeed {
             path: path.to_owned(),
             source,
         };
+        // Named after the file itself, not the path given: through a symlink or another
+        // spelling of the path, a second process still meets the same lock.
         let lock = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
-            .open(format!("{path}-lock"))
+            .open(format!("{}-lock", key.display()))
             .map_err(lock_failed)?;
         match lock.try_lock() {
             Ok(()) => {}

@@ -205,10 +205,11 @@ pub(crate) struct AnyConnectionManager {
 /// pages (16 MiB) rather than SQLite's 1000: pages written again and again (index edges) are
 /// copied to the database once per checkpoint. A page cache of 512 KiB per connection rather
 /// than 2 MiB: the operating system caches the file anyway, and a pool of eight would
-/// otherwise hold 16 MiB.
+/// otherwise hold 16 MiB. `secure_delete`: a deleted account's phone number and profile are
+/// overwritten with zeros, not left readable in the file's free pages.
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 4000; \
-     PRAGMA cache_size = -512;";
+     PRAGMA cache_size = -512; PRAGMA secure_delete = ON;";
 
 impl AnyConnectionManager {
     fn open(&self) -> Result<AnyConnection, StoreError> {
@@ -254,10 +255,23 @@ impl r2d2::ManageConnection for AnyConnectionManager {
             .map_err(|e| StoreError::Unavailable(Cause::new(e)))
     }
 
-    /// Never broken here (a dead connection is found by `is_valid`); it only notes the time.
+    /// Broken when it comes back with a transaction open or failed (a panic unwound through
+    /// the code using it): put back in the pool, it would carry that transaction, and its locks
+    /// (on SQLite, the write lock every other write then waits for), into the next call. Such a
+    /// connection is closed instead, which rolls the transaction back. A dead connection is
+    /// found by `is_valid`. Notes when it went back, too.
     fn has_broken(&self, conn: &mut Pooled) -> bool {
         conn.returned = Some((Instant::now(), self.failures.current()));
-        false
+        std::thread::panicking() || in_transaction(&mut conn.conn)
+    }
+}
+
+/// Whether `conn` has a transaction open, or one that failed and was not rolled back.
+fn in_transaction(conn: &mut AnyConnection) -> bool {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    match conn {
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::is_broken_transaction_manager(c),
     }
 }
 
@@ -321,4 +335,80 @@ struct CannotCreate {
     path: String,
     #[source]
     source: std::io::Error,
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+
+    use super::*;
+    use crate::testing::TestDatabase;
+
+    fn pool_on(db: &TestDatabase) -> r2d2::Pool<AnyConnectionManager> {
+        let url = DatabaseUrl::parse(db.url()).expect("url");
+        create_sqlite_file(&url).expect("file");
+        r2d2::Pool::builder()
+            .max_size(2)
+            .min_idle(Some(0))
+            .build(AnyConnectionManager {
+                url,
+                failures: Arc::default(),
+                check_idle_after: CHECK_IDLE_AFTER,
+            })
+            .expect("pool")
+    }
+
+    /// Begins a transaction through diesel (as `Connection::transaction` does) and writes in
+    /// it, taking SQLite's write lock; the caller never commits.
+    fn write_without_commit(conn: &mut AnyConnection) {
+        let AnyConnection::Sqlite(c) = conn else {
+            unreachable!("a SQLite pool");
+        };
+        AnsiTransactionManager::begin_transaction(c).expect("begin");
+        c.batch_execute("INSERT INTO t VALUES (1)").expect("insert");
+    }
+
+    fn rows(conn: &mut AnyConnection) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query("SELECT count(*) AS n FROM t")
+            .get_result::<N>(conn)
+            .expect("count")
+            .n
+    }
+
+    /// A connection that comes back with its transaction open (a panic in a login writer, or a
+    /// bug) is closed, not pooled: its transaction is rolled back, and on SQLite the write lock
+    /// it held does not stop every later write.
+    #[test]
+    fn a_connection_returned_inside_a_transaction_is_closed_not_reused() {
+        let db = TestDatabase::sqlite();
+        let pool = pool_on(&db);
+        pool.get()
+            .expect("conn")
+            .batch_execute("CREATE TABLE t (x INTEGER)")
+            .expect("table");
+        write_without_commit(&mut pool.get().expect("conn"));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut conn = pool.get().expect("conn");
+            write_without_commit(&mut conn);
+            panic!("a writer dies mid-transaction");
+        }));
+        assert!(panicked.is_err());
+
+        let mut conn = pool.get().expect("conn");
+        conn.batch_execute("PRAGMA busy_timeout = 200")
+            .expect("short wait");
+        conn.batch_execute("INSERT INTO t VALUES (2)")
+            .expect("the write lock was let go");
+        assert_eq!(rows(&mut conn), 1, "the abandoned writes were rolled back");
+        let mut again = pool.get().expect("conn");
+        assert!(
+            !in_transaction(&mut again),
+            "no pooled connection carries a transaction"
+        );
+    }
 }

@@ -592,7 +592,8 @@ impl Database {
         appid: &str,
         openid: &OpenId,
     ) -> DbResult<Option<Deletion>> {
-        self.writer()?.transaction(|conn| {
+        let mut conn = self.writer()?;
+        let deleted = conn.transaction(|conn| {
             let mut target = user_id.to_owned();
             for _ in 0..MERGES_FOLLOWED {
                 // The account, or where a merge took the caller's identity.
@@ -616,7 +617,11 @@ impl Database {
             Err(DbError::Store(StoreError::Query(Cause::msg(
                 "the account kept being merged while it was being deleted; nothing was deleted",
             ))))
-        })
+        })?;
+        if deleted.is_some() {
+            erase_old_pages(&mut conn);
+        }
+        Ok(deleted)
     }
 
     pub(crate) fn delete_identity(
@@ -625,7 +630,8 @@ impl Database {
         openid: &OpenId,
         existed_at: i64,
     ) -> DbResult<Option<Deletion>> {
-        self.writer()?.transaction(|conn| {
+        let mut conn = self.writer()?;
+        let deleted = conn.transaction(|conn| {
             let Some(row) = known_identity_row(conn, appid, openid)? else {
                 return Ok(None);
             };
@@ -675,7 +681,11 @@ impl Database {
                 account_deleted: false,
                 ended_sessions: ended,
             }))
-        })
+        })?;
+        if deleted.is_some() {
+            erase_old_pages(&mut conn);
+        }
+        Ok(deleted)
     }
 
     pub(crate) fn update_profile(
@@ -706,6 +716,20 @@ impl Database {
         }
         announce(&mut conn, &StoreChange::UserChanged(id.to_owned()));
         load_user(&mut conn, id)
+    }
+}
+
+/// On SQLite, after a deletion: the pages as they were before it (the person's rows) are still
+/// in the write-ahead log and the main file until a checkpoint copies the zeroed pages over
+/// them (`secure_delete` zeroes only the new versions). A checkpoint that truncates the log
+/// does, now. Best effort: a reader holding an old snapshot makes it stop short, and the next
+/// one finishes the job.
+fn erase_old_pages(conn: &mut AnyConnection) {
+    use diesel::connection::SimpleConnection;
+    if let AnyConnection::Sqlite(c) = conn
+        && let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    {
+        log::warn!("the checkpoint after a deletion failed: {e}");
     }
 }
 

@@ -1777,6 +1777,88 @@ fn a_sqlite_file_another_process_serves_is_refused() {
     );
 }
 
+/// The lock is named after the file, not the path given: a second process reaching the file
+/// through a symlink meets the first one's lock.
+#[test]
+fn a_sqlite_file_reached_through_a_symlink_is_refused_too() {
+    let db = TestDatabase::sqlite();
+    let path = db.url().trim_start_matches("sqlite://").to_owned();
+    std::fs::write(&path, b"").expect("the file");
+    let link = format!("{path}-link.db");
+    struct Removed(String);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            for suffix in ["", "-lock"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.0));
+            }
+        }
+    }
+    let _removed = Removed(link.clone());
+    std::os::unix::fs::symlink(&path, &link).expect("symlink");
+    let other = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{path}-lock"))
+        .expect("lock file");
+    other.try_lock().expect("locked");
+    match DieselUserStore::connect(
+        &format!("sqlite://{link}"),
+        &PoolOptions::default(),
+        test_sealer(),
+    ) {
+        Err(e @ StoreError::Unavailable(_)) => {
+            let chain = wxlogin_domain::error_chain(&e);
+            assert!(chain.contains("another process serves"), "{chain}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// SQLite keeps deleted rows in free pages, and the old versions of pages in its write-ahead
+/// log: a deleted person's phone number must be in neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_phone_number_is_not_left_in_the_sqlite_files() {
+    let db = TestDatabase::sqlite();
+    let store = open(&db).await;
+    let path = db.url().trim_start_matches("sqlite://").to_owned();
+    let first = login_through(&store, APP, "erased", None, NOW).await;
+    let marker = "13912340987";
+    store
+        .update_profile(
+            &first.user.id,
+            &ProfileUpdate {
+                phone_number: Some(Some(marker.into())),
+                nick_name: Some(Some("Erased Nickname Marker".into())),
+                ..ProfileUpdate::default()
+            },
+            NOW + 1,
+        )
+        .await
+        .expect("update")
+        .expect("exists");
+    let on_disk = || {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::read(format!("{path}{suffix}")).ok())
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .collect::<String>()
+    };
+    assert!(on_disk().contains(marker), "the scan sees it while stored");
+    store
+        .delete_account(
+            &first.user.id,
+            APP,
+            &OpenId::new(format!("openid-{APP}-erased")),
+        )
+        .await
+        .expect("delete")
+        .expect("deleted");
+    let after = on_disk();
+    assert!(!after.contains(marker), "the phone number is still on disk");
+    assert!(!after.contains("Erased Nickname Marker"));
+}
+
 #[test]
 fn stores_of_one_process_share_a_sqlite_file() {
     let db = TestDatabase::sqlite();
