@@ -17,6 +17,7 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, StoreChange, StoreError, Subscription};
 
 use crate::connection::AnyConnection;
+use crate::error::DbResult;
 use crate::{DatabaseUrl, DieselUserStore};
 
 /// The channel the announcements travel on.
@@ -53,26 +54,27 @@ thread_local! {
 }
 
 /// Tells the other instances (on PostgreSQL) or this process's subscribers (on SQLite, once the
-/// store call is done) that something they may cache changed. A failure is logged, not
-/// returned: the change itself is made, and caches expire anyway.
-pub(crate) fn announce(conn: &mut AnyConnection, change: &StoreChange) {
+/// store call is done) that something they may cache changed. Call it inside the transaction
+/// that makes the change: PostgreSQL delivers a `NOTIFY` when, and only if, its transaction
+/// commits, so the change and its announcement commit together, and a failed announcement
+/// fails the change (a success that other instances never hear of would let them serve an
+/// ended session for a minute).
+pub(crate) fn announce(conn: &mut AnyConnection, change: &StoreChange) -> DbResult<()> {
     let c = match conn {
         AnyConnection::Postgresql(c) => c,
         AnyConnection::Sqlite(_) => {
             MADE_HERE.with(|made| made.borrow_mut().push(change.clone()));
-            return;
+            return Ok(());
         }
     };
     let Some(payload) = payload(change) else {
-        return;
+        return Ok(());
     };
-    let sent = diesel::sql_query("SELECT pg_notify($1, $2)")
+    diesel::sql_query("SELECT pg_notify($1, $2)")
         .bind::<diesel::sql_types::Text, _>(CHANNEL)
         .bind::<diesel::sql_types::Text, _>(&payload)
-        .execute(c);
-    if let Err(e) = sent {
-        log::warn!("announcing a change to other instances failed: {e}");
-    }
+        .execute(c)?;
+    Ok(())
 }
 
 /// The changes this thread's store call made on SQLite, taken to be handed over.

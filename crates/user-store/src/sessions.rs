@@ -413,59 +413,63 @@ impl Database {
     }
 
     pub(crate) fn revoke_session(&self, id: &str, now: i64) -> DbResult<bool> {
-        let mut conn = self.writer()?;
-        let revoked = diesel::update(sessions::table)
-            .filter(sessions::id.eq(id))
-            .filter(sessions::revoked_at.is_null())
-            // An ended session's session_key is of no more use: erased at once.
-            .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
-            .execute(&mut *conn)?;
-        if revoked == 1 {
-            announce(&mut conn, &StoreChange::SessionEnded(id.to_owned()));
-        }
-        Ok(revoked == 1)
+        self.writer()?.transaction(|conn| {
+            let revoked = diesel::update(sessions::table)
+                .filter(sessions::id.eq(id))
+                .filter(sessions::revoked_at.is_null())
+                // An ended session's session_key is of no more use: erased at once.
+                .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
+                .execute(&mut *conn)?;
+            if revoked == 1 {
+                announce(conn, &StoreChange::SessionEnded(id.to_owned()))?;
+            }
+            Ok(revoked == 1)
+        })
     }
 
     pub(crate) fn revoke_all_sessions(&self, user_id: &str, now: i64) -> DbResult<Vec<String>> {
-        let mut conn = self.writer()?;
-        let ended: Vec<String> = diesel::update(sessions::table)
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::revoked_at.is_null())
-            // An ended session's session_key is of no more use: erased at once.
-            .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
-            .returning(sessions::id)
-            .get_results(&mut *conn)?;
-        if !ended.is_empty() {
-            // The user's entries in every cache are forgotten by this one announcement; each
-            // session's follows for caches that hold a session without its user.
-            announce(&mut conn, &StoreChange::UserChanged(user_id.to_owned()));
-            for id in &ended {
-                announce(&mut conn, &StoreChange::SessionEnded(id.clone()));
+        self.writer()?.transaction(|conn| {
+            let ended: Vec<String> = diesel::update(sessions::table)
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null())
+                // An ended session's session_key is of no more use: erased at once.
+                .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
+                .returning(sessions::id)
+                .get_results(&mut *conn)?;
+            if !ended.is_empty() {
+                // The user's entries in every cache are forgotten by this one announcement;
+                // each session's follows for caches that hold a session without its user.
+                announce(conn, &StoreChange::UserChanged(user_id.to_owned()))?;
+                for id in &ended {
+                    announce(conn, &StoreChange::SessionEnded(id.clone()))?;
+                }
             }
-        }
-        Ok(ended)
+            Ok(ended)
+        })
     }
 
     pub(crate) fn expire_session(&self, id: &str, now: i64) -> DbResult<bool> {
-        let mut conn = self.writer()?;
-        let shortened = diesel::update(sessions::table)
-            .filter(sessions::id.eq(id))
-            .filter(sessions::expires_at.ge(now))
-            .set((
-                sessions::expires_at.eq(now - 1),
-                sessions::session_key.eq(""),
-            ))
-            .execute(&mut *conn)?;
-        if shortened == 1 {
-            announce(&mut conn, &StoreChange::SessionEnded(id.to_owned()));
-            return Ok(true);
-        }
-        // Already expired, or absent: asked on the same connection, so a pool of one suffices.
-        let found: i64 = sessions::table
-            .filter(sessions::id.eq(id))
-            .count()
-            .get_result(&mut *conn)?;
-        Ok(found > 0)
+        self.writer()?.transaction(|conn| {
+            let shortened = diesel::update(sessions::table)
+                .filter(sessions::id.eq(id))
+                .filter(sessions::expires_at.ge(now))
+                .set((
+                    sessions::expires_at.eq(now - 1),
+                    sessions::session_key.eq(""),
+                ))
+                .execute(&mut *conn)?;
+            if shortened == 1 {
+                announce(conn, &StoreChange::SessionEnded(id.to_owned()))?;
+                return Ok(true);
+            }
+            // Already expired, or absent: asked on the same connection, so a pool of one
+            // suffices.
+            let found: i64 = sessions::table
+                .filter(sessions::id.eq(id))
+                .count()
+                .get_result(&mut *conn)?;
+            Ok(found > 0)
+        })
     }
 
     pub(crate) fn purge_sessions(&self, before: i64) -> DbResult<usize> {

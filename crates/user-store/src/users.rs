@@ -261,7 +261,7 @@ pub(crate) fn resolve(
                     users::updated_at.eq(now),
                 ))
                 .execute(&mut *conn)?;
-            announce(conn, &StoreChange::UserChanged(row.id.clone()));
+            announce(conn, &StoreChange::UserChanged(row.id.clone()))?;
             Ok(Resolved {
                 user: reload(conn, &row.id)?,
                 created: false,
@@ -532,7 +532,7 @@ fn merge(
     .into_iter()
     .chain(ended.iter().cloned().map(StoreChange::SessionEnded))
     {
-        announce(conn, &change);
+        announce(conn, &change)?;
     }
     log::info!(
         "merged account {} into the older account {} of the same person",
@@ -674,7 +674,7 @@ impl Database {
             for change in std::iter::once(StoreChange::UserChanged(user_id.clone()))
                 .chain(ended.iter().cloned().map(StoreChange::SessionEnded))
             {
-                announce(conn, &change);
+                announce(conn, &change)?;
             }
             Ok(Some(Deletion {
                 user_id,
@@ -694,7 +694,6 @@ impl Database {
         update: &ProfileUpdate,
         now: i64,
     ) -> DbResult<Option<User>> {
-        let mut conn = self.writer()?;
         let changes = ProfileChangeset {
             nick_name: update.nick_name.as_ref().map(Option::as_deref),
             avatar_url: update.avatar_url.as_ref().map(Option::as_deref),
@@ -702,20 +701,23 @@ impl Database {
             phone_number: update.phone_number.as_ref().map(Option::as_deref),
             updated_at: now,
         };
-        // An update older than the profile's last change is not applied (`None`, as for an
-        // account that is not there): one filter, so no change can slip between check and set.
-        let updated = diesel::update(
-            users::table
-                .filter(users::id.eq(id))
-                .filter(users::updated_at.lt(update.unless_changed_since.unwrap_or(i64::MAX))),
-        )
-        .set(&changes)
-        .execute(&mut *conn)?;
-        if updated == 0 {
-            return Ok(None);
-        }
-        announce(&mut conn, &StoreChange::UserChanged(id.to_owned()));
-        load_user(&mut conn, id)
+        self.writer()?.transaction(|conn| {
+            // An update older than the profile's last change is not applied (`None`, as for an
+            // account that is not there): one filter, so no change can slip between check and
+            // set.
+            let updated = diesel::update(
+                users::table
+                    .filter(users::id.eq(id))
+                    .filter(users::updated_at.lt(update.unless_changed_since.unwrap_or(i64::MAX))),
+            )
+            .set(&changes)
+            .execute(&mut *conn)?;
+            if updated == 0 {
+                return Ok(None);
+            }
+            announce(conn, &StoreChange::UserChanged(id.to_owned()))?;
+            load_user(conn, id)
+        })
     }
 }
 
@@ -787,7 +789,7 @@ fn delete_locked_account(conn: &mut AnyConnection, user_id: &str) -> DbResult<De
     for change in std::iter::once(StoreChange::UserChanged(user_id.to_owned()))
         .chain(ended.iter().cloned().map(StoreChange::SessionEnded))
     {
-        announce(conn, &change);
+        announce(conn, &change)?;
     }
     Ok(Deletion {
         user_id: user_id.to_owned(),
