@@ -101,6 +101,9 @@ pub struct Config {
     pub session_purge_secs: i64,
     /// `sqlite://...` or `postgres://...`.
     pub database_url: String,
+    /// Where the change feed listens on PostgreSQL (`DATABASE_LISTEN_URL`): a direct connection
+    /// where `DATABASE_URL` goes through a transaction-mode pooler; `None`: `DATABASE_URL`.
+    pub database_listen_url: Option<DatabaseUrl>,
     /// Most database connections at once.
     pub db_pool_size: u32,
     /// Where to listen.
@@ -339,6 +342,24 @@ impl Config {
             ),
             Ok(_) => {}
         }
+        let database_listen_url =
+            var("DATABASE_LISTEN_URL").and_then(|listen| match DatabaseUrl::parse(&listen) {
+                Ok(listen) if listen.is_postgres() && database_url.starts_with("postgres") => {
+                    Some(listen)
+                }
+                Ok(_) => {
+                    problems.push(
+                        "DATABASE_LISTEN_URL is for a PostgreSQL DATABASE_URL, and must be a \
+                         postgres:// URL itself (a direct connection for the change feed)"
+                            .to_owned(),
+                    );
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("DATABASE_LISTEN_URL: {e}"));
+                    None
+                }
+            });
 
         let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
         let bind_addr = bind_addr.parse().unwrap_or_else(|_| {
@@ -435,6 +456,7 @@ impl Config {
             session_cache_capacity: usize::try_from(session_cache_capacity).unwrap_or(0),
             session_purge_secs,
             database_url,
+            database_listen_url,
             db_pool_size: u32::try_from(db_pool_size).unwrap_or(DEFAULT_POOL_SIZE),
             bind_addr,
             metrics_bind_addr,
@@ -780,6 +802,39 @@ mod tests {
             problems[0].starts_with("WECHAT_PUSH_AES_KEY must be 43 characters"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn the_change_feed_may_listen_on_a_connection_of_its_own() {
+        let with = |vars: &[(&'static str, &'static str)]| {
+            let mut all = GOOD.to_vec();
+            all.extend_from_slice(vars);
+            read(false, &all)
+        };
+        assert_eq!(with(&[]).expect("valid").database_listen_url, None);
+        let direct = with(&[
+            ("DATABASE_URL", "postgres://u@pgbouncer:6432/db"),
+            ("DATABASE_LISTEN_URL", "postgres://u:secret@db:5432/db"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            direct.database_listen_url.map(|url| url.to_string()),
+            Some("postgres://<credentials>@db:5432/db".to_owned()),
+            "kept, and shown without its password"
+        );
+        for (database, listen) in [
+            ("sqlite://x.db", "postgres://u@db/db"),
+            ("postgres://u@db/db", "sqlite://x.db"),
+            ("postgres://u@db/db", "mysql://db"),
+        ] {
+            let problems = with(&[("DATABASE_URL", database), ("DATABASE_LISTEN_URL", listen)])
+                .expect_err("refused");
+            assert!(
+                problems[0].starts_with("DATABASE_LISTEN_URL"),
+                "{problems:?}"
+            );
+            assert!(!problems[0].contains("secret"));
+        }
     }
 
     #[test]

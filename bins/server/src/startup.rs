@@ -71,6 +71,7 @@ impl Application {
         log::info!("secrets at rest are sealed under key {}", sealer.key_id());
         let pool = PoolOptions {
             max_size: config.db_pool_size,
+            listen_url: config.database_listen_url.clone(),
             ..PoolOptions::default()
         };
         let (store, applied) = DieselUserStore::open(&config.database_url, &pool, sealer)

@@ -24,9 +24,12 @@ use crate::{DatabaseUrl, DieselUserStore};
 const CHANNEL: &str = "wxlogin_changes";
 /// How often the listener looks for announcements that arrived.
 const POLL: Duration = Duration::from_millis(50);
-/// How often it checks that its connection still works (a silent network loss sends nothing),
-/// and then tells the subscriber it heard everything so far ([`StoreChange::Heard`]): a cache
-/// trusts its entries longer only while these keep coming.
+/// How often it sends a notification of its own on the channel (an echo): when the echo comes
+/// back, every announcement committed before it has come back too (PostgreSQL delivers them in
+/// commit order), and the subscriber hears that nothing was missed ([`StoreChange::Heard`]). A
+/// cache trusts its entries longer only while these keep coming. A query that merely answers
+/// would prove nothing: behind a transaction-mode pooler (PgBouncer) queries work while
+/// notifications are lost, and so are the echoes.
 const HEALTH_CHECK: Duration = Duration::from_millis(250);
 /// The wait before reconnecting after the connection failed.
 const RECONNECT: Duration = Duration::from_secs(1);
@@ -45,6 +48,17 @@ fn parse(payload: &str) -> Option<StoreChange> {
         Some(("u", id)) => Some(StoreChange::UserChanged(id.to_owned())),
         _ => None,
     }
+}
+
+/// The payload of a listener's echo: `e:<listener>:<sequence>`. Every listener hears every
+/// instance's echoes and answers only to its own.
+fn echo_payload(listener: &str, sequence: u64) -> String {
+    format!("e:{listener}:{sequence}")
+}
+
+fn parse_echo(payload: &str) -> Option<(&str, u64)> {
+    let (listener, sequence) = payload.strip_prefix("e:")?.rsplit_once(':')?;
+    Some((listener, sequence.parse().ok()?))
 }
 
 thread_local! {
@@ -235,9 +249,12 @@ impl ChangeFeed for DieselUserStore {
                 .local_feed
                 .as_ref()
                 .map(|feed| feed.subscribe(handler))),
-            DatabaseUrl::Postgres(url) => listen(url.clone(), handler)
-                .map(|listener| Some(Subscription::new(listener)))
-                .map_err(|e| StoreError::Unavailable(Cause::new(e))),
+            DatabaseUrl::Postgres(url) => listen(
+                self.db.listen_url.clone().unwrap_or_else(|| url.clone()),
+                handler,
+            )
+            .map(|listener| Some(Subscription::new(listener)))
+            .map_err(|e| StoreError::Unavailable(Cause::new(e))),
         }
     }
 }
@@ -286,29 +303,50 @@ fn listen_once(
     diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)?;
     // Whatever happened before LISTEN took effect was not heard.
     on_change(StoreChange::Missed);
+    let me = uuid::Uuid::new_v4().simple().to_string();
+    let mut sent: u64 = 0;
+    let mut echoed_at = Instant::now();
     let mut checked = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         for notification in conn.notifications_iter() {
-            if let Some(change) = parse(&notification?.payload) {
+            let payload = notification?.payload;
+            if let Some((listener, sequence)) = parse_echo(&payload) {
+                // Our latest echo: everything committed before it was handed over above.
+                if listener == me && sequence == sent {
+                    echoed_at = Instant::now();
+                    on_change(StoreChange::Heard);
+                }
+            } else if let Some(change) = parse(&payload) {
                 on_change(change);
             }
         }
         if checked.elapsed() >= HEALTH_CHECK {
-            diesel::sql_query("SELECT 1").execute(&mut conn)?;
+            // Also the check that the connection works: a silent network loss sends nothing.
+            sent += 1;
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(CHANNEL)
+                .bind::<diesel::sql_types::Text, _>(echo_payload(&me, sent))
+                .execute(&mut conn)?;
             checked = Instant::now();
-            // Whatever was announced before that answer came before it on this connection:
-            // handed over now, then the subscriber hears that nothing earlier is pending.
-            for notification in conn.notifications_iter() {
-                if let Some(change) = parse(&notification?.payload) {
-                    on_change(change);
-                }
+            if echoed_at.elapsed() >= ECHO_SILENCE_WARNING {
+                log::warn!(
+                    "change listener: its own notifications have not come back for {:?}; is \
+                     DATABASE_LISTEN_URL a direct connection (not through a transaction-mode \
+                     pooler)? Until they do, cached sessions are trusted for SESSION_CACHE_MS \
+                     only",
+                    echoed_at.elapsed()
+                );
+                echoed_at = Instant::now();
             }
-            on_change(StoreChange::Heard);
         }
         std::thread::sleep(POLL);
     }
     Ok(())
 }
+
+/// How long the echoes may stay away before the listener says so in the log (once per such
+/// stretch).
+const ECHO_SILENCE_WARNING: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
@@ -326,5 +364,14 @@ mod tests {
         assert_eq!(payload(&StoreChange::Missed), None);
         assert_eq!(parse("x:1"), None);
         assert_eq!(parse("nothing"), None);
+    }
+
+    #[test]
+    fn echoes_round_trip_and_are_no_change() {
+        let payload = echo_payload("abc", 42);
+        assert_eq!(parse_echo(&payload), Some(("abc", 42)));
+        assert_eq!(parse(&payload), None, "an echo changes nothing");
+        assert_eq!(parse_echo("s:abc"), None);
+        assert_eq!(parse_echo("e:abc:x"), None);
     }
 }

@@ -121,7 +121,8 @@ fn scheme_of(url: &str) -> String {
     }
 }
 
-/// How big the pool is and how long a caller waits for a connection.
+/// How big the pool is, how long a caller waits for a connection, and where the change feed
+/// listens.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
     /// Most connections open at once: the real database concurrency limit, and how many
@@ -132,6 +133,10 @@ pub struct PoolOptions {
     /// A PostgreSQL connection idle in the pool for longer than this is checked (`SELECT 1`)
     /// before its next use; one used more recently, with no query failing since, is not.
     pub check_idle_after: Duration,
+    /// Where the change feed listens, on PostgreSQL (`DATABASE_LISTEN_URL`): a direct
+    /// connection to the server where the pool goes through a transaction-mode pooler such as
+    /// PgBouncer, which loses notifications. `None`: the store's own URL.
+    pub listen_url: Option<DatabaseUrl>,
 }
 
 /// The pool size when none is configured (`DB_POOL_SIZE`).
@@ -143,6 +148,7 @@ impl Default for PoolOptions {
             max_size: DEFAULT_POOL_SIZE,
             connection_timeout: Duration::from_secs(5),
             check_idle_after: CHECK_IDLE_AFTER,
+            listen_url: None,
         }
     }
 }

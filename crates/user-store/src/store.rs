@@ -55,6 +55,8 @@ pub(crate) struct Database {
     sqlite_writer: std::sync::Mutex<()>,
     /// Shared with the pool's manager: a failed query makes every connection be checked again.
     failures: Arc<FailureEpoch>,
+    /// On PostgreSQL, where the change feed listens (the store's URL unless one is given).
+    pub(crate) listen_url: Option<String>,
     /// On SQLite, this process's subscribers to the file's changes, and its lock on the file:
     /// declared after the pool, so the connections close before the lock is let go.
     pub(crate) local_feed: Option<Arc<LocalFeed>>,
@@ -215,6 +217,17 @@ impl DieselUserStore {
         sealer: SessionKeySealer,
     ) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
+        let listen_url = match (&url, &options.listen_url) {
+            (DatabaseUrl::Postgres(_), Some(DatabaseUrl::Postgres(listen))) => Some(listen.clone()),
+            (DatabaseUrl::Postgres(own), None) => Some(own.clone()),
+            (_, None) => None,
+            (_, Some(listen)) => {
+                return Err(StoreError::InvalidUrl(format!(
+                    "{listen} as the change feed's URL: only a PostgreSQL store has a feed to \
+                     listen to, on PostgreSQL"
+                )));
+            }
+        };
         crate::connection::create_sqlite_file(&url)?;
         let local_feed = match &url {
             DatabaseUrl::Sqlite(path) => {
@@ -270,6 +283,7 @@ impl DieselUserStore {
                 pool,
                 url,
                 sealer,
+                listen_url,
                 sqlite_writer: std::sync::Mutex::new(()),
                 failures,
                 local_feed,

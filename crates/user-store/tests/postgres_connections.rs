@@ -16,6 +16,7 @@ async fn open(db: &TestDatabase, check_idle_after: Duration) -> DieselUserStore 
         max_size: 2,
         connection_timeout: Duration::from_secs(5),
         check_idle_after,
+        listen_url: None,
     };
     DieselUserStore::open(db.url(), &options, test_sealer())
         .await
