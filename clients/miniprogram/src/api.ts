@@ -174,23 +174,24 @@ export interface paths {
         };
         /**
          * The URL check of WeChat's message-push console
-         * @description Answers `echostr` when `signature` is the sha1 of the sorted push Token, timestamp and
-         *     nonce.
+         * @description Answers `echostr` (with `X-Content-Type-Options: nosniff`) when `signature` is the sha1 of
+         *     the sorted push Token, timestamp and nonce, and `timestamp` is within 5 minutes of now.
          */
         get: operations["push_url_check"];
         put?: never;
         /**
          * A WeChat push (authorization events)
-         * @description Plain or safe mode (`encrypt_type=aes`), an XML or a JSON body; answered `success` once
-         *     applied (WeChat waits 5 s, then retries).
+         * @description Plain or safe mode (`encrypt_type=aes`; an app with an EncodingAESKey takes safe mode
+         *     only), an XML or a JSON body; answered `success` once applied (WeChat waits 5 s, then
+         *     retries), and again for a copy of a push already applied, which is not applied twice.
          */
         post: operations["push"];
         delete?: never;
         options?: never;
         /**
          * The URL check of WeChat's message-push console
-         * @description Answers `echostr` when `signature` is the sha1 of the sorted push Token, timestamp and
-         *     nonce.
+         * @description Answers `echostr` (with `X-Content-Type-Options: nosniff`) when `signature` is the sha1 of
+         *     the sorted push Token, timestamp and nonce, and `timestamp` is within 5 minutes of now.
          */
         head: operations["push_url_check_head"];
         patch?: never;
