@@ -273,6 +273,37 @@ async fn a_push_sent_again_or_late_never_undoes_a_later_change(db: &TestDatabase
         "New",
         "the copy was not applied"
     );
+    // The signature is checked in any case: spelt in capitals it is still the same push.
+    let mut shouted = request.clone();
+    shouted.query = shouted
+        .query
+        .split('&')
+        .map(|pair| match pair.strip_prefix("msg_signature=") {
+            Some(signature) => format!("msg_signature={}", signature.to_ascii_uppercase()),
+            None => pair.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    assert_ne!(shouted.query, request.query);
+    let again = send_push(&app, SHOP, &shouted).await;
+    assert_eq!((again.status, again.text.as_str()), (200, "success"));
+    assert_eq!(
+        app.me(&token).await.json["nickName"],
+        "New",
+        "the copy in capitals was not applied"
+    );
+
+    // An event that says it was made long after it was sent is no event of WeChat's.
+    let mut future = push(
+        "ora",
+        "user_info_modified",
+        PushMode::Safe,
+        PushFormat::Json,
+    );
+    future.create_time = Some(unix_now() as i64 + 3600);
+    let (status, body) = app.fake.push(&app.base, &future).await.expect("pushed");
+    assert_eq!((status, body.as_str()), (200, "success"));
+    assert_eq!(app.me(&token).await.json["nickName"], "New");
 
     // Another push (another nonce, so no copy) of an event made before "New" was set.
     let mut late = push("ora", "user_info_modified", PushMode::Safe, PushFormat::Xml);

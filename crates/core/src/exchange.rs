@@ -58,7 +58,8 @@ impl CodeDigest {
                 .chain_update(code.as_bytes())
                 .finalize()
                 .into(),
-            client,
+            // `::ffff:1.2.3.4` (a dual-stack socket's view) is `1.2.3.4`.
+            client: client.map(|ip| ip.to_canonical()),
         }
     }
 
@@ -174,6 +175,11 @@ mod tests {
         assert_ne!(
             from("203.0.113.7").with_client_hex(),
             CodeDigest::of("wxapp", "code", None).with_client_hex()
+        );
+        assert_eq!(
+            from("::ffff:203.0.113.7").with_client_hex(),
+            from("203.0.113.7").with_client_hex(),
+            "an IPv4-mapped address is its IPv4 address"
         );
     }
 

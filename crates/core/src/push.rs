@@ -1,9 +1,10 @@
 //! WeChat's authorization events, received by message push: the URL check, plain and safe
 //! mode, XML and JSON, and what each event does to the person's data.
 
-use wxlogin_domain::{Cause, OpenId, ProfileUpdate};
+use wxlogin_domain::{Cause, OpenId, ProfileUpdate, StoreError};
 use wxlogin_wechat::{PushFields, PushSettings, parse_push_body};
 
+use crate::seen_pushes::Seen;
 use crate::{CoreError, LoginService};
 
 /// How far a push's `timestamp` may be from now, in seconds, before it is refused as stale
@@ -152,22 +153,39 @@ impl LoginService {
             }
             (outer, signature)
         };
-        if !self
+        match self
             .seen_pushes
-            .first_time(appid, signature, timestamp, nonce, sent_at, now)
+            .check_in(appid, signature, sent_at, nonce, now)
         {
-            log::info!("a push to {appid} was sent again; answered, not applied again");
-            return Ok(PushEffect::Nothing);
+            Seen::New => {}
+            Seen::Applied => {
+                log::info!("a push to {appid} was sent again; answered, not applied again");
+                return Ok(PushEffect::Nothing);
+            }
+            Seen::InProgress => {
+                // Not `success` yet: the first may still fail, and WeChat retries what it got
+                // no success for.
+                return Err(CoreError::Store(StoreError::Unavailable(Cause::msg(
+                    "the same push is being applied; try again",
+                ))));
+            }
         }
-        let applied = self.apply_event(appid, &fields).await;
-        if applied.is_err() {
+        let applied = self.apply_event(appid, sent_at, &fields).await;
+        if applied.is_ok() {
+            self.seen_pushes.applied(appid, signature, sent_at, nonce);
+        } else {
             // Not applied after all (the database failed): WeChat's retry must be.
-            self.seen_pushes.forget(appid, signature, timestamp, nonce);
+            self.seen_pushes.failed(appid, signature, sent_at, nonce);
         }
         applied
     }
 
-    async fn apply_event(&self, appid: &str, fields: &PushFields) -> Result<PushEffect, CoreError> {
+    async fn apply_event(
+        &self,
+        appid: &str,
+        sent_at: i64,
+        fields: &PushFields,
+    ) -> Result<PushEffect, CoreError> {
         if fields.get("MsgType") != Some("event") {
             return Ok(PushEffect::Nothing);
         }
@@ -191,6 +209,12 @@ impl LoginService {
             log::warn!("a push to {appid} without a CreateTime; ignored");
             return Ok(PushEffect::Nothing);
         };
+        // Made after it was sent? Not by WeChat: such an event would outrank every later
+        // change of the data it names.
+        if created_at.saturating_sub(sent_at) > PUSH_TIMESTAMP_WINDOW_SECS {
+            log::warn!("a push to {appid} says it was made after it was sent; ignored");
+            return Ok(PushEffect::Nothing);
+        }
         match fields.get("Event") {
             Some("user_authorization_cancellation") => {
                 match self

@@ -408,7 +408,7 @@ impl LoginService {
         let mut first = slot.lock().await;
         if let Some(replay) = first.as_ref()
             && self.settings.code_replay_secs > 0
-            && replay.client == client
+            && replay.client.map(|ip| ip.to_canonical()) == client.map(|ip| ip.to_canonical())
             && now.saturating_sub(replay.answered_at) <= self.settings.code_replay_secs
             && let Some(outcome) = self.replay(replay).await?
         {

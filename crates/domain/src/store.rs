@@ -89,7 +89,8 @@ pub trait UserStore: Send + Sync {
     async fn find_user(&self, id: &str) -> Result<Option<User>, StoreError>;
 
     /// Applies `update` and returns the user as it now is; `None` if there is no such user, or
-    /// if it changed at or after [`ProfileUpdate::unless_changed_since`] (nothing is applied).
+    /// if [`ProfileUpdate::unless_changed_since`] left every field alone (each changed at or
+    /// after it).
     async fn update_profile(
         &self,
         id: &str,

@@ -38,10 +38,11 @@ pub struct ProfileUpdate {
     pub gender: Option<Option<i32>>,
     /// New phone number.
     pub phone_number: Option<Option<String>>,
-    /// Apply the update only if the profile last changed (`updated_at`) before these unix
-    /// seconds; `None` applies it whatever. How an event WeChat pushes (clear the nickname, the
-    /// phone number) is kept from undoing a change made after the event: a push that comes
-    /// late, or again, is older than the data.
+    /// The unix seconds a WeChat event was made at: each of nickname, avatar and phone number
+    /// is then changed only if it last changed before them (gender is left alone); `None`
+    /// applies the update whatever. How an event WeChat pushes (clear the nickname, the phone
+    /// number) is kept from undoing a change made after it: a push that comes late, or again,
+    /// is older than the data.
     pub unless_changed_since: Option<i64>,
 }
 

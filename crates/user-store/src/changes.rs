@@ -24,11 +24,12 @@ use crate::{DatabaseUrl, DieselUserStore};
 const CHANNEL: &str = "wxlogin_changes";
 /// How often the listener looks for announcements that arrived.
 const POLL: Duration = Duration::from_millis(50);
-/// How often it sends a notification of its own on the channel (an echo): when the echo comes
-/// back, every announcement committed before it has come back too (PostgreSQL delivers them in
-/// commit order), and the subscriber hears that nothing was missed ([`StoreChange::Heard`]). A
-/// cache trusts its entries longer only while these keep coming. A query that merely answers
-/// would prove nothing: behind a transaction-mode pooler (PgBouncer) queries work while
+/// How often it sends a notification of its own on the channel (an echo), over a connection
+/// of the store's URL as every announcement goes: when the echo comes back, every
+/// announcement committed before it has come back too (PostgreSQL delivers them in commit
+/// order), and the subscriber hears that nothing was missed ([`StoreChange::Heard`]). A cache
+/// trusts its entries longer only while these keep coming. A query that merely answers would
+/// prove nothing: behind a transaction-mode pooler (PgBouncer) queries work while
 /// notifications are lost, and so are the echoes.
 const HEALTH_CHECK: Duration = Duration::from_millis(250);
 /// The wait before reconnecting after the connection failed.
@@ -251,6 +252,7 @@ impl ChangeFeed for DieselUserStore {
                 .map(|feed| feed.subscribe(handler))),
             DatabaseUrl::Postgres(url) => listen(
                 self.db.listen_url.clone().unwrap_or_else(|| url.clone()),
+                url.clone(),
                 handler,
             )
             .map(|listener| Some(Subscription::new(listener)))
@@ -272,14 +274,20 @@ impl Drop for ChangeListener {
 
 /// Starts a thread that listens on `url` and calls `on_change` for every announcement, and with
 /// [`StoreChange::Missed`] whenever it (re)connects.
-fn listen(url: String, on_change: ChangeHandler) -> std::io::Result<ChangeListener> {
+/// Its echoes are sent over `echo_url`, the store's own URL: the way every instance's
+/// announcements reach the database.
+fn listen(
+    url: String,
+    echo_url: String,
+    on_change: ChangeHandler,
+) -> std::io::Result<ChangeListener> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::clone(&stop);
     std::thread::Builder::new()
         .name("wxlogin-changes".into())
         .spawn(move || {
             while !stopped.load(Ordering::Relaxed) {
-                if let Err(e) = listen_once(&url, &on_change, &stopped) {
+                if let Err(e) = listen_once(&url, &echo_url, &on_change, &stopped) {
                     log::warn!("change listener: {e}; reconnecting in {RECONNECT:?}");
                 }
                 on_change(StoreChange::Missed);
@@ -289,30 +297,46 @@ fn listen(url: String, on_change: ChangeHandler) -> std::io::Result<ChangeListen
     Ok(ChangeListener { stop })
 }
 
-fn listen_once(
-    url: &str,
-    on_change: &ChangeHandler,
-    stop: &AtomicBool,
-) -> Result<(), diesel::result::Error> {
-    let mut conn = PgConnection::establish(url).map_err(|e| {
+fn connect(url: &str) -> Result<PgConnection, diesel::result::Error> {
+    PgConnection::establish(url).map_err(|e| {
         diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UnableToSendCommand,
             Box::new(e.to_string()),
         )
-    })?;
+    })
+}
+
+/// Listens on one connection and sends its echoes over another, as any instance's
+/// announcements come: the listening connection runs no query while echoes come back, so
+/// nothing but notifications can make it look alive. (Behind a transaction-mode pooler a client
+/// that runs queries is handed whatever its server connection receives while linked to it,
+/// echoes included, and loses the rest.)
+fn listen_once(
+    url: &str,
+    echo_url: &str,
+    on_change: &ChangeHandler,
+    stop: &AtomicBool,
+) -> Result<(), diesel::result::Error> {
+    let mut conn = connect(url)?;
+    let mut echoes = connect(echo_url)?;
     diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)?;
     // Whatever happened before LISTEN took effect was not heard.
     on_change(StoreChange::Missed);
     let me = uuid::Uuid::new_v4().simple().to_string();
-    let mut sent: u64 = 0;
+    let (mut sent, mut heard_up_to) = (0u64, 0u64);
     let mut echoed_at = Instant::now();
-    let mut checked = Instant::now();
+    let mut probed_at = Instant::now();
+    let mut warned_at = Instant::now();
+    let mut echo_sent_at: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
+        // Reads what arrived without a query; a connection the server closed fails here.
         for notification in conn.notifications_iter() {
             let payload = notification?.payload;
             if let Some((listener, sequence)) = parse_echo(&payload) {
-                // Our latest echo: everything committed before it was handed over above.
-                if listener == me && sequence == sent {
+                // One of our echoes, newer than the last heard: everything committed before it
+                // was handed over above.
+                if listener == me && sequence > heard_up_to && sequence <= sent {
+                    heard_up_to = sequence;
                     echoed_at = Instant::now();
                     on_change(StoreChange::Heard);
                 }
@@ -320,15 +344,20 @@ fn listen_once(
                 on_change(change);
             }
         }
-        if checked.elapsed() >= HEALTH_CHECK {
-            // Also the check that the connection works: a silent network loss sends nothing.
+        if echo_sent_at.is_none_or(|at| at.elapsed() >= HEALTH_CHECK) {
             sent += 1;
             diesel::sql_query("SELECT pg_notify($1, $2)")
                 .bind::<diesel::sql_types::Text, _>(CHANNEL)
                 .bind::<diesel::sql_types::Text, _>(echo_payload(&me, sent))
-                .execute(&mut conn)?;
-            checked = Instant::now();
-            if echoed_at.elapsed() >= ECHO_SILENCE_WARNING {
+                .execute(&mut echoes)?;
+            echo_sent_at = Some(Instant::now());
+        }
+        if echoed_at.elapsed() >= PROBE_AFTER && probed_at.elapsed() >= PROBE_AFTER {
+            // The echoes stay away: a listening connection that died silently (a network cut
+            // sends nothing) fails this and is made again.
+            diesel::sql_query("SELECT 1").execute(&mut conn)?;
+            probed_at = Instant::now();
+            if warned_at.elapsed() >= ECHO_SILENCE_WARNING {
                 log::warn!(
                     "change listener: its own notifications have not come back for {:?}; is \
                      DATABASE_LISTEN_URL a direct connection (not through a transaction-mode \
@@ -336,13 +365,16 @@ fn listen_once(
                      only",
                     echoed_at.elapsed()
                 );
-                echoed_at = Instant::now();
+                warned_at = Instant::now();
             }
         }
         std::thread::sleep(POLL);
     }
     Ok(())
 }
+
+/// How long the echoes may stay away before the listening connection is checked with a query.
+const PROBE_AFTER: Duration = Duration::from_secs(1);
 
 /// How long the echoes may stay away before the listener says so in the log (once per such
 /// stretch).

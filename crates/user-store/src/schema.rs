@@ -10,6 +10,9 @@ diesel::table! {
         phone_number -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        nick_name_changed_at -> Nullable<BigInt>,
+        avatar_url_changed_at -> Nullable<BigInt>,
+        phone_number_changed_at -> Nullable<BigInt>,
     }
 }
 

@@ -53,6 +53,8 @@ struct NewUserRow<'a> {
     updated_at: i64,
 }
 
+/// A change of profile fields, each with the time it changed (what a WeChat event is compared
+/// with: see [`Database::update_profile`]).
 #[derive(AsChangeset)]
 #[diesel(table_name = users)]
 struct ProfileChangeset<'a> {
@@ -60,7 +62,32 @@ struct ProfileChangeset<'a> {
     avatar_url: Option<Option<&'a str>>,
     gender: Option<Option<i32>>,
     phone_number: Option<Option<&'a str>>,
+    nick_name_changed_at: Option<Option<i64>>,
+    avatar_url_changed_at: Option<Option<i64>>,
+    phone_number_changed_at: Option<Option<i64>>,
     updated_at: i64,
+}
+
+impl<'a> ProfileChangeset<'a> {
+    fn new(
+        nick_name: Option<Option<&'a str>>,
+        avatar_url: Option<Option<&'a str>>,
+        gender: Option<Option<i32>>,
+        phone_number: Option<Option<&'a str>>,
+        now: i64,
+    ) -> Self {
+        let at = |field: &Option<Option<&str>>| field.is_some().then_some(Some(now));
+        Self {
+            nick_name_changed_at: at(&nick_name),
+            avatar_url_changed_at: at(&avatar_url),
+            phone_number_changed_at: at(&phone_number),
+            nick_name,
+            avatar_url,
+            gender,
+            phone_number,
+            updated_at: now,
+        }
+    }
 }
 
 /// What a login's identity came to.
@@ -515,13 +542,13 @@ fn merge(
         fill(&survivor.avatar_url, &other.avatar_url),
         fill(&survivor.phone_number, &other.phone_number),
     );
-    let filled = ProfileChangeset {
-        nick_name: nick_name.as_ref().map(Option::as_deref),
-        avatar_url: avatar_url.as_ref().map(Option::as_deref),
-        gender: (survivor.gender.is_none() && other.gender.is_some()).then_some(other.gender),
-        phone_number: phone_number.as_ref().map(Option::as_deref),
-        updated_at: now,
-    };
+    let filled = ProfileChangeset::new(
+        nick_name.as_ref().map(Option::as_deref),
+        avatar_url.as_ref().map(Option::as_deref),
+        (survivor.gender.is_none() && other.gender.is_some()).then_some(other.gender),
+        phone_number.as_ref().map(Option::as_deref),
+        now,
+    );
     diesel::update(users::table.filter(users::id.eq(&survivor.id)))
         .set((users::unionid.eq(unionid.expose()), &filled))
         .execute(&mut *conn)?;
@@ -618,8 +645,10 @@ impl Database {
                 "the account kept being merged while it was being deleted; nothing was deleted",
             ))))
         })?;
+        // After the write turn is let go: the checkpoint must not hold up other writes.
+        drop(conn);
         if deleted.is_some() {
-            erase_old_pages(&mut conn);
+            self.erase_old_pages();
         }
         Ok(deleted)
     }
@@ -682,37 +711,43 @@ impl Database {
                 ended_sessions: ended,
             }))
         })?;
+        // After the write turn is let go: the checkpoint must not hold up other writes.
+        drop(conn);
         if deleted.is_some() {
-            erase_old_pages(&mut conn);
+            self.erase_old_pages();
         }
         Ok(deleted)
     }
 
+    /// Applies `update`. With [`ProfileUpdate::unless_changed_since`] (a WeChat event made at
+    /// that time), each of nickname, avatar and phone number is changed only if it last changed
+    /// before then (its own change time, or for rows from before those were kept, the row's
+    /// `updated_at`), and is marked as changed at the event's time; gender is left alone. `None`
+    /// when nothing was applied, or there is no such account.
     pub(crate) fn update_profile(
         &self,
         id: &str,
         update: &ProfileUpdate,
         now: i64,
     ) -> DbResult<Option<User>> {
-        let changes = ProfileChangeset {
-            nick_name: update.nick_name.as_ref().map(Option::as_deref),
-            avatar_url: update.avatar_url.as_ref().map(Option::as_deref),
-            gender: update.gender,
-            phone_number: update.phone_number.as_ref().map(Option::as_deref),
-            updated_at: now,
-        };
         self.writer()?.transaction(|conn| {
-            // An update older than the profile's last change is not applied (`None`, as for an
-            // account that is not there): one filter, so no change can slip between check and
-            // set.
-            let updated = diesel::update(
-                users::table
-                    .filter(users::id.eq(id))
-                    .filter(users::updated_at.lt(update.unless_changed_since.unwrap_or(i64::MAX))),
-            )
-            .set(&changes)
-            .execute(&mut *conn)?;
-            if updated == 0 {
+            let applied = match update.unless_changed_since {
+                Some(event_at) => update_older_fields(conn, id, update, event_at, now)?,
+                None => {
+                    let changes = ProfileChangeset::new(
+                        update.nick_name.as_ref().map(Option::as_deref),
+                        update.avatar_url.as_ref().map(Option::as_deref),
+                        update.gender,
+                        update.phone_number.as_ref().map(Option::as_deref),
+                        now,
+                    );
+                    diesel::update(users::table.filter(users::id.eq(id)))
+                        .set(&changes)
+                        .execute(&mut *conn)?
+                        > 0
+                }
+            };
+            if !applied {
                 return Ok(None);
             }
             announce(conn, &StoreChange::UserChanged(id.to_owned()))?;
@@ -721,17 +756,88 @@ impl Database {
     }
 }
 
-/// On SQLite, after a deletion: the pages as they were before it (the person's rows) are still
-/// in the write-ahead log and the main file until a checkpoint copies the zeroed pages over
-/// them (`secure_delete` zeroes only the new versions). A checkpoint that truncates the log
-/// does, now. Best effort: a reader holding an old snapshot makes it stop short, and the next
-/// one finishes the job.
-fn erase_old_pages(conn: &mut AnyConnection) {
-    use diesel::connection::SimpleConnection;
-    if let AnyConnection::Sqlite(c) = conn
-        && let Err(e) = c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    {
-        log::warn!("the checkpoint after a deletion failed: {e}");
+/// The fields of `update` that last changed before `event_at`, changed, each in one statement
+/// whose filter is the check (no change can slip between check and set); whether any was.
+fn update_older_fields(
+    conn: &mut AnyConnection,
+    id: &str,
+    update: &ProfileUpdate,
+    event_at: i64,
+    now: i64,
+) -> DbResult<bool> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool};
+    // The column names are this code's own, never input.
+    let older = |field: &str| {
+        sql::<Bool>(&format!("COALESCE({field}_changed_at, updated_at) < "))
+            .bind::<BigInt, _>(event_at)
+    };
+    let mut applied = 0;
+    if let Some(value) = &update.nick_name {
+        applied += diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(older("nick_name")),
+        )
+        .set((
+            users::nick_name.eq(value.as_deref()),
+            users::nick_name_changed_at.eq(Some(event_at)),
+            users::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)?;
+    }
+    if let Some(value) = &update.avatar_url {
+        applied += diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(older("avatar_url")),
+        )
+        .set((
+            users::avatar_url.eq(value.as_deref()),
+            users::avatar_url_changed_at.eq(Some(event_at)),
+            users::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)?;
+    }
+    if let Some(value) = &update.phone_number {
+        applied += diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(older("phone_number")),
+        )
+        .set((
+            users::phone_number.eq(value.as_deref()),
+            users::phone_number_changed_at.eq(Some(event_at)),
+            users::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)?;
+    }
+    Ok(applied > 0)
+}
+
+impl Database {
+    /// On SQLite, after a deletion: the pages as they were before it (the person's rows) are
+    /// still in the write-ahead log and the main file until a checkpoint copies the zeroed pages
+    /// over them (`secure_delete` zeroes only the new versions). A checkpoint that truncates the
+    /// log does, now, outside the process's write turn and waiting at most 100 ms for readers.
+    /// Best effort: a reader holding an old snapshot makes it stop short, and a later one
+    /// finishes the job.
+    fn erase_old_pages(&self) {
+        use diesel::connection::SimpleConnection;
+        let Ok(mut conn) = self.conn() else {
+            return;
+        };
+        let AnyConnection::Sqlite(c) = &mut *conn else {
+            return;
+        };
+        let checkpoint = c
+            .batch_execute("PRAGMA busy_timeout = 100")
+            .and_then(|()| c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)"));
+        // Back to what `SQLITE_PRAGMAS` sets for every connection.
+        let restored = c.batch_execute("PRAGMA busy_timeout = 5000");
+        if let Err(e) = checkpoint.and(restored) {
+            log::warn!("the checkpoint after a deletion failed: {e}");
+        }
     }
 }
 

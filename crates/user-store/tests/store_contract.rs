@@ -1368,7 +1368,8 @@ async fn a_deletion_after_a_merge_deletes_the_account_the_person_is_now(store: &
 }
 
 /// What a push of WeChat does to a profile is conditional on the event being newer than the
-/// profile's last change: a late or replayed event never undoes a change made after it.
+/// last change of each field it names: a late or replayed event never undoes a change made
+/// after it, and a change of another field does not stop it.
 async fn an_update_older_than_the_profiles_last_change_is_not_applied(store: &DieselUserStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("late"), None, NOW)
@@ -1406,12 +1407,37 @@ async fn an_update_older_than_the_profiles_last_change_is_not_applied(store: &Di
     assert_eq!(kept.nick_name.as_deref(), Some("Set at NOW+10"));
     assert_eq!(kept.updated_at, NOW + 10, "nothing was written");
 
+    // Another field changed after the event does not keep it from the nickname: each field
+    // is compared with its own last change.
+    let phone = ProfileUpdate {
+        phone_number: Some(Some("13800000000".into())),
+        ..ProfileUpdate::default()
+    };
+    store
+        .update_profile(&user.id, &phone, NOW + 30)
+        .await
+        .expect("update")
+        .expect("exists");
     let cleared = store
-        .update_profile(&user.id, &clear_as_of(NOW + 11), NOW + 20)
+        .update_profile(&user.id, &clear_as_of(NOW + 11), NOW + 40)
         .await
         .expect("update")
         .expect("a newer event applies");
     assert_eq!(cleared.nick_name, None);
+    assert_eq!(cleared.phone_number.as_deref(), Some("13800000000"));
+    let revoke_phone = ProfileUpdate {
+        phone_number: Some(None),
+        unless_changed_since: Some(NOW + 25),
+        ..ProfileUpdate::default()
+    };
+    assert_eq!(
+        store
+            .update_profile(&user.id, &revoke_phone, NOW + 40)
+            .await
+            .expect("update"),
+        None,
+        "the phone number was bound again after that revocation"
+    );
 }
 
 /// Raw SQL on the test database, outside the store: for rows of an older schema.
@@ -1454,8 +1480,8 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
     let applied = store.run_migrations().await.expect("the upgrade");
     assert_eq!(
         applied,
-        ["20261202000001", "20261202000002"],
-        "identities, then the login codes (old sessions have none)"
+        ["20261202000001", "20261202000002", "20261204000001"],
+        "identities, the login codes (old sessions have none), the profile's change times"
     );
     assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 2);
     assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("claim"), 2);
