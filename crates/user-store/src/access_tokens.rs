@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use wxlogin_domain::{AccessToken, StoredAccessToken};
 
 use crate::connection::AnyConnection;
+use crate::database::Database;
 use crate::error::DbResult;
 use crate::schema::access_tokens;
-use crate::store::Database;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = access_tokens)]

@@ -14,11 +14,10 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, StoreChange, StoreError, Subscription};
+use wxlogin_domain::{ChangeHandler, StoreChange, Subscription};
 
 use crate::connection::AnyConnection;
 use crate::error::DbResult;
-use crate::{DatabaseUrl, DieselUserStore};
 
 /// The channel the announcements travel on.
 const CHANNEL: &str = "wxlogin_changes";
@@ -209,7 +208,7 @@ impl LocalFeed {
         }
     }
 
-    fn subscribe(self: &Arc<Self>, handler: ChangeHandler) -> Subscription {
+    pub(crate) fn subscribe(self: &Arc<Self>, handler: ChangeHandler) -> Subscription {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.subscribers
             .lock()
@@ -239,30 +238,8 @@ impl Drop for LocalSubscription {
     }
 }
 
-impl ChangeFeed for DieselUserStore {
-    /// On PostgreSQL, a thread that `LISTEN`s and hands every announcement to `handler`; it
-    /// stops within one poll of the subscription being dropped. On SQLite, this process's own
-    /// changes, as its store calls finish, and [`StoreChange::Heard`] every 250 ms.
-    fn subscribe(&self, handler: ChangeHandler) -> Result<Option<Subscription>, StoreError> {
-        match &self.db.url {
-            DatabaseUrl::Sqlite(_) => Ok(self
-                .db
-                .local_feed
-                .as_ref()
-                .map(|feed| feed.subscribe(handler))),
-            DatabaseUrl::Postgres(url) => listen(
-                self.db.listen_url.clone().unwrap_or_else(|| url.clone()),
-                url.clone(),
-                handler,
-            )
-            .map(|listener| Some(Subscription::new(listener)))
-            .map_err(|e| StoreError::Unavailable(Cause::new(e))),
-        }
-    }
-}
-
 /// A running listener; dropping it stops the thread (within one poll).
-struct ChangeListener {
+pub(crate) struct ChangeListener {
     stop: Arc<AtomicBool>,
 }
 
@@ -276,7 +253,7 @@ impl Drop for ChangeListener {
 /// [`StoreChange::Missed`] whenever it (re)connects.
 /// Its echoes are sent over `echo_url`, the store's own URL: the way every instance's
 /// announcements reach the database.
-fn listen(
+pub(crate) fn listen(
     url: String,
     echo_url: String,
     on_change: ChangeHandler,

@@ -1,12 +1,19 @@
 #![doc = include_str!("../README.md")]
 
 mod access_tokens;
+mod accounts;
 mod changes;
 mod connection;
+mod database;
+mod deletion;
 mod error;
+mod group_commit;
+mod legacy;
+mod logins;
 mod migrations;
 mod ports;
 mod prepared;
+mod profiles;
 mod schema;
 mod sealing;
 mod sessions;

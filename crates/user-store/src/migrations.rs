@@ -6,8 +6,8 @@ use wxlogin_domain::{Cause, StoreError};
 
 use crate::DieselUserStore;
 use crate::connection::AnyConnection;
+use crate::database::Database;
 use crate::error::DbResult;
-use crate::store::Database;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -28,14 +28,14 @@ impl DieselUserStore {
     /// Harmless once done: later calls find nothing to claim.
     pub async fn claim_legacy_rows(&self, appid: &str) -> Result<usize, StoreError> {
         let appid = appid.to_owned();
-        self.run(move |db| crate::users::claim_legacy_rows(&mut *db.writer()?, &appid))
+        self.run(move |db| crate::legacy::claim_legacy_rows(&mut *db.writer()?, &appid))
             .await
     }
 
     /// How many identities made before identities existed still wait for their app
     /// ([`DieselUserStore::claim_legacy_rows`]).
     pub async fn unclaimed_legacy_rows(&self) -> Result<i64, StoreError> {
-        self.run(|db| crate::users::unclaimed_legacy_rows(&mut *db.conn()?))
+        self.run(|db| crate::legacy::unclaimed_legacy_rows(&mut *db.conn()?))
             .await
     }
 }

@@ -8,7 +8,9 @@ use wxlogin_domain::{
     UserStore,
 };
 
-use crate::DieselUserStore;
+use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, Subscription};
+
+use crate::{DatabaseUrl, DieselUserStore};
 
 #[async_trait]
 impl UserStore for DieselUserStore {
@@ -211,5 +213,27 @@ impl AccessTokenStore for DieselUserStore {
         let (appid, token) = (appid.to_owned(), token.clone());
         self.run(move |db| db.expire_access_token(&appid, &token))
             .await
+    }
+}
+
+impl ChangeFeed for DieselUserStore {
+    /// On PostgreSQL, a thread that `LISTEN`s and hands every announcement to `handler`; it
+    /// stops within one poll of the subscription being dropped. On SQLite, this process's own
+    /// changes, as its store calls finish, and [`StoreChange::Heard`] every 250 ms.
+    fn subscribe(&self, handler: ChangeHandler) -> Result<Option<Subscription>, StoreError> {
+        match &self.db.url {
+            DatabaseUrl::Sqlite(_) => Ok(self
+                .db
+                .local_feed
+                .as_ref()
+                .map(|feed| feed.subscribe(handler))),
+            DatabaseUrl::Postgres(url) => crate::changes::listen(
+                self.db.listen_url.clone().unwrap_or_else(|| url.clone()),
+                url.clone(),
+                handler,
+            )
+            .map(|listener| Some(Subscription::new(listener)))
+            .map_err(|e| StoreError::Unavailable(Cause::new(e))),
+        }
     }
 }

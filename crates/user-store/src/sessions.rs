@@ -1,22 +1,15 @@
-//! Logins and their sessions: opened, found, ended, purged.
+//! Sessions: sealed and inserted, found, ended, purged.
 
 use diesel::prelude::*;
-use wxlogin_domain::{
-    CodeLogin, NewLogin, NewSession, OpenedLogin, Session, SessionKey, StoreChange, User,
-};
+use wxlogin_domain::{CodeLogin, NewSession, Session, SessionKey, StoreChange, User};
 
 use crate::SealError;
 use crate::changes::announce;
 use crate::connection::AnyConnection;
-use crate::error::{DbError, DbResult};
-use crate::prepared::{Bind, Statement, only_on_postgres};
+use crate::database::Database;
+use crate::error::DbResult;
 use crate::schema::{identities, sessions, users};
-use crate::store::Database;
-use crate::users::{
-    FirstSession, Resolved, UserRow, add_identity_without_unionid, fold_user, known_identity,
-    locked, person_key, resolve,
-};
-use wxlogin_domain::UnionId;
+use crate::users::{UserRow, fold_user};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sessions)]
@@ -59,9 +52,9 @@ struct NewSessionRow<'a> {
 
 /// What a login records besides its session: the digest of its code, and whether it found an
 /// existing account.
-struct LoginTrace<'a> {
-    login_code: &'a str,
-    user_existed: bool,
+pub(crate) struct LoginTrace<'a> {
+    pub(crate) login_code: &'a str,
+    pub(crate) user_existed: bool,
 }
 
 fn load_session(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Session>> {
@@ -81,91 +74,16 @@ fn session_record(session_id: &str) -> String {
 }
 
 /// A new session's id and its sealed session_key.
-struct SealedSession {
-    id: String,
-    session_key: String,
-}
-
-/// What the statement that opens a known identity's login found.
-enum KnownLogin {
-    /// Its account, and the session opened for it.
-    Opened(User),
-    /// The identity is known but this login adds to its account (a unionid it does not hold
-    /// yet): resolved under the person's lock.
-    Resolve,
-    /// No such identity: a first login.
-    Unknown,
-}
-
-/// One row of that statement: the account with one of its apps, and whether the session went in.
-#[derive(QueryableByName)]
-struct KnownLoginRow {
-    #[diesel(embed)]
-    user: UserRow,
-    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
-    app: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    opened: bool,
-}
-
-/// A returning user's login on PostgreSQL in one statement (one round trip, one commit): the
-/// identity's account is read and the session inserted for it, unless the login carries a
-/// unionid the account does not hold; then the account with its apps comes back.
-const OPEN_KNOWN_LOGIN: &str = "\
-    WITH account AS (\
-        SELECT u.id, u.unionid FROM identities mine JOIN users u ON u.id = mine.user_id \
-        WHERE mine.appid = ? AND mine.openid = ?), \
-    opened AS (\
-        INSERT INTO sessions \
-            (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
-        SELECT ?, account.id, ?, ?, ?, ?, ?, TRUE FROM account \
-        WHERE ?::text IS NULL OR account.unionid = ? \
-        RETURNING id) \
-    SELECT u.id, u.unionid, u.nick_name, u.avatar_url, u.gender, u.phone_number, u.created_at, \
-        u.updated_at, theirs.appid AS app, EXISTS (SELECT 1 FROM opened) AS opened \
-    FROM account JOIN users u ON u.id = account.id \
-        JOIN identities theirs ON theirs.user_id = u.id \
-    ORDER BY theirs.created_at, theirs.appid";
-
-fn open_known_login(
-    conn: &mut AnyConnection,
-    login: &NewLogin,
-    sealed: &SealedSession,
-) -> DbResult<KnownLogin> {
-    let AnyConnection::Postgresql(c) = conn else {
-        return Err(only_on_postgres());
-    };
-    let unionid = login.unionid.as_ref().map(UnionId::expose);
-    let rows = Statement::new(
-        OPEN_KNOWN_LOGIN,
-        vec![
-            Bind::Text(&login.appid),
-            Bind::Text(login.openid.expose()),
-            Bind::Text(&sealed.id),
-            Bind::Text(&login.appid),
-            Bind::Text(&sealed.session_key),
-            Bind::BigInt(login.created_at),
-            Bind::BigInt(login.expires_at),
-            Bind::OptionalText(login.login_code.as_deref()),
-            Bind::OptionalText(unionid),
-            Bind::OptionalText(unionid),
-        ],
-    )
-    .load::<KnownLoginRow>(c)?;
-    let opened = rows.first().map(|row| row.opened);
-    let user = fold_user(rows.into_iter().map(|row| (row.user, row.app)).collect());
-    Ok(match (user, opened) {
-        (Some(user), Some(true)) => KnownLogin::Opened(user),
-        (Some(_), _) => KnownLogin::Resolve,
-        (None, _) => KnownLogin::Unknown,
-    })
+pub(crate) struct SealedSession {
+    pub(crate) id: String,
+    pub(crate) session_key: String,
 }
 
 impl Database {
     /// A new session's id, time-ordered (v7): new sessions land at the end of the primary-key
     /// index instead of on a random page, so a login dirties fewer pages. And its session_key,
     /// sealed for it.
-    fn seal_session(&self, session_key: &SessionKey) -> DbResult<SealedSession> {
+    pub(crate) fn seal_session(&self, session_key: &SessionKey) -> DbResult<SealedSession> {
         let id = uuid::Uuid::now_v7().to_string();
         let session_key = self
             .sealer
@@ -173,7 +91,7 @@ impl Database {
         Ok(SealedSession { id, session_key })
     }
 
-    fn insert_session(
+    pub(crate) fn insert_session(
         &self,
         conn: &mut AnyConnection,
         session: &NewSession,
@@ -200,121 +118,6 @@ impl Database {
             expires_at: session.expires_at,
             revoked_at: None,
         })
-    }
-
-    pub(crate) fn open_login(&self, login: &NewLogin) -> DbResult<OpenedLogin> {
-        let mut conn = self.writer()?;
-        self.open_login_on(&mut conn, login, false)
-    }
-
-    /// [`Self::open_login`] on a connection the caller holds for writing (on SQLite, with the
-    /// write turn). Group commit runs it for each login of a batch (`batched`): on PostgreSQL a
-    /// batched login then never takes a person's lock (held to the batch's commit, two batches
-    /// could deadlock on two people) nor goes on after an error (the batch's transaction is
-    /// broken until its savepoint is rolled back); it fails instead, and is opened again alone
-    /// once the batch is committed.
-    pub(crate) fn open_login_on(
-        &self,
-        conn: &mut AnyConnection,
-        login: &NewLogin,
-        batched: bool,
-    ) -> DbResult<OpenedLogin> {
-        let (appid, openid, unionid) = (&login.appid, &login.openid, login.unionid.as_ref());
-        let open = |conn: &mut AnyConnection, resolved: Resolved| -> DbResult<OpenedLogin> {
-            let session = self.insert_session(
-                conn,
-                &NewSession {
-                    user_id: resolved.user.id.clone(),
-                    appid: appid.clone(),
-                    session_key: login.session_key.clone(),
-                    created_at: login.created_at,
-                    expires_at: login.expires_at,
-                },
-                login.login_code.as_deref().map(|login_code| LoginTrace {
-                    login_code,
-                    user_existed: !resolved.created,
-                }),
-            )?;
-            Ok(OpenedLogin {
-                user: resolved.user,
-                created: resolved.created,
-                session,
-                merged: resolved.merged,
-            })
-        };
-        let returning = |user| Resolved {
-            user,
-            created: false,
-            merged: None,
-        };
-        let key = person_key(appid, openid, unionid);
-        match &*conn {
-            // One transaction, one commit: SQLite's cost is per commit, and the process's write
-            // turn (held) already makes logins take turns.
-            AnyConnection::Sqlite(_) => conn.transaction(|conn| {
-                let resolved = match known_identity(conn, appid, openid, unionid)? {
-                    Some(user) => returning(user),
-                    None => resolve(conn, appid, openid, unionid, login.created_at)?,
-                };
-                open(conn, resolved)
-            }),
-            // A returning user's login is one statement; PostgreSQL's cost is per round trip.
-            // Anything that creates, links or merges an account runs in a transaction under
-            // the person's lock.
-            AnyConnection::Postgresql(_) => {
-                let sealed = self.seal_session(&login.session_key)?;
-                // The session opened in the same statement as the account was found or made.
-                let opened_for = |user: User, created: bool| OpenedLogin {
-                    session: Session {
-                        id: sealed.id.clone(),
-                        user_id: user.id.clone(),
-                        appid: appid.clone(),
-                        created_at: login.created_at,
-                        expires_at: login.expires_at,
-                        revoked_at: None,
-                    },
-                    user,
-                    created,
-                    merged: None,
-                };
-                let known = match open_known_login(conn, login, &sealed) {
-                    // Its account was merged into another, or deleted, since it was read:
-                    // resolved again, under the lock.
-                    Err(e) if e.is_foreign_key_violation() && !batched => KnownLogin::Resolve,
-                    known => known?,
-                };
-                match known {
-                    KnownLogin::Opened(user) => return Ok(opened_for(user, false)),
-                    // No identity, and no unionid to link it by: a first login.
-                    KnownLogin::Unknown if unionid.is_none() => {
-                        let (resolved, opened) = add_identity_without_unionid(
-                            conn,
-                            appid,
-                            openid,
-                            login.created_at,
-                            &FirstSession {
-                                id: &sealed.id,
-                                session_key: &sealed.session_key,
-                                expires_at: login.expires_at,
-                                login_code: login.login_code.as_deref(),
-                            },
-                        )?;
-                        return if opened {
-                            Ok(opened_for(resolved.user, true))
-                        } else {
-                            open(conn, resolved)
-                        };
-                    }
-                    // The rest links or merges, under the person's lock: not in a batch.
-                    _ if batched => return Err(DbError::OpenAlone),
-                    KnownLogin::Resolve | KnownLogin::Unknown => {}
-                }
-                locked(conn, &key, |conn| {
-                    let resolved = resolve(conn, appid, openid, unionid, login.created_at)?;
-                    open(conn, resolved)
-                })
-            }
-        }
     }
 
     pub(crate) fn create_session(&self, session: &NewSession) -> DbResult<Session> {
@@ -481,4 +284,22 @@ impl Database {
             )
             .execute(&mut *self.writer()?)?)
     }
+}
+
+/// Deletes the sessions of `user_id` (in `appid` only, if given) in the caller's transaction, and
+/// says which they were, so that their ends can be announced with the change that ended them.
+pub(crate) fn delete_sessions(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    appid: Option<&str>,
+) -> DbResult<Vec<String>> {
+    let of_user = sessions::table.filter(sessions::user_id.eq(user_id));
+    Ok(match appid {
+        Some(appid) => diesel::delete(of_user.filter(sessions::appid.eq(appid)))
+            .returning(sessions::id)
+            .get_results(conn)?,
+        None => diesel::delete(of_user)
+            .returning(sessions::id)
+            .get_results(conn)?,
+    })
 }

@@ -1,0 +1,283 @@
+//! A whole login in the store, in one direction: the returning user's one statement on
+//! PostgreSQL, the first login's, and otherwise the account resolved, linked or merged
+//! (`accounts.rs`) and its session inserted (`sessions.rs`). Group commit (`group_commit.rs`)
+//! runs these for each login of a batch.
+
+use diesel::prelude::*;
+use wxlogin_domain::{NewLogin, NewSession, OpenId, OpenedLogin, Session, UnionId, User};
+
+use crate::accounts::{
+    Resolved, add_identity, fresh_account, locked, lost_race, person_key, resolve,
+};
+use crate::connection::AnyConnection;
+use crate::database::Database;
+use crate::error::{DbError, DbResult};
+use crate::prepared::{Bind, Statement, only_on_postgres};
+use crate::sessions::{LoginTrace, SealedSession};
+use crate::users::{UserRow, fold_user, known_identity};
+
+/// What the statement that opens a known identity's login found.
+enum KnownLogin {
+    /// Its account, and the session opened for it.
+    Opened(User),
+    /// The identity is known but this login adds to its account (a unionid it does not hold
+    /// yet): resolved under the person's lock.
+    Resolve,
+    /// No such identity: a first login.
+    Unknown,
+}
+
+/// One row of that statement: the account with one of its apps, and whether the session went in.
+#[derive(QueryableByName)]
+struct KnownLoginRow {
+    #[diesel(embed)]
+    user: UserRow,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    app: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    opened: bool,
+}
+
+/// A returning user's login on PostgreSQL in one statement (one round trip, one commit): the
+/// identity's account is read and the session inserted for it, unless the login carries a
+/// unionid the account does not hold; then the account with its apps comes back.
+const OPEN_KNOWN_LOGIN: &str = "\
+    WITH account AS (\
+        SELECT u.id, u.unionid FROM identities mine JOIN users u ON u.id = mine.user_id \
+        WHERE mine.appid = ? AND mine.openid = ?), \
+    opened AS (\
+        INSERT INTO sessions \
+            (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
+        SELECT ?, account.id, ?, ?, ?, ?, ?, TRUE FROM account \
+        WHERE ?::text IS NULL OR account.unionid = ? \
+        RETURNING id) \
+    SELECT u.id, u.unionid, u.nick_name, u.avatar_url, u.gender, u.phone_number, u.created_at, \
+        u.updated_at, theirs.appid AS app, EXISTS (SELECT 1 FROM opened) AS opened \
+    FROM account JOIN users u ON u.id = account.id \
+        JOIN identities theirs ON theirs.user_id = u.id \
+    ORDER BY theirs.created_at, theirs.appid";
+
+fn open_known_login(
+    conn: &mut AnyConnection,
+    login: &NewLogin,
+    sealed: &SealedSession,
+) -> DbResult<KnownLogin> {
+    let AnyConnection::Postgresql(c) = conn else {
+        return Err(only_on_postgres());
+    };
+    let unionid = login.unionid.as_ref().map(UnionId::expose);
+    let rows = Statement::new(
+        OPEN_KNOWN_LOGIN,
+        vec![
+            Bind::Text(&login.appid),
+            Bind::Text(login.openid.expose()),
+            Bind::Text(&sealed.id),
+            Bind::Text(&login.appid),
+            Bind::Text(&sealed.session_key),
+            Bind::BigInt(login.created_at),
+            Bind::BigInt(login.expires_at),
+            Bind::OptionalText(login.login_code.as_deref()),
+            Bind::OptionalText(unionid),
+            Bind::OptionalText(unionid),
+        ],
+    )
+    .load::<KnownLoginRow>(c)?;
+    let opened = rows.first().map(|row| row.opened);
+    let user = fold_user(rows.into_iter().map(|row| (row.user, row.app)).collect());
+    Ok(match (user, opened) {
+        (Some(user), Some(true)) => KnownLogin::Opened(user),
+        (Some(_), _) => KnownLogin::Resolve,
+        (None, _) => KnownLogin::Unknown,
+    })
+}
+
+/// The session a first login opens, sealed before its account exists (it is sealed for the
+/// session), so both go into the database in one statement.
+pub(crate) struct FirstSession<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) session_key: &'a str,
+    pub(crate) expires_at: i64,
+    pub(crate) login_code: Option<&'a str>,
+}
+
+/// The account, identity and session of a first login on PostgreSQL: one round trip, one
+/// commit. Nothing is inserted but the account when another login inserted the identity first.
+const FIRST_LOGIN: &str = "\
+    WITH account AS (\
+        INSERT INTO users (id, unionid, created_at, updated_at) VALUES (?, NULL, ?, ?) \
+        RETURNING id), \
+    identity AS (\
+        INSERT INTO identities (appid, openid, user_id, created_at) \
+        SELECT ?, ?, id, ? FROM account \
+        ON CONFLICT (appid, openid) DO NOTHING \
+        RETURNING user_id), \
+    opened AS (\
+        INSERT INTO sessions \
+            (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
+        SELECT ?, user_id, ?, ?, ?, ?, ?, FALSE FROM identity \
+        RETURNING id) \
+    SELECT count(*) AS n FROM opened";
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// A first login without unionid: nothing to link or merge, so no lock is needed; the
+/// identity's primary key decides races. On PostgreSQL account, identity and `session` are one
+/// statement; only the loser of a race on the identity makes an account for nothing, and
+/// removes it. Whether `session` was opened too (on SQLite, or after a lost race, it was not).
+pub(crate) fn add_identity_without_unionid(
+    conn: &mut AnyConnection,
+    appid: &str,
+    openid: &OpenId,
+    now: i64,
+    session: &FirstSession<'_>,
+) -> DbResult<(Resolved, bool)> {
+    let AnyConnection::Postgresql(c) = &mut *conn else {
+        return Ok((add_identity(conn, appid, openid, None, now)?, false));
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let opened = Statement::new(
+        FIRST_LOGIN,
+        vec![
+            Bind::Text(&id),
+            Bind::BigInt(now),
+            Bind::BigInt(now),
+            Bind::Text(appid),
+            Bind::Text(openid.expose()),
+            Bind::BigInt(now),
+            Bind::Text(session.id),
+            Bind::Text(appid),
+            Bind::Text(session.session_key),
+            Bind::BigInt(now),
+            Bind::BigInt(session.expires_at),
+            Bind::OptionalText(session.login_code),
+        ],
+    )
+    .get_result::<Count>(c)?
+    .n;
+    if opened == 1 {
+        Ok((fresh_account(id, None, appid, now), true))
+    } else {
+        Ok((lost_race(conn, Some(&id), appid, openid)?, false))
+    }
+}
+
+impl Database {
+    pub(crate) fn open_login(&self, login: &NewLogin) -> DbResult<OpenedLogin> {
+        let mut conn = self.writer()?;
+        self.open_login_on(&mut conn, login, false)
+    }
+
+    /// [`Self::open_login`] on a connection the caller holds for writing (on SQLite, with the
+    /// write turn). Group commit runs it for each login of a batch (`batched`): on PostgreSQL a
+    /// batched login then never takes a person's lock (held to the batch's commit, two batches
+    /// could deadlock on two people) nor goes on after an error (the batch's transaction is
+    /// broken until its savepoint is rolled back); it fails instead, and is opened again alone
+    /// once the batch is committed.
+    pub(crate) fn open_login_on(
+        &self,
+        conn: &mut AnyConnection,
+        login: &NewLogin,
+        batched: bool,
+    ) -> DbResult<OpenedLogin> {
+        let (appid, openid, unionid) = (&login.appid, &login.openid, login.unionid.as_ref());
+        let open = |conn: &mut AnyConnection, resolved: Resolved| -> DbResult<OpenedLogin> {
+            let session = self.insert_session(
+                conn,
+                &NewSession {
+                    user_id: resolved.user.id.clone(),
+                    appid: appid.clone(),
+                    session_key: login.session_key.clone(),
+                    created_at: login.created_at,
+                    expires_at: login.expires_at,
+                },
+                login.login_code.as_deref().map(|login_code| LoginTrace {
+                    login_code,
+                    user_existed: !resolved.created,
+                }),
+            )?;
+            Ok(OpenedLogin {
+                user: resolved.user,
+                created: resolved.created,
+                session,
+                merged: resolved.merged,
+            })
+        };
+        let returning = |user| Resolved {
+            user,
+            created: false,
+            merged: None,
+        };
+        let key = person_key(appid, openid, unionid);
+        match &*conn {
+            // One transaction, one commit: SQLite's cost is per commit, and the process's write
+            // turn (held) already makes logins take turns.
+            AnyConnection::Sqlite(_) => conn.transaction(|conn| {
+                let resolved = match known_identity(conn, appid, openid, unionid)? {
+                    Some(user) => returning(user),
+                    None => resolve(conn, appid, openid, unionid, login.created_at)?,
+                };
+                open(conn, resolved)
+            }),
+            // A returning user's login is one statement; PostgreSQL's cost is per round trip.
+            // Anything that creates, links or merges an account runs in a transaction under
+            // the person's lock.
+            AnyConnection::Postgresql(_) => {
+                let sealed = self.seal_session(&login.session_key)?;
+                // The session opened in the same statement as the account was found or made.
+                let opened_for = |user: User, created: bool| OpenedLogin {
+                    session: Session {
+                        id: sealed.id.clone(),
+                        user_id: user.id.clone(),
+                        appid: appid.clone(),
+                        created_at: login.created_at,
+                        expires_at: login.expires_at,
+                        revoked_at: None,
+                    },
+                    user,
+                    created,
+                    merged: None,
+                };
+                let known = match open_known_login(conn, login, &sealed) {
+                    // Its account was merged into another, or deleted, since it was read:
+                    // resolved again, under the lock.
+                    Err(e) if e.is_foreign_key_violation() && !batched => KnownLogin::Resolve,
+                    known => known?,
+                };
+                match known {
+                    KnownLogin::Opened(user) => return Ok(opened_for(user, false)),
+                    // No identity, and no unionid to link it by: a first login.
+                    KnownLogin::Unknown if unionid.is_none() => {
+                        let (resolved, opened) = add_identity_without_unionid(
+                            conn,
+                            appid,
+                            openid,
+                            login.created_at,
+                            &FirstSession {
+                                id: &sealed.id,
+                                session_key: &sealed.session_key,
+                                expires_at: login.expires_at,
+                                login_code: login.login_code.as_deref(),
+                            },
+                        )?;
+                        return if opened {
+                            Ok(opened_for(resolved.user, true))
+                        } else {
+                            open(conn, resolved)
+                        };
+                    }
+                    // The rest links or merges, under the person's lock: not in a batch.
+                    _ if batched => return Err(DbError::OpenAlone),
+                    KnownLogin::Resolve | KnownLogin::Unknown => {}
+                }
+                locked(conn, &key, |conn| {
+                    let resolved = resolve(conn, appid, openid, unionid, login.created_at)?;
+                    open(conn, resolved)
+                })
+            }
+        }
+    }
+}

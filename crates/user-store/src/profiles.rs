@@ -1,0 +1,146 @@
+//! Profile edits, and WeChat's events, which change a field only if they are newer than the
+//! field's own last change.
+
+use diesel::prelude::*;
+use wxlogin_domain::{ProfileUpdate, StoreChange, User};
+
+use crate::changes::announce;
+use crate::connection::AnyConnection;
+use crate::database::Database;
+use crate::error::DbResult;
+use crate::schema::users;
+use crate::users::load_user;
+
+/// A change of profile fields, each with the time it changed (what a WeChat event is compared
+/// with: see [`Database::update_profile`]).
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+pub(crate) struct ProfileChangeset<'a> {
+    nick_name: Option<Option<&'a str>>,
+    avatar_url: Option<Option<&'a str>>,
+    gender: Option<Option<i32>>,
+    phone_number: Option<Option<&'a str>>,
+    nick_name_changed_at: Option<Option<i64>>,
+    avatar_url_changed_at: Option<Option<i64>>,
+    phone_number_changed_at: Option<Option<i64>>,
+    updated_at: i64,
+}
+
+impl<'a> ProfileChangeset<'a> {
+    pub(crate) fn new(
+        nick_name: Option<Option<&'a str>>,
+        avatar_url: Option<Option<&'a str>>,
+        gender: Option<Option<i32>>,
+        phone_number: Option<Option<&'a str>>,
+        now: i64,
+    ) -> Self {
+        let at = |field: &Option<Option<&str>>| field.is_some().then_some(Some(now));
+        Self {
+            nick_name_changed_at: at(&nick_name),
+            avatar_url_changed_at: at(&avatar_url),
+            phone_number_changed_at: at(&phone_number),
+            nick_name,
+            avatar_url,
+            gender,
+            phone_number,
+            updated_at: now,
+        }
+    }
+}
+
+impl Database {
+    /// Applies `update`. With [`ProfileUpdate::unless_changed_since`] (a WeChat event made at
+    /// that time), each of nickname, avatar and phone number is changed only if it last changed
+    /// before then (its own change time, or for rows from before those were kept, the row's
+    /// `updated_at`), and is marked as changed at the event's time; gender is left alone. `None`
+    /// when nothing was applied, or there is no such account.
+    pub(crate) fn update_profile(
+        &self,
+        id: &str,
+        update: &ProfileUpdate,
+        now: i64,
+    ) -> DbResult<Option<User>> {
+        self.writer()?.transaction(|conn| {
+            let applied = match update.unless_changed_since {
+                Some(event_at) => update_older_fields(conn, id, update, event_at, now)?,
+                None => {
+                    let changes = ProfileChangeset::new(
+                        update.nick_name.as_ref().map(Option::as_deref),
+                        update.avatar_url.as_ref().map(Option::as_deref),
+                        update.gender,
+                        update.phone_number.as_ref().map(Option::as_deref),
+                        now,
+                    );
+                    diesel::update(users::table.filter(users::id.eq(id)))
+                        .set(&changes)
+                        .execute(&mut *conn)?
+                        > 0
+                }
+            };
+            if !applied {
+                return Ok(None);
+            }
+            announce(conn, &StoreChange::UserChanged(id.to_owned()))?;
+            load_user(conn, id)
+        })
+    }
+}
+
+/// The fields of `update` that last changed before `event_at`, changed, each in one statement
+/// whose filter is the check (no change can slip between check and set); whether any was.
+fn update_older_fields(
+    conn: &mut AnyConnection,
+    id: &str,
+    update: &ProfileUpdate,
+    event_at: i64,
+    now: i64,
+) -> DbResult<bool> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::{BigInt, Bool};
+    // The column names are this code's own, never input.
+    let older = |field: &str| {
+        sql::<Bool>(&format!("COALESCE({field}_changed_at, updated_at) < "))
+            .bind::<BigInt, _>(event_at)
+    };
+    let mut applied = 0;
+    if let Some(value) = &update.nick_name {
+        applied += diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(older("nick_name")),
+        )
+        .set((
+            users::nick_name.eq(value.as_deref()),
+            users::nick_name_changed_at.eq(Some(event_at)),
+            users::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)?;
+    }
+    if let Some(value) = &update.avatar_url {
+        applied += diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(older("avatar_url")),
+        )
+        .set((
+            users::avatar_url.eq(value.as_deref()),
+            users::avatar_url_changed_at.eq(Some(event_at)),
+            users::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)?;
+    }
+    if let Some(value) = &update.phone_number {
+        applied += diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(older("phone_number")),
+        )
+        .set((
+            users::phone_number.eq(value.as_deref()),
+            users::phone_number_changed_at.eq(Some(event_at)),
+            users::updated_at.eq(now),
+        ))
+        .execute(&mut *conn)?;
+    }
+    Ok(applied > 0)
+}
