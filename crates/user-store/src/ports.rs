@@ -219,7 +219,7 @@ impl AccessTokenStore for DieselUserStore {
 impl ChangeFeed for DieselUserStore {
     /// On PostgreSQL, a thread that `LISTEN`s and hands every announcement to `handler`; it
     /// stops within one poll of the subscription being dropped. On SQLite, this process's own
-    /// changes, as its store calls finish, and [`StoreChange::Heard`] every 250 ms.
+    /// changes, as its store calls finish, and [`StoreChange::Heard`](wxlogin_domain::StoreChange::Heard) every 250 ms.
     fn subscribe(&self, handler: ChangeHandler) -> Result<Option<Subscription>, StoreError> {
         match &self.db.url {
             DatabaseUrl::Sqlite(_) => Ok(self
