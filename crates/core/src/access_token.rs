@@ -1,8 +1,8 @@
 //! The WeChat access token, shared by every caller in the process and every instance on the
 //! database: one fetch serves them all until shortly before it expires.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use wxlogin_domain::{AccessToken, Cause, WeChatError};
@@ -17,26 +17,6 @@ const POLL: Duration = Duration::from_millis(100);
 /// The longest a caller waits for a token fetched elsewhere before giving up.
 const WAIT_FOR_OTHERS: Duration = Duration::from_secs(10);
 
-#[derive(Clone)]
-struct Cached {
-    token: AccessToken,
-    use_until: i64,
-}
-
-/// The process-wide state of the access token. Fetching is done by [`LoginService`] methods,
-/// which hold the WeChat client and the store.
-pub(crate) struct AccessTokenBroker {
-    cached: Mutex<Option<Cached>>,
-    /// Held while this process refreshes: concurrent callers wait and then reuse its result.
-    refresh: tokio::sync::Mutex<()>,
-    /// The last token WeChat refused: a normal-mode fetch handing it out again is not enough.
-    refused: Mutex<Option<AccessToken>>,
-    /// Names this process as lease owner.
-    owner: String,
-    fetches_here: AtomicU64,
-    fetches_total: AtomicI64,
-}
-
 /// How many access tokens were fetched: by this process, and by all instances on the database
 /// (as last seen).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,52 +25,6 @@ pub struct AccessTokenFetches {
     pub here: u64,
     /// Fetches made by every instance sharing the database, as last read from it.
     pub total: i64,
-}
-
-impl AccessTokenBroker {
-    pub(crate) fn new() -> Self {
-        Self {
-            cached: Mutex::new(None),
-            refresh: tokio::sync::Mutex::new(()),
-            refused: Mutex::new(None),
-            owner: uuid_like(),
-            fetches_here: AtomicU64::new(0),
-            fetches_total: AtomicI64::new(0),
-        }
-    }
-
-    fn cached_at(&self, now: i64) -> Option<AccessToken> {
-        self.cached
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .filter(|c| now < c.use_until)
-            .map(|c| c.token.clone())
-    }
-
-    fn remember(&self, token: &AccessToken, use_until: i64) {
-        *self.cached.lock().unwrap_or_else(PoisonError::into_inner) = Some(Cached {
-            token: token.clone(),
-            use_until,
-        });
-    }
-
-    fn is_refused(&self, token: &AccessToken) -> bool {
-        self.refused
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            == Some(token)
-    }
-}
-
-/// A random-enough owner name for leases: the process id and the start time.
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("pid{}-{nanos:x}", std::process::id())
 }
 
 impl LoginService {

@@ -6,8 +6,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
-use crate::LoginOutcome;
-
 /// At most this many codes are remembered per generation (two generations are kept), so a
 /// flood of logins cannot grow memory without bound: about 300 bytes each with their answer,
 /// 2.4 MiB in all. Even at 4,000 logins a second on one instance a code is remembered for a
@@ -27,19 +25,6 @@ pub(crate) struct Replay {
     pub(crate) answered_at: i64,
     /// The address the code came from first: only it gets the answer again.
     pub(crate) client: Option<IpAddr>,
-}
-
-impl Replay {
-    pub(crate) fn of(outcome: &LoginOutcome, client: Option<IpAddr>, answered_at: i64) -> Self {
-        Self {
-            user_id: outcome.user.id.clone(),
-            session_id: outcome.session_id.clone(),
-            expires_at: outcome.expires_at,
-            user_existed: outcome.user_existed,
-            answered_at,
-            client,
-        }
-    }
 }
 
 /// SHA-256 of the appid and the code: how a code is remembered, here and in the store (codes

@@ -6,7 +6,8 @@ use wxlogin_domain::{
 };
 use wxlogin_wechat::{OpenDataError, decrypt_open_data, verify_raw_data};
 
-use crate::service::{App, is_plausible_code};
+use crate::login::is_plausible_code;
+use crate::service::App;
 use crate::{Caller, CoreError, LoginService, ProfileEdit};
 
 /// What `wx.getUserInfo` returns, as the front end forwards it.

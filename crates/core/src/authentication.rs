@@ -1,0 +1,81 @@
+//! Who is calling: a token and its session checked (from the session cache when it may be
+//! trusted), and sessions ended by logging out.
+
+use crate::CoreError;
+use crate::service::{Caller, LoginService};
+
+impl LoginService {
+    /// Checks a token and its session, and says who is calling.
+    ///
+    /// The session and user are read from the store, or from the session cache when they
+    /// were read there within [`LoginSettings::session_cache`](crate::LoginSettings::session_cache).
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, CoreError> {
+        let claims = self.tokens.verify(token)?;
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.get(&claims.session_id) {
+            if hit.user_id != claims.user_id {
+                return Err(CoreError::token_invalid(
+                    "the session belongs to another user",
+                ));
+            }
+            if now > hit.expires_at {
+                return Err(CoreError::TokenExpired);
+            }
+            return Ok(Caller {
+                user: hit.user,
+                session_id: claims.session_id,
+                appid: hit.appid,
+            });
+        }
+        // A session that is gone was purged after it ended.
+        let ticket = self.cache.ticket();
+        let (session, user) = self
+            .sessions
+            .find_session_with_user(&claims.session_id)
+            .await?
+            .ok_or(CoreError::SessionRevoked)?;
+        if session.user_id != claims.user_id {
+            return Err(CoreError::token_invalid(
+                "the session belongs to another user",
+            ));
+        }
+        if session.revoked_at.is_some() {
+            return Err(CoreError::SessionRevoked);
+        }
+        if session.is_expired_at(now) {
+            return Err(CoreError::TokenExpired);
+        }
+        let user = user.ok_or_else(|| CoreError::token_invalid("the user no longer exists"))?;
+        self.cache.put(&session, &user, ticket);
+        Ok(Caller {
+            user,
+            session_id: session.id,
+            appid: session.appid,
+        })
+    }
+
+    /// Ends the caller's session now: its token stops working on every instance sharing the
+    /// store.
+    ///
+    /// It holds from the moment it returns: the session is forgotten here once the store has
+    /// ended it (before, a read could still find it live and serve it), and a read begun
+    /// before cannot put it back (see `SessionCache::put`).
+    pub async fn logout(&self, caller: &Caller) -> Result<(), CoreError> {
+        self.cache.forget_session(&caller.session_id);
+        self.sessions
+            .revoke_session(&caller.session_id, self.clock.now())
+            .await?;
+        self.cache.forget_session(&caller.session_id);
+        Ok(())
+    }
+
+    /// Ends every session of the caller's account, in every app, on every instance.
+    pub async fn logout_everywhere(&self, caller: &Caller) -> Result<(), CoreError> {
+        let ended = self
+            .sessions
+            .revoke_all_sessions(&caller.user.id, self.clock.now())
+            .await?;
+        self.forget_all(&caller.user.id, &ended);
+        Ok(())
+    }
+}

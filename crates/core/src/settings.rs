@@ -1,0 +1,78 @@
+//! The policy of the use cases, with its defaults.
+
+use std::time::Duration;
+
+/// How recently the change feed must have been heard for the cache to trust its entries for
+/// [`LoginSettings::session_cache_with_feed`]. A logout elsewhere that the feed does not
+/// deliver (its connection died) is honoured here within this grace, plus the feed's poll.
+pub const FEED_GRACE: Duration = Duration::from_millis(750);
+
+/// Policy of the use cases.
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    /// Lifetime of a login session, in seconds; a token expires with its session.
+    pub session_ttl_secs: i64,
+    /// How long before WeChat's expiry the shared access token is replaced, in seconds, capped
+    /// at a quarter of the token's lifetime. WeChat hands out the next token 5 minutes early.
+    pub access_token_margin_secs: i64,
+    /// How long a `wx.login` code's first answer is replayed to repeated submissions from the
+    /// same client address, in seconds, and only while its session is live; after that, or from
+    /// another address, a copy goes to WeChat like any code (which says it was used). Zero
+    /// turns replays off.
+    pub code_replay_secs: i64,
+    /// How long a live session and its user, once read, are trusted without asking the
+    /// store again; zero turns the cache off. This instance's own logouts and edits apply
+    /// at once; another instance's arrive through the change feed, or within this window.
+    pub session_cache: Duration,
+    /// How long they are trusted while the store's change feed is heard (PostgreSQL's
+    /// `NOTIFY` listener, or on SQLite the one process's own changes, says every fraction of a
+    /// second that it missed nothing), since any
+    /// change elsewhere is then told at once; zero keeps `session_cache` the only window. When
+    /// the feed falls silent for [`FEED_GRACE`], `session_cache` is the bound again.
+    pub session_cache_with_feed: Duration,
+    /// How many live sessions (and their users) the cache holds at most. Past it, sessions
+    /// not cached are read from the store on each request: raise it when more sessions than
+    /// this are in use within `session_cache_with_feed` on one instance (about 1 KiB each).
+    pub session_cache_capacity: usize,
+    /// How many user-data calls (`apply_user_info`, `bind_phone_number`, each costing WeChat
+    /// calls on the app's quota) one account may make per minute, on this instance; 0 turns the
+    /// limit off.
+    pub user_rate_limit: u32,
+    /// How long WeChat's `checksession` verdict on a session's key is trusted: refused user
+    /// data asks it once per session and window, not once per request.
+    pub checksession_memory: Duration,
+}
+
+impl LoginSettings {
+    /// The session lifetime when none is configured: seven days, like the contract's example.
+    pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
+    /// The session cache window when none is configured: one second.
+    pub const DEFAULT_SESSION_CACHE: Duration = Duration::from_secs(1);
+    /// The window while the change feed is heard, when none is configured: one minute.
+    pub const DEFAULT_SESSION_CACHE_WITH_FEED: Duration = Duration::from_secs(60);
+    /// How many sessions the cache holds when none is configured (`SESSION_CACHE_CAPACITY`).
+    pub const DEFAULT_SESSION_CACHE_CAPACITY: usize = crate::cache::DEFAULT_CAPACITY;
+    /// How long a code's first answer is replayed when none is configured (`CODE_REPLAY_SECS`):
+    /// long enough for a double tap or a retried request, short enough that a copied code is
+    /// no credential.
+    pub const DEFAULT_CODE_REPLAY_SECS: i64 = 10;
+    /// User-data calls per account per minute when none is configured (`USER_RATE_LIMIT`).
+    pub const DEFAULT_USER_RATE_LIMIT: u32 = 10;
+}
+
+impl Default for LoginSettings {
+    /// Seven-day sessions; tokens replaced 5 minutes early; a code's first answer replayed for
+    /// 10 seconds; sessions cached for one second (a minute while the change feed is heard).
+    fn default() -> Self {
+        Self {
+            session_ttl_secs: Self::DEFAULT_SESSION_TTL_SECS,
+            access_token_margin_secs: 300,
+            code_replay_secs: Self::DEFAULT_CODE_REPLAY_SECS,
+            session_cache: Self::DEFAULT_SESSION_CACHE,
+            session_cache_with_feed: Self::DEFAULT_SESSION_CACHE_WITH_FEED,
+            session_cache_capacity: Self::DEFAULT_SESSION_CACHE_CAPACITY,
+            user_rate_limit: Self::DEFAULT_USER_RATE_LIMIT,
+            checksession_memory: Duration::from_secs(300),
+        }
+    }
+}
