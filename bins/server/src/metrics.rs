@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix_web::HttpResponse;
-use async_trait::async_trait;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -19,9 +18,6 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use wxlogin_core::LoginService;
-use wxlogin_domain::{
-    AccessToken, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi, WeChatError, WeChatSession,
-};
 use wxlogin_store::DieselUserStore;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -152,7 +148,13 @@ impl Metrics {
             .inc();
     }
 
-    fn wechat_call(&self, appid: &str, api: &'static str, errcode: &'static str, started: Instant) {
+    pub(crate) fn wechat_call(
+        &self,
+        appid: &str,
+        api: &'static str,
+        errcode: &'static str,
+        started: Instant,
+    ) {
         self.wechat_calls
             .get_or_create(&WeChatLabels {
                 appid: appid.to_owned(),
@@ -285,101 +287,4 @@ fn gauge(
 ) -> Result<(), std::fmt::Error> {
     let metric = ConstGauge::new(value.into());
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
-}
-
-/// The errcode label of an outcome: WeChat's own code for the known errors, a word for
-/// failures that have none, `other` for codes outside the known set (an upstream cannot add
-/// series).
-fn errcode_label(failure: Option<&WeChatError>) -> &'static str {
-    match failure {
-        None => "0",
-        Some(e) => match e {
-            WeChatError::InvalidCode => "40029",
-            WeChatError::CodeUsed => "40163",
-            WeChatError::RateLimited => "45011",
-            WeChatError::RiskyUser => "40226",
-            WeChatError::Busy => "-1",
-            WeChatError::QuotaExhausted => "45009",
-            WeChatError::BadCredentials { errcode }
-            | WeChatError::AccessTokenInvalid { errcode } => match errcode {
-                40013 => "40013",
-                40125 => "40125",
-                40001 => "40001",
-                40014 => "40014",
-                42001 => "42001",
-                _ => "other",
-            },
-            WeChatError::Api { .. } => "other",
-            WeChatError::InvalidResponse(_) => "invalid_response",
-            WeChatError::Unreachable(_) => "unreachable",
-            WeChatError::Unavailable(_) => "unavailable",
-            WeChatError::Timeout => "timeout",
-        },
-    }
-}
-
-/// A WeChat client whose calls are counted and timed.
-pub struct MeteredWeChat {
-    inner: Arc<dyn WeChatApi>,
-    metrics: Arc<Metrics>,
-}
-
-impl MeteredWeChat {
-    /// Counts and times the calls of `inner`.
-    pub fn new(inner: Arc<dyn WeChatApi>, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
-    }
-
-    fn record<T>(&self, api: &'static str, started: Instant, outcome: &Result<T, WeChatError>) {
-        let errcode = errcode_label(outcome.as_ref().err());
-        self.metrics
-            .wechat_call(self.inner.appid(), api, errcode, started);
-    }
-}
-
-#[async_trait]
-impl WeChatApi for MeteredWeChat {
-    async fn code2session(&self, code: &str) -> Result<WeChatSession, WeChatError> {
-        let started = Instant::now();
-        let outcome = self.inner.code2session(code).await;
-        self.record("jscode2session", started, &outcome);
-        outcome
-    }
-
-    async fn stable_token(&self, force_refresh: bool) -> Result<StableToken, WeChatError> {
-        let started = Instant::now();
-        let outcome = self.inner.stable_token(force_refresh).await;
-        self.record("stable_token", started, &outcome);
-        outcome
-    }
-
-    async fn phone_number(
-        &self,
-        access_token: &AccessToken,
-        code: &str,
-    ) -> Result<PhoneInfo, WeChatError> {
-        let started = Instant::now();
-        let outcome = self.inner.phone_number(access_token, code).await;
-        self.record("getuserphonenumber", started, &outcome);
-        outcome
-    }
-
-    async fn check_session(
-        &self,
-        access_token: &AccessToken,
-        openid: &OpenId,
-        session_key: &SessionKey,
-    ) -> Result<bool, WeChatError> {
-        let started = Instant::now();
-        let outcome = self
-            .inner
-            .check_session(access_token, openid, session_key)
-            .await;
-        self.record("checksession", started, &outcome);
-        outcome
-    }
-
-    fn appid(&self) -> &str {
-        self.inner.appid()
-    }
 }
