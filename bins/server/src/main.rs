@@ -11,10 +11,17 @@ const USAGE: &str = "usage: wxlogin-server [--dev | --openapi]
   --openapi   print the OpenAPI 3.1 description of the HTTP API (what GET /openapi.json
               answers) and exit, for generating clients without a running server.
 
-Configuration comes from the environment: WECHAT_APPID, WECHAT_SECRET, WECHAT_API_BASE,
-TOKEN_SECRET, SESSION_KEY_SECRET, SESSION_TTL_SECS, SESSION_CACHE_MS,
-SESSION_CACHE_FEED_SECS, SESSION_CACHE_CAPACITY, DATABASE_URL, DATABASE_LISTEN_URL,
-DB_POOL_SIZE, BIND_ADDR, METRICS_BIND_ADDR, LOGIN_RATE_LIMIT, MAX_BODY_BYTES, WORKERS, RUST_LOG (see README.md).";
+Configuration comes from the environment (see README.md):
+  WeChat:    WECHAT_APPID, WECHAT_SECRET, WECHAT_APPS_FILE, WECHAT_PUSH_TOKEN,
+             WECHAT_PUSH_AES_KEY, WECHAT_API_BASE, WECHAT_TIMEOUT_SECS
+  secrets:   TOKEN_SECRET, SESSION_KEY_SECRET, SESSION_KEY_SECRET_PREVIOUS
+  sessions:  SESSION_TTL_SECS, SESSION_CACHE_MS, SESSION_CACHE_FEED_SECS,
+             SESSION_CACHE_CAPACITY, SESSION_PURGE_SECS, CODE_REPLAY_SECS
+  database:  DATABASE_URL, DATABASE_LISTEN_URL, DB_POOL_SIZE
+  serving:   BIND_ADDR, METRICS_BIND_ADDR, WORKERS, MAX_BODY_BYTES, TRUSTED_PROXIES,
+             LOGIN_RATE_LIMIT, USER_RATE_LIMIT
+  dev mode:  DEV_APPS
+  logging:   RUST_LOG";
 
 #[actix_web::main]
 async fn main() -> ExitCode {
