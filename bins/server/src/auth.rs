@@ -42,10 +42,7 @@ impl FromRequest for Authenticated {
             let state = state.ok_or_else(|| ApiError::new(ApiErrorKind::Internal, "no state"))?;
             let token = match token {
                 None | Some(Ok(None)) => {
-                    return Err(ApiError::new(
-                        ApiErrorKind::NotLoggedIn,
-                        "log in first: no token was sent",
-                    ));
+                    return Err(ApiErrorKind::NotLoggedIn.error());
                 }
                 Some(Err(_)) => {
                     return Err(ApiError::new(

@@ -110,6 +110,44 @@ impl ApiErrorKind {
         }
     }
 
+    /// The message of this kind when nothing more particular is said: what the API
+    /// description shows, and what every answer of the kind says unless its cause adds to it.
+    pub fn default_msg(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "the request does not fit this route",
+            Self::InvalidCode => {
+                "WeChat rejected the code (expired, used, or not for this app); get a new one"
+            }
+            Self::UnknownApp => "the login names no mini program served here (give its \"appid\")",
+            Self::InvalidSignature => "the rawData signature does not match: the data was altered",
+            Self::DecryptFailed => "the encrypted data cannot be used",
+            Self::NotLoggedIn => "log in first: no token was sent",
+            Self::TokenInvalid => "the login token is invalid; log in again",
+            Self::TokenExpired => "the login session has expired; log in again",
+            Self::SessionRevoked => "the login session was ended; log in again",
+            Self::RiskyUser => "WeChat blocked this login as high risk",
+            Self::ReauthFailed => {
+                "the code does not prove it is you: get a fresh code from wx.login and retry"
+            }
+            Self::PushRejected => {
+                "the push is not signed by this app's Token, is stale, or does not decrypt"
+            }
+            Self::NotFound => "no such route",
+            Self::MethodNotAllowed => "this route does not take that method",
+            Self::PayloadTooLarge => "the body is over the limit",
+            Self::RateLimited => "too many login attempts; try again in a minute",
+            Self::WechatError => "WeChat answered unexpectedly",
+            Self::WechatUnavailable => "WeChat is busy or unreachable; try again",
+            Self::Unavailable => "the service is temporarily unavailable",
+            Self::Internal => "internal server error",
+        }
+    }
+
+    /// An error of this kind with its [`Self::default_msg`].
+    pub fn error(self) -> ApiError {
+        ApiError::new(self, self.default_msg())
+    }
+
     /// The `error` text of this kind.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -217,47 +255,20 @@ impl From<CoreError> for ApiError {
                 ApiErrorKind::InvalidCode,
                 "the login code is empty or malformed",
             ),
-            K::UnknownApp => Self::new(
-                ApiErrorKind::UnknownApp,
-                "the login names no mini program served here (give its \"appid\")",
-            ),
-            K::InvalidCode => Self::new(
-                ApiErrorKind::InvalidCode,
-                "WeChat rejected the code (expired, used, or not for this app); get a new one",
-            ),
-            K::RateLimited => Self::new(
-                ApiErrorKind::RateLimited,
-                "too many login attempts; try again in a minute",
-            ),
-            K::RiskyUser => Self::new(
-                ApiErrorKind::RiskyUser,
-                "WeChat blocked this login as high risk",
-            ),
-            K::WeChatUnavailable => Self::new(
-                ApiErrorKind::WechatUnavailable,
-                "WeChat is busy or unreachable; try again",
-            ),
+            K::UnknownApp => ApiErrorKind::UnknownApp.error(),
+            K::InvalidCode => ApiErrorKind::InvalidCode.error(),
+            K::RateLimited => ApiErrorKind::RateLimited.error(),
+            K::RiskyUser => ApiErrorKind::RiskyUser.error(),
+            K::WeChatUnavailable => ApiErrorKind::WechatUnavailable.error(),
             K::WeChatQuotaExhausted => Self::new(
                 ApiErrorKind::WechatUnavailable,
                 "WeChat's daily quota for this call is used up; try again tomorrow",
             ),
-            K::WeChatFailed => Self::new(ApiErrorKind::WechatError, "WeChat answered unexpectedly"),
-            K::TokenInvalid => Self::new(
-                ApiErrorKind::TokenInvalid,
-                "the login token is invalid; log in again",
-            ),
-            K::TokenExpired => Self::new(
-                ApiErrorKind::TokenExpired,
-                "the login session has expired; log in again",
-            ),
-            K::SessionRevoked => Self::new(
-                ApiErrorKind::SessionRevoked,
-                "the login session was ended; log in again",
-            ),
-            K::InvalidSignature => Self::new(
-                ApiErrorKind::InvalidSignature,
-                "the rawData signature does not match: the data was altered",
-            ),
+            K::WeChatFailed => ApiErrorKind::WechatError.error(),
+            K::TokenInvalid => ApiErrorKind::TokenInvalid.error(),
+            K::TokenExpired => ApiErrorKind::TokenExpired.error(),
+            K::SessionRevoked => ApiErrorKind::SessionRevoked.error(),
+            K::InvalidSignature => ApiErrorKind::InvalidSignature.error(),
             K::DecryptFailed => Self::new(
                 ApiErrorKind::DecryptFailed,
                 format!("the encrypted data cannot be used: {}", cause_text(&e)),
@@ -271,20 +282,11 @@ impl From<CoreError> for ApiError {
                 ApiErrorKind::RateLimited,
                 "too many requests for WeChat data from this account; try again in a minute",
             ),
-            K::ReauthFailed => Self::new(
-                ApiErrorKind::ReauthFailed,
-                "the code does not prove it is you: get a fresh code from wx.login and retry",
-            ),
-            K::PushRejected => Self::new(
-                ApiErrorKind::PushRejected,
-                "the push is not signed by this app's Token, is stale, or does not decrypt",
-            ),
-            K::NotFound => Self::new(ApiErrorKind::NotFound, "no such route"),
-            K::StoreUnavailable => Self::new(
-                ApiErrorKind::Unavailable,
-                "the service is temporarily unavailable",
-            ),
-            _ => Self::new(ApiErrorKind::Internal, "internal server error"),
+            K::ReauthFailed => ApiErrorKind::ReauthFailed.error(),
+            K::PushRejected => ApiErrorKind::PushRejected.error(),
+            K::NotFound => ApiErrorKind::NotFound.error(),
+            K::StoreUnavailable => ApiErrorKind::Unavailable.error(),
+            _ => ApiErrorKind::Internal.error(),
         }
     }
 }

@@ -162,39 +162,6 @@ pub fn error_kinds_of(operation_id: &str) -> Vec<ApiErrorKind> {
         .collect()
 }
 
-/// What an example of each kind says (the server's own messages vary with the cause).
-fn sample_msg(kind: ApiErrorKind) -> &'static str {
-    use ApiErrorKind as K;
-    match kind {
-        K::InvalidRequest => "the body does not fit: missing field `code`",
-        K::InvalidCode => {
-            "WeChat rejected the code (expired, used, or not for this app); get a new one"
-        }
-        K::UnknownApp => "the login names no mini program served here (give its \"appid\")",
-        K::InvalidSignature => "the rawData signature does not match: the data was altered",
-        K::DecryptFailed => "the encrypted data cannot be used",
-        K::NotLoggedIn => "log in first: no token was sent",
-        K::TokenInvalid => "the login token is invalid; log in again",
-        K::TokenExpired => "the login session has expired; log in again",
-        K::SessionRevoked => "the login session was ended; log in again",
-        K::RiskyUser => "WeChat blocked this login as high risk",
-        K::ReauthFailed => {
-            "the code does not prove it is you: get a fresh code from wx.login and retry"
-        }
-        K::PushRejected => {
-            "the push is not signed by this app's Token, is stale, or does not decrypt"
-        }
-        K::NotFound => "no such route",
-        K::MethodNotAllowed => "this route does not take that method",
-        K::PayloadTooLarge => "the body is over the limit of 65536 bytes",
-        K::RateLimited => "too many login attempts; try again in a minute",
-        K::WechatError => "WeChat answered unexpectedly",
-        K::WechatUnavailable => "WeChat is busy or unreachable; try again",
-        K::Unavailable => "the service is temporarily unavailable",
-        K::Internal => "internal server error",
-    }
-}
-
 /// What every operation shares, added to the derived description: the token schemes, the
 /// error answers with an example per kind, `X-Request-Id`, and `HEAD` without a body.
 struct Conventions;
@@ -328,7 +295,7 @@ fn add_error(operation: &mut Operation, kind: ApiErrorKind) {
                     .value(Some(serde_json::json!({
                         "code": status.as_u16(),
                         "error": kind.as_str(),
-                        "msg": sample_msg(kind),
+                        "msg": kind.default_msg(),
                     })))
                     .build(),
             ),

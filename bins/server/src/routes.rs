@@ -48,15 +48,12 @@ fn resource(path: &str) -> actix_web::Resource {
 }
 
 async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(
-        ApiErrorKind::MethodNotAllowed,
-        "this route does not take that method",
-    ))
+    Err(ApiErrorKind::MethodNotAllowed.error())
 }
 
 /// The answer for paths no route serves.
 pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::new(ApiErrorKind::NotFound, "no such route"))
+    Err(ApiErrorKind::NotFound.error())
 }
 
 /// Reads a request body that must be a JSON object. Read as a value first because serde
