@@ -47,10 +47,8 @@ impl Database {
                 "the account kept being merged while it was being deleted; nothing was deleted",
             ))))
         })?;
-        // After the write turn is let go: the checkpoint must not hold up other writes.
-        drop(conn);
         if deleted.is_some() {
-            self.erase_old_pages();
+            erase_old_pages(&mut conn);
         }
         Ok(deleted)
     }
@@ -103,38 +101,32 @@ impl Database {
                 ended_sessions: ended,
             }))
         })?;
-        // After the write turn is let go: the checkpoint must not hold up other writes.
-        drop(conn);
         if deleted.is_some() {
-            self.erase_old_pages();
+            erase_old_pages(&mut conn);
         }
         Ok(deleted)
     }
 }
 
-impl Database {
-    /// On SQLite, after a deletion: the pages as they were before it (the person's rows) are
-    /// still in the write-ahead log and the main file until a checkpoint copies the zeroed pages
-    /// over them (`secure_delete` zeroes only the new versions). A checkpoint that truncates the
-    /// log does, now, outside the process's write turn and waiting at most 100 ms for readers.
-    /// Best effort: a reader holding an old snapshot makes it stop short, and a later one
-    /// finishes the job.
-    fn erase_old_pages(&self) {
-        use diesel::connection::SimpleConnection;
-        let Ok(mut conn) = self.conn() else {
-            return;
-        };
-        let AnyConnection::Sqlite(c) = &mut *conn else {
-            return;
-        };
-        let checkpoint = c
-            .batch_execute("PRAGMA busy_timeout = 100")
-            .and_then(|()| c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)"));
-        // Back to what `SQLITE_PRAGMAS` sets for every connection.
-        let restored = c.batch_execute("PRAGMA busy_timeout = 5000");
-        if let Err(e) = checkpoint.and(restored) {
-            log::warn!("the checkpoint after a deletion failed: {e}");
-        }
+/// On SQLite, after a deletion: the pages as they were before it (the person's rows) are still
+/// in the write-ahead log and the main file until a checkpoint copies the zeroed pages over
+/// them (`secure_delete` zeroes only the new versions). A checkpoint that truncates the log
+/// does, now, on the deletion's own connection while it still holds the process's write turn:
+/// the checkpoint resets the log, and a login's transaction of this process begun meanwhile
+/// would fail as busy. It waits at most 100 ms for readers. Best effort: a reader holding an
+/// old snapshot makes it stop short, and a later one finishes the job.
+fn erase_old_pages(conn: &mut AnyConnection) {
+    use diesel::connection::SimpleConnection;
+    let AnyConnection::Sqlite(c) = conn else {
+        return;
+    };
+    let checkpoint = c
+        .batch_execute("PRAGMA busy_timeout = 100")
+        .and_then(|()| c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)"));
+    // Back to what `SQLITE_PRAGMAS` sets for every connection.
+    let restored = c.batch_execute("PRAGMA busy_timeout = 5000");
+    if let Err(e) = checkpoint.and(restored) {
+        log::warn!("the checkpoint after a deletion failed: {e}");
     }
 }
 
