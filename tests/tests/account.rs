@@ -183,6 +183,22 @@ async fn send_push(app: &TestApp, appid: &str, request: &PushRequest) -> Reply {
     .await
 }
 
+/// `push` signed with another Token, and `push` sent 10 minutes ago, are refused.
+async fn assert_foreign_and_stale_pushes_refused(
+    app: &TestApp,
+    push: &FakePush,
+    other_token: &wxlogin_wechat::PushSettings,
+    now: u64,
+) {
+    let settings = app.fake.push_settings();
+    for request in [
+        app.fake.push_request(push, other_token, now),
+        app.fake.push_request(push, &settings, now - 600),
+    ] {
+        assert_error(&send_push(app, SHOP, &request).await, 403, "push_rejected");
+    }
+}
+
 async fn a_closed_authorization_deletes_the_person_in_every_mode_and_format(db: &TestDatabase) {
     // Safe mode on apps with an EncodingAESKey; plain mode on an app without one (an app with
     // a key takes no plain push: see the next test).
@@ -424,26 +440,7 @@ async fn pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused(db: 
 
     let other_token =
         wxlogin_wechat::PushSettings::new("anotherToken", Some(DEV_PUSH_AES_KEY)).expect("valid");
-    assert_error(
-        &send_push(
-            &app,
-            SHOP,
-            &app.fake.push_request(&cancel, &other_token, now),
-        )
-        .await,
-        403,
-        "push_rejected",
-    );
-    assert_error(
-        &send_push(
-            &app,
-            SHOP,
-            &app.fake.push_request(&cancel, &settings, now - 600),
-        )
-        .await,
-        403,
-        "push_rejected",
-    );
+    assert_foreign_and_stale_pushes_refused(&app, &cancel, &other_token, now).await;
     // Any timestamp at all is a 403 at worst: no overflow, no panic.
     for timestamp in [
         "-9223372036854775808",
@@ -561,26 +558,7 @@ async fn plain_pushes_not_signed_by_the_app_or_stale_are_refused(db: &TestDataba
     forged.query = forged.query.replace("signature=", "signature=0");
     assert_error(&send_push(&app, SHOP, &forged).await, 403, "push_rejected");
     let other_token = wxlogin_wechat::PushSettings::new("anotherToken", None).expect("valid");
-    assert_error(
-        &send_push(
-            &app,
-            SHOP,
-            &app.fake.push_request(&cancel, &other_token, now),
-        )
-        .await,
-        403,
-        "push_rejected",
-    );
-    assert_error(
-        &send_push(
-            &app,
-            SHOP,
-            &app.fake.push_request(&cancel, &settings, now - 600),
-        )
-        .await,
-        403,
-        "push_rejected",
-    );
+    assert_foreign_and_stale_pushes_refused(&app, &cancel, &other_token, now).await;
     // A signed push without CreateTime cannot be placed in time: it changes nothing.
     let mut timeless = app.fake.push_request(&cancel, &settings, now);
     let create_time = format!("<CreateTime><![CDATA[{now}]]></CreateTime>");

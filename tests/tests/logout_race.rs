@@ -1,29 +1,39 @@
 //! A logout holds from the moment it is answered, even while the token is in use by many
 //! requests at once and sessions are cached for a minute.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use wxlogin_e2e::{Spawn, TestApp};
 use wxlogin_store::testing::TestDatabase;
 
-/// Hammers `GET /api/me` with `token` from `tasks` loops until `stop`, recording when each
-/// request started and what it got.
+/// The longest a load loop runs, whatever happens: a test never hangs.
+const AT_MOST: Duration = Duration::from_secs(30);
+
+/// Hammers `GET /api/me` with `token` from `tasks` loops, recording when each request started
+/// and what it got. Each loop stops after its first request that started once the logout was
+/// answered (`answered`): every loop then has asked at least once after it, however long the
+/// logout took, so the test does not depend on how fast this machine is.
 async fn hammer(
     app: Rc<TestApp>,
     token: String,
     tasks: usize,
-    stop: Instant,
+    answered: Rc<Cell<Option<Instant>>>,
 ) -> Vec<(Instant, u16)> {
     let loops: Vec<_> = (0..tasks)
         .map(|_| {
-            let (app, token) = (Rc::clone(&app), token.clone());
+            let (app, token, answered) = (Rc::clone(&app), token.clone(), Rc::clone(&answered));
             actix_web::rt::spawn(async move {
                 let mut seen = Vec::new();
-                while Instant::now() < stop {
+                let began = Instant::now();
+                while began.elapsed() < AT_MOST {
                     let started = Instant::now();
                     let status = app.me(&token).await.status;
                     seen.push((started, status));
+                    if answered.get().is_some_and(|at| started > at) {
+                        break;
+                    }
                 }
                 seen
             })
@@ -48,11 +58,18 @@ async fn no_request_started_after_a_logout_is_served_with_its_session(db: &TestD
     );
     for round in 0..5 {
         let token = app.token(&format!("racer.{round}")).await;
-        let stop = Instant::now() + Duration::from_millis(600);
-        let load = actix_web::rt::spawn(hammer(Rc::clone(&app), token.clone(), 8, stop));
+        let answered_at = Rc::new(Cell::new(None));
+        let load = actix_web::rt::spawn(hammer(
+            Rc::clone(&app),
+            token.clone(),
+            8,
+            Rc::clone(&answered_at),
+        ));
+        // Let the load get going (and the session cached) before the logout.
         actix_web::rt::time::sleep(Duration::from_millis(150)).await;
         let reply = app.logout(&token).await;
         let answered = Instant::now();
+        answered_at.set(Some(answered));
         assert_eq!(reply.status, 204, "{}", reply.text);
         let seen = load.await.expect("load");
         let late: Vec<_> = seen
@@ -65,8 +82,9 @@ async fn no_request_started_after_a_logout_is_served_with_its_session(db: &TestD
             late.len()
         );
         assert!(
-            seen.iter().any(|(_, s)| *s == 401),
-            "the load ran past the logout"
+            seen.iter()
+                .any(|(started, status)| *started > answered && *status == 401),
+            "round {round}: no request after the logout was refused (the load hit {AT_MOST:?})"
         );
     }
     match Rc::try_unwrap(app) {

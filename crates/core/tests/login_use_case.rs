@@ -990,10 +990,8 @@ async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
     // `times(3)` on phone_number: the fourth call never reached WeChat.
 }
 
-/// A code's first answer is replayed within CODE_REPLAY_SECS and while its session lives; past
-/// either, a copy goes to WeChat like any code, which refuses a used one.
-async fn a_copy_of_a_code(after_secs: i64, session_ended: bool) -> Result<(), CoreError> {
-    let mut m = Mocks::new();
+/// WeChat exchanges the code once, then says it was used (as it does for every later copy).
+fn wechat_answers_once_then_says_used(m: &mut Mocks) {
     let mut calls = mockall::Sequence::new();
     m.wechat
         .expect_code2session()
@@ -1005,6 +1003,13 @@ async fn a_copy_of_a_code(after_secs: i64, session_ended: bool) -> Result<(), Co
         .times(1)
         .in_sequence(&mut calls)
         .returning(|_| Err(WeChatError::CodeUsed));
+}
+
+/// A code's first answer is replayed within CODE_REPLAY_SECS and while its session lives; past
+/// either, a copy goes to WeChat like any code, which refuses a used one.
+async fn a_copy_of_a_code(after_secs: i64, session_ended: bool) -> Result<(), CoreError> {
+    let mut m = Mocks::new();
+    wechat_answers_once_then_says_used(&mut m);
     m.sessions
         .expect_open_login()
         .times(1)
@@ -1100,17 +1105,7 @@ async fn a_copy_never_hands_out_a_session_that_ended() {
 #[tokio::test]
 async fn a_copy_of_a_code_from_another_address_goes_to_wechat() {
     let mut m = Mocks::new();
-    let mut calls = mockall::Sequence::new();
-    m.wechat
-        .expect_code2session()
-        .times(1)
-        .in_sequence(&mut calls)
-        .returning(|_| Ok(wechat_session()));
-    m.wechat
-        .expect_code2session()
-        .times(1)
-        .in_sequence(&mut calls)
-        .returning(|_| Err(WeChatError::CodeUsed));
+    wechat_answers_once_then_says_used(&mut m);
     let stored = Arc::new(std::sync::Mutex::new(None::<String>));
     let keep = Arc::clone(&stored);
     m.sessions
@@ -1163,17 +1158,7 @@ async fn a_copy_of_a_code_from_another_address_goes_to_wechat() {
 async fn with_code_replay_off_a_copy_in_the_same_second_goes_to_wechat() {
     let mut m = Mocks::new();
     m.settings.code_replay_secs = 0;
-    let mut calls = mockall::Sequence::new();
-    m.wechat
-        .expect_code2session()
-        .times(1)
-        .in_sequence(&mut calls)
-        .returning(|_| Ok(wechat_session()));
-    m.wechat
-        .expect_code2session()
-        .times(1)
-        .in_sequence(&mut calls)
-        .returning(|_| Err(WeChatError::CodeUsed));
+    wechat_answers_once_then_says_used(&mut m);
     m.sessions
         .expect_open_login()
         .times(1)

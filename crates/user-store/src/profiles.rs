@@ -102,45 +102,27 @@ fn update_older_fields(
         sql::<Bool>(&format!("COALESCE({field}_changed_at, updated_at) < "))
             .bind::<BigInt, _>(event_at)
     };
-    let mut applied = 0;
-    if let Some(value) = &update.nick_name {
-        applied += diesel::update(
-            users::table
-                .filter(users::id.eq(id))
-                .filter(older("nick_name")),
-        )
-        .set((
-            users::nick_name.eq(value.as_deref()),
-            users::nick_name_changed_at.eq(Some(event_at)),
-            users::updated_at.eq(now),
-        ))
-        .execute(&mut *conn)?;
+    // One statement per field: each column's own change time, so a macro over the three.
+    macro_rules! set_if_older {
+        ($field:ident, $changed_at:ident) => {
+            match &update.$field {
+                Some(value) => diesel::update(
+                    users::table
+                        .filter(users::id.eq(id))
+                        .filter(older(stringify!($field))),
+                )
+                .set((
+                    users::$field.eq(value.as_deref()),
+                    users::$changed_at.eq(Some(event_at)),
+                    users::updated_at.eq(now),
+                ))
+                .execute(&mut *conn)?,
+                None => 0,
+            }
+        };
     }
-    if let Some(value) = &update.avatar_url {
-        applied += diesel::update(
-            users::table
-                .filter(users::id.eq(id))
-                .filter(older("avatar_url")),
-        )
-        .set((
-            users::avatar_url.eq(value.as_deref()),
-            users::avatar_url_changed_at.eq(Some(event_at)),
-            users::updated_at.eq(now),
-        ))
-        .execute(&mut *conn)?;
-    }
-    if let Some(value) = &update.phone_number {
-        applied += diesel::update(
-            users::table
-                .filter(users::id.eq(id))
-                .filter(older("phone_number")),
-        )
-        .set((
-            users::phone_number.eq(value.as_deref()),
-            users::phone_number_changed_at.eq(Some(event_at)),
-            users::updated_at.eq(now),
-        ))
-        .execute(&mut *conn)?;
-    }
+    let applied = set_if_older!(nick_name, nick_name_changed_at)
+        + set_if_older!(avatar_url, avatar_url_changed_at)
+        + set_if_older!(phone_number, phone_number_changed_at);
     Ok(applied > 0)
 }
