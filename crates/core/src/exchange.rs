@@ -52,7 +52,6 @@ impl CodeDigest {
     /// another instance from the same address finds that login, and one from another address
     /// finds nothing.
     pub(crate) fn with_client_hex(&self) -> String {
-        use std::fmt::Write;
         let client = self.client.map(|ip| ip.to_string()).unwrap_or_default();
         let bound: [u8; 32] = Sha256::new()
             .chain_update(self.code)
@@ -60,10 +59,7 @@ impl CodeDigest {
             .chain_update(client.as_bytes())
             .finalize()
             .into();
-        bound.iter().fold(String::with_capacity(64), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
+        wxlogin_domain::to_hex(&bound)
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod cause;
 mod clock;
+mod hex;
 mod secret;
 mod store;
 mod token;
@@ -10,13 +11,14 @@ mod wechat;
 
 pub use cause::{Cause, error_chain};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use hex::to_hex;
 pub use secret::{AccessToken, AppSecret, OpenId, SessionKey, UnionId};
 pub use store::{
     AccessTokenStore, ChangeFeed, ChangeHandler, SessionStore, StoreChange, StoreError,
     Subscription, UserStore,
 };
 #[cfg(feature = "mock")]
-pub use store::{MockAccessTokenStore, MockChangeFeed, MockSessionStore, MockUserStore};
+pub use store::{MockAccessTokenStore, MockSessionStore, MockUserStore};
 #[cfg(feature = "mock")]
 pub use token::MockTokenCodec;
 pub use token::{SessionToken, TokenCodec, TokenError};

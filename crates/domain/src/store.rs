@@ -250,7 +250,6 @@ impl std::fmt::Debug for Subscription {
 
 /// Changes other instances sharing the store make, told to this one as they happen, so an
 /// in-process cache drops what changed instead of waiting for its entries to age out.
-#[cfg_attr(feature = "mock", mockall::automock)]
 pub trait ChangeFeed: Send + Sync {
     /// Calls `handler` with every change any instance announces, with [`StoreChange::Missed`]
     /// whenever some may have been lost, and with [`StoreChange::Heard`] whenever nothing was.

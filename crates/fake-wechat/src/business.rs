@@ -295,11 +295,7 @@ pub(crate) fn hex_hmac(key: &str, msg: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(msg);
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    wxlogin_domain::to_hex(&mac.finalize().into_bytes())
 }
 
 pub(crate) fn unix_now() -> u64 {

@@ -61,11 +61,7 @@ impl FakeWeChat {
         signature.update(raw_data.as_bytes());
         signature.update(session_key.as_bytes());
         UserData {
-            signature: signature
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            signature: wxlogin_domain::to_hex(&signature.finalize()),
             raw_data,
             encrypted_data,
             iv,

@@ -73,7 +73,7 @@ impl SealingKey {
         // The id names the key in each sealed value, so a rotation knows which key to use; it
         // is a hash of the derived key and tells nothing about it.
         let digest = Sha256::digest(key);
-        let id = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let id = wxlogin_domain::to_hex(&digest[..4]);
         let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| SealError::Corrupt)?;
         Ok(Self { id, cipher })
     }

@@ -100,11 +100,6 @@ impl HttpWeChatClient {
         }
     }
 
-    /// The configuration it was built with.
-    pub fn config(&self) -> &WeChatConfig {
-        &self.config
-    }
-
     /// Runs `call` again after retryable failures, waiting `backoff`, then twice that, ...
     async fn with_retries<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, WeChatError>
     where

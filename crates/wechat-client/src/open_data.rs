@@ -10,7 +10,7 @@ use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use wxlogin_domain::SessionKey;
+use wxlogin_domain::{SessionKey, to_hex};
 
 /// Why open data was refused. Every malformed input has its kind; none panics.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +43,7 @@ fn raw_data_signature(raw_data: &str, session_key: &SessionKey) -> String {
     let mut hasher = Sha1::new();
     hasher.update(raw_data.as_bytes());
     hasher.update(session_key.expose().as_bytes());
-    hex(&hasher.finalize())
+    to_hex(&hasher.finalize())
 }
 
 /// Whether `signature` is WeChat's signature of `raw_data` under `session_key`, compared in
@@ -61,7 +61,7 @@ pub fn session_signature(session_key: &SessionKey, msg: &[u8]) -> String {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(session_key.expose().as_bytes())
         .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
     mac.update(msg);
-    hex(&mac.finalize().into_bytes())
+    to_hex(&mac.finalize().into_bytes())
 }
 
 /// Decrypts `encryptedData` with `iv` and the user's session_key (AES-128-CBC, strict PKCS#7)
@@ -161,8 +161,4 @@ fn decode_mangled(field: &'static str, text: &str) -> Result<Vec<Vec<u8>>, OpenD
         return Err(OpenDataError::Base64(field));
     }
     Ok(readings)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

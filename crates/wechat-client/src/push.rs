@@ -5,7 +5,9 @@ use aes::Aes256;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{GeneralPurpose, GeneralPurposeConfig};
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::NoPadding};
+#[cfg(any(test, feature = "push-encrypt"))]
+use cbc::cipher::BlockModeEncrypt;
+use cbc::cipher::{BlockModeDecrypt, KeyIvInit, block_padding::NoPadding};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
@@ -140,7 +142,9 @@ impl PushSettings {
     }
 
     /// Encrypts `message` for app `appid` as WeChat does, with `random` as the 16-byte prefix:
-    /// for fakes and tests. `None` without an EncodingAESKey.
+    /// for fakes and tests (feature `push-encrypt`; a server never encrypts a push). `None`
+    /// without an EncodingAESKey.
+    #[cfg(any(test, feature = "push-encrypt"))]
     pub fn encrypt(&self, random: [u8; 16], message: &str, appid: &str) -> Option<String> {
         let key = self.key.as_ref()?;
         let length = u32::try_from(message.len()).ok()?;
@@ -182,11 +186,7 @@ fn sorted_sha1(parts: &[&str]) -> String {
     for part in parts {
         hasher.update(part.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    wxlogin_domain::to_hex(&hasher.finalize())
 }
 
 fn same(expected: &str, given: &str) -> bool {
