@@ -46,6 +46,9 @@ pub(crate) struct Database {
     /// its identity hashes to, so two writers never hold and wait for each other's inserts of
     /// one identity (two first logins of one person in two batches would deadlock).
     pub(crate) logins: Vec<std::sync::mpsc::Sender<LoginJob>>,
+    /// How many writer threads are writing a batch now: they hold connections outside the
+    /// permits, and the pool's use counts them too.
+    pub(crate) busy_writers: std::sync::atomic::AtomicU32,
 }
 
 /// A login waiting for a writer thread, and where its answer goes.

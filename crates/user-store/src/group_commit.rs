@@ -1,6 +1,8 @@
 //! Group commit: the logins that queue while a writer thread is busy go into one transaction,
 //! each in a savepoint of its own, and are committed together.
 
+use std::sync::atomic::Ordering;
+
 use wxlogin_domain::{Cause, OpenedLogin, StoreError};
 
 use crate::database::{Database, LoginJob, WriterGone};
@@ -31,11 +33,13 @@ pub(crate) fn commit_logins(
             return;
         };
         // A panic (none is expected) answers its batch with an error, and the thread goes on.
+        db.busy_writers.fetch_add(1, Ordering::Relaxed);
         let opened =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.open_logins(&batch)))
                 .unwrap_or_else(|_| {
                     Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
                 });
+        db.busy_writers.fetch_sub(1, Ordering::Relaxed);
         db.call_done(match &opened {
             Ok(answers) => answers
                 .iter()

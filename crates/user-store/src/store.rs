@@ -39,7 +39,8 @@ pub struct PoolState {
     pub connections: u32,
     /// Of those, the ones no call is using.
     pub idle: u32,
-    /// Calls holding a permit: running on a connection, or about to.
+    /// Calls holding a permit (running on a connection, or about to), and login writer threads
+    /// writing a batch (they hold a connection of their own).
     pub in_use: u32,
 }
 
@@ -132,6 +133,7 @@ impl DieselUserStore {
                 failures,
                 local_feed,
                 logins,
+                busy_writers: std::sync::atomic::AtomicU32::new(0),
             }
         });
         spawned.map_err(|e| StoreError::Internal(Cause::new(e)))?;
@@ -172,7 +174,11 @@ impl DieselUserStore {
             max_size,
             connections: state.connections,
             idle: state.idle_connections,
-            in_use: max_size.saturating_sub(free),
+            in_use: max_size.saturating_sub(free).saturating_add(
+                self.db
+                    .busy_writers
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
         }
     }
 
