@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wxlogin_domain::SessionKey;
-use wxlogin_wechat::{decrypt_open_data, verify_raw_data};
+use wxlogin_wechat_protocol::{decrypt_open_data, verify_raw_data};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

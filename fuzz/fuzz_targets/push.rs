@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wxlogin_wechat::{PushSettings, parse_push_body};
+use wxlogin_wechat_protocol::{PushSettings, parse_push_body};
 
 fuzz_target!(|data: &[u8]| {
     let _ = parse_push_body(data);

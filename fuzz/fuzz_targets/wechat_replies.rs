@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wxlogin_wechat::{
+use wxlogin_wechat_protocol::{
     parse_check_session, parse_code2session, parse_phone_number, parse_stable_token,
 };
 

@@ -8,7 +8,7 @@ use wxlogin_domain::{
     AccessTokenStore, ChangeFeed, Clock, SessionStore, StoreError, SystemClock, TokenCodec,
     UserStore, WeChatApi,
 };
-use wxlogin_wechat::PushSettings;
+use wxlogin_wechat_protocol::PushSettings;
 
 use crate::access_token_cache::AccessTokenBroker;
 use crate::cache::SessionCache;

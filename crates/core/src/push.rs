@@ -2,7 +2,7 @@
 //! mode, XML and JSON, and what each event does to the person's data.
 
 use wxlogin_domain::{Cause, OpenId, ProfileUpdate, StoreError};
-use wxlogin_wechat::{PushFields, PushSettings, parse_push_body};
+use wxlogin_wechat_protocol::{PushFields, PushSettings, parse_push_body};
 
 use crate::seen_pushes::Seen;
 use crate::{CoreError, LoginService};

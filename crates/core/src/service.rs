@@ -8,7 +8,7 @@ use std::sync::Arc;
 use wxlogin_domain::{
     AccessTokenStore, Clock, SessionStore, Subscription, TokenCodec, User, UserStore, WeChatApi,
 };
-use wxlogin_wechat::PushSettings;
+use wxlogin_wechat_protocol::PushSettings;
 
 use crate::CoreError;
 use crate::access_token_cache::AccessTokenBroker;

@@ -4,7 +4,7 @@
 use wxlogin_domain::{
     Cause, OpenId, ProfileUpdate, SessionKey, StoreError, User, WeChatError, error_chain,
 };
-use wxlogin_wechat::{OpenDataError, decrypt_open_data, verify_raw_data};
+use wxlogin_wechat_protocol::{OpenDataError, decrypt_open_data, verify_raw_data};
 
 use crate::login::is_plausible_code;
 use crate::service::App;

@@ -2,7 +2,7 @@
 //! Token, in plain or safe mode, as XML or JSON.
 
 use serde::Deserialize;
-use wxlogin_wechat::PushSettings;
+use wxlogin_wechat_protocol::PushSettings;
 
 use crate::FakeWeChat;
 use crate::business::unix_now;

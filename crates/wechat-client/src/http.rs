@@ -20,7 +20,7 @@ use wxlogin_domain::{
     WeChatSession,
 };
 
-use crate::{
+use wxlogin_wechat_protocol::{
     WeChatConfig, check_session_url, code2session_url, parse_check_session, parse_code2session,
     parse_phone_number, parse_stable_token, phone_number_request, stable_token_request,
 };

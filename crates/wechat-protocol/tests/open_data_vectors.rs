@@ -1,7 +1,9 @@
 //! WeChat's own test vectors (V1–V3) and the derived ones (D1–D3) of `shared/wechat-facts.md`.
 
 use wxlogin_domain::SessionKey;
-use wxlogin_wechat::{OpenDataError, decrypt_open_data, session_signature, verify_raw_data};
+use wxlogin_wechat_protocol::{
+    OpenDataError, decrypt_open_data, session_signature, verify_raw_data,
+};
 
 const V1_APPID: &str = "wx4f4bc4dec97d474b";
 const V1_KEY: &str = "tiihtNczf5v6AKRyjwEUhQ==";

@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use wxlogin_domain::SessionKey;
-use wxlogin_wechat::{decrypt_open_data, verify_raw_data};
+use wxlogin_wechat_protocol::{decrypt_open_data, verify_raw_data};
 
 const KEY: &str = "tiihtNczf5v6AKRyjwEUhQ==";
 const IV: &str = "r7BXXKkLb8qrSNn05n0qiA==";

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use wxlogin_domain::SessionKey;
 use wxlogin_fake_wechat::encrypt_open_data;
-use wxlogin_wechat::{OpenDataError, decrypt_open_data, verify_raw_data};
+use wxlogin_wechat_protocol::{OpenDataError, decrypt_open_data, verify_raw_data};
 
 const APPID: &str = "wx4f4bc4dec97d474b";
 

@@ -1,7 +1,7 @@
 //! Message push under generated input: nothing panics, and what is encrypted decrypts back.
 
 use proptest::prelude::*;
-use wxlogin_wechat::{PushSettings, parse_push_body};
+use wxlogin_wechat_protocol::{PushSettings, parse_push_body};
 
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
