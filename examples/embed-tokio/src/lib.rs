@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use wxlogin_core::{LoginService, LoginSettings};
-use wxlogin_domain::{AppSecret, SystemClock};
-use wxlogin_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
-use wxlogin_token::{JwtIssuer, TokenConfig};
-use wxlogin_wechat::{HttpWeChatClient, WeChatConfig};
+use wxlogin::{
+    AppSecret, DieselUserStore, HttpWeChatClient, JwtIssuer, LoginService, LoginSettings,
+    PoolOptions, SealingSecret, SessionKeySealer, SystemClock, TokenConfig, WeChatConfig,
+};
 
 /// Where the service's parts come from: in a real service, its typed configuration.
 pub struct Setup<'a> {
@@ -82,7 +81,7 @@ pub async fn log_in_from_tasks(
                 let code = format!("user{i}");
                 let login = service.login(None, &code).await?;
                 let caller = service.authenticate(&login.token).await?;
-                Ok::<_, wxlogin_core::CoreError>(TaskOutcome {
+                Ok::<_, wxlogin::CoreError>(TaskOutcome {
                     code,
                     logged_in_as: login.user.id,
                     authenticated_as: caller.user.id,

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use wxlogin_core::CoreError;
+use wxlogin::CoreError;
 use wxlogin_example_embed_tokio::{Setup, build_service, log_in_from_tasks};
 use wxlogin_fake_wechat::{BackgroundFake, DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig};
 use wxlogin_store::testing::TestDatabase;

@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+
+pub use wxlogin_core::{
+    AccessTokenFetches, BuildError, CacheStats, Caller, CoreError, ErrorKind, FEED_GRACE,
+    LoginOutcome, LoginService, LoginServiceBuilder, LoginSettings, MAX_AVATAR_URL_CHARS,
+    MAX_CODE_LEN, MAX_NICK_NAME_CHARS, NOT_THIS_USERS_DATA, PUSH_TIMESTAMP_WINDOW_SECS,
+    ProfileEdit, PushEffect, PushQuery, UserInfoData,
+};
+pub use wxlogin_domain::{
+    AppSecret, Cause, Clock, ManualClock, StoreError, SystemClock, TokenError, User, WeChatError,
+    error_chain,
+};
+pub use wxlogin_store::{
+    DatabaseUrl, DieselUserStore, PoolOptions, PoolState, SealingSecret, SessionKeySealer,
+};
+pub use wxlogin_token::{JwtIssuer, TokenConfig};
+pub use wxlogin_wechat::{HttpWeChatClient, PushSettings, WeChatConfig};
+
+/// Each crate whole, for what the names above leave out (the ports, to write an adapter of
+/// your own: [`crates::domain`]; WeChat's protocol, also without a transport:
+/// [`crates::wechat`]).
+pub mod crates {
+    pub use wxlogin_core as core;
+    pub use wxlogin_domain as domain;
+    pub use wxlogin_store as store;
+    pub use wxlogin_token as token;
+    pub use wxlogin_wechat as wechat;
+}
