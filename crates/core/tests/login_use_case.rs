@@ -990,6 +990,16 @@ async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
     // `times(3)` on phone_number: the fourth call never reached WeChat.
 }
 
+/// The session `s1` the first login opened is live, and its user `u1` is there.
+fn the_first_login_lives(m: &mut Mocks) {
+    m.sessions
+        .expect_find_session()
+        .returning(|_| Ok(Some(session("s1", "u1"))));
+    m.users
+        .expect_find_user()
+        .returning(|_| Ok(Some(user("u1"))));
+}
+
 /// WeChat exchanges the code once, then says it was used (as it does for every later copy).
 fn wechat_answers_once_then_says_used(m: &mut Mocks) {
     let mut calls = mockall::Sequence::new();
@@ -1065,12 +1075,7 @@ async fn a_copy_of_a_code_another_instance_exchanged_gets_that_login() {
                 user_existed: false,
             }))
         });
-    m.sessions
-        .expect_find_session()
-        .returning(|_| Ok(Some(session("s1", "u1"))));
-    m.users
-        .expect_find_user()
-        .returning(|_| Ok(Some(user("u1"))));
+    the_first_login_lives(&mut m);
     m.tokens
         .expect_issue()
         .times(1)
@@ -1125,12 +1130,7 @@ async fn a_copy_of_a_code_from_another_address_goes_to_wechat() {
                 user_existed: false,
             }))
         });
-    m.sessions
-        .expect_find_session()
-        .returning(|_| Ok(Some(session("s1", "u1"))));
-    m.users
-        .expect_find_user()
-        .returning(|_| Ok(Some(user("u1"))));
+    the_first_login_lives(&mut m);
     m.tokens.expect_issue().returning(|_| Ok("t".into()));
     let clock = Arc::clone(&m.clock);
     let service = m.service();
