@@ -10,7 +10,9 @@
 //! - every session that answered 200 before the faults still answers 200 after them.
 //!
 //! Run by `bash scripts/faults/run`, which gives it a PostgreSQL cluster of its own to restart
-//! (`WXLOGIN_TEST_POSTGRES_URL`, and the command in `WXLOGIN_FAULT_PG_RESTART`).
+//! (`WXLOGIN_TEST_POSTGRES_URL`, and the command in `WXLOGIN_FAULT_PG_RESTART`). The server and
+//! fake WeChat are built with the cargo profile this binary was built with (`release`, or
+//! `faults` in CI) and run from the same folder.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use wxlogin_bench::harness::{
-    Guard, build, free_addr, http, log_in_token_users, start_fake, step, wait_until_up,
-    workspace_root,
+    Guard, build_profile, free_addr, http, log_in_token_users, start_fake_from, step,
+    wait_until_up, workspace_root,
 };
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
 use wxlogin_store::testing::TestDatabase;
@@ -59,28 +61,66 @@ fn main() -> anyhow::Result<()> {
         _ => bail!("usage: wxlogin-faults [--markdown <file to append the report to>]"),
     };
     let root = workspace_root()?;
-    step("building the release server and fake WeChat");
-    build(&root)?;
+    let (bin_dir, profile) = own_profile()?;
+    step(&format!(
+        "building the server and fake WeChat (profile {profile})"
+    ));
+    build_profile(&root, &profile)?;
     let db = TestDatabase::postgres()
         .context("PostgreSQL is not reachable at WXLOGIN_TEST_POSTGRES_URL")?;
     let work = std::env::temp_dir().join(format!("wxlogin-faults-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
-    let outcome = run(&root, &db, &work, &restart_pg, markdown.as_deref());
+    let outcome = run(&bin_dir, &db, &work, &restart_pg, markdown.as_deref());
+    if outcome.is_err() {
+        // The logs go with the work folder: show their ends first, so that a failure in CI can
+        // be understood from its output alone.
+        for log in ["server.log", "fake.log"] {
+            print_tail(&work.join(log), 40);
+        }
+    }
     let _ = std::fs::remove_dir_all(&work);
     outcome
 }
 
+fn print_tail(path: &Path, lines: usize) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let all: Vec<&str> = text.lines().collect();
+    eprintln!("--- the last {lines} lines of {} ---", path.display());
+    for line in &all[all.len().saturating_sub(lines)..] {
+        eprintln!("{line}");
+    }
+}
+
+/// The folder this binary runs from and the cargo profile that built it: `cargo run --profile
+/// faults` runs `<target>/faults/wxlogin-faults`, and the server it tests must come from the
+/// same build (same profile, same target folder, whatever CARGO_TARGET_DIR says).
+fn own_profile() -> anyhow::Result<(PathBuf, String)> {
+    let exe = std::env::current_exe().context("locating the wxlogin-faults binary")?;
+    let dir = exe
+        .parent()
+        .context("the wxlogin-faults binary is in no folder")?
+        .to_path_buf();
+    let profile = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(name) => name.to_owned(),
+        None => bail!("cannot tell the cargo profile from {}", dir.display()),
+    };
+    Ok((dir, profile))
+}
+
 fn run(
-    root: &Path,
+    bin_dir: &Path,
     db: &TestDatabase,
     work: &Path,
     restart_pg: &str,
     markdown: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let (fake, fake_addr) = start_fake(root, work)?;
+    let (fake, fake_addr) = start_fake_from(bin_dir, work)?;
     let addr = free_addr()?;
     let start_server = || -> anyhow::Result<Child> {
-        Command::new(root.join("target/release/wxlogin-server"))
+        Command::new(bin_dir.join("wxlogin-server"))
             .env_clear()
             .env("WECHAT_APPID", DEV_APPID)
             .env("WECHAT_SECRET", DEV_SECRET)
