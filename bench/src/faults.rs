@@ -7,7 +7,9 @@
 //! - the server recovered by itself: ready again after PostgreSQL came back, logging in again
 //!   after WeChat came back, without a restart;
 //! - SIGTERM stopped it cleanly (exit status 0, within its 10 s shutdown timeout);
-//! - every session that answered 200 before the faults still answers 200 after them.
+//! - every session that answered 200 before the faults still answers 200 after them;
+//! - nothing acknowledged was lost: every login answered 200 during the faults (its token) still
+//!   answers 200 after them.
 //!
 //! Run by `bash scripts/faults/run`, which gives it a PostgreSQL cluster of its own to restart
 //! (`WXLOGIN_TEST_POSTGRES_URL`, and the command in `WXLOGIN_FAULT_PG_RESTART`). The server and
@@ -49,6 +51,9 @@ struct Load {
     stop: AtomicBool,
     phase: AtomicUsize,
     tally: Tally,
+    /// The token of every login the server acknowledged (200) under load: each must outlive
+    /// the faults.
+    acknowledged: Mutex<Vec<String>>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -156,6 +161,7 @@ fn run(
         stop: AtomicBool::new(false),
         phase: AtomicUsize::new(0),
         tally: Mutex::default(),
+        acknowledged: Mutex::default(),
     });
     step(&format!(
         "load: {WORKERS} clients, GET /api/me (4 in 5) and POST /api/login"
@@ -251,6 +257,29 @@ fn run(
             lost.len()
         ));
     }
+    let acknowledged = std::mem::take(
+        &mut *load
+            .acknowledged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
+    let forgotten = still_valid(addr, &acknowledged);
+    step(&format!(
+        "{} of {} logins acknowledged under load still answer 200",
+        acknowledged.len() - forgotten.len(),
+        acknowledged.len()
+    ));
+    if acknowledged.is_empty() {
+        problems.push("no login was acknowledged under load: nothing was tested".to_owned());
+    }
+    if !forgotten.is_empty() {
+        problems.push(format!(
+            "{} of {} logins acknowledged under load were lost, e.g. {}",
+            forgotten.len(),
+            acknowledged.len(),
+            forgotten[0]
+        ));
+    }
     let tally = load
         .tally
         .lock()
@@ -272,7 +301,7 @@ fn run(
     drop(server);
     drop(fake);
 
-    let report = report(&tally, &lost, &problems);
+    let report = report(&tally, &lost, (acknowledged.len(), &forgotten), &problems);
     println!("\n{report}");
     if let Some(path) = markdown {
         use std::io::Write;
@@ -303,9 +332,16 @@ fn drive(addr: SocketAddr, worker: usize, load: &Load, tokens: &[String]) {
         };
         let key = match outcome {
             Ok((status, body)) => {
-                let kind = serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["error"].as_str().map(str::to_owned));
+                let reply = serde_json::from_str::<serde_json::Value>(&body).ok();
+                if status == 200
+                    && let Some(token) = reply.as_ref().and_then(|v| v["token"].as_str())
+                {
+                    load.acknowledged
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(token.to_owned());
+                }
+                let kind = reply.and_then(|v| v["error"].as_str().map(str::to_owned));
                 match kind {
                     Some(kind) => format!("{status} {kind}"),
                     None => status.to_string(),
@@ -333,7 +369,43 @@ fn drive(addr: SocketAddr, worker: usize, load: &Load, tokens: &[String]) {
     }
 }
 
-fn report(tally: &BTreeMap<(usize, String), u64>, lost: &[usize], problems: &[String]) -> String {
+/// The outcomes of the tokens that no longer answer 200 (checked by `WORKERS` clients at once:
+/// there can be thousands).
+fn still_valid(addr: SocketAddr, tokens: &[String]) -> Vec<String> {
+    let chunk = tokens.len().div_ceil(WORKERS).max(1);
+    std::thread::scope(|scope| {
+        let checkers: Vec<_> = tokens
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .filter_map(
+                            |token| match http(addr, "GET", "/api/me", Some(token), None) {
+                                Ok((200, _)) => None,
+                                Ok((status, body)) => Some(format!("{status} {body}")),
+                                Err(e) => Some(format!("transport: {e}")),
+                            },
+                        )
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        checkers
+            .into_iter()
+            .flat_map(|c| {
+                c.join()
+                    .unwrap_or_else(|_| vec!["a checker panicked".to_owned()])
+            })
+            .collect()
+    })
+}
+
+fn report(
+    tally: &BTreeMap<(usize, String), u64>,
+    lost: &[usize],
+    (acknowledged, forgotten): (usize, &[String]),
+    problems: &[String],
+) -> String {
     let mut text = String::from("| phase | answers |\n| --- | --- |\n");
     for (n, name) in PHASES.iter().enumerate() {
         let row: Vec<String> = tally
@@ -346,6 +418,10 @@ fn report(tally: &BTreeMap<(usize, String), u64>, lost: &[usize], problems: &[St
     text.push_str(&format!(
         "\nSessions from before the faults that still answer 200: {} of {SESSIONS}.\n",
         SESSIONS - lost.len()
+    ));
+    text.push_str(&format!(
+        "Logins acknowledged under load whose token still answers 200: {} of {acknowledged}.\n",
+        acknowledged - forgotten.len()
     ));
     if problems.is_empty() {
         text.push_str("Every check held.\n");
