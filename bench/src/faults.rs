@@ -263,7 +263,7 @@ fn run(
             .lock()
             .unwrap_or_else(PoisonError::into_inner),
     );
-    let forgotten = still_valid(addr, &acknowledged);
+    let forgotten = not_answering(addr, &acknowledged);
     step(&format!(
         "{} of {} logins acknowledged under load still answer 200",
         acknowledged.len() - forgotten.len(),
@@ -369,9 +369,9 @@ fn drive(addr: SocketAddr, worker: usize, load: &Load, tokens: &[String]) {
     }
 }
 
-/// The outcomes of the tokens that no longer answer 200 (checked by `WORKERS` clients at once:
+/// What each token that no longer answers 200 got instead (checked by `WORKERS` clients at once:
 /// there can be thousands).
-fn still_valid(addr: SocketAddr, tokens: &[String]) -> Vec<String> {
+fn not_answering(addr: SocketAddr, tokens: &[String]) -> Vec<String> {
     let chunk = tokens.len().div_ceil(WORKERS).max(1);
     std::thread::scope(|scope| {
         let checkers: Vec<_> = tokens
