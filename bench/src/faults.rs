@@ -7,10 +7,14 @@
 //! - the server recovered by itself: ready again after PostgreSQL came back, logging in again
 //!   after WeChat came back, without a restart;
 //! - SIGTERM stopped it cleanly (exit status 0, within its 10 s shutdown timeout);
-//! - every session that answered 200 before the faults still answers 200 after them.
+//! - every session that answered 200 before the faults still answers 200 after them;
+//! - nothing acknowledged was lost: every login answered 200 during the faults (its token) still
+//!   answers 200 after them.
 //!
 //! Run by `bash scripts/faults/run`, which gives it a PostgreSQL cluster of its own to restart
-//! (`WXLOGIN_TEST_POSTGRES_URL`, and the command in `WXLOGIN_FAULT_PG_RESTART`).
+//! (`WXLOGIN_TEST_POSTGRES_URL`, and the command in `WXLOGIN_FAULT_PG_RESTART`). The server and
+//! fake WeChat are built with the cargo profile this binary was built with (`release`, or
+//! `faults` in CI) and run from the same folder.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -22,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use wxlogin_bench::harness::{
-    Guard, build, free_addr, http, log_in_token_users, start_fake, step, wait_until_up,
-    workspace_root,
+    Guard, build_profile, free_addr, http, log_in_token_users, start_fake_from, step,
+    wait_until_up, workspace_root,
 };
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
 use wxlogin_store::testing::TestDatabase;
@@ -47,6 +51,9 @@ struct Load {
     stop: AtomicBool,
     phase: AtomicUsize,
     tally: Tally,
+    /// The token of every login the server acknowledged (200) under load: each must outlive
+    /// the faults.
+    acknowledged: Mutex<Vec<String>>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -59,28 +66,66 @@ fn main() -> anyhow::Result<()> {
         _ => bail!("usage: wxlogin-faults [--markdown <file to append the report to>]"),
     };
     let root = workspace_root()?;
-    step("building the release server and fake WeChat");
-    build(&root)?;
+    let (bin_dir, profile) = own_profile()?;
+    step(&format!(
+        "building the server and fake WeChat (profile {profile})"
+    ));
+    build_profile(&root, &profile)?;
     let db = TestDatabase::postgres()
         .context("PostgreSQL is not reachable at WXLOGIN_TEST_POSTGRES_URL")?;
     let work = std::env::temp_dir().join(format!("wxlogin-faults-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
-    let outcome = run(&root, &db, &work, &restart_pg, markdown.as_deref());
+    let outcome = run(&bin_dir, &db, &work, &restart_pg, markdown.as_deref());
+    if outcome.is_err() {
+        // The logs go with the work folder: show their ends first, so that a failure in CI can
+        // be understood from its output alone.
+        for log in ["server.log", "fake.log"] {
+            print_tail(&work.join(log), 40);
+        }
+    }
     let _ = std::fs::remove_dir_all(&work);
     outcome
 }
 
+fn print_tail(path: &Path, lines: usize) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let all: Vec<&str> = text.lines().collect();
+    eprintln!("--- the last {lines} lines of {} ---", path.display());
+    for line in &all[all.len().saturating_sub(lines)..] {
+        eprintln!("{line}");
+    }
+}
+
+/// The folder this binary runs from and the cargo profile that built it: `cargo run --profile
+/// faults` runs `<target>/faults/wxlogin-faults`, and the server it tests must come from the
+/// same build (same profile, same target folder, whatever CARGO_TARGET_DIR says).
+fn own_profile() -> anyhow::Result<(PathBuf, String)> {
+    let exe = std::env::current_exe().context("locating the wxlogin-faults binary")?;
+    let dir = exe
+        .parent()
+        .context("the wxlogin-faults binary is in no folder")?
+        .to_path_buf();
+    let profile = match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev".to_owned(),
+        Some(name) => name.to_owned(),
+        None => bail!("cannot tell the cargo profile from {}", dir.display()),
+    };
+    Ok((dir, profile))
+}
+
 fn run(
-    root: &Path,
+    bin_dir: &Path,
     db: &TestDatabase,
     work: &Path,
     restart_pg: &str,
     markdown: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let (fake, fake_addr) = start_fake(root, work)?;
+    let (fake, fake_addr) = start_fake_from(bin_dir, work)?;
     let addr = free_addr()?;
     let start_server = || -> anyhow::Result<Child> {
-        Command::new(root.join("target/release/wxlogin-server"))
+        Command::new(bin_dir.join("wxlogin-server"))
             .env_clear()
             .env("WECHAT_APPID", DEV_APPID)
             .env("WECHAT_SECRET", DEV_SECRET)
@@ -116,6 +161,7 @@ fn run(
         stop: AtomicBool::new(false),
         phase: AtomicUsize::new(0),
         tally: Mutex::default(),
+        acknowledged: Mutex::default(),
     });
     step(&format!(
         "load: {WORKERS} clients, GET /api/me (4 in 5) and POST /api/login"
@@ -211,6 +257,29 @@ fn run(
             lost.len()
         ));
     }
+    let acknowledged = std::mem::take(
+        &mut *load
+            .acknowledged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
+    let forgotten = not_answering(addr, &acknowledged);
+    step(&format!(
+        "{} of {} logins acknowledged under load still answer 200",
+        acknowledged.len() - forgotten.len(),
+        acknowledged.len()
+    ));
+    if acknowledged.is_empty() {
+        problems.push("no login was acknowledged under load: nothing was tested".to_owned());
+    }
+    if !forgotten.is_empty() {
+        problems.push(format!(
+            "{} of {} logins acknowledged under load were lost, e.g. {}",
+            forgotten.len(),
+            acknowledged.len(),
+            forgotten[0]
+        ));
+    }
     let tally = load
         .tally
         .lock()
@@ -232,7 +301,7 @@ fn run(
     drop(server);
     drop(fake);
 
-    let report = report(&tally, &lost, &problems);
+    let report = report(&tally, &lost, (acknowledged.len(), &forgotten), &problems);
     println!("\n{report}");
     if let Some(path) = markdown {
         use std::io::Write;
@@ -263,9 +332,16 @@ fn drive(addr: SocketAddr, worker: usize, load: &Load, tokens: &[String]) {
         };
         let key = match outcome {
             Ok((status, body)) => {
-                let kind = serde_json::from_str::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|v| v["error"].as_str().map(str::to_owned));
+                let reply = serde_json::from_str::<serde_json::Value>(&body).ok();
+                if status == 200
+                    && let Some(token) = reply.as_ref().and_then(|v| v["token"].as_str())
+                {
+                    load.acknowledged
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(token.to_owned());
+                }
+                let kind = reply.and_then(|v| v["error"].as_str().map(str::to_owned));
                 match kind {
                     Some(kind) => format!("{status} {kind}"),
                     None => status.to_string(),
@@ -293,7 +369,43 @@ fn drive(addr: SocketAddr, worker: usize, load: &Load, tokens: &[String]) {
     }
 }
 
-fn report(tally: &BTreeMap<(usize, String), u64>, lost: &[usize], problems: &[String]) -> String {
+/// What each token that no longer answers 200 got instead (checked by `WORKERS` clients at once:
+/// there can be thousands).
+fn not_answering(addr: SocketAddr, tokens: &[String]) -> Vec<String> {
+    let chunk = tokens.len().div_ceil(WORKERS).max(1);
+    std::thread::scope(|scope| {
+        let checkers: Vec<_> = tokens
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .filter_map(
+                            |token| match http(addr, "GET", "/api/me", Some(token), None) {
+                                Ok((200, _)) => None,
+                                Ok((status, body)) => Some(format!("{status} {body}")),
+                                Err(e) => Some(format!("transport: {e}")),
+                            },
+                        )
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        checkers
+            .into_iter()
+            .flat_map(|c| {
+                c.join()
+                    .unwrap_or_else(|_| vec!["a checker panicked".to_owned()])
+            })
+            .collect()
+    })
+}
+
+fn report(
+    tally: &BTreeMap<(usize, String), u64>,
+    lost: &[usize],
+    (acknowledged, forgotten): (usize, &[String]),
+    problems: &[String],
+) -> String {
     let mut text = String::from("| phase | answers |\n| --- | --- |\n");
     for (n, name) in PHASES.iter().enumerate() {
         let row: Vec<String> = tally
@@ -306,6 +418,10 @@ fn report(tally: &BTreeMap<(usize, String), u64>, lost: &[usize], problems: &[St
     text.push_str(&format!(
         "\nSessions from before the faults that still answer 200: {} of {SESSIONS}.\n",
         SESSIONS - lost.len()
+    ));
+    text.push_str(&format!(
+        "Logins acknowledged under load whose token still answers 200: {} of {acknowledged}.\n",
+        acknowledged - forgotten.len()
     ));
     if problems.is_empty() {
         text.push_str("Every check held.\n");

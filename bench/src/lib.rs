@@ -26,9 +26,15 @@ pub mod harness {
     /// Starts the release fake WeChat on a free port, logging to `work/fake.log`, and waits
     /// until it answers.
     pub fn start_fake(root: &Path, work: &Path) -> anyhow::Result<(Guard, SocketAddr)> {
+        start_fake_from(&root.join("target/release"), work)
+    }
+
+    /// [`start_fake`] with the fake WeChat binary in `bin_dir` (another profile's, or another
+    /// target folder's).
+    pub fn start_fake_from(bin_dir: &Path, work: &Path) -> anyhow::Result<(Guard, SocketAddr)> {
         let addr = free_addr()?;
         let fake = Guard(
-            Command::new(root.join("target/release/wxlogin-fake-wechat"))
+            Command::new(bin_dir.join("wxlogin-fake-wechat"))
                 .env("FAKE_WECHAT_ADDR", addr.to_string())
                 .env("RUST_LOG", "warn")
                 .stdout(std::process::Stdio::null())
@@ -56,12 +62,19 @@ pub mod harness {
 
     /// Builds the release server and fake WeChat.
     pub fn build(root: &Path) -> anyhow::Result<()> {
+        build_profile(root, "release")
+    }
+
+    /// Builds the server and fake WeChat with a cargo profile of the workspace (`release`, or
+    /// `faults`: the same code and optimisation, built faster).
+    pub fn build_profile(root: &Path, profile: &str) -> anyhow::Result<()> {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(root)
             .args([
                 "build",
-                "--release",
+                "--profile",
+                profile,
                 "--locked",
                 "-p",
                 "wxlogin-server",
@@ -71,7 +84,7 @@ pub mod harness {
             .status()
             .context("running cargo build")?;
         if !status.success() {
-            bail!("cargo build --release failed");
+            bail!("cargo build --profile {profile} failed");
         }
         Ok(())
     }
