@@ -212,8 +212,10 @@ pub(crate) struct AnyConnectionManager {
 /// copied to the database once per checkpoint. A page cache of 512 KiB per connection rather
 /// than 2 MiB: the operating system caches the file anyway, and a pool of eight would
 /// otherwise hold 16 MiB. `secure_delete`: a deleted account's phone number and profile are
-/// overwritten with zeros, not left readable in the file's free pages.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+/// overwritten with zeros, not left readable in the file's free pages. The busy timeout comes
+/// first: `journal_mode` reads the file, and a connection opened while another holds a lock
+/// (a checkpoint after a deletion) must wait for it rather than fail to open.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 4000; \
      PRAGMA cache_size = -512; PRAGMA secure_delete = ON;";
 
