@@ -112,6 +112,18 @@ impl TestApp {
         .await
     }
 
+    /// Starts a server on `database_url` with a fresh fake WeChat of one app, with `env` on top
+    /// of the test configuration.
+    pub async fn spawn_env(database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::spawn_with(Spawn {
+            database_url,
+            env,
+            fake: None,
+            apps: 1,
+        })
+        .await
+    }
+
     /// Starts a server serving `apps` of the dev mini programs, all bound to the Open Platform
     /// account, on `database_url`.
     pub async fn spawn_apps(database_url: &str, apps: usize) -> Self {

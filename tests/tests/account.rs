@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use wxlogin_e2e::{Reply, Spawn, TestApp, assert_error};
+use wxlogin_e2e::{Reply, TestApp, assert_error};
 use wxlogin_fake_wechat::{
     DEV_APPIDS, DEV_PUSH_AES_KEY, FakePush, PushFormat, PushMode, PushRequest,
 };
@@ -126,13 +126,7 @@ fn push(user: &str, event: &str, mode: PushMode, format: PushFormat) -> FakePush
 /// Each deletion attempt costs a WeChat call on the app's quota: one token cannot spend it at
 /// will.
 async fn deletion_attempts_count_against_the_user_rate_limit(db: &TestDatabase) {
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("USER_RATE_LIMIT", "2")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("USER_RATE_LIMIT", "2")]).await;
     let token = app.token("lea.1").await;
     let auth = format!("Bearer {token}");
     for guess in ["guess-1", "guess-2"] {
@@ -156,13 +150,7 @@ async fn deletion_attempts_count_against_the_user_rate_limit(db: &TestDatabase) 
 
 /// A server whose one app (SHOP) has a push Token but no EncodingAESKey: plain mode only.
 async fn spawn_plain_mode(db: &TestDatabase) -> TestApp {
-    TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("WECHAT_PUSH_AES_KEY", "")],
-        fake: None,
-        apps: 1,
-    })
-    .await
+    TestApp::spawn_env(db.url(), &[("WECHAT_PUSH_AES_KEY", "")]).await
 }
 
 fn unix_now() -> u64 {

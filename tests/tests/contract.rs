@@ -164,13 +164,7 @@ async fn every_kind_of_bad_token_gets_its_401(db: &TestDatabase) {
 }
 
 async fn a_token_expires_exactly_with_its_session(db: &TestDatabase) {
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("SESSION_TTL_SECS", "1")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("SESSION_TTL_SECS", "1")]).await;
     let login = app.login("grace").await;
     assert_eq!(login.json["expiresIn"], 1);
     let token = login.json["token"].as_str().expect("token");
@@ -233,13 +227,7 @@ async fn bad_login_bodies_are_400_and_huge_ones_413(db: &TestDatabase) {
 
 async fn ended_sessions_are_purged_on_schedule(db: &TestDatabase) {
     use base64::Engine;
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("SESSION_PURGE_SECS", "1")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("SESSION_PURGE_SECS", "1")]).await;
     let ended = app.token("purge.1").await;
     let live = app.token("purge.2").await;
     let sid = |token: &str| {
@@ -273,15 +261,13 @@ async fn ended_sessions_are_purged_on_schedule(db: &TestDatabase) {
 }
 
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_login_limit(db: &TestDatabase) {
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[
+    let app = TestApp::spawn_env(
+        db.url(),
+        &[
             ("LOGIN_RATE_LIMIT", "2"),
             ("TRUSTED_PROXIES", "127.0.0.0/8"),
         ],
-        fake: None,
-        apps: 1,
-    })
+    )
     .await;
     let login_from = |client: &'static str, code: String| {
         let app = &app;
@@ -423,13 +409,7 @@ async fn a_restart_keeps_users_and_sessions(db: &TestDatabase) {
 }
 
 async fn login_attempts_are_limited_per_client(db: &TestDatabase) {
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("LOGIN_RATE_LIMIT", "3")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("LOGIN_RATE_LIMIT", "3")]).await;
     for i in 0..3 {
         assert_eq!(app.login(&format!("kim.{i}")).await.status, 200);
     }
@@ -526,13 +506,7 @@ async fn a_lost_database_answers_503_unavailable() {
     let Some(db) = TestDatabase::postgres() else {
         return;
     };
-    let app = TestApp::spawn_with(wxlogin_e2e::Spawn {
-        database_url: db.url(),
-        env: &[("SESSION_CACHE_MS", "0")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("SESSION_CACHE_MS", "0")]).await;
     let token = app.token("mallory").await;
     db.destroy();
     assert_error(&app.me(&token).await, 503, "unavailable");
@@ -638,13 +612,7 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 #[actix_rt::test]
 async fn metrics_count_logins_wechat_calls_the_cache_and_requests_on_their_own_listener() {
     let db = TestDatabase::sqlite();
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("METRICS_BIND_ADDR", "127.0.0.1:0")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("METRICS_BIND_ADDR", "127.0.0.1:0")]).await;
     let token = app.token("olga.1").await;
     assert_error(&app.login("invalid").await, 400, "invalid_code");
     assert_error(&app.login("invalid").await, 400, "invalid_code");

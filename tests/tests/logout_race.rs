@@ -5,7 +5,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use wxlogin_e2e::{Spawn, TestApp};
+use wxlogin_e2e::TestApp;
 use wxlogin_store::testing::TestDatabase;
 
 /// The longest a load loop runs, whatever happens: a test never hangs.
@@ -47,15 +47,7 @@ async fn hammer(
 }
 
 async fn no_request_started_after_a_logout_is_served_with_its_session(db: &TestDatabase) {
-    let app = Rc::new(
-        TestApp::spawn_with(Spawn {
-            database_url: db.url(),
-            env: &[("SESSION_CACHE_MS", "60000")],
-            fake: None,
-            apps: 1,
-        })
-        .await,
-    );
+    let app = Rc::new(TestApp::spawn_env(db.url(), &[("SESSION_CACHE_MS", "60000")]).await);
     for round in 0..5 {
         let token = app.token(&format!("racer.{round}")).await;
         let answered_at = Rc::new(Cell::new(None));

@@ -312,13 +312,7 @@ async fn a_code_submitted_twice_gets_the_first_answer(db: &TestDatabase) {
 }
 
 async fn a_code_is_replayed_only_within_code_replay_secs(db: &TestDatabase) {
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("CODE_REPLAY_SECS", "0")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("CODE_REPLAY_SECS", "0")]).await;
     assert_eq!(app.login("omar.1").await.status, 200);
     // With a window of 0 s, a copy a second later is sent to WeChat, which refuses a used code.
     actix_web::rt::time::sleep(std::time::Duration::from_millis(1100)).await;
@@ -399,13 +393,7 @@ async fn every_undecryptable_variant_gets_the_same_answer(db: &TestDatabase) {
 async fn user_data_calls_past_the_accounts_limit_are_refused_without_asking_wechat(
     db: &TestDatabase,
 ) {
-    let app = TestApp::spawn_with(Spawn {
-        database_url: db.url(),
-        env: &[("USER_RATE_LIMIT", "2")],
-        fake: None,
-        apps: 1,
-    })
-    .await;
+    let app = TestApp::spawn_env(db.url(), &[("USER_RATE_LIMIT", "2")]).await;
     let token = app.token("limited.1").await;
     let other = app.token("unlimited.1").await;
     for i in 0..2 {
