@@ -30,7 +30,7 @@ use wxlogin_bench::harness::{
     wait_until_up, workspace_root,
 };
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 const TOKEN_SECRET: &str = "wxlogin-faults token secret, 32+ bytes long";
 const PHASES: [&str; 6] = [

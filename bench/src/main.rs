@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 use crate::measure::{Instance, Row, Sample, Scenario, WrkResult};
 use crate::options::{Database, Options};

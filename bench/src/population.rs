@@ -3,8 +3,8 @@
 use anyhow::Context;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use wxlogin_fake_wechat::DEV_APPID;
-use wxlogin_store::testing::test_sealer;
-use wxlogin_store::{DieselUserStore, PoolOptions};
+use wxlogin_user_store::testing::test_sealer;
+use wxlogin_user_store::{DieselUserStore, PoolOptions};
 
 /// Applies the migrations and inserts `users` users (`bench-<n>`), each with one identity in the
 /// dev app and one live session.
@@ -57,7 +57,7 @@ pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use wxlogin_domain::UserStore;
-    use wxlogin_store::testing::TestDatabase;
+    use wxlogin_user_store::testing::TestDatabase;
 
     use super::*;
 

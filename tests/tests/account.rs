@@ -7,7 +7,7 @@ use wxlogin_e2e::{Reply, TestApp, assert_error};
 use wxlogin_fake_wechat::{
     DEV_APPIDS, DEV_PUSH_AES_KEY, FakePush, PushFormat, PushMode, PushRequest,
 };
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 const SHOP: &str = DEV_APPIDS[0];
 const CLUB: &str = DEV_APPIDS[1];
@@ -175,7 +175,7 @@ async fn send_push(app: &TestApp, appid: &str, request: &PushRequest) -> Reply {
 async fn assert_foreign_and_stale_pushes_refused(
     app: &TestApp,
     push: &FakePush,
-    other_token: &wxlogin_wechat::PushSettings,
+    other_token: &wxlogin_wechat_client::PushSettings,
     now: u64,
 ) {
     let settings = app.fake.push_settings();
@@ -427,7 +427,8 @@ async fn pushes_not_signed_by_the_app_or_stale_or_undecryptable_are_refused(db: 
     assert_error(&send_push(&app, SHOP, &forged).await, 403, "push_rejected");
 
     let other_token =
-        wxlogin_wechat::PushSettings::new("anotherToken", Some(DEV_PUSH_AES_KEY)).expect("valid");
+        wxlogin_wechat_client::PushSettings::new("anotherToken", Some(DEV_PUSH_AES_KEY))
+            .expect("valid");
     assert_foreign_and_stale_pushes_refused(&app, &cancel, &other_token, now).await;
     // Any timestamp at all is a 403 at worst: no overflow, no panic.
     for timestamp in [
@@ -545,7 +546,8 @@ async fn plain_pushes_not_signed_by_the_app_or_stale_are_refused(db: &TestDataba
     let mut forged = app.fake.push_request(&cancel, &settings, now);
     forged.query = forged.query.replace("signature=", "signature=0");
     assert_error(&send_push(&app, SHOP, &forged).await, 403, "push_rejected");
-    let other_token = wxlogin_wechat::PushSettings::new("anotherToken", None).expect("valid");
+    let other_token =
+        wxlogin_wechat_client::PushSettings::new("anotherToken", None).expect("valid");
     assert_foreign_and_stale_pushes_refused(&app, &cancel, &other_token, now).await;
     // A signed push without CreateTime cannot be placed in time: it changes nothing.
     let mut timeless = app.fake.push_request(&cancel, &settings, now);

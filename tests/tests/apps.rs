@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use wxlogin_e2e::{TOKEN_SECRET, TestApp, assert_error};
 use wxlogin_fake_wechat::{DEV_APPID, DEV_APPIDS};
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 const SHOP: &str = DEV_APPIDS[0];
 const CLUB: &str = DEV_APPIDS[1];
@@ -168,17 +168,17 @@ async fn user_data_and_phone_numbers_use_the_sessions_own_app(db: &TestDatabase)
 /// started on them: every user, session and token still works.
 async fn the_upgrade_keeps_every_user_session_and_token_working(db: &TestDatabase) {
     use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
-    use wxlogin_store::{DieselUserStore, PoolOptions};
+    use wxlogin_user_store::{DieselUserStore, PoolOptions};
     let old = DieselUserStore::connect(
         db.url(),
         &PoolOptions::default(),
-        wxlogin_store::testing::test_sealer(),
+        wxlogin_user_store::testing::test_sealer(),
     )
     .expect("database");
     old.run_migrations_before("2026-12-02-000001")
         .await
         .expect("the schema before identities");
-    wxlogin_store::testing::execute_sql(
+    wxlogin_user_store::testing::execute_sql(
         db.url(),
         "INSERT INTO users (id, openid, unionid, nick_name, avatar_url, gender, phone_number, created_at, updated_at) \
          VALUES ('u-before', 'o-before', NULL, 'Before', NULL, NULL, NULL, 100, 100); \

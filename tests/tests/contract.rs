@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
 use wxlogin_e2e::{Spawn, TOKEN_SECRET, TestApp, assert_error, eventually};
-use wxlogin_store::testing::TestDatabase;
 use wxlogin_token::{JwtIssuer, TokenConfig};
+use wxlogin_user_store::testing::TestDatabase;
 
 async fn a_new_user_is_created_and_a_returning_user_found(db: &TestDatabase) {
     let app = TestApp::spawn(db.url()).await;
@@ -244,7 +244,7 @@ async fn ended_sessions_are_purged_on_schedule(db: &TestDatabase) {
     assert_eq!(app.logout(&ended).await.status, 204);
     let since = std::time::Instant::now();
     loop {
-        let stored = wxlogin_store::testing::every_stored_value(db.url()).join("\n");
+        let stored = wxlogin_user_store::testing::every_stored_value(db.url()).join("\n");
         assert!(stored.contains(&live_sid), "a live session is never purged");
         if !stored.contains(&ended_sid) {
             break;

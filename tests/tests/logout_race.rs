@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use wxlogin_e2e::TestApp;
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 /// The longest a load loop runs, whatever happens: a test never hangs.
 const AT_MOST: Duration = Duration::from_secs(30);

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use wxlogin_e2e::{Spawn, TestApp, assert_error};
 use wxlogin_fake_wechat::{DEV_APPID, UserData, encrypt_open_data};
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 fn profile() -> Value {
     json!({

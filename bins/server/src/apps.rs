@@ -15,8 +15,8 @@ pub struct AppSettings {
     pub push: Option<PushSettings>,
 }
 
-pub use wxlogin_wechat::PushSettings;
-use wxlogin_wechat::{ENCODING_AES_KEY_LEN as AES_KEY_LEN, PushError};
+pub use wxlogin_wechat_client::PushSettings;
+use wxlogin_wechat_client::{ENCODING_AES_KEY_LEN as AES_KEY_LEN, PushError};
 
 /// Checks push settings; the problems name `where` (a variable, or a file and line) and never
 /// the values.

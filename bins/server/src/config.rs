@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use wxlogin_core::LoginSettings;
-use wxlogin_store::{DEFAULT_POOL_SIZE, DatabaseUrl, SealingSecret};
-use wxlogin_wechat::WeChatConfig;
+use wxlogin_user_store::{DEFAULT_POOL_SIZE, DatabaseUrl, SealingSecret};
+use wxlogin_wechat_client::WeChatConfig;
 
 mod database;
 mod listeners;
@@ -95,7 +95,7 @@ pub struct AppConfig {
     /// How to reach WeChat as this app.
     pub wechat: WeChatConfig,
     /// Its message-push settings, if any.
-    pub push: Option<wxlogin_wechat::PushSettings>,
+    pub push: Option<wxlogin_wechat_client::PushSettings>,
 }
 
 /// How long ended sessions are kept when `SESSION_PURGE_SECS` is not set: a day, so that a

@@ -11,9 +11,9 @@ use wxlogin_core::{LoginService, LoginSettings};
 use wxlogin_domain::SystemClock;
 #[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_store::{DieselUserStore, PoolOptions, SessionKeySealer};
 use wxlogin_token::{JwtIssuer, TokenConfig};
-use wxlogin_wechat::HttpWeChatClient;
+use wxlogin_user_store::{DieselUserStore, PoolOptions, SessionKeySealer};
+use wxlogin_wechat_client::HttpWeChatClient;
 
 use crate::config::Config;
 use crate::error::json_error;

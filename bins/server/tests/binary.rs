@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig};
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 fn server() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxlogin-server"));

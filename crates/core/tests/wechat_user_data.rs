@@ -11,9 +11,9 @@ use wxlogin_domain::{
     AccessToken, AccessTokenStore, ManualClock, MockWeChatApi, OpenId, PhoneInfo, SessionKey,
     StableToken, UserStore, WeChatError, WeChatSession,
 };
-use wxlogin_store::testing::{TestDatabase, test_sealer};
-use wxlogin_store::{DieselUserStore, PoolOptions};
 use wxlogin_token::{JwtIssuer, TokenConfig};
+use wxlogin_user_store::testing::{TestDatabase, test_sealer};
+use wxlogin_user_store::{DieselUserStore, PoolOptions};
 
 const NOW: i64 = 1_800_000_000;
 /// V1 of the WeChat facts: WeChat's decrypt demo.

@@ -1,5 +1,5 @@
 //! The stores, split by job: users, sessions, the shared access token, and the feed of changes
-//! other instances make. One adapter may implement them all (`wxlogin-store` does); a use case
+//! other instances make. One adapter may implement them all (`wxlogin-user-store` does); a use case
 //! asks only for the ones it needs.
 
 use async_trait::async_trait;

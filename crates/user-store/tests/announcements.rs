@@ -5,8 +5,8 @@
 //! The announcement is made to fail by a role that may not call `pg_notify`.
 
 use wxlogin_domain::{NewLogin, OpenId, ProfileUpdate, SessionKey, SessionStore, UserStore};
-use wxlogin_store::testing::{TestDatabase, execute_sql, test_sealer};
-use wxlogin_store::{DieselUserStore, PoolOptions};
+use wxlogin_user_store::testing::{TestDatabase, execute_sql, test_sealer};
+use wxlogin_user_store::{DieselUserStore, PoolOptions};
 
 const NOW: i64 = 1_800_000_000;
 const APP: &str = "wxapp-one";

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wxlogin_domain::{ChangeFeed, SessionStore, StoreChange};
-use wxlogin_store::testing::{TestDatabase, test_sealer};
-use wxlogin_store::{DatabaseUrl, DieselUserStore, PoolOptions};
+use wxlogin_user_store::testing::{TestDatabase, test_sealer};
+use wxlogin_user_store::{DatabaseUrl, DieselUserStore, PoolOptions};
 
 /// A TCP proxy to PostgreSQL that drops every notification the server sends; stopped (and its
 /// threads ended) when dropped.

@@ -1,8 +1,8 @@
 //! A database that cannot be used is a clear typed error, never a panic.
 
 use wxlogin_domain::{StoreError, error_chain};
-use wxlogin_store::testing::test_sealer;
-use wxlogin_store::{DatabaseUrl, DieselUserStore, PoolOptions};
+use wxlogin_user_store::testing::test_sealer;
+use wxlogin_user_store::{DatabaseUrl, DieselUserStore, PoolOptions};
 
 fn quick() -> PoolOptions {
     PoolOptions {
@@ -90,7 +90,7 @@ fn a_sqlite_file_in_an_unwritable_place_is_unavailable() {
 #[test]
 fn a_new_sqlite_file_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
-    let db = wxlogin_store::testing::TestDatabase::sqlite();
+    let db = wxlogin_user_store::testing::TestDatabase::sqlite();
     let _store = DieselUserStore::connect(db.url(), &quick(), test_sealer()).expect("opens");
     let path = db.url().trim_start_matches("sqlite://");
     let mode = std::fs::metadata(path)

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use wxlogin_domain::UserStore;
-use wxlogin_store::testing::{TestDatabase, test_sealer};
-use wxlogin_store::{DieselUserStore, PoolOptions};
+use wxlogin_user_store::testing::{TestDatabase, test_sealer};
+use wxlogin_user_store::{DieselUserStore, PoolOptions};
 
 async fn open(db: &TestDatabase, check_idle_after: Duration) -> DieselUserStore {
     let options = PoolOptions {

@@ -9,8 +9,8 @@ use wxlogin_domain::{
     OpenedLogin, ProfileUpdate, SessionKey, SessionStore, StoreChange, StoreError, UnionId,
     UserStore,
 };
-use wxlogin_store::testing::{TestDatabase, every_stored_value, test_sealer};
-use wxlogin_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
+use wxlogin_user_store::testing::{TestDatabase, every_stored_value, test_sealer};
+use wxlogin_user_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
 
 const NOW: i64 = 1_800_000_000;
 /// The mini program most cases log in through.

@@ -6,7 +6,7 @@ use wxlogin_domain::{AppSecret, WeChatApi, WeChatError};
 use wxlogin_fake_wechat::{
     DEV_APPID, DEV_SECRET, FakeApp, FakeWeChat, FakeWeChatConfig, RunningFake,
 };
-use wxlogin_wechat::{HttpWeChatClient, WeChatConfig};
+use wxlogin_wechat_client::{HttpWeChatClient, WeChatConfig};
 
 async fn fake(open_platform: bool) -> (FakeWeChat, RunningFake) {
     let app = FakeApp::new(DEV_APPID, DEV_SECRET);

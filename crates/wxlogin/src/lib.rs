@@ -10,11 +10,11 @@ pub use wxlogin_domain::{
     AppSecret, Cause, Clock, ManualClock, StoreError, SystemClock, TokenError, User, WeChatError,
     error_chain,
 };
-pub use wxlogin_store::{
+pub use wxlogin_token::{JwtIssuer, TokenConfig};
+pub use wxlogin_user_store::{
     DatabaseUrl, DieselUserStore, PoolOptions, PoolState, SealingSecret, SessionKeySealer,
 };
-pub use wxlogin_token::{JwtIssuer, TokenConfig};
-pub use wxlogin_wechat::{HttpWeChatClient, PushSettings, WeChatConfig};
+pub use wxlogin_wechat_client::{HttpWeChatClient, PushSettings, WeChatConfig};
 
 /// Each crate whole, for what the names above leave out (the ports, to write an adapter of
 /// your own: [`crates::domain`]; WeChat's protocol, also without a transport:
@@ -22,7 +22,7 @@ pub use wxlogin_wechat::{HttpWeChatClient, PushSettings, WeChatConfig};
 pub mod crates {
     pub use wxlogin_core as core;
     pub use wxlogin_domain as domain;
-    pub use wxlogin_store as store;
     pub use wxlogin_token as token;
-    pub use wxlogin_wechat as wechat;
+    pub use wxlogin_user_store as store;
+    pub use wxlogin_wechat_client as wechat;
 }

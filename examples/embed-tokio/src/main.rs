@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use wxlogin_example_embed_tokio::{Setup, build_service, log_in_from_tasks};
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig};
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> anyhow::Result<()> {

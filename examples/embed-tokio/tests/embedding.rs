@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wxlogin::CoreError;
 use wxlogin_example_embed_tokio::{Setup, build_service, log_in_from_tasks};
 use wxlogin_fake_wechat::{BackgroundFake, DEV_APPID, DEV_SECRET, FakeWeChat, FakeWeChatConfig};
-use wxlogin_store::testing::TestDatabase;
+use wxlogin_user_store::testing::TestDatabase;
 
 fn fake() -> (FakeWeChat, BackgroundFake) {
     let fake = FakeWeChat::new(FakeWeChatConfig::default());

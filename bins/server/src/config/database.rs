@@ -1,7 +1,7 @@
 //! The database: `DATABASE_URL` (SQLite by default; SQLite only in dev mode) and
 //! `DATABASE_LISTEN_URL`, the change feed's own connection to PostgreSQL.
 
-use wxlogin_store::DatabaseUrl;
+use wxlogin_user_store::DatabaseUrl;
 
 use super::vars::Vars;
 

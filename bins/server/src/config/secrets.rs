@@ -1,8 +1,8 @@
 //! The secrets: `TOKEN_SECRET`, which signs tokens, and `SESSION_KEY_SECRET` (with
 //! `SESSION_KEY_SECRET_PREVIOUS` during a rotation), which seals secrets at rest.
 
-use wxlogin_store::{MIN_SECRET_LEN, SealingSecret};
 use wxlogin_token::MIN_KEY_LEN;
+use wxlogin_user_store::{MIN_SECRET_LEN, SealingSecret};
 
 use super::vars::Vars;
 

@@ -4,7 +4,7 @@
 use wxlogin_domain::AppSecret;
 #[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{DEV_APPIDS, DEV_SECRET};
-use wxlogin_wechat::{DEFAULT_API_BASE, WeChatConfig};
+use wxlogin_wechat_client::{DEFAULT_API_BASE, WeChatConfig};
 
 use super::vars::Vars;
 use crate::apps::{AppSettings, is_plausible_appid, parse_apps_file, push_settings};
@@ -32,8 +32,8 @@ pub(super) const PRODUCTION_ONLY: [&str; 9] = [
 
 /// The push settings of the fake apps in dev mode: the fake signs its pushes with the same.
 #[cfg(feature = "dev")]
-fn dev_push_settings() -> Option<wxlogin_wechat::PushSettings> {
-    wxlogin_wechat::PushSettings::new(
+fn dev_push_settings() -> Option<wxlogin_wechat_client::PushSettings> {
+    wxlogin_wechat_client::PushSettings::new(
         wxlogin_fake_wechat::DEV_PUSH_TOKEN,
         Some(wxlogin_fake_wechat::DEV_PUSH_AES_KEY),
     )
@@ -41,7 +41,7 @@ fn dev_push_settings() -> Option<wxlogin_wechat::PushSettings> {
 }
 
 #[cfg(not(feature = "dev"))]
-fn dev_push_settings() -> Option<wxlogin_wechat::PushSettings> {
+fn dev_push_settings() -> Option<wxlogin_wechat_client::PushSettings> {
     None
 }
 
