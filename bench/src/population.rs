@@ -4,7 +4,7 @@ use anyhow::Context;
 use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
 use wxlogin_fake_wechat::DEV_APPID;
 use wxlogin_user_store::testing::test_sealer;
-use wxlogin_user_store::{DieselUserStore, PoolOptions};
+use wxlogin_user_store::{DieselStore, PoolOptions};
 
 /// Applies the migrations and inserts `users` users (`bench-<n>`), each with one identity in the
 /// dev app and one live session.
@@ -12,7 +12,7 @@ pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .context("a runtime for the store")?
-        .block_on(DieselUserStore::open(
+        .block_on(DieselStore::open(
             url,
             &PoolOptions::default(),
             test_sealer(),
@@ -70,8 +70,8 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        let store = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer())
-            .expect("store");
+        let store =
+            DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer()).expect("store");
         let user = runtime
             .block_on(store.find_user("bench-7"))
             .expect("query")

@@ -168,8 +168,8 @@ async fn user_data_and_phone_numbers_use_the_sessions_own_app(db: &TestDatabase)
 /// started on them: every user, session and token still works.
 async fn the_upgrade_keeps_every_user_session_and_token_working(db: &TestDatabase) {
     use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
-    use wxlogin_user_store::{DieselUserStore, PoolOptions};
-    let old = DieselUserStore::connect(
+    use wxlogin_user_store::{DieselStore, PoolOptions};
+    let old = DieselStore::connect(
         db.url(),
         &PoolOptions::default(),
         wxlogin_user_store::testing::test_sealer(),
@@ -186,7 +186,7 @@ async fn the_upgrade_keeps_every_user_session_and_token_working(db: &TestDatabas
          VALUES ('s-before', 'u-before', '', 100, 4000000000, NULL);",
     );
     drop(old);
-    let issued_before = wxlogin_token::JwtIssuer::new(
+    let issued_before = wxlogin_token::JwtCodec::new(
         TOKEN_SECRET.as_bytes(),
         wxlogin_token::TokenConfig::default(),
         SystemClock,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
 use wxlogin_e2e::{Spawn, TOKEN_SECRET, TestApp, assert_error, eventually};
-use wxlogin_token::{JwtIssuer, TokenConfig};
+use wxlogin_token::{JwtCodec, TokenConfig};
 use wxlogin_user_store::testing::TestDatabase;
 
 async fn a_new_user_is_created_and_a_returning_user_found(db: &TestDatabase) {
@@ -131,7 +131,7 @@ async fn every_kind_of_bad_token_gets_its_401(db: &TestDatabase) {
     assert_error(&app.me(&parts.join(".")).await, 401, "token_invalid");
 
     let claims = app.request("GET", "/api/me", Some(&token), None).await.json;
-    let other_key = JwtIssuer::new(
+    let other_key = JwtCodec::new(
         b"some other key that is long enough!!",
         TokenConfig::default(),
         SystemClock,
@@ -147,7 +147,7 @@ async fn every_kind_of_bad_token_gets_its_401(db: &TestDatabase) {
     assert_error(&app.me(&forged).await, 401, "token_invalid");
 
     let ours =
-        JwtIssuer::new(TOKEN_SECRET.as_bytes(), TokenConfig::default(), SystemClock).expect("key");
+        JwtCodec::new(TOKEN_SECRET.as_bytes(), TokenConfig::default(), SystemClock).expect("key");
     let unknown_session = ours
         .issue(&SessionToken {
             user_id: "u".into(),

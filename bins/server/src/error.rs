@@ -53,9 +53,11 @@ pub enum ApiErrorKind {
     /// 429: too many attempts, or WeChat's own limit.
     RateLimited,
     /// 502: WeChat answered something that is neither success nor a known error.
-    WechatError,
+    #[serde(rename = "wechat_error")]
+    WeChatError,
     /// 503: WeChat is busy, unreachable, timed out, or out of quota.
-    WechatUnavailable,
+    #[serde(rename = "wechat_unavailable")]
+    WeChatUnavailable,
     /// 503: the database cannot be reached.
     Unavailable,
     /// 500: a bug; the log has the cause.
@@ -81,8 +83,8 @@ impl ApiErrorKind {
         Self::MethodNotAllowed,
         Self::PayloadTooLarge,
         Self::RateLimited,
-        Self::WechatError,
-        Self::WechatUnavailable,
+        Self::WeChatError,
+        Self::WeChatUnavailable,
         Self::Unavailable,
         Self::Internal,
     ];
@@ -104,8 +106,8 @@ impl ApiErrorKind {
             Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
             Self::RateLimited => S::TOO_MANY_REQUESTS,
-            Self::WechatError => S::BAD_GATEWAY,
-            Self::WechatUnavailable | Self::Unavailable => S::SERVICE_UNAVAILABLE,
+            Self::WeChatError => S::BAD_GATEWAY,
+            Self::WeChatUnavailable | Self::Unavailable => S::SERVICE_UNAVAILABLE,
             Self::Internal => S::INTERNAL_SERVER_ERROR,
         }
     }
@@ -136,8 +138,8 @@ impl ApiErrorKind {
             Self::MethodNotAllowed => "this route does not take that method",
             Self::PayloadTooLarge => "the body is over the limit",
             Self::RateLimited => "too many login attempts; try again in a minute",
-            Self::WechatError => "WeChat answered unexpectedly",
-            Self::WechatUnavailable => "WeChat is busy or unreachable; try again",
+            Self::WeChatError => "WeChat answered unexpectedly",
+            Self::WeChatUnavailable => "WeChat is busy or unreachable; try again",
             Self::Unavailable => "the service is temporarily unavailable",
             Self::Internal => "internal server error",
         }
@@ -167,8 +169,8 @@ impl ApiErrorKind {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited => "rate_limited",
-            Self::WechatError => "wechat_error",
-            Self::WechatUnavailable => "wechat_unavailable",
+            Self::WeChatError => "wechat_error",
+            Self::WeChatUnavailable => "wechat_unavailable",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -259,12 +261,12 @@ impl From<CoreError> for ApiError {
             K::InvalidCode => ApiErrorKind::InvalidCode.error(),
             K::RateLimited => ApiErrorKind::RateLimited.error(),
             K::RiskyUser => ApiErrorKind::RiskyUser.error(),
-            K::WeChatUnavailable => ApiErrorKind::WechatUnavailable.error(),
+            K::WeChatUnavailable => ApiErrorKind::WeChatUnavailable.error(),
             K::WeChatQuotaExhausted => Self::new(
-                ApiErrorKind::WechatUnavailable,
+                ApiErrorKind::WeChatUnavailable,
                 "WeChat's daily quota for this call is used up; try again tomorrow",
             ),
-            K::WeChatFailed => ApiErrorKind::WechatError.error(),
+            K::WeChatFailed => ApiErrorKind::WeChatError.error(),
             K::TokenInvalid => ApiErrorKind::TokenInvalid.error(),
             K::TokenExpired => ApiErrorKind::TokenExpired.error(),
             K::SessionRevoked => ApiErrorKind::SessionRevoked.error(),

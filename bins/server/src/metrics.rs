@@ -18,7 +18,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use wxlogin_core::LoginService;
-use wxlogin_user_store::DieselUserStore;
+use wxlogin_user_store::DieselStore;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoginLabels {
@@ -112,7 +112,7 @@ impl Metrics {
     /// Reports, from now on, what is read at each scrape: the service's session cache and
     /// access-token fetches, and the store's pool. (The service is built with clients that
     /// count into these metrics, so it comes after them.)
-    pub fn observe(&self, service: Arc<LoginService>, store: Arc<DieselUserStore>) {
+    pub fn observe(&self, service: Arc<LoginService>, store: Arc<DieselStore>) {
         let _ = self.observed.service.set(service);
         let _ = self.observed.store.set(store);
     }
@@ -198,7 +198,7 @@ pub async fn serve(metrics: actix_web::web::Data<Metrics>) -> HttpResponse {
 #[derive(Default)]
 struct Observed {
     service: OnceLock<Arc<LoginService>>,
-    store: OnceLock<Arc<DieselUserStore>>,
+    store: OnceLock<Arc<DieselStore>>,
 }
 
 impl std::fmt::Debug for Observed {

@@ -11,8 +11,8 @@ use wxlogin_core::{LoginService, LoginSettings};
 use wxlogin_domain::SystemClock;
 #[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_token::{JwtIssuer, TokenConfig};
-use wxlogin_user_store::{DieselUserStore, PoolOptions, SessionKeySealer};
+use wxlogin_token::{JwtCodec, TokenConfig};
+use wxlogin_user_store::{DieselStore, PoolOptions, SecretSealer};
 use wxlogin_wechat_client::HttpWeChatClient;
 
 use crate::config::Config;
@@ -63,8 +63,7 @@ impl Application {
             None
         };
 
-        let mut sealer =
-            SessionKeySealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;
+        let mut sealer = SecretSealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;
         if let Some(previous) = &config.previous_sealing_secret {
             sealer = sealer
                 .with_previous(previous)
@@ -76,7 +75,7 @@ impl Application {
             listen_url: config.database_listen_url.clone(),
             ..PoolOptions::default()
         };
-        let (store, applied) = DieselUserStore::open(&config.database_url, &pool, sealer)
+        let (store, applied) = DieselStore::open(&config.database_url, &pool, sealer)
             .await
             .context("DATABASE_URL")?;
         let store = Arc::new(store);
@@ -86,7 +85,7 @@ impl Application {
         log::info!("database: {}", store.url());
         claim_legacy_rows(&store, &config).await?;
 
-        let tokens = JwtIssuer::new(
+        let tokens = JwtCodec::new(
             config.token_secret.expose(),
             TokenConfig::default(),
             SystemClock,
@@ -259,7 +258,7 @@ impl Application {
 /// Users and sessions from before several mini programs were served belong to the one app that
 /// was: with one app configured they are given to it; with several, which one is not known, so
 /// the server refuses to start rather than guess.
-async fn claim_legacy_rows(store: &DieselUserStore, config: &Config) -> anyhow::Result<()> {
+async fn claim_legacy_rows(store: &DieselStore, config: &Config) -> anyhow::Result<()> {
     let unclaimed = store
         .unclaimed_legacy_rows()
         .await

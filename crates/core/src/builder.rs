@@ -39,7 +39,7 @@ pub enum BuildError {
 /// Wires a [`LoginService`]: the same for the server and for embedders.
 ///
 /// Give the WeChat client and the token codec, then either one store that implements every
-/// store port ([`LoginServiceBuilder::store`], what `wxlogin_user_store::DieselUserStore` does) or
+/// store port ([`LoginServiceBuilder::store`], what `wxlogin_user_store::DieselStore` does) or
 /// each port on its own. With a change feed and a session cache, the service subscribes to the
 /// feed, so another instance's logout reaches this one's cache as soon as it is announced.
 #[derive(Default)]

@@ -11,9 +11,9 @@ use wxlogin_domain::{
     AccessToken, AccessTokenStore, ManualClock, MockWeChatApi, OpenId, PhoneInfo, SessionKey,
     StableToken, UserStore, WeChatError, WeChatSession,
 };
-use wxlogin_token::{JwtIssuer, TokenConfig};
+use wxlogin_token::{JwtCodec, TokenConfig};
 use wxlogin_user_store::testing::{TestDatabase, test_sealer};
-use wxlogin_user_store::{DieselUserStore, PoolOptions};
+use wxlogin_user_store::{DieselStore, PoolOptions};
 
 const NOW: i64 = 1_800_000_000;
 /// V1 of the WeChat facts: WeChat's decrypt demo.
@@ -32,7 +32,7 @@ type Service = Arc<LoginService>;
 
 struct World {
     db: TestDatabase,
-    store: Arc<DieselUserStore>,
+    store: Arc<DieselStore>,
     clock: Arc<ManualClock>,
 }
 
@@ -48,11 +48,11 @@ impl World {
 
     /// A service (an instance, with its own caches) over `store`.
     fn service_over(
-        store: &Arc<DieselUserStore>,
+        store: &Arc<DieselStore>,
         clock: &Arc<ManualClock>,
         wechat: MockWeChatApi,
     ) -> Service {
-        let tokens = JwtIssuer::new(
+        let tokens = JwtCodec::new(
             b"a test key of at least thirty-two bytes",
             TokenConfig::default(),
             Arc::clone(clock),
@@ -72,8 +72,8 @@ impl World {
     }
 }
 
-async fn connect(db: &TestDatabase) -> DieselUserStore {
-    let store = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer())
+async fn connect(db: &TestDatabase) -> DieselStore {
+    let store = DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer())
         .expect("database reachable");
     store.run_migrations().await.expect("migrations");
     store
@@ -460,7 +460,7 @@ async fn an_exhausted_quota_is_never_retried(w: World) {
 async fn two_instances_on_one_database_make_one_fetch(w: World) {
     // A second instance: its own connection pool, its own in-process cache.
     let other_store = Arc::new(
-        DieselUserStore::connect(w.db.url(), &PoolOptions::default(), test_sealer())
+        DieselStore::connect(w.db.url(), &PoolOptions::default(), test_sealer())
             .expect("second pool"),
     );
     let fetches = Arc::new(AtomicUsize::new(0));

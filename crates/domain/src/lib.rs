@@ -23,7 +23,7 @@ pub use store::{MockAccessTokenStore, MockSessionStore, MockUserStore};
 pub use token::MockTokenCodec;
 pub use token::{SessionToken, TokenCodec, TokenError};
 pub use user::{
-    CodeLogin, Deletion, MergedAccount, NewLogin, NewSession, OpenedLogin, ProfileUpdate, Session,
+    CodeLogin, Deletion, MergedAccount, NewLogin, OpenedLogin, ProfileUpdate, Session,
     StoredAccessToken, User,
 };
 #[cfg(feature = "mock")]

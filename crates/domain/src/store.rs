@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    AccessToken, Cause, CodeLogin, Deletion, NewLogin, NewSession, OpenId, OpenedLogin,
-    ProfileUpdate, Session, SessionKey, StoredAccessToken, UnionId, User,
+    AccessToken, Cause, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin, ProfileUpdate, Session,
+    SessionKey, StoredAccessToken, User,
 };
 
 /// Why a store could not answer.
@@ -36,21 +36,6 @@ pub enum StoreError {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// The account of the identity (`appid`, `openid`), created if there is none; `true` when
-    /// this call created it. With a `unionid`, identities of one person are one account: a new
-    /// identity joins the account holding the unionid, and an account that had none and turns
-    /// out to share it with another is merged into the older one. Race-safe, across instances:
-    /// concurrent calls for one person create one account.
-    // The named lifetime is for mockall, which cannot mock `Option<&UnionId>` elided.
-    #[allow(clippy::needless_lifetimes)]
-    async fn find_or_create_user<'a>(
-        &self,
-        appid: &str,
-        openid: &OpenId,
-        unionid: Option<&'a UnionId>,
-        now: i64,
-    ) -> Result<(User, bool), StoreError>;
-
     /// The openid of the user's identity in `appid`, if it has one.
     async fn openid(&self, user_id: &str, appid: &str) -> Result<Option<OpenId>, StoreError>;
 
@@ -106,12 +91,13 @@ pub trait UserStore: Send + Sync {
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// A whole login in one step: the account found, created, linked or merged as
-    /// [`UserStore::find_or_create_user`] says, and a session opened for it in the login's app.
+    /// A whole login in one step, and a session opened for it in the login's app: the
+    /// account of the identity (`appid`, `openid`), created if there is none. With a
+    /// `unionid`, identities of one person are one account: a new identity joins the account
+    /// holding the unionid, and an account that had none and turns out to share it with
+    /// another is merged into the older one. Race-safe, across instances: concurrent logins of
+    /// one person create one account. The session_key is sealed before it is stored.
     async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError>;
-
-    /// Opens a session; its session_key is sealed before it is stored.
-    async fn create_session(&self, session: &NewSession) -> Result<Session, StoreError>;
 
     /// The session with this id, expired and revoked ones included.
     async fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError>;

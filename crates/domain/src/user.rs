@@ -56,21 +56,6 @@ impl ProfileUpdate {
     }
 }
 
-/// A login session to open.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSession {
-    /// The user it belongs to.
-    pub user_id: String,
-    /// The mini program logged in through.
-    pub appid: String,
-    /// The WeChat session_key of this login.
-    pub session_key: SessionKey,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Unix seconds; the session's tokens expire with it.
-    pub expires_at: i64,
-}
-
 /// A login to record: the WeChat user it is for, and the session it opens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLogin {

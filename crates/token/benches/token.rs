@@ -5,10 +5,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use wxlogin_domain::{SessionToken, SystemClock, TokenCodec};
-use wxlogin_token::{JwtIssuer, TokenConfig};
+use wxlogin_token::{JwtCodec, TokenConfig};
 
 fn tokens(c: &mut Criterion) {
-    let issuer = JwtIssuer::new(
+    let issuer = JwtCodec::new(
         b"a bench key of at least thirty-two bytes",
         TokenConfig::default(),
         SystemClock,

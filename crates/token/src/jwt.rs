@@ -44,22 +44,22 @@ struct SessionClaim {
 }
 
 /// HS256 [`TokenCodec`] built on `jwt-simple`.
-pub struct JwtIssuer<C> {
+pub struct JwtCodec<C> {
     key: HS256Key,
     config: TokenConfig,
     clock: C,
 }
 
-impl<C> std::fmt::Debug for JwtIssuer<C> {
+impl<C> std::fmt::Debug for JwtCodec<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtIssuer")
+        f.debug_struct("JwtCodec")
             .field("key", &"<redacted>")
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
-impl<C: Clock> JwtIssuer<C> {
+impl<C: Clock> JwtCodec<C> {
     /// An issuer signing with `key`, which must be at least [`MIN_KEY_LEN`] bytes:
     /// `jwt-simple` would accept any length, and a short HMAC key can be brute-forced offline
     /// from a single token.
@@ -100,7 +100,7 @@ fn unix(secs: i64) -> UnixTimeStamp {
     Duration::from_secs(u64::try_from(secs).unwrap_or(0))
 }
 
-impl<C: Clock> TokenCodec for JwtIssuer<C> {
+impl<C: Clock> TokenCodec for JwtCodec<C> {
     fn issue(&self, token: &SessionToken) -> Result<String, TokenError> {
         let now = self.clock.now();
         let mut claims: JWTClaims<SessionClaim> = Claims::with_custom_claims(

@@ -5,15 +5,15 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use wxlogin_domain::{Clock, ManualClock, SessionToken, TokenCodec, TokenError};
-use wxlogin_token::{JwtIssuer, TokenConfig};
+use wxlogin_token::{JwtCodec, TokenConfig};
 
 const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 const NOW: i64 = 1_800_000_000;
 
-fn issuer() -> (JwtIssuer<Arc<ManualClock>>, Arc<ManualClock>) {
+fn issuer() -> (JwtCodec<Arc<ManualClock>>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(NOW));
     let issuer =
-        JwtIssuer::new(KEY, TokenConfig::default(), clock.clone()).expect("key is long enough");
+        JwtCodec::new(KEY, TokenConfig::default(), clock.clone()).expect("key is long enough");
     (issuer, clock)
 }
 
@@ -86,7 +86,7 @@ fn there_is_no_clock_tolerance_after_expiry() {
 #[test]
 fn a_token_from_an_instance_whose_clock_is_ahead_is_accepted_within_the_skew() {
     let ahead = Arc::new(ManualClock::new(NOW + 2));
-    let there = JwtIssuer::new(KEY, TokenConfig::default(), Arc::clone(&ahead)).expect("key");
+    let there = JwtCodec::new(KEY, TokenConfig::default(), Arc::clone(&ahead)).expect("key");
     let (here, _clock) = issuer();
     let token = there.issue(&session(60)).expect("issue");
     assert!(here.verify(&token).is_ok(), "iat and nbf 2 s in the future");
@@ -100,7 +100,7 @@ fn a_token_from_an_instance_whose_clock_is_ahead_is_accepted_within_the_skew() {
 
 #[test]
 fn a_key_shorter_than_32_bytes_is_refused() {
-    let err = JwtIssuer::new(&KEY[..31], TokenConfig::default(), ManualClock::new(NOW))
+    let err = JwtCodec::new(&KEY[..31], TokenConfig::default(), ManualClock::new(NOW))
         .expect_err("short key");
     assert_eq!(
         err,
@@ -109,7 +109,7 @@ fn a_key_shorter_than_32_bytes_is_refused() {
             required: 32
         }
     );
-    assert!(JwtIssuer::new(KEY, TokenConfig::default(), ManualClock::new(NOW)).is_ok());
+    assert!(JwtCodec::new(KEY, TokenConfig::default(), ManualClock::new(NOW)).is_ok());
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn a_tampered_signature_is_invalid() {
 #[test]
 fn a_token_signed_with_another_key_is_invalid() {
     let (issuer, _) = issuer();
-    let other = JwtIssuer::new(
+    let other = JwtCodec::new(
         b"another key, also long enough for HS256",
         TokenConfig::default(),
         ManualClock::new(NOW),
@@ -215,7 +215,7 @@ fn a_token_for_another_issuer_or_audience_is_invalid() {
             ..TokenConfig::default()
         },
     ] {
-        let foreign = JwtIssuer::new(KEY, config, ManualClock::new(NOW)).expect("key");
+        let foreign = JwtCodec::new(KEY, config, ManualClock::new(NOW)).expect("key");
         let token = foreign.issue(&session(600)).expect("issue");
         assert!(matches!(issuer.verify(&token), Err(TokenError::Invalid(_))));
     }

@@ -338,6 +338,7 @@ fn merge(
 }
 
 impl Database {
+    #[cfg(feature = "test-support")]
     pub(crate) fn find_or_create_user(
         &self,
         appid: &str,

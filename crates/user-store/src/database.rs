@@ -8,7 +8,7 @@ use wxlogin_domain::{Cause, NewLogin, OpenedLogin, StoreError};
 use crate::changes::LocalFeed;
 use crate::connection::{AnyConnection, AnyConnectionManager, FailureEpoch};
 use crate::error::DbResult;
-use crate::{DatabaseUrl, SessionKeySealer};
+use crate::{DatabaseUrl, SecretSealer};
 
 pub(crate) type Pool = r2d2::Pool<AnyConnectionManager>;
 /// A connection checked out of the pool, seen as the connection itself.
@@ -31,7 +31,7 @@ impl std::ops::DerefMut for PooledConnection {
 pub(crate) struct Database {
     pub(crate) pool: Pool,
     pub(crate) url: DatabaseUrl,
-    pub(crate) sealer: SessionKeySealer,
+    pub(crate) sealer: SecretSealer,
     /// SQLite has one writer at a time. Writers of this process queue here, on a mutex, rather
     /// than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
     pub(crate) sqlite_writer: std::sync::Mutex<()>,

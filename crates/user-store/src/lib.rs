@@ -23,5 +23,13 @@ pub mod testing;
 mod users;
 
 pub use connection::{CHECK_IDLE_AFTER, DEFAULT_POOL_SIZE, DatabaseUrl, PoolOptions};
-pub use sealing::{MIN_SECRET_LEN, SealError, SealingSecret, SessionKeySealer};
-pub use store::{DieselUserStore, PoolState};
+pub use sealing::{MIN_SECRET_LEN, SealError, SealingSecret, SecretSealer};
+pub use store::{DieselStore, PoolState};
+
+/// The old name of [`DieselStore`], which implements every store port, not only `UserStore`.
+#[deprecated(note = "renamed to DieselStore: it implements every store port")]
+pub type DieselUserStore = DieselStore;
+
+/// The old name of [`SecretSealer`], which seals access tokens as well as session keys.
+#[deprecated(note = "renamed to SecretSealer: it seals access tokens as well as session keys")]
+pub type SessionKeySealer = SecretSealer;

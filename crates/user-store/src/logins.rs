@@ -3,8 +3,9 @@
 //! (`accounts.rs`) and its session inserted (`sessions.rs`). Group commit (`group_commit.rs`)
 //! runs these for each login of a batch.
 
+use crate::sessions::NewSession;
 use diesel::prelude::*;
-use wxlogin_domain::{NewLogin, NewSession, OpenId, OpenedLogin, Session, UnionId, User};
+use wxlogin_domain::{NewLogin, OpenId, OpenedLogin, Session, UnionId, User};
 
 use crate::accounts::{
     Resolved, add_identity, fresh_account, locked, lost_race, person_key, resolve,

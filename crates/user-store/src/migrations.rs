@@ -4,7 +4,7 @@ use diesel::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use wxlogin_domain::{Cause, StoreError};
 
-use crate::DieselUserStore;
+use crate::DieselStore;
 use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::DbResult;
@@ -16,7 +16,7 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrati
 /// (an arbitrary constant: "wxlogin" in ASCII).
 const MIGRATION_LOCK_ID: i64 = 0x77_78_6c_6f_67_69_6e;
 
-impl DieselUserStore {
+impl DieselStore {
     /// Applies the migrations not yet applied and returns their names. On PostgreSQL, under an
     /// advisory lock, so instances starting together take turns.
     pub async fn run_migrations(&self) -> Result<Vec<String>, StoreError> {
@@ -33,7 +33,7 @@ impl DieselUserStore {
     }
 
     /// How many identities made before identities existed still wait for their app
-    /// ([`DieselUserStore::claim_legacy_rows`]).
+    /// ([`DieselStore::claim_legacy_rows`]).
     pub async fn unclaimed_legacy_rows(&self) -> Result<i64, StoreError> {
         self.run(|db| crate::legacy::unclaimed_legacy_rows(&mut *db.conn()?))
             .await
@@ -41,7 +41,7 @@ impl DieselUserStore {
 }
 
 #[cfg(feature = "test-support")]
-impl DieselUserStore {
+impl DieselStore {
     /// Applies the pending migrations whose version sorts before `version`, and no later one:
     /// for tests of an upgrade from an older schema, with rows written in it.
     pub async fn run_migrations_before(&self, version: &str) -> Result<Vec<String>, StoreError> {

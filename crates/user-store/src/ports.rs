@@ -1,31 +1,19 @@
-//! The async ports, each call handed to [`DieselUserStore::run`]: a permit, a blocking thread,
+//! The async ports, each call handed to [`DieselStore::run`]: a permit, a blocking thread,
 //! the synchronous diesel code of the module that owns the job.
 
 use async_trait::async_trait;
 use wxlogin_domain::{
-    AccessToken, AccessTokenStore, CodeLogin, Deletion, NewLogin, NewSession, OpenId, OpenedLogin,
-    ProfileUpdate, Session, SessionKey, SessionStore, StoreError, StoredAccessToken, UnionId, User,
+    AccessToken, AccessTokenStore, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin,
+    ProfileUpdate, Session, SessionKey, SessionStore, StoreError, StoredAccessToken, User,
     UserStore,
 };
 
 use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, Subscription};
 
-use crate::{DatabaseUrl, DieselUserStore};
+use crate::{DatabaseUrl, DieselStore};
 
 #[async_trait]
-impl UserStore for DieselUserStore {
-    async fn find_or_create_user<'a>(
-        &self,
-        appid: &str,
-        openid: &OpenId,
-        unionid: Option<&'a UnionId>,
-        now: i64,
-    ) -> Result<(User, bool), StoreError> {
-        let (appid, openid, unionid) = (appid.to_owned(), openid.clone(), unionid.cloned());
-        self.run(move |db| db.find_or_create_user(&appid, &openid, unionid.as_ref(), now))
-            .await
-    }
-
+impl UserStore for DieselStore {
     async fn openid(&self, user_id: &str, appid: &str) -> Result<Option<OpenId>, StoreError> {
         let (user_id, appid) = (user_id.to_owned(), appid.to_owned());
         self.run(move |db| db.openid(&user_id, &appid)).await
@@ -85,14 +73,9 @@ impl UserStore for DieselUserStore {
 }
 
 #[async_trait]
-impl SessionStore for DieselUserStore {
+impl SessionStore for DieselStore {
     async fn open_login(&self, login: &NewLogin) -> Result<OpenedLogin, StoreError> {
-        DieselUserStore::open_login(self, login).await
-    }
-
-    async fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {
-        let session = session.clone();
-        self.run(move |db| db.create_session(&session)).await
+        DieselStore::open_login(self, login).await
     }
 
     async fn find_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
@@ -160,7 +143,7 @@ impl SessionStore for DieselUserStore {
 }
 
 #[async_trait]
-impl AccessTokenStore for DieselUserStore {
+impl AccessTokenStore for DieselStore {
     async fn load_access_token(
         &self,
         appid: &str,
@@ -216,7 +199,7 @@ impl AccessTokenStore for DieselUserStore {
     }
 }
 
-impl ChangeFeed for DieselUserStore {
+impl ChangeFeed for DieselStore {
     /// On PostgreSQL, a thread that `LISTEN`s and hands every announcement to `handler`; it
     /// stops within one poll of the subscription being dropped. On SQLite, this process's own
     /// changes, as its store calls finish, and [`StoreChange::Heard`](wxlogin_domain::StoreChange::Heard) every 250 ms.

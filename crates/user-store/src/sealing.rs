@@ -86,14 +86,14 @@ impl SealingKey {
 /// servers with the new secret as current and the old one as previous; values sealed under the
 /// old key stay readable, and new ones use the new key. Once every value sealed under the old key
 /// has expired (the session lifetime), drop the previous secret.
-pub struct SessionKeySealer {
+pub struct SecretSealer {
     current: SealingKey,
     previous: Vec<SealingKey>,
 }
 
-impl std::fmt::Debug for SessionKeySealer {
+impl std::fmt::Debug for SecretSealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionKeySealer")
+        f.debug_struct("SecretSealer")
             .field("current", &self.current.id)
             .field(
                 "previous",
@@ -103,7 +103,7 @@ impl std::fmt::Debug for SessionKeySealer {
     }
 }
 
-impl SessionKeySealer {
+impl SecretSealer {
     /// A sealer whose key derives from `secret`.
     pub fn new(secret: &SealingSecret) -> Result<Self, SealError> {
         Ok(Self {
@@ -200,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_sealed_value_opens_for_its_record_only() {
-        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
+        let sealer = SecretSealer::new(&secret()).expect("sealer");
         let sealed = sealer
             .seal("tiihtNczf5v6AKRyjwEUhQ==", "user-1")
             .expect("seal");
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn each_seal_uses_a_fresh_nonce() {
-        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
+        let sealer = SecretSealer::new(&secret()).expect("sealer");
         assert_ne!(
             sealer.seal("k", "r").expect("seal"),
             sealer.seal("k", "r").expect("seal")
@@ -224,16 +224,16 @@ mod tests {
 
     #[test]
     fn a_rotation_keeps_old_values_readable_and_seals_under_the_new_key() {
-        let old = SessionKeySealer::new(&other()).expect("old");
+        let old = SecretSealer::new(&other()).expect("old");
         let sealed_before = old.seal("key", "r").expect("seal");
-        let rotated = SessionKeySealer::new(&secret())
+        let rotated = SecretSealer::new(&secret())
             .and_then(|s| s.with_previous(&other()))
             .expect("rotated");
         assert_eq!(rotated.open(&sealed_before, "r").as_deref(), Ok("key"));
         let sealed_after = rotated.seal("key", "r").expect("seal");
         assert_ne!(rotated.key_id(), old.key_id());
         assert!(sealed_after.contains(rotated.key_id()));
-        let without_old = SessionKeySealer::new(&secret()).expect("new only");
+        let without_old = SecretSealer::new(&secret()).expect("new only");
         assert_eq!(
             without_old.open(&sealed_before, "r"),
             Err(SealError::UnknownKey(old.key_id().to_owned()))
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn altered_or_foreign_values_are_refused_without_panicking() {
-        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
+        let sealer = SecretSealer::new(&secret()).expect("sealer");
         let sealed = sealer.seal("key", "r").expect("seal");
         let mut flipped = sealed.clone().into_bytes();
         let last = flipped.len() - 3;
@@ -274,7 +274,7 @@ mod tests {
 
     #[test]
     fn debug_shows_key_ids_only() {
-        let sealer = SessionKeySealer::new(&secret()).expect("sealer");
+        let sealer = SecretSealer::new(&secret()).expect("sealer");
         let shown = format!("{sealer:?}");
         assert!(shown.contains(sealer.key_id()));
         assert!(!shown.contains("0123456789abcdef"));

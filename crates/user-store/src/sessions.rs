@@ -1,7 +1,7 @@
 //! Sessions: sealed and inserted, found, ended, purged.
 
 use diesel::prelude::*;
-use wxlogin_domain::{CodeLogin, NewSession, Session, SessionKey, StoreChange, User};
+use wxlogin_domain::{CodeLogin, Session, SessionKey, StoreChange, User};
 
 use crate::SealError;
 use crate::changes::announce;
@@ -33,6 +33,21 @@ impl From<SessionRow> for Session {
             revoked_at: row.revoked_at,
         }
     }
+}
+
+/// A login session to open: what a login inserts, once its account is resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The user it belongs to.
+    pub user_id: String,
+    /// The mini program logged in through.
+    pub appid: String,
+    /// The WeChat session_key of this login.
+    pub session_key: SessionKey,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds; the session's tokens expire with it.
+    pub expires_at: i64,
 }
 
 // A `None` is bound as NULL (the column's default) rather than written as `DEFAULT`: the
@@ -120,6 +135,7 @@ impl Database {
         })
     }
 
+    #[cfg(feature = "test-support")]
     pub(crate) fn create_session(&self, session: &NewSession) -> DbResult<Session> {
         self.insert_session(&mut *self.writer()?, session, None)
     }

@@ -1,4 +1,4 @@
-//! The adapter itself, [`DieselUserStore`]: connecting (the pool, the login writers, SQLite's
+//! The adapter itself, [`DieselStore`]: connecting (the pool, the login writers, SQLite's
 //! lock), and the way every call reaches the database (a permit, then a blocking thread).
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use crate::connection::{AnyConnectionManager, FailureEpoch};
 use crate::database::{Database, LoginJob, WriterGone};
 use crate::error::{DbError, DbResult};
 use crate::group_commit::commit_logins;
-use crate::{DatabaseUrl, PoolOptions, SessionKeySealer};
+use crate::{DatabaseUrl, PoolOptions, SecretSealer};
 
 /// The store ports of `wxlogin-domain` ([`UserStore`](wxlogin_domain::UserStore),
 /// [`SessionStore`](wxlogin_domain::SessionStore),
@@ -22,15 +22,15 @@ use crate::{DatabaseUrl, PoolOptions, SessionKeySealer};
 /// tokio's blocking pool: async callers never block, and a burst queues as futures rather than
 /// as threads blocked on the pool. Calls need a tokio runtime.
 ///
-/// Secrets (session_keys, the access token) are sealed with its [`SessionKeySealer`] before they
+/// Secrets (session_keys, the access token) are sealed with its [`SecretSealer`] before they
 /// are written, so the database alone does not give them away.
 #[derive(Clone)]
-pub struct DieselUserStore {
+pub struct DieselStore {
     pub(crate) db: Arc<Database>,
     permits: Arc<tokio::sync::Semaphore>,
 }
 
-/// A snapshot of the connection pool, from [`DieselUserStore::pool_state`].
+/// A snapshot of the connection pool, from [`DieselStore::pool_state`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolState {
     /// The most connections the pool opens (`DB_POOL_SIZE`).
@@ -44,22 +44,22 @@ pub struct PoolState {
     pub in_use: u32,
 }
 
-impl std::fmt::Debug for DieselUserStore {
+impl std::fmt::Debug for DieselStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DieselUserStore")
+        f.debug_struct("DieselStore")
             .field("url", &self.db.url)
             .finish_non_exhaustive()
     }
 }
 
-impl DieselUserStore {
+impl DieselStore {
     /// Connects to `url` (`sqlite://<path>` or `postgres://...`) and fills the pool, so an
     /// unreachable database is reported here rather than on the first request. This blocks:
-    /// from async code, call it on a blocking thread (or use [`DieselUserStore::open`]).
+    /// from async code, call it on a blocking thread (or use [`DieselStore::open`]).
     pub fn connect(
         url: &str,
         options: &PoolOptions,
-        sealer: SessionKeySealer,
+        sealer: SecretSealer,
     ) -> Result<Self, StoreError> {
         let url = DatabaseUrl::parse(url)?;
         let listen_url = match (&url, &options.listen_url) {
@@ -145,12 +145,12 @@ impl DieselUserStore {
         })
     }
 
-    /// [`DieselUserStore::connect`] on a blocking thread, then the pending migrations applied:
+    /// [`DieselStore::connect`] on a blocking thread, then the pending migrations applied:
     /// a store ready to use, and the names of the migrations this call applied.
     pub async fn open(
         url: &str,
         options: &PoolOptions,
-        sealer: SessionKeySealer,
+        sealer: SecretSealer,
     ) -> Result<(Self, Vec<String>), StoreError> {
         let (url, options) = (url.to_owned(), options.clone());
         let store = tokio::task::spawn_blocking(move || Self::connect(&url, &options, sealer))

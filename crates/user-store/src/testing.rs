@@ -8,11 +8,39 @@
 use std::path::PathBuf;
 
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+use wxlogin_domain::{OpenId, Session, StoreError, UnionId, User};
+
+pub use crate::sessions::NewSession;
+
+/// Fixtures that reach past the login: an account without a session, a session without a
+/// login. The ports have no such calls (every account and session comes from a login); tests
+/// of the store's parts use these to set up a state in one step.
+impl crate::DieselStore {
+    /// The account of identity (`appid`, `openid`), created if there is none (`true`), with
+    /// the same lookup, locks and unionid merging a login uses.
+    pub async fn find_or_create_user(
+        &self,
+        appid: &str,
+        openid: &OpenId,
+        unionid: Option<&UnionId>,
+        now: i64,
+    ) -> Result<(User, bool), StoreError> {
+        let (appid, openid, unionid) = (appid.to_owned(), openid.clone(), unionid.cloned());
+        self.run(move |db| db.find_or_create_user(&appid, &openid, unionid.as_ref(), now))
+            .await
+    }
+
+    /// Opens a session for an existing account; its session_key is sealed before it is stored.
+    pub async fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {
+        let session = session.clone();
+        self.run(move |db| db.create_session(&session)).await
+    }
+}
 
 /// A sealer for tests, under a fixed secret that is not secret.
-pub fn test_sealer() -> crate::SessionKeySealer {
+pub fn test_sealer() -> crate::SecretSealer {
     crate::SealingSecret::new(*b"wxlogin test sealing secret, not a secret")
-        .and_then(|secret| crate::SessionKeySealer::new(&secret))
+        .and_then(|secret| crate::SecretSealer::new(&secret))
         .unwrap_or_else(|e| unreachable!("the test secret is long enough: {e}"))
 }
 

@@ -6,7 +6,7 @@
 
 use wxlogin_domain::{NewLogin, OpenId, ProfileUpdate, SessionKey, SessionStore, UserStore};
 use wxlogin_user_store::testing::{TestDatabase, execute_sql, test_sealer};
-use wxlogin_user_store::{DieselUserStore, PoolOptions};
+use wxlogin_user_store::{DieselStore, PoolOptions};
 
 const NOW: i64 = 1_800_000_000;
 const APP: &str = "wxapp-one";
@@ -71,7 +71,7 @@ async fn a_change_whose_announcement_fails_is_not_made_and_fails() {
     let Some(db) = TestDatabase::postgres() else {
         return;
     };
-    let (admin, _) = DieselUserStore::open(db.url(), &PoolOptions::default(), test_sealer())
+    let (admin, _) = DieselStore::open(db.url(), &PoolOptions::default(), test_sealer())
         .await
         .expect("database reachable");
     let openid = OpenId::new("openid-mute");
@@ -88,7 +88,7 @@ async fn a_change_whose_announcement_fails_is_not_made_and_fails() {
     let second = admin.open_login(&login(NOW + 1)).await.expect("login");
 
     let mute = Mute::new(&db);
-    let store = DieselUserStore::connect(&mute.url(), &PoolOptions::default(), test_sealer())
+    let store = DieselStore::connect(&mute.url(), &PoolOptions::default(), test_sealer())
         .expect("the role connects");
 
     // The role may write: a first login announces nothing, and goes in.

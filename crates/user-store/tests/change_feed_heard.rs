@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use wxlogin_domain::{ChangeFeed, SessionStore, StoreChange};
 use wxlogin_user_store::testing::{TestDatabase, test_sealer};
-use wxlogin_user_store::{DatabaseUrl, DieselUserStore, PoolOptions};
+use wxlogin_user_store::{DatabaseUrl, DieselStore, PoolOptions};
 
 /// A TCP proxy to PostgreSQL that drops every notification the server sends; stopped (and its
 /// threads ended) when dropped.
@@ -96,7 +96,7 @@ impl Drop for LossyPooler {
 }
 
 /// Counts what a subscription hears for `within`, while another connection ends a session.
-async fn heard_through(store: &DieselUserStore, within: Duration) -> (usize, bool) {
+async fn heard_through(store: &DieselStore, within: Duration) -> (usize, bool) {
     let heard = Arc::new(AtomicUsize::new(0));
     let ended = Arc::new(AtomicBool::new(false));
     let (h, e) = (Arc::clone(&heard), Arc::clone(&ended));
@@ -153,7 +153,7 @@ async fn a_feed_whose_notifications_are_lost_is_never_heard() {
     let pooler = LossyPooler::start(upstream);
     direct.set_port(Some(pooler.port)).expect("port");
     direct.query_pairs_mut().append_pair("sslmode", "disable");
-    let (store, _) = DieselUserStore::open(
+    let (store, _) = DieselStore::open(
         db.url(),
         &with_listen_url(direct.to_string()),
         test_sealer(),
@@ -172,7 +172,7 @@ async fn a_feed_on_a_direct_connection_is_heard() {
     let Some(db) = TestDatabase::postgres() else {
         return;
     };
-    let (store, _) = DieselUserStore::open(
+    let (store, _) = DieselStore::open(
         db.url(),
         &with_listen_url(db.url().to_owned()),
         test_sealer(),

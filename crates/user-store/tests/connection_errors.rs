@@ -2,7 +2,7 @@
 
 use wxlogin_domain::{StoreError, error_chain};
 use wxlogin_user_store::testing::test_sealer;
-use wxlogin_user_store::{DatabaseUrl, DieselUserStore, PoolOptions};
+use wxlogin_user_store::{DatabaseUrl, DieselStore, PoolOptions};
 
 fn quick() -> PoolOptions {
     PoolOptions {
@@ -14,7 +14,7 @@ fn quick() -> PoolOptions {
 
 #[test]
 fn an_unknown_scheme_is_refused_without_echoing_the_url() {
-    match DieselUserStore::connect("mysql://root:hunter2@db/x", &quick(), test_sealer()) {
+    match DieselStore::connect("mysql://root:hunter2@db/x", &quick(), test_sealer()) {
         Err(StoreError::InvalidUrl(msg)) => {
             assert!(msg.contains("mysql://"));
             assert!(!msg.contains("hunter2"), "{msg}");
@@ -61,7 +61,7 @@ fn an_unreachable_postgres_is_unavailable() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let result = DieselUserStore::connect(
+    let result = DieselStore::connect(
         &format!("postgres://u:hunter2@127.0.0.1:{port}/x"),
         &quick(),
         test_sealer(),
@@ -78,8 +78,7 @@ fn an_unreachable_postgres_is_unavailable() {
 
 #[test]
 fn a_sqlite_file_in_an_unwritable_place_is_unavailable() {
-    let result =
-        DieselUserStore::connect("sqlite:///proc/no/such/dir/x.db", &quick(), test_sealer());
+    let result = DieselStore::connect("sqlite:///proc/no/such/dir/x.db", &quick(), test_sealer());
     assert!(
         matches!(result, Err(StoreError::Unavailable(_))),
         "{result:?}"
@@ -91,7 +90,7 @@ fn a_sqlite_file_in_an_unwritable_place_is_unavailable() {
 fn a_new_sqlite_file_is_readable_by_its_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let db = wxlogin_user_store::testing::TestDatabase::sqlite();
-    let _store = DieselUserStore::connect(db.url(), &quick(), test_sealer()).expect("opens");
+    let _store = DieselStore::connect(db.url(), &quick(), test_sealer()).expect("opens");
     let path = db.url().trim_start_matches("sqlite://");
     let mode = std::fs::metadata(path)
         .expect("created")
@@ -141,8 +140,7 @@ fn a_postgres_url_with_its_password_as_a_parameter_stays_out_of_connection_error
         format!("postgres:///x?host=127.0.0.1&port={port}&password=hunter2"),
         format!("postgres://u:hun@ter2@127.0.0.1:{port}/x"),
     ] {
-        let error =
-            DieselUserStore::connect(&url, &quick(), test_sealer()).expect_err("unreachable");
+        let error = DieselStore::connect(&url, &quick(), test_sealer()).expect_err("unreachable");
         let shown = format!("{} {error:?}", error_chain(&error));
         assert!(
             !shown.contains("hunter2") && !shown.contains("ter2"),

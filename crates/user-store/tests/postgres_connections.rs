@@ -9,16 +9,16 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use wxlogin_domain::UserStore;
 use wxlogin_user_store::testing::{TestDatabase, test_sealer};
-use wxlogin_user_store::{DieselUserStore, PoolOptions};
+use wxlogin_user_store::{DieselStore, PoolOptions};
 
-async fn open(db: &TestDatabase, check_idle_after: Duration) -> DieselUserStore {
+async fn open(db: &TestDatabase, check_idle_after: Duration) -> DieselStore {
     let options = PoolOptions {
         max_size: 2,
         connection_timeout: Duration::from_secs(5),
         check_idle_after,
         listen_url: None,
     };
-    DieselUserStore::open(db.url(), &options, test_sealer())
+    DieselStore::open(db.url(), &options, test_sealer())
         .await
         .expect("the test database opens")
         .0

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use tokio::sync::Barrier;
 
 use wxlogin_domain::{
-    AccessToken, AccessTokenStore, ChangeFeed, MergedAccount, NewLogin, NewSession, OpenId,
-    OpenedLogin, ProfileUpdate, SessionKey, SessionStore, StoreChange, StoreError, UnionId,
-    UserStore,
+    AccessToken, AccessTokenStore, ChangeFeed, MergedAccount, NewLogin, OpenId, OpenedLogin,
+    ProfileUpdate, SessionKey, SessionStore, StoreChange, StoreError, UnionId, UserStore,
 };
-use wxlogin_user_store::testing::{TestDatabase, every_stored_value, test_sealer};
-use wxlogin_user_store::{DieselUserStore, PoolOptions, SealingSecret, SessionKeySealer};
+use wxlogin_user_store::testing::{NewSession, TestDatabase, every_stored_value, test_sealer};
+use wxlogin_user_store::{DieselStore, PoolOptions, SealingSecret, SecretSealer};
 
 const NOW: i64 = 1_800_000_000;
 /// The mini program most cases log in through.
@@ -18,13 +17,12 @@ const APP: &str = "wxapp-one";
 /// A second mini program of the same Open Platform account.
 const OTHER_APP: &str = "wxapp-two";
 
-async fn open(db: &TestDatabase) -> DieselUserStore {
+async fn open(db: &TestDatabase) -> DieselStore {
     open_with(db, PoolOptions::default()).await
 }
 
-async fn open_with(db: &TestDatabase, pool: PoolOptions) -> DieselUserStore {
-    let store =
-        DieselUserStore::connect(db.url(), &pool, test_sealer()).expect("database reachable");
+async fn open_with(db: &TestDatabase, pool: PoolOptions) -> DieselStore {
+    let store = DieselStore::connect(db.url(), &pool, test_sealer()).expect("database reachable");
     store.run_migrations().await.expect("migrations apply");
     store
 }
@@ -47,7 +45,7 @@ fn new_session(user_id: &str, key: &str, created_at: i64) -> NewSession {
     }
 }
 
-async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStore) {
+async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselStore) {
     let (created, was_created) = store
         .find_or_create_user(APP, &openid("a"), None, NOW)
         .await
@@ -79,14 +77,14 @@ async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselUserStor
     assert_eq!(found, created);
 }
 
-async fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselUserStore) {
+async fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("b"), None, NOW)
         .await
         .expect("create");
     assert_eq!(user.id.len(), 36);
     assert!(!user.id.contains("openid"));
-    assert!(uuid_like(&user.id), "{}", user.id);
+    assert!(hex_in_uuid_shape(&user.id), "{}", user.id);
     let (other, _) = store
         .find_or_create_user(APP, &openid("c"), None, NOW)
         .await
@@ -94,11 +92,11 @@ async fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &Dies
     assert_ne!(user.id, other.id);
 }
 
-fn uuid_like(id: &str) -> bool {
+fn hex_in_uuid_shape(id: &str) -> bool {
     id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && id.matches('-').count() == 4
 }
 
-async fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselUserStore) {
+async fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("d"), None, NOW)
         .await
@@ -122,7 +120,7 @@ async fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselU
     );
 }
 
-async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &DieselUserStore) {
+async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &DieselStore) {
     const RACERS: usize = 16;
     let barrier = Arc::new(Barrier::new(RACERS));
     let tasks: Vec<_> = (0..RACERS)
@@ -156,7 +154,7 @@ async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &
     );
 }
 
-async fn find_user_by_public_id(store: &DieselUserStore) {
+async fn find_user_by_public_id(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("e"), None, NOW)
         .await
@@ -165,7 +163,7 @@ async fn find_user_by_public_id(store: &DieselUserStore) {
     assert_eq!(store.find_user("no-such-user").await.expect("query"), None);
 }
 
-async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
+async fn profile_updates_are_partial_and_null_clears(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("f"), None, NOW)
         .await
@@ -216,7 +214,7 @@ async fn profile_updates_are_partial_and_null_clears(store: &DieselUserStore) {
     );
 }
 
-async fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserStore) {
+async fn sessions_are_created_found_and_hold_the_session_key(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("g"), None, NOW)
         .await
@@ -255,14 +253,14 @@ async fn sessions_are_created_found_and_hold_the_session_key(store: &DieselUserS
     assert_ne!(second.id, session.id, "session ids are unique");
 }
 
-async fn a_session_for_a_missing_user_is_refused(store: &DieselUserStore) {
+async fn a_session_for_a_missing_user_is_refused(store: &DieselStore) {
     let result = store
         .create_session(&new_session("no-such-user", "k", NOW))
         .await;
     assert!(matches!(result, Err(StoreError::Query(_))), "{result:?}");
 }
 
-async fn revoking_ends_a_session_once(store: &DieselUserStore) {
+async fn revoking_ends_a_session_once(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("h"), None, NOW)
         .await
@@ -300,7 +298,7 @@ async fn revoking_ends_a_session_once(store: &DieselUserStore) {
     );
 }
 
-async fn expiring_a_session_ends_its_lifetime_now(store: &DieselUserStore) {
+async fn expiring_a_session_ends_its_lifetime_now(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("i"), None, NOW)
         .await
@@ -410,7 +408,7 @@ async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
         .expect("release");
 }
 
-async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUserStore) {
+async fn the_latest_live_session_holds_the_current_session_key(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("j"), None, NOW)
         .await
@@ -466,7 +464,7 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselUse
     );
 }
 
-async fn purging_removes_only_ended_sessions(store: &DieselUserStore) {
+async fn purging_removes_only_ended_sessions(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("k"), None, NOW)
         .await
@@ -545,10 +543,10 @@ async fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
     assert!(raw.starts_with("v1."), "{raw}");
     assert!(!raw.contains("tiihtNczf5v6AKRyjwEUhQ"), "{raw}");
     // Another server secret cannot open it: a typed error, not a wrong key.
-    let other = DieselUserStore::connect(
+    let other = DieselStore::connect(
         db.url(),
         &PoolOptions::default(),
-        SessionKeySealer::new(&secret(b"another server's secret, 32 bytes+")).expect("sealer"),
+        SecretSealer::new(&secret(b"another server's secret, 32 bytes+")).expect("sealer"),
     )
     .expect("database reachable");
     assert!(matches!(
@@ -556,10 +554,10 @@ async fn session_keys_are_stored_sealed_not_in_plain_text(db: &TestDatabase) {
         Err(StoreError::Sealed(_))
     ));
     // The same secret kept as the previous one after a rotation still opens it.
-    let rotated = DieselUserStore::connect(
+    let rotated = DieselStore::connect(
         db.url(),
         &PoolOptions::default(),
-        SessionKeySealer::new(&secret(b"another server's secret, 32 bytes+"))
+        SecretSealer::new(&secret(b"another server's secret, 32 bytes+"))
             .and_then(|s| s.with_previous(&secret(b"wxlogin test sealing secret, not a secret")))
             .expect("sealer"),
     )
@@ -594,7 +592,7 @@ fn raw_session_key(db: &TestDatabase, session_id: &str) -> String {
     rows.into_iter().next().expect("the row").session_key
 }
 
-async fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStore) {
+async fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselStore) {
     assert_eq!(store.load_access_token("wxapp").await.expect("load"), None);
     assert!(
         store
@@ -680,7 +678,7 @@ async fn one_lease_at_a_time_for_the_access_token_refresh(store: &DieselUserStor
     );
 }
 
-async fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) {
+async fn expiring_an_access_token_is_a_compare_and_set(store: &DieselStore) {
     let old = AccessToken::new("AT-old");
     let new = AccessToken::new("AT-new");
     store
@@ -728,9 +726,7 @@ async fn expiring_an_access_token_is_a_compare_and_set(store: &DieselUserStore) 
     );
 }
 
-async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(
-    store: &DieselUserStore,
-) {
+async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &DieselStore) {
     let login = |key: &str, unionid: Option<&str>| NewLogin {
         appid: APP.to_owned(),
         openid: openid("o"),
@@ -769,7 +765,7 @@ async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(
     );
 }
 
-async fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselUserStore) {
+async fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselStore) {
     let barrier = Arc::new(Barrier::new(8));
     let handles: Vec<_> = (0..8)
         .map(|i| {
@@ -879,7 +875,7 @@ fn person(name: &str) -> UnionId {
 }
 
 async fn login_through(
-    store: &DieselUserStore,
+    store: &DieselStore,
     appid: &str,
     name: &str,
     unionid: Option<UnionId>,
@@ -899,7 +895,7 @@ async fn login_through(
         .expect("login")
 }
 
-async fn one_person_logging_in_through_two_apps_is_one_account(store: &DieselUserStore) {
+async fn one_person_logging_in_through_two_apps_is_one_account(store: &DieselStore) {
     let first = login_through(store, APP, "p", Some(person("p")), NOW).await;
     let second = login_through(store, OTHER_APP, "p", Some(person("p")), NOW + 1).await;
     assert!(first.created);
@@ -922,7 +918,7 @@ async fn one_person_logging_in_through_two_apps_is_one_account(store: &DieselUse
     );
 }
 
-async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselUserStore) {
+async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselStore) {
     // Known through APP (bound: unionid) first, then through OTHER_APP before it was bound.
     let older = login_through(store, APP, "r", Some(person("r")), NOW).await;
     let newer = login_through(store, OTHER_APP, "r", None, NOW + 10).await;
@@ -989,7 +985,7 @@ async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselU
     assert_eq!((again.user.id, again.merged), (older.user.id, None));
 }
 
-async fn the_older_account_stays_even_when_the_newer_holds_the_unionid(store: &DieselUserStore) {
+async fn the_older_account_stays_even_when_the_newer_holds_the_unionid(store: &DieselStore) {
     let older = login_through(store, APP, "s", None, NOW).await;
     let newer = login_through(store, OTHER_APP, "s", Some(person("s")), NOW + 5).await;
     assert_ne!(newer.user.id, older.user.id);
@@ -1008,9 +1004,7 @@ async fn the_older_account_stays_even_when_the_newer_holds_the_unionid(store: &D
     assert_eq!(via_other.user.id, older.user.id);
 }
 
-async fn concurrent_logins_of_one_person_through_two_apps_create_one_account(
-    store: &DieselUserStore,
-) {
+async fn concurrent_logins_of_one_person_through_two_apps_create_one_account(store: &DieselStore) {
     let barrier = Arc::new(Barrier::new(8));
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -1036,7 +1030,7 @@ async fn concurrent_logins_of_one_person_through_two_apps_create_one_account(
     assert_eq!(user.apps.len(), 2, "{:?}", user.apps);
 }
 
-async fn concurrent_logins_revealing_one_unionid_merge_once(store: &DieselUserStore) {
+async fn concurrent_logins_revealing_one_unionid_merge_once(store: &DieselStore) {
     let a = login_through(store, APP, "u", None, NOW).await;
     let b = login_through(store, OTHER_APP, "u", None, NOW + 1).await;
     assert_ne!(a.user.id, b.user.id);
@@ -1110,7 +1104,7 @@ async fn an_ended_sessions_session_key_is_erased_at_once(db: &TestDatabase) {
 
 // Logout everywhere and deletion.
 
-async fn every_session_of_an_account_ends_at_once(store: &DieselUserStore) {
+async fn every_session_of_an_account_ends_at_once(store: &DieselStore) {
     let one = login_through(store, APP, "v", Some(person("v")), NOW).await;
     let two = login_through(store, OTHER_APP, "v", Some(person("v")), NOW + 1).await;
     let bystander = login_through(store, APP, "w", None, NOW).await;
@@ -1213,7 +1207,7 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
     assert_ne!(back.user.id, first.user.id);
 }
 
-async fn an_identity_is_deleted_alone_unless_it_is_the_accounts_last(store: &DieselUserStore) {
+async fn an_identity_is_deleted_alone_unless_it_is_the_accounts_last(store: &DieselStore) {
     let shop = login_through(store, APP, "y", Some(person("y")), NOW).await;
     let club = login_through(store, OTHER_APP, "y", Some(person("y")), NOW + 1).await;
     let openid_in = |appid: &str| OpenId::new(format!("openid-{appid}-y"));
@@ -1274,9 +1268,7 @@ async fn an_identity_is_deleted_alone_unless_it_is_the_accounts_last(store: &Die
     );
 }
 
-async fn a_deletion_racing_logins_of_the_same_person_leaves_no_half_account(
-    store: &DieselUserStore,
-) {
+async fn a_deletion_racing_logins_of_the_same_person_leaves_no_half_account(store: &DieselStore) {
     let first = login_through(store, APP, "z", Some(person("z")), NOW).await;
     let barrier = Arc::new(Barrier::new(9));
     let deletion = {
@@ -1330,7 +1322,7 @@ async fn a_deletion_racing_logins_of_the_same_person_leaves_no_half_account(
 /// The caller's account was merged into an older one of the same person after the caller
 /// authenticated: the deletion follows the caller's identity and deletes the person's account
 /// as it now stands, never answering done while the person's identities live on.
-async fn a_deletion_after_a_merge_deletes_the_account_the_person_is_now(store: &DieselUserStore) {
+async fn a_deletion_after_a_merge_deletes_the_account_the_person_is_now(store: &DieselStore) {
     let older = login_through(store, OTHER_APP, "mo", Some(person("mo")), NOW).await;
     let caller = login_through(store, APP, "mo", None, NOW + 1).await;
     assert_ne!(
@@ -1370,7 +1362,7 @@ async fn a_deletion_after_a_merge_deletes_the_account_the_person_is_now(store: &
 /// What a push of WeChat does to a profile is conditional on the event being newer than the
 /// last change of each field it names: a late or replayed event never undoes a change made
 /// after it, and a change of another field does not stop it.
-async fn an_update_older_than_the_profiles_last_change_is_not_applied(store: &DieselUserStore) {
+async fn an_update_older_than_the_profiles_last_change_is_not_applied(store: &DieselStore) {
     let (user, _) = store
         .find_or_create_user(APP, &openid("late"), None, NOW)
         .await
@@ -1454,7 +1446,7 @@ fn execute(db: &TestDatabase, sql: &str) {
 }
 
 async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &TestDatabase) {
-    let store = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer())
+    let store = DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer())
         .expect("database reachable");
     let before = store
         .run_migrations_before("2026-12-02-000001")
@@ -1566,7 +1558,7 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
 
 /// A login's code digest finds its session (and whether it found an account) from any
 /// instance, within the window asked for; a login without one is never found.
-async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselUserStore) {
+async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselStore) {
     let login = |code: Option<&str>, at: i64| NewLogin {
         appid: APP.to_owned(),
         openid: OpenId::new("openid-coded"),
@@ -1622,7 +1614,7 @@ async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselUser
 
 /// What authenticating a request reads on a cache miss: the session and its user with every
 /// app of the account, together.
-async fn a_session_is_read_with_its_user_and_the_users_apps(store: &DieselUserStore) {
+async fn a_session_is_read_with_its_user_and_the_users_apps(store: &DieselStore) {
     let first = login_through(store, APP, "w", Some(person("w")), NOW).await;
     let second = login_through(store, OTHER_APP, "w", Some(person("w")), NOW + 1).await;
     assert_eq!(first.user.id, second.user.id);
@@ -1789,7 +1781,7 @@ fn a_sqlite_file_another_process_serves_is_refused() {
         .open(format!("{path}-lock"))
         .expect("lock file");
     other.try_lock().expect("locked");
-    match DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer()) {
+    match DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer()) {
         Err(e @ StoreError::Unavailable(_)) => {
             let chain = wxlogin_domain::error_chain(&e);
             assert!(chain.contains("another process serves"), "{chain}");
@@ -1798,7 +1790,7 @@ fn a_sqlite_file_another_process_serves_is_refused() {
     }
     drop(other);
     assert!(
-        DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer()).is_ok(),
+        DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer()).is_ok(),
         "free again once that process lets go"
     );
 }
@@ -1828,7 +1820,7 @@ fn a_sqlite_file_reached_through_a_symlink_is_refused_too() {
         .open(format!("{path}-lock"))
         .expect("lock file");
     other.try_lock().expect("locked");
-    match DieselUserStore::connect(
+    match DieselStore::connect(
         &format!("sqlite://{link}"),
         &PoolOptions::default(),
         test_sealer(),
@@ -1888,13 +1880,13 @@ async fn a_deleted_phone_number_is_not_left_in_the_sqlite_files() {
 #[test]
 fn stores_of_one_process_share_a_sqlite_file() {
     let db = TestDatabase::sqlite();
-    let first = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer());
-    let second = DieselUserStore::connect(db.url(), &PoolOptions::default(), test_sealer());
+    let first = DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer());
+    let second = DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer());
     assert!(first.is_ok() && second.is_ok());
 }
 
 async fn a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person(
-    store: &DieselUserStore,
+    store: &DieselStore,
 ) {
     // On SQLite these are committed together, many to a transaction: each must still be its own.
     let logins: Vec<_> = (0..200)

@@ -10,9 +10,9 @@ pub use wxlogin_domain::{
     AppSecret, Cause, Clock, ManualClock, StoreError, SystemClock, TokenError, User, WeChatError,
     error_chain,
 };
-pub use wxlogin_token::{JwtIssuer, TokenConfig};
+pub use wxlogin_token::{JwtCodec, TokenConfig};
 pub use wxlogin_user_store::{
-    DatabaseUrl, DieselUserStore, PoolOptions, PoolState, SealingSecret, SessionKeySealer,
+    DatabaseUrl, DieselStore, PoolOptions, PoolState, SealingSecret, SecretSealer,
 };
 pub use wxlogin_wechat_client::{HttpWeChatClient, PushSettings, WeChatConfig};
 

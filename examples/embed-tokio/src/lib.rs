@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use wxlogin::{
-    AppSecret, DieselUserStore, HttpWeChatClient, JwtIssuer, LoginService, LoginSettings,
-    PoolOptions, SealingSecret, SessionKeySealer, SystemClock, TokenConfig, WeChatConfig,
+    AppSecret, DieselStore, HttpWeChatClient, JwtCodec, LoginService, LoginSettings, PoolOptions,
+    SealingSecret, SecretSealer, SystemClock, TokenConfig, WeChatConfig,
 };
 
 /// Where the service's parts come from: in a real service, its typed configuration.
@@ -28,18 +28,17 @@ pub struct Setup<'a> {
 /// token issuer. On PostgreSQL the builder subscribes the session cache to the change feed, so
 /// logouts on other instances reach this one at once.
 pub async fn build_service(setup: &Setup<'_>) -> anyhow::Result<Arc<LoginService>> {
-    let sealer = SessionKeySealer::new(&SealingSecret::new(
+    let sealer = SecretSealer::new(&SealingSecret::new(
         "example sealing secret, 32 bytes or more",
     )?)?;
-    let (store, _applied) =
-        DieselUserStore::open(setup.database_url, &PoolOptions::default(), sealer)
-            .await
-            .context("opening the database")?;
+    let (store, _applied) = DieselStore::open(setup.database_url, &PoolOptions::default(), sealer)
+        .await
+        .context("opening the database")?;
     let wechat = HttpWeChatClient::new(
         WeChatConfig::new(setup.appid, AppSecret::new(setup.app_secret))
             .with_api_base(setup.wechat_api_base),
     )?;
-    let tokens = JwtIssuer::new(
+    let tokens = JwtCodec::new(
         b"example token key, 32 bytes or more!!",
         TokenConfig::default(),
         SystemClock,
