@@ -4,7 +4,6 @@
 
 use std::sync::OnceLock;
 
-use actix_web::HttpResponse;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::HeaderBuilder;
@@ -42,7 +41,7 @@ use crate::routes;
         routes::push::push,
         routes::health::healthz,
         routes::health::readyz,
-        openapi_json,
+        routes::description::openapi_json,
     ),
     components(schemas(ErrorBody, ApiErrorKind)),
     tags(
@@ -65,38 +64,8 @@ pub fn document_json() -> &'static str {
     })
 }
 
-/// This description
-#[utoipa::path(method(get, head), path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1", content_type = "application/json",
-        body = Object)))]
-pub(crate) async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json; charset=utf-8")
-        .body(document_json())
-}
-
-/// The operations that need a login token.
-const PROTECTED: [&str; 6] = [
-    "me",
-    "update_me",
-    "delete_me",
-    "user_info",
-    "phone",
-    "logout",
-];
-
-/// The operations that read a JSON body, and so can answer its errors.
-const WITH_BODY: [&str; 7] = [
-    "login",
-    "update_me",
-    "delete_me",
-    "user_info",
-    "phone",
-    "logout",
-    "push",
-];
-
-/// The kinds each operation can answer besides those of its token and its body.
+/// The kinds each operation can answer besides those of its token and its body: what its use
+/// case can fail with.
 fn kinds_of(operation_id: &str) -> &'static [ApiErrorKind] {
     use ApiErrorKind as K;
     match operation_id {
@@ -134,26 +103,37 @@ fn kinds_of(operation_id: &str) -> &'static [ApiErrorKind] {
             K::WeChatUnavailable,
             K::Unavailable,
         ],
-        "me" | "update_me" | "logout" | "readyz" => &[K::Unavailable],
+        "readyz" => &[K::Unavailable],
         "push_url_check" => &[K::PushRejected, K::NotFound],
         "push" => &[K::PushRejected, K::NotFound, K::Unavailable],
         _ => &[],
     }
 }
 
-/// Every kind an operation can answer, in the order of [`ApiErrorKind::ALL`].
+/// The route whose handler is `operation_id` (a `HEAD` shares its `GET`'s handler).
+fn route_of(operation_id: &str) -> Option<routes::Route> {
+    routes::mounted()
+        .into_iter()
+        .find(|route| route.handler == operation_id)
+}
+
+/// Every kind an operation can answer, in the order of [`ApiErrorKind::ALL`]: its use case's,
+/// and those its handler's signature brings (a token's, a body's).
 pub fn error_kinds_of(operation_id: &str) -> Vec<ApiErrorKind> {
     use ApiErrorKind as K;
     let mut kinds: Vec<ApiErrorKind> = kinds_of(operation_id).to_vec();
-    if PROTECTED.contains(&operation_id) {
+    let signature = route_of(operation_id).map(|route| route.signature);
+    if signature.is_some_and(|s| s.needs_token) {
+        // Reading the session behind a token can find the store unreachable.
         kinds.extend([
             K::NotLoggedIn,
             K::TokenInvalid,
             K::TokenExpired,
             K::SessionRevoked,
+            K::Unavailable,
         ]);
     }
-    if WITH_BODY.contains(&operation_id) {
+    if signature.is_some_and(|s| s.reads_body) {
         kinds.extend([K::InvalidRequest, K::PayloadTooLarge]);
     }
     ApiErrorKind::ALL
@@ -209,7 +189,7 @@ impl Modify for Conventions {
 
 fn describe(operation: &mut Operation, is_head: bool) {
     let id = operation.operation_id.clone().unwrap_or_default();
-    if PROTECTED.contains(&id.as_str()) {
+    if route_of(&id).is_some_and(|route| route.signature.needs_token) {
         operation.security = Some(vec![
             SecurityRequirement::new("bearer", Vec::<String>::new()),
             SecurityRequirement::new("bareToken", Vec::<String>::new()),
@@ -304,131 +284,4 @@ fn add_error(operation: &mut Operation, kind: ApiErrorKind) {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use super::*;
-
-    fn described() -> serde_json::Value {
-        serde_json::from_str(document_json()).expect("the description is JSON")
-    }
-
-    fn operations(doc: &serde_json::Value) -> Vec<(String, String, serde_json::Value)> {
-        let mut all = Vec::new();
-        for (path, item) in doc["paths"].as_object().expect("paths") {
-            for (method, operation) in item.as_object().expect("a path item") {
-                all.push((path.clone(), method.clone(), operation.clone()));
-            }
-        }
-        all
-    }
-
-    #[test]
-    fn the_description_is_openapi_3_1() {
-        let doc = described();
-        assert!(
-            doc["openapi"]
-                .as_str()
-                .is_some_and(|v| v.starts_with("3.1"))
-        );
-        assert_eq!(doc["info"]["title"], "wxlogin");
-    }
-
-    #[test]
-    fn every_mounted_route_is_described_and_nothing_else() {
-        let mounted: BTreeSet<(String, String)> = routes::mounted()
-            .into_iter()
-            .map(|(path, method)| (path.to_owned(), method.to_owned()))
-            .collect();
-        let described: BTreeSet<(String, String)> = operations(&described())
-            .into_iter()
-            .map(|(path, method, _)| (path, method))
-            .collect();
-        let undescribed: Vec<_> = mounted.difference(&described).collect();
-        let unmounted: Vec<_> = described.difference(&mounted).collect();
-        assert!(
-            undescribed.is_empty(),
-            "mounted, not described: {undescribed:?}"
-        );
-        assert!(
-            unmounted.is_empty(),
-            "described, not mounted: {unmounted:?}"
-        );
-    }
-
-    #[test]
-    fn operation_ids_are_unique_and_head_has_no_body() {
-        let mut ids = BTreeSet::new();
-        for (path, method, operation) in operations(&described()) {
-            let id = operation["operationId"].as_str().expect("an operation id");
-            assert!(ids.insert(id.to_owned()), "{id} twice");
-            if method == "head" {
-                for (status, response) in operation["responses"].as_object().expect("responses") {
-                    assert!(
-                        response.get("content").is_none(),
-                        "HEAD {path} {status} has a body"
-                    );
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn every_error_kind_a_route_can_send_has_an_example_under_its_status() {
-        let mut seen = BTreeSet::new();
-        for (path, _, operation) in operations(&described()) {
-            for (status, response) in operation["responses"].as_object().expect("responses") {
-                let examples = &response["content"]["application/json"]["examples"];
-                for (kind, example) in examples.as_object().into_iter().flatten() {
-                    assert_eq!(example["value"]["error"], kind.as_str(), "{path}");
-                    assert_eq!(
-                        example["value"]["code"].to_string(),
-                        *status,
-                        "{path} {kind}"
-                    );
-                    seen.insert(kind.clone());
-                }
-            }
-        }
-        for kind in ApiErrorKind::ALL {
-            // 405 is what the methods a path lacks answer, 500 a bug: neither belongs to an
-            // operation, and both are in the `ErrorBody` enum.
-            if matches!(
-                kind,
-                ApiErrorKind::MethodNotAllowed | ApiErrorKind::Internal
-            ) {
-                continue;
-            }
-            assert!(
-                seen.contains(kind.as_str()),
-                "{} is never described",
-                kind.as_str()
-            );
-        }
-        let listed = &described()["components"]["schemas"]["ApiErrorKind"]["enum"];
-        assert_eq!(
-            listed.as_array().map(Vec::len),
-            Some(ApiErrorKind::ALL.len())
-        );
-    }
-
-    #[test]
-    fn protected_routes_name_both_token_schemes_and_their_401s() {
-        for (path, method, operation) in operations(&described()) {
-            let id = operation["operationId"].as_str().unwrap_or_default();
-            let protected = PROTECTED
-                .iter()
-                .any(|p| id == *p || id == format!("{p}_head"));
-            assert_eq!(
-                operation.get("security").is_some(),
-                protected,
-                "{method} {path}"
-            );
-            assert_eq!(
-                operation["responses"].get("401").is_some(),
-                protected,
-                "{method} {path}"
-            );
-        }
-    }
-}
+mod tests;

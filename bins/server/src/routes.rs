@@ -11,14 +11,37 @@ use wxlogin_domain::User;
 use crate::error::{ApiError, ApiErrorKind};
 
 pub(crate) mod account;
+pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod login;
 pub(crate) mod push;
+mod signature;
 
+pub use description::ApiDescription;
 pub use login::appid_from_referer;
+pub use signature::Signature;
+
+/// A mounted route, as the API description needs to know it.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    /// The path as OpenAPI writes it (`/wechat/push/{appid}`).
+    pub path: &'static str,
+    /// The method, lower case (`get`, `head`...).
+    pub method: &'static str,
+    /// The handler's name, which is the operation's id in the description.
+    pub handler: &'static str,
+    /// What the handler's arguments say it needs.
+    pub signature: Signature,
+}
+
+/// The last segment of a handler's path as `stringify!` writes it.
+fn handler_name(path: &'static str) -> &'static str {
+    path.rsplit("::").next().unwrap_or(path).trim()
+}
 
 /// One table of every route: it mounts them ([`configure`]) and lists them ([`mounted`]), so
-/// that a test can hold the API description (`/openapi.json`) to exactly these.
+/// that the API description (`/openapi.json`) is held to exactly these, and takes from each
+/// handler's signature whether it needs a token or reads a body.
 macro_rules! routes {
     ($($path:literal => { $($method:ident: $handler:path),+ $(,)? }),+ $(,)?) => {
         /// Mounts every route, with JSON errors for wrong methods.
@@ -26,9 +49,14 @@ macro_rules! routes {
             $( cfg.service(resource($path)$(.route(web::$method().to($handler)))+); )+
         }
 
-        /// Every (path, method) mounted, the path as OpenAPI writes it.
-        pub fn mounted() -> Vec<(&'static str, &'static str)> {
-            vec![$($(($path, stringify!($method)),)+)+]
+        /// Every route mounted.
+        pub fn mounted() -> Vec<Route> {
+            vec![$($(Route {
+                path: $path,
+                method: stringify!($method),
+                handler: handler_name(stringify!($handler)),
+                signature: signature::signature_of(&$handler),
+            },)+)+]
         }
     };
 }
@@ -43,7 +71,7 @@ routes! {
     "/api/logout" => { post: login::logout },
     "/healthz" => { get: health::healthz, head: health::healthz },
     "/readyz" => { get: health::readyz, head: health::readyz },
-    "/openapi.json" => { get: crate::openapi::openapi_json, head: crate::openapi::openapi_json },
+    "/openapi.json" => { get: description::openapi_json, head: description::openapi_json },
     "/wechat/push/{appid}" => {
         get: push::push_url_check, head: push::push_url_check, post: push::push
     },

@@ -154,6 +154,9 @@ impl Application {
             trusted_proxies: config.trusted_proxies.clone(),
         });
         let max_body = config.max_body_bytes;
+        let description = web::Data::new(crate::routes::ApiDescription(
+            crate::openapi::document_json(),
+        ));
 
         let listener = TcpListener::bind(config.bind_addr)
             .with_context(|| format!("BIND_ADDR {}", config.bind_addr))?;
@@ -161,6 +164,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(description.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(max_body)

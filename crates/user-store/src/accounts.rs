@@ -7,14 +7,11 @@ use wxlogin_domain::{MergedAccount, OpenId, StoreChange, UnionId, User};
 
 use crate::changes::announce;
 use crate::connection::AnyConnection;
-use crate::database::Database;
 use crate::error::{DbError, DbResult};
 use crate::profiles::ProfileChangeset;
 use crate::schema::{identities, users};
 use crate::sessions::delete_sessions;
-use crate::users::{
-    UserRow, complete, known_identity, owner_of_identity, reload, row_by_id, row_by_unionid,
-};
+use crate::users::{UserRow, complete, owner_of_identity, reload, row_by_id, row_by_unionid};
 
 // A `None` is bound as NULL (the column's default) rather than written as `DEFAULT`: the
 // SQL text then no longer depends on the values, so diesel caches the prepared statement.
@@ -335,25 +332,4 @@ fn merge(
             ended_sessions: ended,
         }),
     })
-}
-
-impl Database {
-    #[cfg(feature = "test-support")]
-    pub(crate) fn find_or_create_user(
-        &self,
-        appid: &str,
-        openid: &OpenId,
-        unionid: Option<&UnionId>,
-        now: i64,
-    ) -> DbResult<(User, bool)> {
-        // Returning users are the common case: a read, without waiting for a write turn.
-        if let Some(user) = known_identity(&mut *self.conn()?, appid, openid, unionid)? {
-            return Ok((user, false));
-        }
-        let key = person_key(appid, openid, unionid);
-        let resolved = locked(&mut *self.writer()?, &key, |conn| {
-            resolve(conn, appid, openid, unionid, now)
-        })?;
-        Ok((resolved.user, resolved.created))
-    }
 }

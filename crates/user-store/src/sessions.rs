@@ -135,11 +135,6 @@ impl Database {
         })
     }
 
-    #[cfg(feature = "test-support")]
-    pub(crate) fn create_session(&self, session: &NewSession) -> DbResult<Session> {
-        self.insert_session(&mut *self.writer()?, session, None)
-    }
-
     pub(crate) fn find_login_by_code(
         &self,
         login_code: &str,

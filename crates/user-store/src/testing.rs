@@ -12,6 +12,9 @@ use wxlogin_domain::{OpenId, Session, StoreError, UnionId, User};
 
 pub use crate::sessions::NewSession;
 
+use crate::accounts::{locked, person_key, resolve};
+use crate::users::known_identity;
+
 /// Fixtures that reach past the login: an account without a session, a session without a
 /// login. The ports have no such calls (every account and session comes from a login); tests
 /// of the store's parts use these to set up a state in one step.
@@ -26,14 +29,26 @@ impl crate::DieselStore {
         now: i64,
     ) -> Result<(User, bool), StoreError> {
         let (appid, openid, unionid) = (appid.to_owned(), openid.clone(), unionid.cloned());
-        self.run(move |db| db.find_or_create_user(&appid, &openid, unionid.as_ref(), now))
-            .await
+        self.run(move |db| {
+            // Returning users are found by a read, as a login finds them.
+            if let Some(user) = known_identity(&mut *db.conn()?, &appid, &openid, unionid.as_ref())?
+            {
+                return Ok((user, false));
+            }
+            let key = person_key(&appid, &openid, unionid.as_ref());
+            let resolved = locked(&mut *db.writer()?, &key, |conn| {
+                resolve(conn, &appid, &openid, unionid.as_ref(), now)
+            })?;
+            Ok((resolved.user, resolved.created))
+        })
+        .await
     }
 
     /// Opens a session for an existing account; its session_key is sealed before it is stored.
     pub async fn create_session(&self, session: &NewSession) -> Result<Session, StoreError> {
         let session = session.clone();
-        self.run(move |db| db.create_session(&session)).await
+        self.run(move |db| db.insert_session(&mut *db.writer()?, &session, None))
+            .await
     }
 }
 
