@@ -5,6 +5,7 @@ mod accounts;
 mod changes;
 mod connection;
 mod database;
+mod database_url;
 mod deletion;
 mod error;
 mod group_commit;
@@ -22,7 +23,8 @@ mod store;
 pub mod testing;
 mod users;
 
-pub use connection::{CHECK_IDLE_AFTER, DEFAULT_POOL_SIZE, DatabaseUrl, PoolOptions};
+pub use connection::{CHECK_IDLE_AFTER, DEFAULT_POOL_SIZE, PoolOptions};
+pub use database_url::DatabaseUrl;
 pub use sealing::{MIN_SECRET_LEN, SealError, SealingSecret, SecretSealer};
 pub use store::{DieselStore, PoolState};
 

@@ -5,6 +5,7 @@ mod code2session;
 mod config;
 mod open_data;
 mod push;
+mod push_body;
 mod reply;
 
 pub use business::{
@@ -14,6 +15,5 @@ pub use business::{
 pub use code2session::{code2session_url, parse_code2session};
 pub use config::{DEFAULT_API_BASE, WeChatConfig};
 pub use open_data::{OpenDataError, decrypt_open_data, session_signature, verify_raw_data};
-pub use push::{
-    ENCODING_AES_KEY_LEN, MAX_PUSH_BYTES, PushError, PushFields, PushSettings, parse_push_body,
-};
+pub use push::{ENCODING_AES_KEY_LEN, PushError, PushSettings};
+pub use push_body::{MAX_PUSH_BYTES, PushFields, parse_push_body};
