@@ -1,6 +1,6 @@
 //! The access token as this process holds it: cached until shortly before it expires, one
 //! refresh at a time, and the token WeChat last refused. Fetching is the use case's
-//! (`access_token.rs`).
+//! (`service/access_token.rs`).
 
 use std::sync::atomic::{AtomicI64, AtomicU64};
 use std::sync::{Mutex, PoisonError};

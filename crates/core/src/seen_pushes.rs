@@ -8,7 +8,7 @@
 //! and only WeChat (holding the app's Token) can make new ones, so the memory grows with
 //! WeChat's push rate, not an attacker's; it is bounded all the same. Another instance does not
 //! share this memory: there a replay is harmless because an event changes data only when it is
-//! newer than the data (see `push.rs`).
+//! newer than the data (see `service/push.rs`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};

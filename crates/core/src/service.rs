@@ -1,6 +1,17 @@
 //! [`LoginService`]: what a process shares (the apps, the ports, the caches), and the
-//! questions every use case asks of it. The use cases are in their own files: `login.rs`,
-//! `authentication.rs`, `account.rs`, `user_data.rs`, `push.rs`, `access_token.rs`.
+//! questions every use case asks of it. The use cases are its child modules, one file each
+//! (`service/login.rs`, `authentication.rs`, `account.rs`, `user_data.rs`, `push.rs`,
+//! `access_token.rs`), and `service/builder.rs` puts it together: the service's fields are
+//! private to them, and the components they use (`cache.rs`, `exchange.rs`, `limits.rs`,
+//! `seen_pushes.rs`, `access_token_cache.rs`) never see the service.
+
+pub(crate) mod access_token;
+mod account;
+mod authentication;
+pub(crate) mod builder;
+pub(crate) mod login;
+pub(crate) mod push;
+pub(crate) mod user_data;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,11 +42,11 @@ pub struct Caller {
 
 /// One mini program the service serves: its WeChat API, and its access token (they are per
 /// app).
-pub(crate) struct App {
-    pub(crate) wechat: Arc<dyn WeChatApi>,
-    pub(crate) access_token: AccessTokenBroker,
+struct App {
+    wechat: Arc<dyn WeChatApi>,
+    access_token: AccessTokenBroker,
     /// Its message-push settings, if WeChat's pushes are received for it.
-    pub(crate) push: Option<PushSettings>,
+    push: Option<PushSettings>,
 }
 
 /// The use cases of wxlogin over its ports: log in, authenticate, log out, edit the profile,
@@ -46,21 +57,21 @@ pub(crate) struct App {
 /// being exchanged, the session cache and its subscription to the change feed.
 pub struct LoginService {
     /// By appid.
-    pub(crate) apps: BTreeMap<String, App>,
-    pub(crate) users: Arc<dyn UserStore>,
-    pub(crate) sessions: Arc<dyn SessionStore>,
-    pub(crate) access_tokens: Arc<dyn AccessTokenStore>,
-    pub(crate) tokens: Arc<dyn TokenCodec>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) settings: LoginSettings,
-    pub(crate) exchanges: CodeExchanges,
-    pub(crate) cache: Arc<SessionCache>,
-    pub(crate) user_calls: PerKeyLimit,
-    pub(crate) verdicts: Verdicts,
+    apps: BTreeMap<String, App>,
+    users: Arc<dyn UserStore>,
+    sessions: Arc<dyn SessionStore>,
+    access_tokens: Arc<dyn AccessTokenStore>,
+    tokens: Arc<dyn TokenCodec>,
+    clock: Arc<dyn Clock>,
+    settings: LoginSettings,
+    exchanges: CodeExchanges,
+    cache: Arc<SessionCache>,
+    user_calls: PerKeyLimit,
+    verdicts: Verdicts,
     /// The pushes accepted within their timestamp window, not to be applied twice.
-    pub(crate) seen_pushes: SeenPushes,
+    seen_pushes: SeenPushes,
     /// Keeps the change feed talking to the cache for as long as the service lives.
-    pub(crate) _changes: Option<Subscription>,
+    _changes: Option<Subscription>,
 }
 
 impl std::fmt::Debug for LoginService {
@@ -81,7 +92,7 @@ impl LoginService {
 
     /// The app a login is for: `appid` when given, else the only one; [`CoreError::UnknownApp`]
     /// for an appid not served, or none when several are.
-    pub(crate) fn app(&self, appid: Option<&str>) -> Result<&App, CoreError> {
+    fn app(&self, appid: Option<&str>) -> Result<&App, CoreError> {
         match appid {
             Some(appid) => self
                 .apps
@@ -95,7 +106,7 @@ impl LoginService {
     }
 
     /// The app the caller's session was opened through.
-    pub(crate) fn app_of(&self, caller: &Caller) -> Result<&App, CoreError> {
+    fn app_of(&self, caller: &Caller) -> Result<&App, CoreError> {
         self.apps.get(&caller.appid).ok_or_else(|| {
             // A session of an app this instance no longer serves (its configuration changed).
             CoreError::UnknownApp(Some(caller.appid.clone()))
@@ -104,7 +115,7 @@ impl LoginService {
 
     /// Forgets a user and sessions of theirs that ended here, at once (other instances hear
     /// of it from the change feed).
-    pub(crate) fn forget_all(&self, user_id: &str, sessions: &[String]) {
+    fn forget_all(&self, user_id: &str, sessions: &[String]) {
         self.cache.forget_user(user_id);
         for session in sessions {
             self.cache.forget_session(session);

@@ -2,8 +2,8 @@
 
 use wxlogin_domain::{User, WeChatError};
 
-use crate::login::is_plausible_code;
-use crate::service::{Caller, LoginService};
+use super::login::is_plausible_code;
+use super::{Caller, LoginService};
 use crate::{CoreError, ProfileEdit};
 
 impl LoginService {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use wxlogin_domain::{NewLogin, OpenedLogin, SessionToken, User, WeChatError};
 
+use super::{App, LoginService};
 use crate::CoreError;
 use crate::exchange::{CodeDigest, Replay};
-use crate::service::{App, LoginService};
 
 /// The longest code sent on to WeChat. Real `wx.login` codes are 32 characters; anything far
 /// longer is not one, and would only cost an upstream call.
@@ -214,6 +214,6 @@ impl LoginService {
 
 /// Whether `code` could be a `wx.login` code: non-empty, not absurdly long, printable ASCII
 /// without spaces. Anything else is refused without asking WeChat.
-pub(crate) fn is_plausible_code(code: &str) -> bool {
+pub(super) fn is_plausible_code(code: &str) -> bool {
     !code.is_empty() && code.len() <= MAX_CODE_LEN && code.bytes().all(|b| b.is_ascii_graphic())
 }

@@ -1,8 +1,8 @@
 //! Who is calling: a token and its session checked (from the session cache when it may be
 //! trusted), and sessions ended by logging out.
 
+use super::{Caller, LoginService};
 use crate::CoreError;
-use crate::service::{Caller, LoginService};
 
 impl LoginService {
     /// Checks a token and its session, and says who is calling.

@@ -10,13 +10,13 @@ use wxlogin_domain::{
 };
 use wxlogin_wechat_protocol::PushSettings;
 
+use super::push::PUSH_TIMESTAMP_WINDOW_SECS;
+use super::{App, LoginService};
 use crate::access_token_cache::AccessTokenBroker;
 use crate::cache::SessionCache;
 use crate::exchange::CodeExchanges;
 use crate::limits::{PerKeyLimit, Verdicts};
-use crate::push::PUSH_TIMESTAMP_WINDOW_SECS;
 use crate::seen_pushes::SeenPushes;
-use crate::service::{App, LoginService};
 use crate::settings::{FEED_GRACE, LoginSettings};
 
 /// Why a [`LoginService`] could not be built.

@@ -6,8 +6,8 @@ use wxlogin_domain::{
 };
 use wxlogin_wechat_protocol::{OpenDataError, decrypt_open_data, verify_raw_data};
 
-use crate::login::is_plausible_code;
-use crate::service::App;
+use super::App;
+use super::login::is_plausible_code;
 use crate::{Caller, CoreError, LoginService, ProfileEdit};
 
 /// What `wx.getUserInfo` returns, as the front end forwards it.
@@ -176,7 +176,7 @@ impl LoginService {
     }
 
     /// Counts one user-data call of the caller's account, or refuses it before WeChat is asked.
-    pub(crate) fn spend_user_call(&self, caller: &Caller) -> Result<(), CoreError> {
+    pub(super) fn spend_user_call(&self, caller: &Caller) -> Result<(), CoreError> {
         if self.user_calls.allow(&caller.user.id) {
             Ok(())
         } else {
@@ -184,7 +184,7 @@ impl LoginService {
         }
     }
 
-    pub(crate) async fn store_update(
+    pub(super) async fn store_update(
         &self,
         caller: &Caller,
         update: ProfileUpdate,

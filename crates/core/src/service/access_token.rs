@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wxlogin_domain::{AccessToken, Cause, WeChatError};
 
-use crate::service::App;
+use super::App;
 use crate::{CoreError, LoginService};
 
 /// How long an instance may take to fetch a token before others stop waiting for it.
@@ -43,7 +43,7 @@ impl LoginService {
     /// Calls a business API with the access token; if WeChat refuses the token (40001, 40014,
     /// 42001), expires that token only, gets another, and calls once more. Never loops; other
     /// errors (45009 among them) are returned as they are.
-    pub(crate) async fn with_access_token<R, F, Fut>(
+    pub(super) async fn with_access_token<R, F, Fut>(
         &self,
         app: &App,
         call: F,
@@ -66,7 +66,7 @@ impl LoginService {
 
     /// The current access token: from memory, else from the database, else fetched (by one
     /// caller in this process, and one instance on the database, at a time).
-    pub(crate) async fn access_token(&self, app: &App) -> Result<AccessToken, CoreError> {
+    pub(super) async fn access_token(&self, app: &App) -> Result<AccessToken, CoreError> {
         let broker = &app.access_token;
         if let Some(token) = broker.cached_at(self.clock.now()) {
             return Ok(token);
