@@ -94,8 +94,7 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let mut builder = LoginService::builder();
         for app in &config.apps {
-            let wechat = HttpWeChatClient::new(app.wechat.clone())
-                .with_context(|| format!("starting the WeChat client of {}", app.wechat.appid))?;
+            let wechat = HttpWeChatClient::new(app.wechat.clone());
             builder = builder.wechat(Arc::new(MeteredWeChat::new(
                 Arc::new(wechat),
                 Arc::clone(&metrics),

@@ -56,16 +56,18 @@ thread_local! {
 }
 
 impl HttpWeChatClient {
-    /// A client for `config`. It starts no thread until a request is made off an actix thread.
-    pub fn new(config: WeChatConfig) -> std::io::Result<Self> {
+    /// A client for `config`. It cannot fail: it starts no thread until a request is made off
+    /// an actix thread, and a transport thread that cannot be started then fails that request
+    /// with [`WeChatError::Unavailable`].
+    pub fn new(config: WeChatConfig) -> Self {
         // awc's rustls connector needs a process-wide crypto provider, or it panics on the
         // first https call. Installing fails harmlessly when one is already installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Ok(Self {
+        Self {
             config,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             transport: OnceLock::new(),
-        })
+        }
     }
 
     /// Sends one request and reads the whole reply: on this thread when it is an actix one,

@@ -32,7 +32,7 @@ fn config(base: &str) -> WeChatConfig {
 #[actix_rt::test]
 async fn a_good_code_gives_the_users_openid_and_session_key() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let session = client.code2session("alice.1").await.expect("success");
     assert_eq!(session.openid.expose(), fake.openid_for("alice"));
     assert_eq!(
@@ -45,7 +45,7 @@ async fn a_good_code_gives_the_users_openid_and_session_key() {
 #[actix_rt::test]
 async fn the_unionid_comes_through_when_wechat_sends_one() {
     let (fake, running) = fake(true).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let session = client.code2session("bob").await.expect("success");
     assert_eq!(
         session.unionid.map(|u| u.expose().to_owned()),
@@ -56,7 +56,7 @@ async fn the_unionid_comes_through_when_wechat_sends_one() {
 #[actix_rt::test]
 async fn every_wechat_error_arrives_as_its_kind() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let cases = [
         ("invalid", WeChatError::InvalidCode),
         ("used", WeChatError::CodeUsed),
@@ -87,7 +87,7 @@ async fn every_wechat_error_arrives_as_its_kind() {
 #[actix_rt::test]
 async fn a_code_exchanged_twice_is_reported_as_used() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     client.code2session("carol.7").await.expect("first use");
     assert_eq!(
         client.code2session("carol.7").await,
@@ -100,14 +100,14 @@ async fn wrong_credentials_are_reported_as_such() {
     let (_fake, running) = fake(false).await;
     let mut bad_secret = config(&running.base_url());
     bad_secret.secret = AppSecret::new("wrong");
-    let client = HttpWeChatClient::new(bad_secret).expect("client starts");
+    let client = HttpWeChatClient::new(bad_secret);
     assert_eq!(
         client.code2session("dave").await,
         Err(WeChatError::BadCredentials { errcode: 40125 })
     );
     let mut bad_appid = config(&running.base_url());
     bad_appid.appid = "wxwrong".into();
-    let client = HttpWeChatClient::new(bad_appid).expect("client starts");
+    let client = HttpWeChatClient::new(bad_appid);
     assert_eq!(
         client.code2session("dave").await,
         Err(WeChatError::BadCredentials { errcode: 40013 })
@@ -117,7 +117,7 @@ async fn wrong_credentials_are_reported_as_such() {
 #[actix_rt::test]
 async fn system_busy_is_retried_and_a_later_success_is_returned() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let session = client
         .code2session("flaky")
         .await
@@ -129,7 +129,7 @@ async fn system_busy_is_retried_and_a_later_success_is_returned() {
 #[actix_rt::test]
 async fn system_busy_is_retried_a_bounded_number_of_times() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     assert_eq!(client.code2session("busy").await, Err(WeChatError::Busy));
     assert_eq!(fake.code2session_calls(), 3, "one try and two retries");
 }
@@ -137,7 +137,7 @@ async fn system_busy_is_retried_a_bounded_number_of_times() {
 #[actix_rt::test]
 async fn a_rejected_code_is_never_retried() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     for code in [
         "invalid",
         "used",
@@ -156,7 +156,7 @@ async fn a_slow_answer_is_a_timeout_and_is_not_retried() {
     let (fake, running) = fake(false).await;
     let mut config = config(&running.base_url());
     config.timeout = Duration::from_millis(200);
-    let client = HttpWeChatClient::new(config).expect("client starts");
+    let client = HttpWeChatClient::new(config);
     assert_eq!(
         client.code2session("slow_3000").await,
         Err(WeChatError::Timeout)
@@ -170,7 +170,7 @@ async fn an_unreachable_wechat_is_unreachable_after_retries() {
     let addr = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
-    let client = HttpWeChatClient::new(config(&format!("http://{addr}"))).expect("client starts");
+    let client = HttpWeChatClient::new(config(&format!("http://{addr}")));
     assert!(matches!(
         client.code2session("erin").await,
         Err(WeChatError::Unreachable(_))
@@ -180,7 +180,7 @@ async fn an_unreachable_wechat_is_unreachable_after_retries() {
 #[actix_rt::test]
 async fn an_http_error_is_unavailable_and_never_retried() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     for (i, status) in [500, 502, 503].into_iter().enumerate() {
         assert!(matches!(
             client.code2session(&format!("status_{status}")).await,
@@ -197,7 +197,7 @@ async fn an_http_error_is_unavailable_and_never_retried() {
 #[actix_rt::test]
 async fn a_reply_lost_mid_body_is_unavailable_and_never_retried() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let result = client.code2session("cut").await;
     assert!(
         matches!(result, Err(WeChatError::Unavailable(_))),
@@ -219,7 +219,7 @@ fn one_client_serves_tasks_on_every_thread_of_a_multi_threaded_runtime() {
         .enable_all()
         .build()
         .expect("runtime");
-    let client = std::sync::Arc::new(HttpWeChatClient::new(config(&base)).expect("client starts"));
+    let client = std::sync::Arc::new(HttpWeChatClient::new(config(&base)));
     let openids = multi.block_on(async {
         let tasks: Vec<_> = (0..16)
             .map(|i| {
@@ -243,8 +243,7 @@ fn one_client_serves_tasks_on_every_thread_of_a_multi_threaded_runtime() {
 async fn an_answer_that_is_not_from_wechat_is_an_invalid_response() {
     let (_fake, running) = fake(false).await;
     // The fake serves no such path: a 404 is not a WeChat answer either.
-    let client = HttpWeChatClient::new(config(&format!("{}/nowhere", running.base_url())))
-        .expect("client starts");
+    let client = HttpWeChatClient::new(config(&format!("{}/nowhere", running.base_url())));
     assert!(matches!(
         client.code2session("frank").await,
         Err(WeChatError::InvalidResponse(_))
@@ -254,7 +253,7 @@ async fn an_answer_that_is_not_from_wechat_is_an_invalid_response() {
 #[actix_rt::test]
 async fn stable_token_hands_out_the_same_token_until_forced() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let first = client.stable_token(false).await.expect("token");
     assert!(first.expires_in > 7000 && first.expires_in <= 7200);
     let again = client.stable_token(false).await.expect("token");
@@ -269,7 +268,7 @@ async fn stable_token_with_a_wrong_secret_is_a_credentials_error() {
     let (_fake, running) = fake(false).await;
     let config =
         WeChatConfig::new(DEV_APPID, AppSecret::new("wrong")).with_api_base(running.base_url());
-    let client = HttpWeChatClient::new(config).expect("client starts");
+    let client = HttpWeChatClient::new(config);
     assert_eq!(
         client.stable_token(false).await,
         Err(WeChatError::BadCredentials { errcode: 40125 })
@@ -279,7 +278,7 @@ async fn stable_token_with_a_wrong_secret_is_a_credentials_error() {
 #[actix_rt::test]
 async fn a_phone_code_gives_the_number_with_its_country_code() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let token = client
         .stable_token(false)
         .await
@@ -315,7 +314,7 @@ async fn a_phone_code_gives_the_number_with_its_country_code() {
 #[actix_rt::test]
 async fn a_rotated_access_token_is_refused_with_40001() {
     let (fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let token = client
         .stable_token(false)
         .await
@@ -332,7 +331,7 @@ async fn a_rotated_access_token_is_refused_with_40001() {
 async fn an_expired_access_token_is_refused_with_42001() {
     let (fake, running) = fake(false).await;
     fake.set_access_token_ttl(Duration::from_millis(300));
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let token = client
         .stable_token(false)
         .await
@@ -348,7 +347,7 @@ async fn an_expired_access_token_is_refused_with_42001() {
 #[actix_rt::test]
 async fn checksession_tells_the_current_session_key_from_a_stale_one() {
     let (_fake, running) = fake(false).await;
-    let client = HttpWeChatClient::new(config(&running.base_url())).expect("client starts");
+    let client = HttpWeChatClient::new(config(&running.base_url()));
     let token = client
         .stable_token(false)
         .await
