@@ -10,97 +10,17 @@
  * @packageDocumentation
  */
 
-import type { components } from "./api.js";
+import { errorOf, WxLoginError } from "./errors.js";
+import type { ErrorBody, LoginResponse, User } from "./schemas.js";
+import { swallow } from "./wx-like.js";
+import type { Method, WxLike, WxRequestOptions, WxResponse } from "./wx-like.js";
 
-/** An account, as `/api/me` and every account route answer it. */
-export type User = components["schemas"]["User"];
-/** The answer to `POST /api/login`. */
-export type LoginResponse = components["schemas"]["LoginResponse"];
-/** The body of every error answer of the server. */
-export type ErrorBody = components["schemas"]["ErrorBody"];
-/** The `error` kinds the server answers (see its `/openapi.json`). */
-export type ServerErrorKind = components["schemas"]["ApiErrorKind"];
-/**
- * The kinds the client raises itself: `network_error` (the request never got an answer),
- * `login_failed` (`wx.login` gave no code), `bad_response` (an answer that is not the
- * server's), `session_key_stale` (user data obtained under a WeChat session that had expired:
- * get it again and resend), `invalid_url` (a URL outside `baseURL`, which would carry the
- * token elsewhere).
- */
-export type ClientErrorKind =
-  | "network_error"
-  | "login_failed"
-  | "bad_response"
-  | "session_key_stale"
-  | "invalid_url";
-/** Every kind a {@link WxLoginError} can have, for a page to branch on. */
-export type ErrorKind = ServerErrorKind | ClientErrorKind;
-
-/** Why a call failed: the server's `error` kind and `msg`, or one of the client's own. */
-export class WxLoginError extends Error {
-  /** What went wrong, to branch on (`risky_user`, `rate_limited`, `network_error`, ...). */
-  readonly error: ErrorKind;
-  /** What went wrong, for people. */
-  readonly msg: string;
-  /** The HTTP status, when the server answered. */
-  readonly statusCode: number | undefined;
-  /** The answer's body, when the server answered. */
-  readonly data: unknown;
-
-  constructor(error: ErrorKind, msg: string, statusCode?: number, data?: unknown) {
-    super(`${error}: ${msg}`);
-    this.name = "WxLoginError";
-    this.error = error;
-    this.msg = msg;
-    this.statusCode = statusCode;
-    this.data = data;
-  }
-}
-
-/** Whether `e` is a {@link WxLoginError} (of `kind`, when given). */
-export function isWxLoginError(e: unknown, kind?: ErrorKind): e is WxLoginError {
-  return e instanceof WxLoginError && (kind === undefined || e.error === kind);
-}
-
-/** What `wx.request` hands its `success` callback. */
-export interface WxResponse {
-  statusCode: number;
-  data: unknown;
-  header: Record<string, unknown>;
-}
-
-/** The HTTP methods the client sends. */
-export type Method = "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "OPTIONS";
-
-/** What `wx.request` is given. */
-export interface WxRequestOptions {
-  url: string;
-  method?: Method;
-  data?: string | Record<string, unknown> | ArrayBuffer;
-  header?: Record<string, string>;
-  dataType?: "json";
-  timeout?: number;
-  success?: (res: WxResponse) => void;
-  fail?: (err: { errMsg: string }) => void;
-}
-
-/**
- * The part of the mini program's `wx` the client uses. The real `wx` (typed by
- * `miniprogram-api-typings`) fits it; {@link fromTaro} and {@link fromUni} make Taro and
- * uni-app fit it.
- */
-export interface WxLike {
-  login(options: {
-    timeout?: number;
-    success?: (res: { code: string }) => void;
-    fail?: (err: { errMsg: string }) => void;
-  }): void;
-  request(options: WxRequestOptions): unknown;
-  getStorageSync(key: string): unknown;
-  setStorageSync(key: string, data: unknown): void;
-  removeStorageSync(key: string): void;
-  checkSession(options: { success?: () => void; fail?: () => void }): void;
-}
+export type { ErrorBody, LoginResponse, ServerErrorKind, User } from "./schemas.js";
+export { isWxLoginError, WxLoginError } from "./errors.js";
+export type { ClientErrorKind, ErrorKind } from "./errors.js";
+export type { Method, WxLike, WxRequestOptions, WxResponse } from "./wx-like.js";
+export { fromTaro, fromUni } from "./adapters.js";
+export type { TaroLike, UniLike } from "./adapters.js";
 
 /** How to make a client. */
 export interface ClientOptions {
@@ -475,62 +395,4 @@ function parsed(data: unknown): unknown {
     }
   }
   return data;
-}
-
-function errorOf(res: WxResponse): WxLoginError {
-  const body = res.data as Partial<ErrorBody> | null;
-  if (body && typeof body.error === "string" && typeof body.msg === "string") {
-    return new WxLoginError(body.error as ErrorKind, body.msg, res.statusCode, res.data);
-  }
-  return new WxLoginError(
-    "bad_response",
-    `HTTP ${res.statusCode} without wxlogin's error body`,
-    res.statusCode,
-    res.data,
-  );
-}
-
-/** The part of Taro the client uses: Taro's callback style is `wx`'s. */
-export type TaroLike = WxLike;
-
-/** Adapts Taro (`import Taro from "@tarojs/taro"`) to the client's `wx`. */
-export function fromTaro(taro: TaroLike): WxLike {
-  return {
-    login: (o) => void swallow(taro.login(o)),
-    request: (o) => swallow(taro.request(o)),
-    getStorageSync: (k) => taro.getStorageSync(k),
-    setStorageSync: (k, v) => taro.setStorageSync(k, v),
-    removeStorageSync: (k) => taro.removeStorageSync(k),
-    checkSession: (o) => void swallow(taro.checkSession(o)),
-  };
-}
-
-/** The part of uni-app the client uses; `uni.login` takes a `provider`. */
-export interface UniLike extends Omit<WxLike, "login"> {
-  login(options: {
-    provider: "weixin";
-    timeout?: number;
-    success?: (res: { code: string }) => void;
-    fail?: (err: { errMsg: string }) => void;
-  }): unknown;
-}
-
-/** Adapts uni-app's `uni` (built for `mp-weixin`) to the client's `wx`. */
-export function fromUni(uni: UniLike): WxLike {
-  return {
-    login: (o) => void swallow(uni.login({ provider: "weixin", ...o })),
-    request: (o) => swallow(uni.request(o)),
-    getStorageSync: (k) => uni.getStorageSync(k),
-    setStorageSync: (k, v) => uni.setStorageSync(k, v),
-    removeStorageSync: (k) => uni.removeStorageSync(k),
-    checkSession: (o) => void swallow(uni.checkSession(o)),
-  };
-}
-
-/** Taro and uni-app answer callbacks and return a promise too; its rejection is `fail`'s. */
-function swallow(value: unknown): unknown {
-  if (typeof value === "object" && value !== null && typeof (value as Promise<unknown>).catch === "function") {
-    (value as Promise<unknown>).catch(() => undefined);
-  }
-  return value;
 }
