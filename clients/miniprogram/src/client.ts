@@ -1,0 +1,192 @@
+/**
+ * The client: how to make one ({@link ClientOptions}), what it does ({@link WxLoginClient}),
+ * and {@link createClient}, which puts the token store, `wx.login`'s codes, the transport, the
+ * login single flight and the request wrapper together, and adds the account routes.
+ */
+
+import { errorOf, WxLoginError } from "./errors.js";
+import { createLogin, sessionEnded } from "./login.js";
+import { createRequest } from "./request.js";
+import type { LoginResponse, User } from "./schemas.js";
+import { createTokenStore } from "./token-store.js";
+import { createSend } from "./transport.js";
+import type { RequestOptions } from "./transport.js";
+import { createWxCode } from "./wx-code.js";
+import type { WxLike, WxResponse } from "./wx-like.js";
+
+/** How to make a client. */
+export interface ClientOptions {
+  /** Where wxlogin is, e.g. `https://api.example.com` (no trailing path needed). */
+  baseURL: string;
+  /** The mini program's `wx`, or `fromTaro(Taro)`, or `fromUni(uni)`. */
+  wx: WxLike;
+  /** The mini program's appid, for a server that serves several. */
+  appid?: string;
+  /** Milliseconds before a request is given up as a `network_error` (default 10 000). */
+  timeout?: number;
+  /** The storage key of the token (default `wxlogin:v1:token`, plus `:<appid>` with one). */
+  storageKey?: string;
+  /** The clock, in milliseconds (default `Date.now`); for tests. */
+  now?: () => number;
+  /** Waits `ms` milliseconds (default `setTimeout`); for tests. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** What `wx.getUserInfo` (or `getUserProfile`) returns. */
+export interface UserInfoResult {
+  rawData: string;
+  signature: string;
+  encryptedData: string;
+  iv: string;
+}
+
+/** What a client does. */
+export interface WxLoginClient {
+  /** Logs in now (one `wx.login`, one `POST /api/login`, shared by all callers meanwhile). */
+  login(): Promise<LoginResponse>;
+  /** Sends a request with the token, logging in first or once again when needed. */
+  request<T = unknown>(options: RequestOptions): Promise<WxResponse & { data: T }>;
+  /** `GET /api/me`. */
+  me(): Promise<User>;
+  /** Ends this session (or, with `everywhere`, all of the account's) and forgets the token. */
+  logout(options?: { everywhere?: boolean }): Promise<void>;
+  /** Deletes the account (re-authenticated by a fresh `wx.login` code) and forgets the token. */
+  deleteAccount(): Promise<void>;
+  /** The stored token, or `null`. */
+  token(): string | null;
+  /**
+   * Sends what `wx.getUserInfo` returned to `/api/me/userinfo`. Calls `wx.checkSession` (here
+   * and nowhere else) and never `wx.login` before sending, which would make WeChat rotate the
+   * session key the data is encrypted with.
+   */
+  sendUserInfo(result: UserInfoResult): Promise<User>;
+  /** Sends the code of a `getPhoneNumber` button's event (`e.detail`) to `/api/me/phone`. */
+  sendPhoneNumber(detail: { code?: string; errMsg?: string }): Promise<User>;
+}
+
+declare function setTimeout(callback: () => void, ms: number): unknown;
+
+/** Makes a client for the wxlogin server at `baseURL`. */
+export function createClient(options: ClientOptions): WxLoginClient {
+  const { wx, appid } = options;
+  const base = options.baseURL.replace(/\/+$/, "");
+  const timeout = options.timeout ?? 10_000;
+  const key = options.storageKey ?? `wxlogin:v1:token${appid ? `:${appid}` : ""}`;
+  const now = options.now ?? (() => Date.now());
+  const sleep =
+    options.sleep ?? ((ms: number) => new Promise<void>((resolve) => void setTimeout(resolve, ms)));
+
+  const store = createTokenStore(wx, key, now);
+  const { stored, forget, liveToken } = store;
+  const wxCode = createWxCode(wx, timeout, now, sleep);
+  const send = createSend(wx, base, timeout);
+  const session = createLogin(appid, wxCode, send, store);
+  const { login, tokenOrLogin, tokenAfter } = session;
+  const request = createRequest(send, session, store);
+
+  return {
+    login,
+    request,
+
+    async me() {
+      return (await request<User>({ url: "/api/me" })).data;
+    },
+
+    async logout(opts = {}) {
+      const token = stored()?.token ?? null;
+      if (token === null) {
+        return;
+      }
+      try {
+        const res = await send(
+          "POST",
+          "/api/logout",
+          opts.everywhere ? { everywhere: true } : undefined,
+          {},
+          token,
+        );
+        if (res.statusCode !== 204 && !sessionEnded(res)) {
+          throw errorOf(res);
+        }
+      } finally {
+        // Forgotten here whatever the server said: a user who logs out is logged out on
+        // this device, and a session the server could not end expires with its token.
+        forget(token);
+      }
+    },
+
+    async deleteAccount() {
+      let token = await tokenOrLogin();
+      for (let attempt = 0; ; attempt++) {
+        const code = await wxCode();
+        const res = await send("DELETE", "/api/me", { code }, {}, token);
+        if (res.statusCode === 204) {
+          forget();
+          return;
+        }
+        if (sessionEnded(res) && attempt === 0) {
+          token = await tokenAfter(token);
+          continue;
+        }
+        throw errorOf(res);
+      }
+    },
+
+    token() {
+      return stored()?.token ?? null;
+    },
+
+    async sendUserInfo(result) {
+      const fresh = await new Promise<boolean>((resolve) =>
+        wx.checkSession({ success: () => resolve(true), fail: () => resolve(false) }),
+      );
+      if (!fresh) {
+        // The data was encrypted under a session WeChat has ended; a new login is needed for
+        // the next try, and this data can never be used.
+        forget();
+        await login();
+        throw new WxLoginError(
+          "session_key_stale",
+          "WeChat's session had expired; logged in again: get the user info again and resend it",
+        );
+      }
+      const token = liveToken();
+      if (token === null) {
+        throw new WxLoginError(
+          "not_logged_in",
+          "log in (client.login()) before getting the user info: a login after it would make it undecryptable",
+        );
+      }
+      const { rawData, signature, encryptedData, iv } = result;
+      const res = await send(
+        "POST",
+        "/api/me/userinfo",
+        { rawData, signature, encryptedData, iv },
+        {},
+        token,
+      );
+      if (sessionEnded(res)) {
+        forget(token);
+      }
+      if (res.statusCode >= 400) {
+        throw errorOf(res);
+      }
+      return res.data as User;
+    },
+
+    async sendPhoneNumber(detail) {
+      if (typeof detail?.code !== "string" || detail.code === "") {
+        throw new WxLoginError(
+          "invalid_code",
+          `getPhoneNumber gave no code (${detail?.errMsg ?? "declined?"})`,
+        );
+      }
+      const res = await request<User>({
+        url: "/api/me/phone",
+        method: "POST",
+        data: { code: detail.code },
+      });
+      return res.data;
+    },
+  };
+}

@@ -1,0 +1,15 @@
+/**
+ * The server's types the client hands out, by name: generated from its `/openapi.json` into
+ * `api.ts`.
+ */
+
+import type { components } from "./api.js";
+
+/** An account, as `/api/me` and every account route answer it. */
+export type User = components["schemas"]["User"];
+/** The answer to `POST /api/login`. */
+export type LoginResponse = components["schemas"]["LoginResponse"];
+/** The body of every error answer of the server. */
+export type ErrorBody = components["schemas"]["ErrorBody"];
+/** The `error` kinds the server answers (see its `/openapi.json`). */
+export type ServerErrorKind = components["schemas"]["ApiErrorKind"];
