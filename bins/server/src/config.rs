@@ -59,8 +59,8 @@ pub struct Config {
     pub session_cache_ms: u64,
     /// How long, while PostgreSQL's change feed is heard, seconds; 0: `session_cache_ms` only.
     pub session_cache_feed_secs: u64,
-    /// How many live sessions the cache holds at most.
-    pub session_cache_capacity: usize,
+    /// The memory the session cache may hold, in bytes (`SESSION_CACHE_MB`).
+    pub session_cache_bytes: u64,
     /// Ended sessions are deleted this long after they end (and looked for as often, at most
     /// hourly), seconds; 0 keeps them.
     pub session_purge_secs: i64,
@@ -105,6 +105,9 @@ pub const DEFAULT_SESSION_PURGE_SECS: i64 = 24 * 3600;
 /// Login attempts per IP per minute when `LOGIN_RATE_LIMIT` is not set.
 pub const DEFAULT_LOGIN_RATE_LIMIT: u32 = 60;
 
+/// `SESSION_CACHE_MB` is in mebibytes.
+const MIB: u64 = 1024 * 1024;
+
 impl Config {
     /// Reads the configuration through `var` (the environment, in `main`), collecting every
     /// problem rather than stopping at the first, each naming its variable.
@@ -132,11 +135,17 @@ impl Config {
             LoginSettings::DEFAULT_SESSION_CACHE_WITH_FEED.as_secs(),
             0..=3600,
         );
-        let session_cache_capacity = vars.number(
-            "SESSION_CACHE_CAPACITY",
-            LoginSettings::DEFAULT_SESSION_CACHE_CAPACITY,
-            0..=10_000_000,
+        let session_cache_mb = vars.number(
+            "SESSION_CACHE_MB",
+            LoginSettings::DEFAULT_SESSION_CACHE_BYTES / MIB,
+            1..=64 * 1024,
         );
+        if vars.get("SESSION_CACHE_CAPACITY").is_some() {
+            vars.problem(
+                "SESSION_CACHE_CAPACITY is gone: the session cache is sized in memory now, \
+                 SESSION_CACHE_MB (about 1.2 KiB a session; 1 MiB holds about 850)",
+            );
+        }
         let session_purge_secs =
             vars.number("SESSION_PURGE_SECS", DEFAULT_SESSION_PURGE_SECS, 0..=YEAR);
         let login_rate_limit =
@@ -201,7 +210,7 @@ impl Config {
             session_ttl_secs,
             session_cache_ms,
             session_cache_feed_secs,
-            session_cache_capacity,
+            session_cache_bytes: session_cache_mb * MIB,
             session_purge_secs,
             database_url,
             database_listen_url,

@@ -225,6 +225,18 @@ impl Collector for Observed {
             "Sessions read from the database",
             cache.misses,
         )?;
+        gauge(
+            &mut encoder,
+            "session_cache_entries",
+            "Sessions and users the session cache holds",
+            i64::try_from(cache.entries).unwrap_or(i64::MAX),
+        )?;
+        gauge(
+            &mut encoder,
+            "session_cache_bytes",
+            "Their weight in bytes, at most SESSION_CACHE_MB",
+            i64::try_from(cache.bytes).unwrap_or(i64::MAX),
+        )?;
         let fetches = service.access_token_fetches();
         counter(
             &mut encoder,

@@ -129,7 +129,7 @@ impl Application {
                 session_cache_with_feed: std::time::Duration::from_secs(
                     config.session_cache_feed_secs,
                 ),
-                session_cache_capacity: config.session_cache_capacity,
+                session_cache_bytes: config.session_cache_bytes,
                 user_rate_limit: config.user_rate_limit,
                 code_replay_secs: config.code_replay_secs,
                 ..LoginSettings::default()

@@ -1,5 +1,5 @@
-//! Live sessions and their users, remembered for a short while so that an authenticated request
-//! costs no database round trip.
+//! Live sessions and their users, remembered so that an authenticated request costs no database
+//! round trip.
 //!
 //! What this instance changes (logout, profile edits, a stale session_key) it applies to the
 //! cache at once. What another instance changes reaches this one through the change feed, or
@@ -8,23 +8,81 @@
 //! window, since a change would have been told; when it falls silent for longer than its
 //! grace, the short window is the bound again, so a logout elsewhere is honoured here within
 //! about the grace plus the short window, whatever happens to the feed.
+//!
+//! What stays is decided by what is asked for, not by what was put last: `quick_cache`'s
+//! policy (Clock-PRO, close to S3-FIFO) puts a new entry in a probation part (a tenth of the
+//! budget, once the cache is full) and moves it to the main part only once it is asked for
+//! again; an entry pushed out of probation is
+//! remembered as a ghost, so one asked for soon after goes straight to the main part. A burst
+//! of logins whose sessions are never used again passes through probation and leaves the
+//! sessions that are being used where they are. The capacity is in bytes, each entry weighed
+//! by what it holds ([`weight`]), sessions and users in one budget.
 
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::{DefaultHashBuilder, Equivalent, OptionsBuilder, Weighter};
 use wxlogin_domain::{Session, StoreChange, User};
 
-/// How many sessions (and as many users) are remembered when no capacity is given; past it,
-/// stale entries are swept, and if none are stale, new ones are not cached (they are read from
-/// the store on each request instead). About 1 KiB of the process's memory per session and
-/// its user, as measured under a login flood.
-pub(crate) const DEFAULT_CAPACITY: usize = 4096;
+/// The memory the cache may hold when none is configured: 32 MiB, about 27,000 sessions with
+/// their users (each about 1.2 KiB, as `tests/session_cache_memory.rs` measures).
+pub(crate) const DEFAULT_BYTES: u64 = 32 * 1024 * 1024;
+
+/// What an entry costs besides its strings, measured (`tests/session_cache_memory.rs`): the
+/// table's slot and its growth, the key's and the value's allocations, malloc's overhead.
+const SESSION_BYTES: u64 = 360;
+const USER_BYTES: u64 = 600;
+
+/// A key of the one table: sessions and users share the budget.
+#[derive(Clone, PartialEq, Eq)]
+enum Key {
+    Session(Arc<str>),
+    User(Arc<str>),
+}
+
+/// A key looked up without allocating one: hashes as [`Key`] does.
+struct Lookup<'a> {
+    user: bool,
+    id: &'a str,
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        match self {
+            Self::Session(id) => Lookup { user: false, id }.hash(state),
+            Self::User(id) => Lookup { user: true, id }.hash(state),
+        }
+    }
+}
+
+impl Hash for Lookup<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.user.hash(state);
+        self.id.hash(state);
+    }
+}
+
+impl Equivalent<Key> for Lookup<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        match key {
+            Key::Session(id) => !self.user && **id == *self.id,
+            Key::User(id) => self.user && **id == *self.id,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Entry {
+    Session(Arc<CachedSession>),
+    User(Arc<CachedUser>),
+}
 
 struct CachedSession {
-    user_id: String,
-    appid: String,
+    user_id: Arc<str>,
+    appid: Box<str>,
     expires_at: i64,
     /// When it was read from the store.
     read_at: Instant,
@@ -39,22 +97,36 @@ struct CachedUser {
     fetched: Instant,
 }
 
-#[derive(Default)]
-struct Entries {
-    sessions: HashMap<String, CachedSession>,
-    users: HashMap<String, CachedUser>,
-    /// Counts every forgetting. A read from the store that began before one must not put what
-    /// it read back: it may be the session a logout just ended.
-    epoch: u64,
-    /// When a full cache was last swept for entries no longer trusted, and how many times.
-    swept_at: Option<Instant>,
-    sweeps: u64,
+/// The bytes an entry holds: its strings, and what every entry of its kind costs.
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<Key, Entry> for ByBytes {
+    fn weight(&self, key: &Key, entry: &Entry) -> u64 {
+        weight(key, entry)
+    }
 }
 
-/// A full cache is swept at most this often: a sweep walks every entry under the lock, and
-/// while the feed is heard few entries age out, so sweeping on every `put` would cost each
-/// login a walk of the whole cache for nothing.
-const SWEEP_EVERY: Duration = Duration::from_secs(1);
+fn weight(key: &Key, entry: &Entry) -> u64 {
+    let len = |s: &str| s.len() as u64;
+    let key_len = match key {
+        Key::Session(id) | Key::User(id) => len(id),
+    };
+    key_len
+        + match entry {
+            Entry::Session(s) => SESSION_BYTES + len(&s.appid),
+            Entry::User(u) => {
+                let user = &u.user;
+                USER_BYTES
+                    + len(&user.id)
+                    + user.unionid.as_ref().map_or(0, |u| len(u.expose()))
+                    + user.nick_name.as_deref().map_or(0, len)
+                    + user.avatar_url.as_deref().map_or(0, len)
+                    + user.phone_number.as_deref().map_or(0, len)
+                    + user.apps.iter().map(|a| 24 + len(a)).sum::<u64>()
+            }
+        }
+}
 
 /// The cache's epoch when a read from the store began; [`SessionCache::put`] keeps what the
 /// read found only if nothing was forgotten since.
@@ -70,8 +142,13 @@ pub(crate) struct Hit {
 }
 
 pub(crate) struct SessionCache {
-    entries: Mutex<Entries>,
-    capacity: usize,
+    entries: Table,
+    /// Counts every forgetting. A read from the store that began before one must not put what
+    /// it read back: it may be the session a logout just ended.
+    epoch: AtomicU64,
+    /// Puts and updates hold it shared while they check the epoch and write; forgetting holds
+    /// it alone while it removes and counts, so no write lands between the two.
+    forgetting: RwLock<()>,
     fresh_for: Duration,
     hits: AtomicU64,
     misses: AtomicU64,
@@ -85,13 +162,18 @@ pub(crate) struct SessionCache {
     heard_at_ms: AtomicU64,
 }
 
-/// How often an authenticated request found its session in the cache, since start.
+/// How often an authenticated request found its session in the cache, since start, and what
+/// the cache holds now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {
     /// Sessions answered from the cache.
     pub hits: u64,
     /// Sessions read from the store (not cached, or no longer trusted).
     pub misses: u64,
+    /// Sessions and users held now.
+    pub entries: u64,
+    /// Their weight in bytes, at most the configured capacity.
+    pub bytes: u64,
 }
 
 impl SessionCache {
@@ -109,8 +191,9 @@ impl SessionCache {
         feed_grace: Duration,
     ) -> Self {
         Self {
-            entries: Mutex::default(),
-            capacity: DEFAULT_CAPACITY,
+            entries: new_table(DEFAULT_BYTES),
+            epoch: AtomicU64::new(0),
+            forgetting: RwLock::new(()),
             fresh_for,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
@@ -121,9 +204,12 @@ impl SessionCache {
         }
     }
 
-    /// The same, remembering at most `capacity` sessions (and as many users).
-    pub(crate) fn with_capacity(self, capacity: usize) -> Self {
-        Self { capacity, ..self }
+    /// The same, holding at most `bytes` of sessions and users.
+    pub(crate) fn with_bytes(self, bytes: u64) -> Self {
+        Self {
+            entries: new_table(bytes),
+            ..self
+        }
     }
 
     /// Whether the feed was heard recently enough for the longer window.
@@ -146,11 +232,9 @@ impl SessionCache {
         CacheStats {
             hits: self.hits.load(Ordering::Relaxed),
             misses: self.misses.load(Ordering::Relaxed),
+            entries: self.entries.len() as u64,
+            bytes: self.entries.weight(),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Half the window plus a share of the other half picked by `id`.
@@ -181,26 +265,35 @@ impl SessionCache {
         }
         let now = Instant::now();
         let heard = self.feed_heard(now);
-        let entries = self.lock();
-        let session = entries
-            .sessions
-            .get(session_id)
-            .filter(|s| self.trusted(s.read_at, s.trusted_until, now, heard))?;
-        let user = entries
-            .users
-            .get(&session.user_id)
-            .filter(|u| self.trusted(u.fetched, u.fetched + self.fresh_for, now, heard))?;
+        let Some(Entry::Session(session)) = self.entries.get(&Lookup {
+            user: false,
+            id: session_id,
+        }) else {
+            return None;
+        };
+        if !self.trusted(session.read_at, session.trusted_until, now, heard) {
+            return None;
+        }
+        let Some(Entry::User(user)) = self.entries.get(&Lookup {
+            user: true,
+            id: &session.user_id,
+        }) else {
+            return None;
+        };
+        if !self.trusted(user.fetched, user.fetched + self.fresh_for, now, heard) {
+            return None;
+        }
         Some(Hit {
             user: user.user.clone(),
-            user_id: session.user_id.clone(),
-            appid: session.appid.clone(),
+            user_id: session.user_id.to_string(),
+            appid: session.appid.to_string(),
             expires_at: session.expires_at,
         })
     }
 
     /// Take one before reading a session from the store, and give it to [`SessionCache::put`].
     pub(crate) fn ticket(&self) -> Ticket {
-        Ticket(self.lock().epoch)
+        Ticket(self.epoch.load(Ordering::Acquire))
     }
 
     /// Remembers a live session and its user, as read from the database by a read that began
@@ -212,72 +305,69 @@ impl SessionCache {
             return;
         }
         let now = Instant::now();
-        let mut entries = self.lock();
-        if entries.epoch != ticket.0 {
+        let user_id: Arc<str> = Arc::from(user.id.as_str());
+        let cached_session = Entry::Session(Arc::new(CachedSession {
+            // The user's key and the session's pointer to it share one allocation.
+            user_id: if session.user_id == user.id {
+                Arc::clone(&user_id)
+            } else {
+                Arc::from(session.user_id.as_str())
+            },
+            appid: session.appid.as_str().into(),
+            expires_at: session.expires_at,
+            read_at: now,
+            trusted_until: now + self.spread(&session.id),
+        }));
+        let cached_user = Entry::User(Arc::new(CachedUser {
+            user: user.clone(),
+            fetched: now,
+        }));
+        let _writing = self
+            .forgetting
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.epoch.load(Ordering::Acquire) != ticket.0 {
             return;
         }
-        if entries.sessions.len() >= self.capacity && !entries.sessions.contains_key(&session.id) {
-            if entries
-                .swept_at
-                .is_some_and(|at| now.saturating_duration_since(at) < SWEEP_EVERY)
-            {
-                return;
-            }
-            entries.swept_at = Some(now);
-            entries.sweeps += 1;
-            let heard = self.feed_heard(now);
-            entries
-                .sessions
-                .retain(|_, s| self.trusted(s.read_at, s.trusted_until, now, heard));
-            entries
-                .users
-                .retain(|_, u| self.trusted(u.fetched, u.fetched + self.fresh_for, now, heard));
-            if entries.sessions.len() >= self.capacity {
-                return;
-            }
-        }
-        entries.sessions.insert(
-            session.id.clone(),
-            CachedSession {
-                user_id: session.user_id.clone(),
-                appid: session.appid.clone(),
-                expires_at: session.expires_at,
-                read_at: now,
-                trusted_until: now + self.spread(&session.id),
-            },
-        );
-        if entries.users.len() < self.capacity || entries.users.contains_key(&user.id) {
-            entries.users.insert(
-                user.id.clone(),
-                CachedUser {
-                    user: user.clone(),
-                    fetched: now,
-                },
-            );
-        }
+        self.entries.insert(Key::User(user_id), cached_user);
+        self.entries
+            .insert(Key::Session(Arc::from(session.id.as_str())), cached_session);
+    }
+
+    /// Counts a forgetting and runs `remove` with no put in between.
+    fn forget(&self, remove: impl FnOnce(&Table)) {
+        let _alone = self
+            .forgetting
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        remove(&self.entries);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Forgets a session that ended (logout, stale session_key), and refuses what reads begun
     /// before bring back.
     pub(crate) fn forget_session(&self, session_id: &str) {
-        let mut entries = self.lock();
-        entries.sessions.remove(session_id);
-        entries.epoch = entries.epoch.wrapping_add(1);
+        self.forget(|entries| {
+            entries.remove(&Lookup {
+                user: false,
+                id: session_id,
+            });
+        });
     }
 
     /// Forgets a user another instance changed: it is read again on its next request.
     pub(crate) fn forget_user(&self, user_id: &str) {
-        let mut entries = self.lock();
-        entries.users.remove(user_id);
-        entries.epoch = entries.epoch.wrapping_add(1);
+        self.forget(|entries| {
+            entries.remove(&Lookup {
+                user: true,
+                id: user_id,
+            });
+        });
     }
 
     /// Forgets everything (changes elsewhere may have gone unheard).
     pub(crate) fn clear(&self) {
-        let mut entries = self.lock();
-        entries.sessions.clear();
-        entries.users.clear();
-        entries.epoch = entries.epoch.wrapping_add(1);
+        self.forget(Cache::clear);
     }
 
     /// Applies a change another instance announced through the change feed.
@@ -297,11 +387,56 @@ impl SessionCache {
         }
     }
 
-    /// Replaces a user this instance changed, if it is remembered.
+    /// Replaces a user this instance changed, if it is remembered, keeping when it was read:
+    /// the change is this instance's own, so it does not make the rest of the entry fresher.
     pub(crate) fn update_user(&self, user: &User) {
-        if let Some(cached) = self.lock().users.get_mut(&user.id) {
-            cached.user = user.clone();
+        let _writing = self
+            .forgetting
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = Lookup {
+            user: true,
+            id: &user.id,
+        };
+        if let Some(Entry::User(cached)) = self.entries.peek(&key) {
+            self.entries.insert(
+                Key::User(Arc::from(user.id.as_str())),
+                Entry::User(Arc::new(CachedUser {
+                    user: user.clone(),
+                    fetched: cached.fetched,
+                })),
+            );
         }
+    }
+}
+
+/// The share of the budget for sessions that are asked for again; the rest is probation.
+/// S3-FIFO's paper finds 10 % probation best across traces; quick_cache's own default (3 %)
+/// would give a new user's session only a few dozen logins' time to be asked for before it
+/// is pushed out (it then comes back through the ghosts, at the cost of one more read).
+const MAIN_SHARE: f64 = 0.9;
+
+type Table = Cache<Key, Entry, ByBytes, DefaultHashBuilder, DefaultLifecycle<Key, Entry>>;
+
+fn new_table(bytes: u64) -> Table {
+    // The estimate sizes the table and the ghosts; the weight is the bound.
+    let estimated_items = usize::try_from(bytes / ((SESSION_BYTES + USER_BYTES) / 2))
+        .unwrap_or(usize::MAX)
+        .max(16);
+    let options = OptionsBuilder::new()
+        .estimated_items_capacity(estimated_items)
+        .weight_capacity(bytes.max(1))
+        .hot_allocation(MAIN_SHARE)
+        .build();
+    match options {
+        Ok(options) => Cache::with_options(
+            options,
+            ByBytes,
+            DefaultHashBuilder::default(),
+            DefaultLifecycle::default(),
+        ),
+        // Only a capacity of zero or a share outside 0..=1 is refused, and neither is passed.
+        Err(_) => Cache::with_weighter(estimated_items, bytes.max(1), ByBytes),
     }
 }
 

@@ -30,10 +30,10 @@ pub struct LoginSettings {
     /// change elsewhere is then told at once; zero keeps `session_cache` the only window. When
     /// the feed falls silent for [`FEED_GRACE`], `session_cache` is the bound again.
     pub session_cache_with_feed: Duration,
-    /// How many live sessions (and their users) the cache holds at most. Past it, sessions
-    /// not cached are read from the store on each request: raise it when more sessions than
-    /// this are in use within `session_cache_with_feed` on one instance (about 1 KiB each).
-    pub session_cache_capacity: usize,
+    /// The memory the session cache may hold, in bytes, its sessions and their users weighed
+    /// by what they hold (about 1.2 KiB a session with its user). Sessions that are asked
+    /// for stay; sessions only logged in pass through and go first.
+    pub session_cache_bytes: u64,
     /// How many user-data calls (`apply_user_info`, `bind_phone_number`, each costing WeChat
     /// calls on the app's quota) one account may make per minute, on this instance; 0 turns the
     /// limit off.
@@ -50,8 +50,8 @@ impl LoginSettings {
     pub const DEFAULT_SESSION_CACHE: Duration = Duration::from_secs(1);
     /// The window while the change feed is heard, when none is configured: one minute.
     pub const DEFAULT_SESSION_CACHE_WITH_FEED: Duration = Duration::from_secs(60);
-    /// How many sessions the cache holds when none is configured (`SESSION_CACHE_CAPACITY`).
-    pub const DEFAULT_SESSION_CACHE_CAPACITY: usize = crate::cache::DEFAULT_CAPACITY;
+    /// The session cache's memory when none is configured (`SESSION_CACHE_MB`): 32 MiB.
+    pub const DEFAULT_SESSION_CACHE_BYTES: u64 = crate::cache::DEFAULT_BYTES;
     /// How long a code's first answer is replayed when none is configured (`CODE_REPLAY_SECS`):
     /// long enough for a double tap or a retried request, short enough that a copied code is
     /// no credential.
@@ -70,7 +70,7 @@ impl Default for LoginSettings {
             code_replay_secs: Self::DEFAULT_CODE_REPLAY_SECS,
             session_cache: Self::DEFAULT_SESSION_CACHE,
             session_cache_with_feed: Self::DEFAULT_SESSION_CACHE_WITH_FEED,
-            session_cache_capacity: Self::DEFAULT_SESSION_CACHE_CAPACITY,
+            session_cache_bytes: Self::DEFAULT_SESSION_CACHE_BYTES,
             user_rate_limit: Self::DEFAULT_USER_RATE_LIMIT,
             checksession_memory: Duration::from_secs(300),
         }

@@ -48,7 +48,7 @@ fn defaults_are_documented_values() {
     let config = read(false, &GOOD).expect("valid");
     assert_eq!(config.session_ttl_secs, 604_800);
     assert_eq!(config.session_cache_ms, 1000);
-    assert_eq!(config.session_cache_capacity, 4096);
+    assert_eq!(config.session_cache_bytes, 32 * 1024 * 1024);
     assert_eq!(config.session_purge_secs, 86_400);
     assert_eq!(config.database_url, "sqlite://wxlogin.db");
     assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
@@ -106,7 +106,8 @@ fn bad_numbers_and_urls_name_their_variable() {
     vars.extend([
         ("SESSION_TTL_SECS", "0"),
         ("SESSION_CACHE_MS", "600000"),
-        ("SESSION_CACHE_CAPACITY", "-1"),
+        ("SESSION_CACHE_MB", "0"),
+        ("SESSION_CACHE_CAPACITY", "4096"),
         ("LOGIN_RATE_LIMIT", "many"),
         ("DATABASE_URL", "mysql://x"),
         ("BIND_ADDR", "localhost"),
@@ -116,6 +117,7 @@ fn bad_numbers_and_urls_name_their_variable() {
     for name in [
         "SESSION_TTL_SECS",
         "SESSION_CACHE_MS",
+        "SESSION_CACHE_MB",
         "SESSION_CACHE_CAPACITY",
         "LOGIN_RATE_LIMIT",
         "DATABASE_URL",

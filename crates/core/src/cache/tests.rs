@@ -196,20 +196,95 @@ fn a_change_heard_from_elsewhere_also_refuses_reads_begun_before() {
     }
 }
 
+/// A session and user the size of real ones: UUIDs, an appid, a nickname, an avatar URL.
+fn real_sized(i: usize) -> (Session, User) {
+    let user_id = format!("0193a5f2-7c1e-7d4b-9a3e-{i:012x}");
+    let mut u = user(&user_id, "Olga Ivanova");
+    u.avatar_url = Some(format!(
+        "https://thirdwx.qlogo.cn/mmopen/vi_32/{i:0>64}/132"
+    ));
+    u.apps = vec!["wx00000000000000fe".into()];
+    let mut s = session(&format!("0193a5f2-8d2f-7e5c-8b4f-{i:012x}"), &user_id);
+    s.appid = "wx00000000000000fe".into();
+    (s, u)
+}
+
 #[test]
-fn memory_is_bounded() {
-    let cache = SessionCache::new(Duration::from_secs(60)).with_capacity(500);
-    for i in 0..(500 + 100) {
-        cache.put(
-            &session(&format!("s{i}"), &format!("u{i}")),
-            &user(&format!("u{i}"), "a"),
-            cache.ticket(),
-        );
+fn memory_is_bounded_by_bytes() {
+    let bytes = 200 * 1024;
+    let cache = SessionCache::new(Duration::from_secs(60)).with_bytes(bytes);
+    for i in 0..5_000 {
+        let (s, u) = real_sized(i);
+        cache.put(&s, &u, cache.ticket());
     }
-    let entries = cache.lock();
-    assert!(entries.sessions.len() == 500 && entries.users.len() == 500);
-    assert_eq!(
-        entries.sweeps, 1,
-        "a hundred puts into a full cache walk it once, not a hundred times"
+    let stats = cache.stats();
+    assert!(stats.bytes <= bytes, "{stats:?}");
+    assert!(
+        stats.entries > 100 && stats.entries < 1_000,
+        "200 KiB holds a few hundred sessions and users: {stats:?}"
     );
+}
+
+#[test]
+fn a_login_burst_does_not_push_out_the_sessions_in_use() {
+    // Room for about 1,000 sessions with their users.
+    let bytes = 1_000 * 900;
+    let cache = SessionCache::new(Duration::from_secs(60)).with_bytes(bytes);
+    // Full already of sessions that were only logged in (the morning's logins)...
+    for i in 20_000..22_000 {
+        let (s, u) = real_sized(i);
+        cache.put(&s, &u, cache.ticket());
+    }
+    // ...when the people who use the mini program now log in and make requests.
+    let in_use: Vec<(Session, User)> = (0..300).map(real_sized).collect();
+    for (s, u) in &in_use {
+        cache.put(s, u, cache.ticket());
+        if cache.get(&s.id).is_none() {
+            // Pushed out before its first request: read from the store, it comes back.
+            cache.put(s, u, cache.ticket());
+        }
+    }
+    for _ in 0..3 {
+        for (s, _) in &in_use {
+            assert!(cache.get(&s.id).is_some(), "used, so cached");
+        }
+    }
+    // Ten times the cache of sessions that are logged in and never used again.
+    for i in 1_000..11_000 {
+        let (s, u) = real_sized(i);
+        cache.put(&s, &u, cache.ticket());
+    }
+    let kept = in_use
+        .iter()
+        .filter(|(s, _)| cache.get(&s.id).is_some())
+        .count();
+    assert_eq!(kept, in_use.len(), "every session in use is still answered");
+    assert!(cache.stats().bytes <= bytes);
+}
+
+#[test]
+fn a_session_asked_for_again_soon_after_being_pushed_out_comes_back_to_stay() {
+    let bytes = 1_000 * 900;
+    let cache = SessionCache::new(Duration::from_secs(60)).with_bytes(bytes);
+    // A cache full of sessions that were only logged in.
+    for i in 1..3_000 {
+        let (s, u) = real_sized(i);
+        cache.put(&s, &u, cache.ticket());
+    }
+    let (s, u) = real_sized(0);
+    cache.put(&s, &u, cache.ticket());
+    // Pushed out of probation by more logins before it was asked for again...
+    for i in 3_000..5_000 {
+        let (s, u) = real_sized(i);
+        cache.put(&s, &u, cache.ticket());
+    }
+    assert!(cache.get(&s.id).is_none());
+    // ...read from the store once more, it is remembered and kept through the next burst.
+    cache.put(&s, &u, cache.ticket());
+    assert!(cache.get(&s.id).is_some());
+    for i in 5_000..15_000 {
+        let (s, u) = real_sized(i);
+        cache.put(&s, &u, cache.ticket());
+    }
+    assert!(cache.get(&s.id).is_some());
 }

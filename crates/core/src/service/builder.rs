@@ -162,7 +162,7 @@ impl LoginServiceBuilder {
                 settings.session_cache_with_feed,
                 FEED_GRACE,
             )
-            .with_capacity(settings.session_cache_capacity),
+            .with_bytes(settings.session_cache_bytes),
         );
         let changes = match self.changes {
             Some(feed) if !settings.session_cache.is_zero() => {
