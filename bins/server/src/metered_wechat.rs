@@ -1,5 +1,5 @@
 //! The WeChat client as the server uses it: every call counted and timed by API and errcode
-//! (`wxlogin_wechat_calls_total`, `wxlogin_wechat_call_seconds`).
+//! (`wxlogin_wechat_calls_total`, `wxlogin_wechat_call_duration_seconds`).
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -117,8 +117,9 @@ pub trait SessionStore: Send + Sync {
         id: &str,
     ) -> Result<Option<(Session, Option<User>)>, StoreError>;
 
-    /// The session_key of a session; `None` if there is no such session, or it ended (its key is
-    /// erased when it ends). A key that cannot be
+    /// The session_key of a session; `None` if there is no such session, or it was ended
+    /// (logout, logout everywhere, a stale key: its key is erased then). A session that ran out
+    /// keeps its sealed key until it is purged; callers look for a live session first. A key that cannot be
     /// opened (sealed under a key the server no longer holds) is [`StoreError::Sealed`].
     async fn session_key(&self, session_id: &str) -> Result<Option<SessionKey>, StoreError>;
 

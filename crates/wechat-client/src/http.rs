@@ -57,8 +57,8 @@ thread_local! {
 
 impl HttpWeChatClient {
     /// A client for `config`. It cannot fail: it starts no thread until a request is made off
-    /// an actix thread, and a transport thread that cannot be started then fails that request
-    /// with [`WeChatError::Unavailable`].
+    /// an actix thread, and transport threads that cannot be started then fail that request
+    /// with [`WeChatError::Unreachable`] (retried like any call that could not be sent).
     pub fn new(config: WeChatConfig) -> Self {
         // awc's rustls connector needs a process-wide crypto provider, or it panics on the
         // first https call. Installing fails harmlessly when one is already installed.

@@ -1,5 +1,5 @@
 //! The decrypt path of `/api/me/userinfo`: signature check and AES-128-CBC decryption, on
-//! WeChat's own vector V1. `cargo bench -p wxlogin-wechat-client`.
+//! WeChat's own vector V1. `cargo bench -p wxlogin-wechat-protocol`.
 
 use std::hint::black_box;
 

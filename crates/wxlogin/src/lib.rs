@@ -17,12 +17,12 @@ pub use wxlogin_user_store::{
 pub use wxlogin_wechat_client::{HttpWeChatClient, PushSettings, WeChatConfig};
 
 /// Each crate whole, for what the names above leave out (the ports, to write an adapter of
-/// your own: [`crates::domain`]; WeChat's protocol, also without a transport:
-/// [`crates::wechat`]).
+/// your own: [`crates::domain`]; the WeChat client and the protocol it re-exports:
+/// [`crates::wechat_client`]). Named after the packages, without their `wxlogin_` prefix.
 pub mod crates {
     pub use wxlogin_core as core;
     pub use wxlogin_domain as domain;
     pub use wxlogin_token as token;
-    pub use wxlogin_user_store as store;
-    pub use wxlogin_wechat_client as wechat;
+    pub use wxlogin_user_store as user_store;
+    pub use wxlogin_wechat_client as wechat_client;
 }

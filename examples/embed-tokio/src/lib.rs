@@ -25,7 +25,7 @@ pub struct Setup<'a> {
 }
 
 /// Wires the service: the real store (migrations applied), the real WeChat client, the real
-/// token issuer. On PostgreSQL the builder subscribes the session cache to the change feed, so
+/// token codec. On PostgreSQL the builder subscribes the session cache to the change feed, so
 /// logouts on other instances reach this one at once.
 pub async fn build_service(setup: &Setup<'_>) -> anyhow::Result<Arc<LoginService>> {
     let sealer = SecretSealer::new(&SealingSecret::new(
