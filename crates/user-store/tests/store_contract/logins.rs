@@ -1,0 +1,322 @@
+//! Logins: the account of an openid found or created, alone or with its session in one
+//! step, under contention, and a login found again by its code.
+
+use std::sync::Arc;
+
+use tokio::sync::Barrier;
+
+use wxlogin_domain::{NewLogin, OpenId, SessionKey, SessionStore, UnionId, UserStore};
+use wxlogin_user_store::DieselStore;
+use wxlogin_user_store::testing::TestDatabase;
+
+use crate::support::{APP, NOW, OTHER_APP, open, openid};
+
+contract!(
+    first_login_creates_a_user_and_the_next_finds_it,
+    a_login_is_found_again_by_its_code_within_the_window,
+    the_public_id_is_a_random_uuid_not_derived_from_the_openid,
+    a_unionid_is_kept_and_filled_in_later_if_it_was_missing,
+    concurrent_first_logins_of_one_user_create_exactly_one_account,
+    find_user_by_public_id,
+    a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step,
+    concurrent_first_logins_in_one_step_create_one_account,
+    a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person;
+);
+
+async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselStore) {
+    let (created, was_created) = store
+        .find_or_create_user(APP, &openid("a"), None, NOW)
+        .await
+        .expect("create");
+    assert!(was_created);
+    assert_eq!(created.apps, [APP]);
+    assert_eq!(
+        store.openid(&created.id, APP).await.expect("query"),
+        Some(openid("a"))
+    );
+    assert_eq!(
+        store.openid(&created.id, OTHER_APP).await.expect("query"),
+        None
+    );
+    assert_eq!((created.created_at, created.updated_at), (NOW, NOW));
+    assert_eq!(
+        (
+            created.nick_name.clone(),
+            created.phone_number.clone(),
+            created.gender
+        ),
+        (None, None, None)
+    );
+    let (found, was_created) = store
+        .find_or_create_user(APP, &openid("a"), None, NOW + 5)
+        .await
+        .expect("find");
+    assert!(!was_created);
+    assert_eq!(found, created);
+}
+
+async fn the_public_id_is_a_random_uuid_not_derived_from_the_openid(store: &DieselStore) {
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("b"), None, NOW)
+        .await
+        .expect("create");
+    assert_eq!(user.id.len(), 36);
+    assert!(!user.id.contains("openid"));
+    assert!(hex_in_uuid_shape(&user.id), "{}", user.id);
+    let (other, _) = store
+        .find_or_create_user(APP, &openid("c"), None, NOW)
+        .await
+        .expect("create");
+    assert_ne!(user.id, other.id);
+}
+
+fn hex_in_uuid_shape(id: &str) -> bool {
+    id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') && id.matches('-').count() == 4
+}
+
+async fn a_unionid_is_kept_and_filled_in_later_if_it_was_missing(store: &DieselStore) {
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("d"), None, NOW)
+        .await
+        .expect("create");
+    assert_eq!(user.unionid, None);
+    let unionid = UnionId::new("union-d");
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("d"), Some(&unionid), NOW)
+        .await
+        .expect("find");
+    assert_eq!(user.unionid, Some(unionid.clone()));
+    let other = UnionId::new("union-other");
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("d"), Some(&other), NOW)
+        .await
+        .expect("find");
+    assert_eq!(
+        user.unionid,
+        Some(unionid),
+        "a recorded unionid is not overwritten"
+    );
+}
+
+async fn concurrent_first_logins_of_one_user_create_exactly_one_account(store: &DieselStore) {
+    const RACERS: usize = 16;
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .find_or_create_user(APP, &openid("racer"), None, NOW)
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(
+            task.await
+                .expect("no panic")
+                .expect("no error under contention"),
+        );
+    }
+    assert_eq!(
+        results.iter().filter(|(_, created)| *created).count(),
+        1,
+        "exactly one call created it"
+    );
+    let first = &results[0].0.id;
+    assert!(
+        results.iter().all(|(user, _)| &user.id == first),
+        "everyone got the same account"
+    );
+}
+
+async fn find_user_by_public_id(store: &DieselStore) {
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("e"), None, NOW)
+        .await
+        .expect("create");
+    assert_eq!(store.find_user(&user.id).await.expect("query"), Some(user));
+    assert_eq!(store.find_user("no-such-user").await.expect("query"), None);
+}
+
+async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store: &DieselStore) {
+    let login = |key: &str, unionid: Option<&str>| NewLogin {
+        appid: APP.to_owned(),
+        openid: openid("o"),
+        unionid: unionid.map(UnionId::new),
+        session_key: SessionKey::new(key),
+        created_at: NOW,
+        expires_at: NOW + 60,
+        login_code: None,
+    };
+    let first = store
+        .open_login(&login("k1", None))
+        .await
+        .expect("first login");
+    assert!(first.created);
+    assert_eq!(first.session.user_id, first.user.id);
+    assert_eq!(first.session.expires_at, NOW + 60);
+    assert_eq!(
+        store.session_key(&first.session.id).await.expect("query"),
+        Some(SessionKey::new("k1"))
+    );
+    let again = store
+        .open_login(&login("k2", Some("union-o")))
+        .await
+        .expect("second login");
+    assert!(!again.created);
+    assert_eq!(again.user.id, first.user.id);
+    assert_eq!(
+        again.user.unionid,
+        Some(UnionId::new("union-o")),
+        "a unionid is filled in"
+    );
+    assert_ne!(again.session.id, first.session.id);
+    assert_eq!(
+        store.find_session(&again.session.id).await.expect("query"),
+        Some(again.session.clone())
+    );
+}
+
+async fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselStore) {
+    let barrier = Arc::new(Barrier::new(8));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .open_login(&NewLogin {
+                        appid: APP.to_owned(),
+                        openid: openid("race"),
+                        unionid: None,
+                        session_key: SessionKey::new(format!("k{i}")),
+                        created_at: NOW,
+                        expires_at: NOW + 60,
+                        login_code: None,
+                    })
+                    .await
+                    .expect("login")
+            })
+        })
+        .collect();
+    let mut logins = Vec::new();
+    for handle in handles {
+        logins.push(handle.await.expect("task"));
+    }
+    assert_eq!(logins.iter().filter(|l| l.created).count(), 1);
+    assert!(logins.iter().all(|l| l.user.id == logins[0].user.id));
+}
+
+/// A login's code digest finds its session (and whether it found an account) from any
+/// instance, within the window asked for; a login without one is never found.
+async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselStore) {
+    let login = |code: Option<&str>, at: i64| NewLogin {
+        appid: APP.to_owned(),
+        openid: OpenId::new("openid-coded"),
+        unionid: None,
+        session_key: SessionKey::new(format!("key-{at}")),
+        created_at: at,
+        expires_at: at + 3600,
+        login_code: code.map(str::to_owned),
+    };
+    let first = store
+        .open_login(&login(Some("digest-1"), NOW))
+        .await
+        .expect("login");
+    let second = store
+        .open_login(&login(Some("digest-2"), NOW + 5))
+        .await
+        .expect("login");
+    store
+        .open_login(&login(None, NOW + 6))
+        .await
+        .expect("login");
+
+    let found = store
+        .find_login_by_code("digest-1", NOW - 10)
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(found.session, first.session);
+    assert!(!found.user_existed, "the first login created the account");
+    let found = store
+        .find_login_by_code("digest-2", NOW)
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(found.session.id, second.session.id);
+    assert!(found.user_existed);
+    assert_eq!(
+        store
+            .find_login_by_code("digest-1", NOW + 1)
+            .await
+            .expect("query"),
+        None,
+        "opened before the window"
+    );
+    assert_eq!(
+        store
+            .find_login_by_code("digest-3", 0)
+            .await
+            .expect("query"),
+        None
+    );
+}
+
+async fn a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person(
+    store: &DieselStore,
+) {
+    // On SQLite these are committed together, many to a transaction: each must still be its own.
+    let logins: Vec<_> = (0..200)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let person = i % 20;
+                let opened = store
+                    .open_login(&NewLogin {
+                        appid: APP.to_owned(),
+                        openid: openid(&format!("crowd-{person}")),
+                        unionid: None,
+                        session_key: SessionKey::new(format!("key-{i}")),
+                        created_at: NOW,
+                        expires_at: NOW + 60,
+                        login_code: None,
+                    })
+                    .await
+                    .expect("login");
+                (person, i, opened)
+            })
+        })
+        .collect();
+    let mut accounts = std::collections::HashMap::new();
+    let mut sessions = std::collections::HashSet::new();
+    for login in logins {
+        let (person, i, opened) = login.await.expect("task");
+        assert_eq!(
+            accounts
+                .entry(person)
+                .or_insert_with(|| opened.user.id.clone()),
+            &opened.user.id,
+            "one account per person"
+        );
+        assert!(
+            sessions.insert(opened.session.id.clone()),
+            "a session of its own"
+        );
+        assert_eq!(
+            store.session_key(&opened.session.id).await.expect("query"),
+            Some(SessionKey::new(format!("key-{i}")))
+        );
+    }
+    assert_eq!(accounts.len(), 20);
+    assert_eq!(
+        accounts
+            .values()
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        20
+    );
+}

@@ -1,0 +1,139 @@
+//! Talking to a test server over real HTTP: any request, and the calls of the API the suites
+//! make most.
+
+use serde_json::Value;
+
+use crate::{Reply, TestApp};
+
+impl TestApp {
+    /// Any request: method, path, `Authorization` value, raw body with a JSON content type.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
+        let headers: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+        self.request_with(method, path, &headers, body).await
+    }
+
+    /// `POST /api/login` with `{"code": code}`.
+    pub async fn login(&self, code: &str) -> Reply {
+        self.request(
+            "POST",
+            "/api/login",
+            None,
+            Some(&serde_json::json!({ "code": code }).to_string()),
+        )
+        .await
+    }
+
+    /// `POST /api/login` with `{"code": code, "appid": appid}`.
+    pub async fn login_in(&self, appid: &str, code: &str) -> Reply {
+        self.request(
+            "POST",
+            "/api/login",
+            None,
+            Some(&serde_json::json!({ "code": code, "appid": appid }).to_string()),
+        )
+        .await
+    }
+
+    /// Logs in through `appid` and returns the token, failing the test if login fails.
+    pub async fn token_in(&self, appid: &str, code: &str) -> String {
+        let reply = self.login_in(appid, code).await;
+        assert_eq!(reply.status, 200, "login {code} in {appid}: {}", reply.text);
+        reply.json["token"].as_str().expect("token").to_owned()
+    }
+
+    /// Any request, with extra headers.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Reply {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let mut res = match body {
+            Some(body) => req
+                .insert_header(("Content-Type", "application/json"))
+                .send_body(body.to_owned())
+                .await
+                .expect("request sent"),
+            None => req.send().await.expect("request sent"),
+        };
+        let bytes = res.body().limit(1 << 20).await.expect("body read");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let headers = res
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        Reply {
+            headers,
+            status: res.status().as_u16(),
+            content_type: res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// Logs in and returns the token, failing the test if login fails.
+    pub async fn token(&self, code: &str) -> String {
+        let reply = self.login(code).await;
+        assert_eq!(reply.status, 200, "login {code}: {}", reply.text);
+        reply.json["token"].as_str().expect("token").to_owned()
+    }
+
+    /// `GET /api/me` with `Authorization: Bearer <token>`.
+    pub async fn me(&self, token: &str) -> Reply {
+        self.request("GET", "/api/me", Some(&format!("Bearer {token}")), None)
+            .await
+    }
+
+    /// `PUT /api/me` with a raw JSON body.
+    pub async fn put_me(&self, token: &str, body: &str) -> Reply {
+        self.request(
+            "PUT",
+            "/api/me",
+            Some(&format!("Bearer {token}")),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `POST path` with a JSON body, as the caller holding `token`.
+    pub async fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> Reply {
+        self.request(
+            "POST",
+            path,
+            Some(&format!("Bearer {token}")),
+            Some(&body.to_string()),
+        )
+        .await
+    }
+
+    /// `POST /api/logout`.
+    pub async fn logout(&self, token: &str) -> Reply {
+        self.request(
+            "POST",
+            "/api/logout",
+            Some(&format!("Bearer {token}")),
+            None,
+        )
+        .await
+    }
+}
