@@ -15,7 +15,7 @@ pub use reply::{Reply, assert_error};
 
 /// Runs each named `async fn(&TestDatabase)` of the calling test file as two tests: on a fresh
 /// SQLite file, and on a fresh PostgreSQL database (skipped only where PostgreSQL may be, see
-/// `wxlogin_user_store::testing`). The file must import `TestDatabase`.
+/// `wxlogin_user_store::testing`). The module using it must import `TestDatabase`.
 #[macro_export]
 macro_rules! on_both_databases {
     ($($case:ident),* $(,)?) => {
