@@ -56,16 +56,13 @@ async fn an_invalid_or_expired_token_is_refused_without_a_database_query() {
 async fn a_revoked_session_is_refused_as_revoked() {
     let mut m = Mocks::new();
     m.token_for("s1", "u1");
-    m.sessions
-        .expect_find_session_with_user()
-        .times(1)
-        .returning(|_| {
-            let revoked = Session {
-                revoked_at: Some(NOW),
-                ..session("s1", "u1")
-            };
-            Ok(Some((revoked, Some(user("u1")))))
-        });
+    m.stored(
+        Session {
+            revoked_at: Some(NOW),
+            ..session("s1", "u1")
+        },
+        Some(user("u1")),
+    );
     assert!(matches!(
         m.service().authenticate("the-token").await,
         Err(CoreError::SessionRevoked)
@@ -76,16 +73,13 @@ async fn a_revoked_session_is_refused_as_revoked() {
 async fn a_session_expired_in_the_store_is_refused_as_expired() {
     let mut m = Mocks::new();
     m.token_for("s1", "u1");
-    m.sessions
-        .expect_find_session_with_user()
-        .times(1)
-        .returning(|_| {
-            let expired = Session {
-                expires_at: NOW - 1,
-                ..session("s1", "u1")
-            };
-            Ok(Some((expired, Some(user("u1")))))
-        });
+    m.stored(
+        Session {
+            expires_at: NOW - 1,
+            ..session("s1", "u1")
+        },
+        Some(user("u1")),
+    );
     assert!(matches!(
         m.service().authenticate("the-token").await,
         Err(CoreError::TokenExpired)
@@ -110,10 +104,7 @@ async fn a_purged_session_is_refused_as_ended() {
 async fn a_token_naming_someone_elses_session_is_invalid() {
     let mut m = Mocks::new();
     m.token_for("s1", "intruder");
-    m.sessions
-        .expect_find_session_with_user()
-        .times(1)
-        .returning(|_| Ok(Some((session("s1", "u1"), Some(user("u1"))))));
+    m.stored(session("s1", "u1"), Some(user("u1")));
     assert!(matches!(
         m.service().authenticate("the-token").await,
         Err(CoreError::TokenInvalid(_))

@@ -99,6 +99,14 @@ impl Mocks {
             .expect("every port given")
     }
 
+    /// The store holds `session` (and `user`, if any), read once.
+    pub(crate) fn stored(&mut self, session: Session, user: Option<User>) {
+        self.sessions
+            .expect_find_session_with_user()
+            .times(1)
+            .returning(move |_| Ok(Some((session.clone(), user.clone()))));
+    }
+
     pub(crate) fn token_for(&mut self, session_id: &'static str, user_id: &'static str) {
         self.tokens
             .expect_verify()
