@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mockall::predicate::eq;
 use wxlogin_core::CoreError;
-use wxlogin_domain::{AccessToken, AccessTokenStore, StableToken, UserStore, WeChatError};
+use wxlogin_domain::{
+    AccessToken, AccessTokenStore, MockWeChatApi, StableToken, UserStore, WeChatError,
+};
 use wxlogin_user_store::testing::{TestDatabase, test_sealer};
 use wxlogin_user_store::{DieselStore, PoolOptions};
 
@@ -46,20 +48,7 @@ async fn concurrent_calls_share_one_token_fetch(w: World) {
 
 async fn the_token_is_fetched_again_shortly_before_it_expires(w: World) {
     let mut wechat = wechat_logging_in(V1_OPENID, V1_KEY);
-    let mut fetches = mockall::Sequence::new();
-    for token in ["AT-1", "AT-2"] {
-        wechat
-            .expect_stable_token()
-            .with(eq(false))
-            .times(1)
-            .in_sequence(&mut fetches)
-            .returning(move |_| {
-                Ok(StableToken {
-                    access_token: AccessToken::new(token),
-                    expires_in: 7200,
-                })
-            });
-    }
+    fetches_in_order(&mut wechat, &[(false, "AT-1"), (false, "AT-2")]);
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     wechat.expect_phone_number().returning(move |token, _| {
@@ -80,30 +69,8 @@ async fn the_token_is_fetched_again_shortly_before_it_expires(w: World) {
 
 async fn a_refused_token_is_replaced_and_the_call_retried_once(w: World) {
     let mut wechat = wechat_logging_in(V1_OPENID, V1_KEY);
-    let mut fetches = mockall::Sequence::new();
-    for token in ["AT-1", "AT-2"] {
-        wechat
-            .expect_stable_token()
-            .with(eq(false))
-            .times(1)
-            .in_sequence(&mut fetches)
-            .returning(move |_| {
-                Ok(StableToken {
-                    access_token: AccessToken::new(token),
-                    expires_in: 7200,
-                })
-            });
-    }
-    wechat
-        .expect_phone_number()
-        .withf(|token, _| token.expose() == "AT-1")
-        .times(1)
-        .returning(|_, _| Err(WeChatError::AccessTokenInvalid { errcode: 40001 }));
-    wechat
-        .expect_phone_number()
-        .withf(|token, _| token.expose() == "AT-2")
-        .times(1)
-        .returning(|_, _| Ok(phone("13800138000")));
+    fetches_in_order(&mut wechat, &[(false, "AT-1"), (false, "AT-2")]);
+    refused_with_at_1_served_with_at_2(&mut wechat);
     let service = w.service(wechat);
     let caller = logged_in(&service).await;
 
@@ -118,30 +85,11 @@ async fn a_refused_token_is_replaced_and_the_call_retried_once(w: World) {
 
 async fn a_refused_token_handed_back_by_normal_mode_is_force_refreshed(w: World) {
     let mut wechat = wechat_logging_in(V1_OPENID, V1_KEY);
-    let mut fetches = mockall::Sequence::new();
-    for (force, token) in [(false, "AT-1"), (false, "AT-1"), (true, "AT-2")] {
-        wechat
-            .expect_stable_token()
-            .with(eq(force))
-            .times(1)
-            .in_sequence(&mut fetches)
-            .returning(move |_| {
-                Ok(StableToken {
-                    access_token: AccessToken::new(token),
-                    expires_in: 7200,
-                })
-            });
-    }
-    wechat
-        .expect_phone_number()
-        .withf(|token, _| token.expose() == "AT-1")
-        .times(1)
-        .returning(|_, _| Err(WeChatError::AccessTokenInvalid { errcode: 40001 }));
-    wechat
-        .expect_phone_number()
-        .withf(|token, _| token.expose() == "AT-2")
-        .times(1)
-        .returning(|_, _| Ok(phone("13800138000")));
+    fetches_in_order(
+        &mut wechat,
+        &[(false, "AT-1"), (false, "AT-1"), (true, "AT-2")],
+    );
+    refused_with_at_1_served_with_at_2(&mut wechat);
     let service = w.service(wechat);
     let caller = logged_in(&service).await;
 
@@ -258,4 +206,37 @@ async fn login_never_needs_the_access_token(w: World) {
     // No stable_token expectation: fetching one would fail the test.
     let service = w.service(wechat_logging_in(V1_OPENID, V1_KEY));
     logged_in(&service).await;
+}
+
+/// WeChat hands out these access tokens, one `stable_token` call each, in this order
+/// (`force_refresh`, token).
+fn fetches_in_order(wechat: &mut MockWeChatApi, tokens: &[(bool, &'static str)]) {
+    let mut fetches = mockall::Sequence::new();
+    for &(force, token) in tokens {
+        wechat
+            .expect_stable_token()
+            .with(eq(force))
+            .times(1)
+            .in_sequence(&mut fetches)
+            .returning(move |_| {
+                Ok(StableToken {
+                    access_token: AccessToken::new(token),
+                    expires_in: 7200,
+                })
+            });
+    }
+}
+
+/// The phone number call refuses access token `AT-1` (40001) and answers with `AT-2`.
+fn refused_with_at_1_served_with_at_2(wechat: &mut MockWeChatApi) {
+    wechat
+        .expect_phone_number()
+        .withf(|token, _| token.expose() == "AT-1")
+        .times(1)
+        .returning(|_, _| Err(WeChatError::AccessTokenInvalid { errcode: 40001 }));
+    wechat
+        .expect_phone_number()
+        .withf(|token, _| token.expose() == "AT-2")
+        .times(1)
+        .returning(|_, _| Ok(phone("13800138000")));
 }
