@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::FakeWeChat;
+use crate::{FakeWeChat, name_of};
 
 impl FakeWeChat {
     /// Records that `code` was sent to `appid` and says how many times it had been before.
@@ -20,11 +20,6 @@ impl FakeWeChat {
         *count += 1;
         *count - 1
     }
-}
-
-/// The user a code is for: its part before the first `.`.
-pub(crate) fn name_of(code: &str) -> &str {
-    code.split('.').next().unwrap_or_default()
 }
 
 #[derive(Deserialize)]

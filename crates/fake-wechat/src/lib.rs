@@ -150,7 +150,7 @@ impl FakeWeChat {
 
     /// The openid the first app gives the user who logs in with `code` (its part before the `.`).
     pub fn openid_for_code(&self, code: &str) -> String {
-        self.openid_for(code2session::name_of(code))
+        self.openid_for(name_of(code))
     }
 
     /// Plays the user of `code` logging in to the first app somewhere this backend does not
@@ -164,6 +164,11 @@ impl FakeWeChat {
     fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         mutex.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The user a code is for: its part before the first `.`.
+pub(crate) fn name_of(code: &str) -> &str {
+    code.split('.').next().unwrap_or_default()
 }
 
 fn digest(kind: &str, scope: &str, name: &str) -> String {
