@@ -14,7 +14,7 @@ mod peer;
 mod population;
 
 use wxlogin_bench::harness::{
-    Guard, build, free_addr, log_in_token_users, start_fake, step, wait_until_up, workspace_root,
+    Guard, build, free_addr, log_in_token_users, step, wait_until_up, workspace_root,
 };
 
 use std::io::Write;
@@ -60,7 +60,11 @@ fn main() -> anyhow::Result<()> {
     population::populate(db.url(), options.users)?;
     eprintln!("   ... in {:.1} s", started.elapsed().as_secs_f64());
 
-    let (_fake, fake_addr) = start_fake(&root, &work)?;
+    let bin = std::env::current_exe()?
+        .parent()
+        .context("the bench binary is in no folder")?
+        .to_path_buf();
+    let (_fake, fake_addr) = wxlogin_bench::harness::start_fake_from(&bin, &work)?;
     let run_id = std::process::id().to_string();
     let database_measured = options.database == Database::Postgres;
 
@@ -70,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     for k in 0..options.instances {
         let addr = free_addr()?;
         let log_path = work.join(format!("server-{k}.log"));
-        let mut server_cmd = Command::new(root.join("target/release/wxlogin-server"));
+        let mut server_cmd = Command::new(bin.join("wxlogin-server"));
         server_cmd
             .env_clear()
             .env("WECHAT_APPID", DEV_APPID)
