@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use wxlogin_bench::harness::{Guard, free_addr, step, wait_until_up};
+use anyhow::{Context, bail};
+use wxlogin_bench::harness::{Guard, free_addr, http, step};
 use wxlogin_fake_wechat::{DEV_APPID, DEV_SECRET};
 
 use crate::measure::Instance;
@@ -87,9 +88,9 @@ impl Launcher<'_> {
             for (name, value) in &options.server_env {
                 command.env(name, value);
             }
-            let server = Guard(command.spawn().context("starting wxlogin-server")?);
-            wait_until_up(addr, "/healthz")?;
-            wait_until_up(metrics, "/metrics")?;
+            let mut server = Guard(command.spawn().context("starting wxlogin-server")?);
+            wait_for(&mut server, addr, "/healthz")?;
+            wait_for(&mut server, metrics, "/metrics")?;
             step(&format!(
                 "server pid {} on {addr} (metrics on {metrics}, session cache {} MiB), log at {}",
                 server.0.id(),
@@ -105,4 +106,20 @@ impl Launcher<'_> {
         }
         Ok(servers)
     }
+}
+
+/// Waits (at most 30 s) until `path` on `addr` answers, or the server ends (a configuration
+/// it refuses: its log says why).
+fn wait_for(server: &mut Guard, addr: SocketAddr, path: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if http(addr, "GET", path, None, None).is_ok() {
+            return Ok(());
+        }
+        if let Some(status) = server.0.try_wait()? {
+            bail!("wxlogin-server ended before it answered on {addr} ({status})");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("nothing answered on {addr}{path} within 30 s")
 }
