@@ -224,6 +224,8 @@ pub struct Row {
     /// `None` with CPU measured: the database runs in the server (SQLite).
     database_cpu_ms_per_1000: Option<f64>,
     peak_rss_mib: Option<f64>,
+    /// The RSS when the scenario began (its VmHWM just reset).
+    start_rss_mib: Option<f64>,
     /// Of the `/api/me` lookups during the scenario, the share the cache answered.
     pub hit_rate: Option<f64>,
     /// Those lookups (hits and misses).
@@ -269,6 +271,7 @@ impl Row {
             database_cpu_ms_per_1000: database_measured
                 .then(|| per_1000(after.database_ticks.saturating_sub(before.database_ticks))),
             peak_rss_mib: Some(after.peak_rss_kib as f64 / 1024.0),
+            start_rss_mib: Some(before.peak_rss_kib as f64 / 1024.0),
             hit_rate,
             lookups,
             cache: after.cache.zip(cache_mib),
@@ -297,6 +300,7 @@ impl Row {
             cpu_ms_per_1000: None,
             database_cpu_ms_per_1000: None,
             peak_rss_mib: None,
+            start_rss_mib: None,
             hit_rate: None,
             lookups: 0,
             cache: None,
@@ -398,10 +402,11 @@ fn memory_note(rows: &[Row]) -> Option<String> {
         .max_by(|a, b| (a.1 - a.2 as f64).total_cmp(&(b.1 - b.2 as f64)));
     let mut note = format!(
         "Cache memory: {cache_mib:.1} MiB for {} sessions with their users at the end of \"{}\" \
-         (its own weighing): {per_10k:.2} MiB per 10,000 sessions; peak RSS {rss:.1} MiB, \
-         {:.1} MiB besides the cache.",
+         (its own weighing): {per_10k:.2} MiB per 10,000 sessions; peak RSS {rss:.1} MiB \
+         ({:.1} MiB when the scenario began), {:.1} MiB besides the cache.",
         cache.sessions(),
         row.label,
+        row.start_rss_mib.unwrap_or(0.0),
         rss - cache_mib,
     );
     if let Some((r, rss, configured_mib)) = worst {
