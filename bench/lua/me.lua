@@ -1,6 +1,7 @@
 -- GET /api/me, each request with the next of a set of valid tokens (one file line each).
 local tokens = {}
 local i = 0
+sent = 0
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -10,6 +11,7 @@ function init(args)
 end
 
 function request()
+  sent = sent + 1
   i = i % #tokens + 1
   return wrk.format("GET", "/api/me", { ["Authorization"] = tokens[i] })
 end

@@ -1,69 +1,14 @@
-//! What is measured: wrk's summary line, and the server process's CPU time and peak memory.
+//! What is measured besides wrk's figures: the server process's CPU time and peak memory,
+//! the database's CPU, and the server's session cache (from its `/metrics`); and the tables
+//! they are printed in.
 
-use anyhow::{Context, bail};
-use serde::Deserialize;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use wxlogin_bench::harness::http;
 
 use crate::options::Options;
-
-/// A load scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scenario {
-    /// `GET /healthz`: the server's own ceiling in this run.
-    Healthz,
-    /// `GET /api/me` with rotating tokens.
-    Me,
-    /// `POST /api/login` with fresh codes.
-    Login,
-}
-
-impl Scenario {
-    pub fn parse(name: &str) -> anyhow::Result<Self> {
-        match name.trim() {
-            "healthz" => Ok(Self::Healthz),
-            "me" => Ok(Self::Me),
-            "login" => Ok(Self::Login),
-            other => bail!("unknown scenario {other}: use healthz, me, login"),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Healthz => "healthz",
-            Self::Me => "me",
-            Self::Login => "login",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Self::Healthz => "GET /healthz",
-            Self::Me => "GET /api/me",
-            Self::Login => "POST /api/login",
-        }
-    }
-}
-
-/// The line `bench/lua/report.lua` prints when wrk is done.
-#[derive(Debug, Deserialize)]
-pub struct WrkResult {
-    pub requests: u64,
-    pub duration_us: u64,
-    pub socket_errors: u64,
-    pub non2xx: u64,
-    pub p50_us: u64,
-    pub p99_us: u64,
-    pub p999_us: u64,
-}
-
-impl WrkResult {
-    pub fn parse(stdout: &str) -> anyhow::Result<Self> {
-        let line = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("WXBENCH "))
-            .with_context(|| format!("wrk printed no WXBENCH line:\n{stdout}"))?;
-        Ok(serde_json::from_str(line)?)
-    }
-}
+use crate::wrk::{Histogram, Run, WrkResult};
 
 /// CPU time and peak RSS of a process, from `/proc`.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +46,8 @@ impl ProcessSample {
 #[derive(Debug, Clone)]
 pub struct Instance {
     pub pids: Vec<u32>,
+    /// Where its `/metrics` are served (wxlogin's `METRICS_BIND_ADDR`; the peer has none).
+    pub metrics: Option<SocketAddr>,
 }
 
 /// CPU and memory of every instance under test, at one moment.
@@ -112,13 +59,20 @@ pub struct Sample {
     peak_rss_kib: u64,
     /// CPU of every `postgres` process on the machine, clock ticks.
     database_ticks: u64,
+    /// The session caches of every instance that serves metrics, added up.
+    cache: Option<CacheReading>,
 }
 
 impl Sample {
     pub fn read(instances: &[Instance]) -> anyhow::Result<Self> {
         let mut all_ticks = 0;
         let mut peak_rss_kib = 0;
+        let mut cache: Option<CacheReading> = None;
         for instance in instances {
+            if let Some(addr) = instance.metrics {
+                let reading = CacheReading::read(addr)?;
+                cache = Some(cache.map_or(reading, |c| c.plus(reading)));
+            }
             let mut rss = 0;
             for &pid in &instance.pids {
                 let p = ProcessSample::read(pid)?;
@@ -134,6 +88,7 @@ impl Sample {
                 .iter()
                 .filter_map(|(_, stat)| cpu_ticks(stat).ok())
                 .sum(),
+            cache,
         })
     }
 }
@@ -199,63 +154,167 @@ fn cpu_ticks(stat: &str) -> anyhow::Result<u64> {
     Ok(utime + stime)
 }
 
-/// wrk's results of one scenario, over every wrk process that ran it at once (one per
-/// instance): requests and errors add up; percentiles are the worst instance's, since wrk's
-/// histograms cannot be merged from its summary.
-pub fn combine(results: &[WrkResult]) -> WrkResult {
-    WrkResult {
-        requests: results.iter().map(|r| r.requests).sum(),
-        duration_us: results.iter().map(|r| r.duration_us).max().unwrap_or(0),
-        socket_errors: results.iter().map(|r| r.socket_errors).sum(),
-        non2xx: results.iter().map(|r| r.non2xx).sum(),
-        p50_us: results.iter().map(|r| r.p50_us).max().unwrap_or(0),
-        p99_us: results.iter().map(|r| r.p99_us).max().unwrap_or(0),
-        p999_us: results.iter().map(|r| r.p999_us).max().unwrap_or(0),
+/// The session cache's counters and size, from a server's `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CacheReading {
+    pub hits: u64,
+    pub misses: u64,
+    /// Sessions and users held.
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+impl CacheReading {
+    pub fn read(addr: SocketAddr) -> anyhow::Result<Self> {
+        let (status, text) = http(addr, "GET", "/metrics", None, None)
+            .with_context(|| format!("reading the metrics at {addr}"))?;
+        anyhow::ensure!(status == 200, "/metrics at {addr} answered {status}");
+        Ok(Self::parse(&text))
+    }
+
+    fn parse(text: &str) -> Self {
+        let value = |name: &str| {
+            text.lines()
+                .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .find_map(|v| v.trim().parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        Self {
+            hits: value("wxlogin_session_cache_hits_total"),
+            misses: value("wxlogin_session_cache_misses_total"),
+            entries: value("wxlogin_session_cache_entries"),
+            bytes: value("wxlogin_session_cache_bytes"),
+        }
+    }
+
+    fn plus(self, other: Self) -> Self {
+        Self {
+            hits: self.hits + other.hits,
+            misses: self.misses + other.misses,
+            entries: self.entries + other.entries,
+            bytes: self.bytes + other.bytes,
+        }
+    }
+
+    /// Sessions held, counting one user per session (as every user of the bench's token sets
+    /// has; the logins of returning users share a user among sessions, so there it is fewer).
+    pub fn sessions(self) -> u64 {
+        self.entries / 2
     }
 }
 
-/// One scenario's results.
+/// Per 10,000 sessions, in MiB, from the cache's own weighing.
+fn mib_per_10k(cache: CacheReading) -> Option<f64> {
+    (cache.sessions() > 0).then(|| cache.bytes as f64 / MIB / cache.sessions() as f64 * 1e4)
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// One line of a table: a scenario, or a part of one (the reads and logins of the mix).
 pub struct Row {
-    pub scenario: Scenario,
+    /// The same for both systems, to pair them in the ratios.
+    pub key: String,
+    pub label: String,
     pub rate: f64,
+    pub p99_ms: f64,
     p50_ms: f64,
-    p99_ms: f64,
     p999_ms: f64,
     errors: u64,
-    pub cpu_ms_per_1000: f64,
+    pub cpu_ms_per_1000: Option<f64>,
+    /// `None` with CPU measured: the database runs in the server (SQLite).
     database_cpu_ms_per_1000: Option<f64>,
-    peak_rss_mib: f64,
+    peak_rss_mib: Option<f64>,
+    /// The RSS when the scenario began (its VmHWM just reset).
+    start_rss_mib: Option<f64>,
+    /// Of the `/api/me` lookups during the scenario, the share the cache answered.
+    pub hit_rate: Option<f64>,
+    /// Those lookups (hits and misses).
+    pub lookups: u64,
+    /// The cache at the end of the scenario, and what it was configured to hold (MiB).
+    pub cache: Option<(CacheReading, u64)>,
+    /// Said under the table.
+    pub notes: Vec<String>,
 }
 
 impl Row {
+    /// A scenario's row from its wrk runs and the samples before and after them.
     /// `database_measured`: whether the database runs in processes of its own (PostgreSQL),
-    /// so that its CPU is reported apart.
+    /// so that its CPU is reported apart. `cache_mib`: the cache each instance was given.
     pub fn new(
-        scenario: Scenario,
+        key: &str,
+        label: String,
         wrk: &WrkResult,
-        before: &Sample,
-        after: &Sample,
+        (before, after): (&Sample, &Sample),
         database_measured: bool,
+        cache_mib: Option<u64>,
     ) -> Self {
         let secs = wrk.duration_us as f64 / 1e6;
         let per_1000 =
             |ticks: u64| ticks as f64 / TICKS_PER_SEC * 1e3 / (wrk.requests.max(1) as f64 / 1e3);
+        let (hits, lookups) = before.cache.zip(after.cache).map_or((0, 0), |(b, a)| {
+            let hits = a.hits.saturating_sub(b.hits);
+            (hits, hits + a.misses.saturating_sub(b.misses))
+        });
+        // Lookups under 1 % of the requests are the previous run's last answers (wrk stops
+        // with requests in flight), not this scenario's: a scenario of logins makes none.
+        let hit_rate =
+            (lookups > 0 && lookups * 100 >= wrk.requests).then(|| hits as f64 / lookups as f64);
         Self {
-            scenario,
+            key: key.to_owned(),
+            label,
             rate: wrk.requests as f64 / secs.max(1e-9),
             p50_ms: wrk.p50_us as f64 / 1e3,
             p99_ms: wrk.p99_us as f64 / 1e3,
             p999_ms: wrk.p999_us as f64 / 1e3,
             errors: wrk.socket_errors + wrk.non2xx,
-            cpu_ms_per_1000: per_1000(after.cpu_ticks.saturating_sub(before.cpu_ticks)),
+            cpu_ms_per_1000: Some(per_1000(after.cpu_ticks.saturating_sub(before.cpu_ticks))),
             database_cpu_ms_per_1000: database_measured
                 .then(|| per_1000(after.database_ticks.saturating_sub(before.database_ticks))),
-            peak_rss_mib: after.peak_rss_kib as f64 / 1024.0,
+            peak_rss_mib: Some(after.peak_rss_kib as f64 / 1024.0),
+            start_rss_mib: Some(before.peak_rss_kib as f64 / 1024.0),
+            hit_rate,
+            lookups,
+            cache: after.cache.zip(cache_mib),
+            notes: Vec::new(),
+        }
+    }
+
+    /// A part of a scenario (one kind of request of the mix): its answers over `duration_us`
+    /// and its latencies; CPU and memory are the scenario's, on its own row.
+    pub fn part(
+        key: &str,
+        label: String,
+        histogram: &Histogram,
+        errors: u64,
+        duration_us: u64,
+    ) -> Self {
+        let ms = |p| histogram.percentile_us(p) as f64 / 1e3;
+        Self {
+            key: key.to_owned(),
+            label,
+            rate: histogram.count() as f64 / (duration_us as f64 / 1e6).max(1e-9),
+            p50_ms: ms(50.0),
+            p99_ms: ms(99.0),
+            p999_ms: ms(99.9),
+            errors,
+            cpu_ms_per_1000: None,
+            database_cpu_ms_per_1000: None,
+            peak_rss_mib: None,
+            start_rss_mib: None,
+            hit_rate: None,
+            lookups: 0,
+            cache: None,
+            notes: Vec::new(),
         }
     }
 }
 
-/// The results of one system under test as a Markdown table, headed by what was run.
+fn or_dash(value: Option<f64>, format: impl Fn(f64) -> String) -> String {
+    value.map_or_else(|| "–".to_owned(), format)
+}
+
+/// The results of one system under test as a Markdown table, headed by what was run, with
+/// the notes of its rows under it.
 pub fn table(title: &str, options: &Options, rows: &[Row]) -> String {
     let mut out = format!(
         "#### {title} · {} users · {} tokens · wrk {} threads / {} connections · {} s each · log {}\n\n",
@@ -266,54 +325,159 @@ pub fn table(title: &str, options: &Options, rows: &[Row]) -> String {
         options.duration_secs,
         options.log_level,
     );
-    out.push_str("| scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | server CPU ms / 1k req | database CPU ms / 1k req | peak RSS MiB |\n");
-    out.push_str("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    let healthz = rows
-        .iter()
-        .find(|r| r.scenario == Scenario::Healthz)
-        .map(|r| r.rate);
+    let cached = rows.iter().any(|r| r.cache.is_some());
+    out.push_str("| scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | server CPU ms / 1k req | database CPU ms / 1k req | peak RSS MiB |");
+    out.push_str(if cached {
+        " cache hits | cache MiB (sessions) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    } else {
+        "\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    });
+    let healthz = rows.iter().find(|r| r.key == "healthz").map(|r| r.rate);
     for row in rows {
-        let share = match (healthz, row.scenario) {
-            (Some(h), s) if s != Scenario::Healthz && h > 0.0 => {
+        let share = match healthz {
+            Some(h) if row.key != "healthz" && h > 0.0 => {
                 format!(" ({:.0}% of healthz)", 100.0 * row.rate / h)
             }
             _ => String::new(),
         };
-        let database = row
-            .database_cpu_ms_per_1000
-            .map_or_else(|| "in process".to_owned(), |ms| format!("{ms:.1}"));
+        let database = match (row.cpu_ms_per_1000, row.database_cpu_ms_per_1000) {
+            (_, Some(ms)) => format!("{ms:.1}"),
+            (Some(_), None) => "in process".to_owned(),
+            (None, None) => "–".to_owned(),
+        };
         out.push_str(&format!(
-            "| {} | {:.0}{share} | {:.2} | {:.2} | {:.2} | {} | {:.1} | {database} | {:.1} |\n",
-            row.scenario.label(),
+            "| {} | {:.0}{share} | {:.2} | {:.2} | {:.2} | {} | {} | {database} | {} |",
+            row.label,
             row.rate,
             row.p50_ms,
             row.p99_ms,
             row.p999_ms,
             row.errors,
-            row.cpu_ms_per_1000,
-            row.peak_rss_mib,
+            or_dash(row.cpu_ms_per_1000, |v| format!("{v:.1}")),
+            or_dash(row.peak_rss_mib, |v| format!("{v:.1}")),
+        ));
+        if cached {
+            out.push_str(&format!(
+                " {} | {} |",
+                or_dash(row.hit_rate, |v| format!(
+                    "{:.1}% of {}",
+                    100.0 * v,
+                    row.lookups
+                )),
+                row.cache.map_or_else(
+                    || "–".to_owned(),
+                    |(c, _)| format!("{:.1} ({})", c.bytes as f64 / MIB, c.sessions())
+                ),
+            ));
+        }
+        out.push('\n');
+    }
+    let notes: Vec<&String> = rows.iter().flat_map(|r| &r.notes).collect();
+    if !notes.is_empty() || cached {
+        out.push('\n');
+    }
+    for note in notes {
+        out.push_str(&format!("- {note}\n"));
+    }
+    if let Some(memory) = memory_note(rows) {
+        out.push_str(&format!("- {memory}\n"));
+    }
+    out
+}
+
+/// The cache's memory per 10,000 sessions (from `skewed`, whose sessions have a user each,
+/// else from the scenario whose cache weighed the most), and the largest peak RSS less the
+/// cache configured.
+fn memory_note(rows: &[Row]) -> Option<String> {
+    let with_cache = || rows.iter().filter_map(|r| r.cache.map(|(c, _)| (r, c)));
+    let (row, cache) = with_cache()
+        .find(|(r, _)| r.key == "skewed")
+        .or_else(|| with_cache().max_by_key(|(_, c)| c.bytes))?;
+    let per_10k = mib_per_10k(cache)?;
+    let rss = row.peak_rss_mib?;
+    let cache_mib = cache.bytes as f64 / MIB;
+    let worst = rows
+        .iter()
+        .filter_map(|r| Some((r, r.peak_rss_mib?, r.cache?.1)))
+        .max_by(|a, b| (a.1 - a.2 as f64).total_cmp(&(b.1 - b.2 as f64)));
+    let mut note = format!(
+        "Cache memory: {cache_mib:.1} MiB for {} sessions with their users at the end of \"{}\" \
+         (its own weighing): {per_10k:.2} MiB per 10,000 sessions; peak RSS {rss:.1} MiB \
+         ({:.1} MiB when the scenario began), {:.1} MiB besides the cache.",
+        cache.sessions(),
+        row.label,
+        row.start_rss_mib.unwrap_or(0.0),
+        rss - cache_mib,
+    );
+    if let Some((r, rss, configured_mib)) = worst {
+        note.push_str(&format!(
+            " Peak RSS less the configured cache, at most: {:.1} MiB (\"{}\", {rss:.1} MiB with {configured_mib} MiB configured).",
+            rss - configured_mib as f64,
+            r.label
+        ));
+    }
+    Some(note)
+}
+
+/// Every wrk process of a system's run with its own figures, so that a percentile in the
+/// table can be traced to the wrk (and the thread) it came from.
+pub fn runs_table(runs: &[Run]) -> String {
+    let mut out = String::from(
+        "| wrk run | target | threads / conns | s | requests | req/s | p50 ms | p99 ms | p99.9 ms | max ms | mean ± stdev ms | errors (socket, timeouts, status ≥ 400) | requests sent per thread |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n",
+    );
+    for run in runs {
+        let r = &run.result;
+        let secs = r.duration_us as f64 / 1e6;
+        let per_thread: Vec<String> = run.threads.iter().map(|t| t.sent.to_string()).collect();
+        out.push_str(&format!(
+            "| {}{} | {} | {} / {} | {:.1} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} ± {:.2} | {}, {}, {} | {} |\n",
+            run.spec.what,
+            if run.spec.measured { "" } else { " (not a row)" },
+            run.spec.addr,
+            run.spec.threads,
+            run.spec.connections,
+            secs,
+            r.requests,
+            r.requests as f64 / secs.max(1e-9),
+            r.p50_us as f64 / 1e3,
+            r.p99_us as f64 / 1e3,
+            r.p999_us as f64 / 1e3,
+            r.max_us as f64 / 1e3,
+            r.mean_us / 1e3,
+            r.stdev_us / 1e3,
+            r.socket_errors,
+            r.timeouts,
+            r.non2xx,
+            if run.threads.iter().all(|t| t.sent == 0) {
+                "–".to_owned()
+            } else {
+                per_thread.join(" / ")
+            },
         ));
     }
     out
 }
 
-/// wxlogin against the peer, scenario by scenario: how many times the peer's rate, and CPU per
+/// wxlogin against the peer, row by row: how many times the peer's rate, latency, and CPU per
 /// request.
 pub fn ratios(peer: &str, ours: &[Row], theirs: &[Row]) -> String {
     let mut out = format!(
-        "| scenario | wxlogin req/s | {peer} req/s | ratio | wxlogin CPU ms / 1k | {peer} CPU ms / 1k |\n\
-         | --- | ---: | ---: | ---: | ---: | ---: |\n"
+        "| scenario | wxlogin req/s | {peer} req/s | ratio | wxlogin p99 ms | {peer} p99 ms | wxlogin CPU ms / 1k | {peer} CPU ms / 1k |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     );
     for row in ours {
-        if let Some(peer_row) = theirs.iter().find(|r| r.scenario == row.scenario) {
+        if let Some(peer_row) = theirs.iter().find(|r| r.key == row.key) {
             out.push_str(&format!(
-                "| {} | {:.0} | {:.0} | {:.2}× | {:.1} | {:.1} |\n",
-                row.scenario.label(),
+                "| {} | {:.0} | {:.0} | {:.2}× | {:.2} | {:.2} | {} | {} |\n",
+                row.label,
                 row.rate,
                 peer_row.rate,
                 row.rate / peer_row.rate.max(1e-9),
-                row.cpu_ms_per_1000,
-                peer_row.cpu_ms_per_1000,
+                row.p99_ms,
+                peer_row.p99_ms,
+                or_dash(row.cpu_ms_per_1000, |v| format!("{v:.1}")),
+                or_dash(peer_row.cpu_ms_per_1000, |v| format!("{v:.1}")),
             ));
         }
     }
@@ -331,31 +495,25 @@ mod tests {
     }
 
     #[test]
-    fn the_wrk_summary_line_is_found_among_wrks_output() {
-        let out = "Running 1s test @ http://x\n  2 threads\nWXBENCH {\"requests\":10,\"duration_us\":1000000,\"socket_errors\":0,\"non2xx\":1,\"p50_us\":100,\"p99_us\":900,\"p999_us\":1000}\n";
-        let r = WrkResult::parse(out).expect("parsed");
-        assert_eq!((r.requests, r.non2xx, r.p99_us), (10, 1, 900));
-        assert!(WrkResult::parse("no line").is_err());
-    }
-
-    #[test]
     fn the_parent_is_read_after_a_command_name_with_spaces() {
         let stat = "4243 (node worker) S 4242 4242 4242 0 -1";
         assert_eq!(parent_pid(stat), Some(4242));
     }
 
     #[test]
-    fn runs_side_by_side_add_requests_and_keep_the_worst_latency() {
-        let run = |requests, p99_us| WrkResult {
-            requests,
-            duration_us: 1_000_000,
-            socket_errors: 0,
-            non2xx: 1,
-            p50_us: 10,
-            p99_us,
-            p999_us: p99_us,
-        };
-        let both = combine(&[run(100, 900), run(50, 2000)]);
-        assert_eq!((both.requests, both.non2xx, both.p99_us), (150, 2, 2000));
+    fn the_cache_is_read_from_the_metrics_text() {
+        let text = "# HELP wxlogin_session_cache_hits Sessions answered from the cache.\n\
+                    # TYPE wxlogin_session_cache_hits counter\n\
+                    wxlogin_session_cache_hits_total 900\n\
+                    wxlogin_session_cache_misses_total 100\n\
+                    wxlogin_session_cache_entries 20000\n\
+                    wxlogin_session_cache_bytes 12000000\n";
+        let c = CacheReading::parse(text);
+        assert_eq!(
+            (c.hits, c.misses, c.sessions(), c.bytes),
+            (900, 100, 10_000, 12_000_000)
+        );
+        let per_10k = mib_per_10k(c).expect("sessions held");
+        assert!((per_10k - 11.44).abs() < 0.01, "{per_10k}");
     }
 }

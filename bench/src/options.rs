@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use crate::measure::Scenario;
+use crate::scenarios::Scenario;
 
 /// Which database the server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,10 @@ pub struct Options {
     pub threads: u32,
     pub connections: u32,
     pub scenarios: Vec<Scenario>,
+    /// How long the login burst of `burst-me` lasts.
+    pub burst_secs: u64,
+    /// Tokens of the `skewed` scenario.
+    pub working_set: usize,
     pub log_level: String,
     pub server_env: Vec<(String, String)>,
     pub markdown: Option<PathBuf>,
@@ -59,8 +63,24 @@ impl Peer {
 }
 
 const USAGE: &str = "usage: wxlogin-bench [--db sqlite|postgres] [--users N] [--tokens N] \
-[--duration SECS] [--threads N] [--connections N] [--scenarios healthz,me,login] \
-[--log LEVEL] [--env NAME=VALUE]... [--instances N] [--peer fastify] [--markdown FILE]";
+[--duration SECS] [--threads N] [--connections N] \
+[--scenarios healthz,me,login,burst-me,mix,skewed,week | all] [--burst SECS] [--working-set N] \
+[--log LEVEL] [--env NAME=VALUE]... [--instances N] [--peer fastify] [--markdown FILE]
+
+scenarios (default healthz,me,login,burst-me,mix,skewed; `all` adds week):
+  healthz   GET /healthz: the server's ceiling in this run
+  me        GET /api/me over the token set (--tokens), rotating
+  login     POST /api/login with fresh codes, half returning users, half new
+  burst-me  a burst of new users' logins (--burst SECS, default 3), then GET /api/me over the
+            token set: both rows measured
+  mix       one wrk: 9 of 10 requests GET /api/me, 1 a fresh-code login; reads and logins
+            timed and counted apart
+  skewed    GET /api/me over --working-set N tokens (default 100000) with skewed popularity, on
+            servers restarted with a session cache of a tenth of N (1.2 KiB a session;
+            --env SESSION_CACHE_MB=.. overrides): the cache's hit rate against an ideal LRU
+            of the same size on the same trace. Always runs last.
+  week      the login scenario, with a check of the live sessions the table holds (every one of
+            --users users has one: use --users 1000000 for a week's table)";
 
 impl Options {
     pub fn from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
@@ -71,7 +91,9 @@ impl Options {
             duration_secs: 10,
             threads: 2,
             connections: 64,
-            scenarios: vec![Scenario::Healthz, Scenario::Me, Scenario::Login],
+            scenarios: Scenario::DEFAULT.to_vec(),
+            burst_secs: 3,
+            working_set: 100_000,
             log_level: "info".into(),
             server_env: Vec::new(),
             markdown: None,
@@ -105,11 +127,17 @@ impl Options {
                 "--threads" => options.threads = u32::try_from(number(&value)?.max(1))?,
                 "--connections" => options.connections = u32::try_from(number(&value)?.max(1))?,
                 "--scenarios" => {
-                    options.scenarios = value
-                        .split(',')
-                        .map(Scenario::parse)
-                        .collect::<anyhow::Result<_>>()?;
+                    options.scenarios = if value == "all" {
+                        Scenario::ALL.to_vec()
+                    } else {
+                        value
+                            .split(',')
+                            .map(Scenario::parse)
+                            .collect::<anyhow::Result<_>>()?
+                    };
                 }
+                "--burst" => options.burst_secs = number(&value)?.max(1),
+                "--working-set" => options.working_set = usize::try_from(number(&value)?.max(2))?,
                 "--log" => options.log_level = value,
                 "--env" => {
                     let (name, v) = value

@@ -36,6 +36,28 @@ pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(diesel::QueryableByName)]
+struct Held {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    users: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    bytes: i64,
+}
+
+/// The users in the peer's table, and its size with its indexes.
+pub fn users_held(url: &str) -> anyhow::Result<(u64, u64)> {
+    let mut conn = PgConnection::establish(url).context("connecting to the peer's database")?;
+    let held: Vec<Held> = diesel::sql_query(
+        "SELECT COUNT(*) AS users, pg_total_relation_size('peer_users') AS bytes FROM peer_users",
+    )
+    .load(&mut conn)?;
+    let held = held.first().context("no count")?;
+    Ok((
+        u64::try_from(held.users).unwrap_or(0),
+        u64::try_from(held.bytes).unwrap_or(0),
+    ))
+}
+
 /// A running peer: its primary process (killed, with its workers, when dropped) and address.
 pub struct Running {
     _primary: Guard,
@@ -91,6 +113,9 @@ pub fn start(
     Ok(Running {
         _primary: primary,
         addr,
-        instance: Instance { pids },
+        instance: Instance {
+            pids,
+            metrics: None,
+        },
     })
 }

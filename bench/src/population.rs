@@ -54,6 +54,57 @@ pub fn populate(url: &str, users: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the `sessions` table holds: live sessions (not ended, not expired), all rows, and on
+/// its size with its indexes.
+pub struct SessionsHeld {
+    pub live: u64,
+    pub rows: u64,
+    pub bytes: Option<u64>,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Counts the sessions of the database at `url` (SQLite or PostgreSQL).
+pub fn sessions_held(url: &str) -> anyhow::Result<SessionsHeld> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let live_sql = format!(
+        "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > {now}"
+    );
+    let rows_sql = "SELECT COUNT(*) AS n FROM sessions";
+    let count = |rows: Vec<Count>| rows.first().map_or(0, |c| u64::try_from(c.n).unwrap_or(0));
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let mut conn = SqliteConnection::establish(path)?;
+        Ok(SessionsHeld {
+            live: count(diesel::sql_query(live_sql).load(&mut conn)?),
+            rows: count(diesel::sql_query(rows_sql).load(&mut conn)?),
+            // dbstat is compiled into the bundled SQLite; without it, no size.
+            bytes: diesel::sql_query(
+                "SELECT CAST(SUM(pgsize) AS BIGINT) AS n FROM dbstat WHERE name IN \
+                 (SELECT name FROM sqlite_master WHERE tbl_name = 'sessions')",
+            )
+            .load(&mut conn)
+            .ok()
+            .map(count),
+        })
+    } else {
+        let mut conn = PgConnection::establish(url)?;
+        Ok(SessionsHeld {
+            live: count(diesel::sql_query(live_sql).load(&mut conn)?),
+            rows: count(diesel::sql_query(rows_sql).load(&mut conn)?),
+            bytes: Some(count(
+                diesel::sql_query("SELECT pg_total_relation_size('sessions') AS n")
+                    .load(&mut conn)?,
+            )),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use wxlogin_domain::UserStore;
@@ -78,5 +129,7 @@ mod tests {
             .expect("populated user");
         assert_eq!(user.apps, [DEV_APPID]);
         assert_eq!(user.nick_name.as_deref(), Some("user 7"));
+        let held = sessions_held(db.url()).expect("counted");
+        assert_eq!((held.live, held.rows), (10, 10));
     }
 }

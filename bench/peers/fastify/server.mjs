@@ -53,6 +53,14 @@ if (cluster.isPrimary) {
 
   const app = Fastify({ logger: false });
 
+  // The bench's mixed scenario tags each request with an X-Request-Id to time reads and logins
+  // apart; wxlogin echoes the header, so the peer does too (when a request carries one).
+  app.addHook('onRequest', (request, reply, done) => {
+    const id = request.headers['x-request-id'];
+    if (id !== undefined) reply.header('x-request-id', id);
+    done();
+  });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.post('/api/login', async (request, reply) => {
