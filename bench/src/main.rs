@@ -19,6 +19,7 @@ mod population;
 mod scenarios;
 mod servers;
 mod skewed;
+mod tables;
 mod wrk;
 
 use std::io::Write;
@@ -162,9 +163,9 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
     } else {
         options.database.name().to_owned()
     };
-    let mut report = measure::table(&title, options, &ours.rows);
+    let mut report = tables::table(&title, options, &ours.rows);
     report.push('\n');
-    report.push_str(&measure::runs_table(&ours.runs));
+    report.push_str(&tables::runs_table(&ours.runs));
 
     if let Some(peer) = options.peer {
         let peer_db = TestDatabase::postgres().context(
@@ -206,15 +207,15 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
         }
         drop(running);
         report.push('\n');
-        report.push_str(&measure::table(
+        report.push_str(&tables::table(
             &format!("{} peer · PostgreSQL", peer.name()),
             options,
             &theirs.rows,
         ));
         report.push('\n');
-        report.push_str(&measure::runs_table(&theirs.runs));
+        report.push_str(&tables::runs_table(&theirs.runs));
         report.push('\n');
-        report.push_str(&measure::ratios(peer.name(), &ours.rows, &theirs.rows));
+        report.push_str(&tables::ratios(peer.name(), &ours.rows, &theirs.rows));
     }
 
     println!("\n{report}");
