@@ -229,7 +229,7 @@ mod tests {
             (c.hits, c.misses, c.sessions(), c.bytes),
             (900, 100, 10_000, 12_000_000)
         );
-        let per_10k = mib_per_10k(c).expect("sessions held");
+        let per_10k = crate::tables::mib_per_10k(c).expect("sessions held");
         assert!((per_10k - 11.44).abs() < 0.01, "{per_10k}");
     }
 }

@@ -6,7 +6,7 @@ use crate::options::Options;
 use crate::wrk::{Histogram, Run, WrkResult};
 
 /// Per 10,000 sessions, in MiB, from the cache's own weighing.
-fn mib_per_10k(cache: CacheReading) -> Option<f64> {
+pub(crate) fn mib_per_10k(cache: CacheReading) -> Option<f64> {
     (cache.sessions() > 0).then(|| cache.bytes as f64 / MIB / cache.sessions() as f64 * 1e4)
 }
 
