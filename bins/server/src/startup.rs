@@ -200,7 +200,8 @@ impl Application {
                 config.session_purge_secs,
             ))
         });
-        let maintenance = purge.into_iter().chain(prune).collect();
+        let codes = actix_web::rt::spawn(purge_login_codes(Arc::clone(&service)));
+        let maintenance = purge.into_iter().chain(prune).chain([codes]).collect();
         Ok(Self {
             server,
             addr,
@@ -306,6 +307,23 @@ fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Serve
     .run();
     log::info!("metrics on http://{addr}/metrics");
     Ok((server, addr))
+}
+
+/// How often the records of login codes past the replay window are deleted: a login writes one,
+/// and the table is meant to hold a few seconds of logins.
+const LOGIN_CODE_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Deletes the records of login codes past the replay window, every few seconds.
+async fn purge_login_codes(service: Arc<LoginService>) {
+    loop {
+        actix_web::rt::time::sleep(LOGIN_CODE_PURGE_EVERY).await;
+        if let Err(e) = service.purge_spent_login_codes().await {
+            log::warn!(
+                "purging spent login codes failed: {}",
+                wxlogin_domain::error_chain(&e)
+            );
+        }
+    }
 }
 
 /// Deletes ended sessions `after` seconds after they end, looking as often (at most hourly).

@@ -29,6 +29,10 @@ use crate::limits::{PerKeyLimit, Verdicts};
 use crate::seen_pushes::SeenPushes;
 use crate::settings::LoginSettings;
 
+/// How much longer than the replay window a login code's record is kept: the instances that
+/// look it up stamp their own clock, which may be a few seconds off the one that recorded it.
+const LOGIN_CODE_MARGIN_SECS: i64 = 5;
+
 /// Who is calling, once their token and session have been checked.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -128,6 +132,16 @@ impl LoginService {
     pub async fn purge_ended_sessions(&self, after: i64) -> Result<usize, CoreError> {
         let before = self.clock.now().saturating_sub(after.max(0));
         Ok(self.sessions.purge_sessions(before).await?)
+    }
+
+    /// Deletes the records of login codes older than the replay window (`code_replay_secs`),
+    /// with a margin for clocks of instances that differ by a few seconds, and says how many:
+    /// run it every few seconds, so that the table a login writes its code to stays the size of
+    /// a few seconds of logins. Any instance may run it; running it twice is harmless.
+    pub async fn purge_spent_login_codes(&self) -> Result<usize, CoreError> {
+        let keep = self.settings.code_replay_secs.max(0) + LOGIN_CODE_MARGIN_SECS;
+        let before = self.clock.now().saturating_sub(keep);
+        Ok(self.sessions.purge_login_codes(before).await?)
     }
 
     /// How often authenticated requests found their session in the cache (for metrics).

@@ -145,6 +145,10 @@ pub trait SessionStore: Send + Sync {
 
     /// Deletes sessions expired or revoked before `before`, and says how many.
     async fn purge_sessions(&self, before: i64) -> Result<usize, StoreError>;
+
+    /// Deletes the records of login codes ([`NewLogin::login_code`]) made before `before`, and
+    /// says how many: they are asked for only within the replay window, and each login adds one.
+    async fn purge_login_codes(&self, before: i64) -> Result<usize, StoreError>;
 }
 
 /// The WeChat access token of each app, shared by every instance on the store.

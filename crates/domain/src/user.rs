@@ -71,9 +71,11 @@ pub struct NewLogin {
     pub created_at: i64,
     /// Unix seconds; the session's tokens expire with it.
     pub expires_at: i64,
-    /// A digest of the `wx.login` code (never the code: it is a one-time secret), kept with
-    /// the session so that a copy of the code reaching another instance gets this login's
-    /// answer ([`SessionStore::find_login_by_code`](crate::SessionStore::find_login_by_code)).
+    /// A digest of the `wx.login` code (never the code: it is a one-time secret), recorded
+    /// with the session so that a copy of the code reaching another instance gets this login's
+    /// answer ([`SessionStore::find_login_by_code`](crate::SessionStore::find_login_by_code))
+    /// until it is purged ([`SessionStore::purge_login_codes`](crate::SessionStore::purge_login_codes)).
+    /// `None` records nothing.
     pub login_code: Option<String>,
 }
 

@@ -10,6 +10,7 @@ mod deletion;
 mod error;
 mod group_commit;
 mod legacy;
+mod login_codes;
 mod logins;
 mod migrations;
 mod ports;

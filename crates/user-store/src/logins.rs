@@ -13,8 +13,9 @@ use crate::accounts::{
 use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::{DbError, DbResult};
+use crate::login_codes::LoginTrace;
 use crate::prepared::{Bind, Statement, only_on_postgres};
-use crate::sessions::{LoginTrace, SealedSession};
+use crate::sessions::SealedSession;
 use crate::users::{UserRow, fold_user, known_identity};
 
 /// What the statement that opens a known identity's login found.
@@ -47,11 +48,15 @@ const OPEN_KNOWN_LOGIN: &str = "\
         SELECT u.id, u.unionid FROM identities mine JOIN users u ON u.id = mine.user_id \
         WHERE mine.appid = ? AND mine.openid = ?), \
     opened AS (\
-        INSERT INTO sessions \
-            (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
-        SELECT ?, account.id, ?, ?, ?, ?, ?, TRUE FROM account \
+        INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at) \
+        SELECT ?, account.id, ?, ?, ?, ? FROM account \
         WHERE ?::text IS NULL OR account.unionid = ? \
-        RETURNING id) \
+        RETURNING id, created_at), \
+    traced AS (\
+        INSERT INTO login_codes (code, session_id, user_existed, created_at) \
+        SELECT trace.code, opened.id, TRUE, opened.created_at \
+        FROM opened CROSS JOIN (VALUES (?::text)) AS trace (code) \
+        WHERE trace.code IS NOT NULL) \
     SELECT u.id, u.unionid, u.nick_name, u.avatar_url, u.gender, u.phone_number, u.created_at, \
         u.updated_at, theirs.appid AS app, EXISTS (SELECT 1 FROM opened) AS opened \
     FROM account JOIN users u ON u.id = account.id \
@@ -77,9 +82,9 @@ fn open_known_login(
             Bind::Text(&sealed.session_key),
             Bind::BigInt(login.created_at),
             Bind::BigInt(login.expires_at),
+            Bind::OptionalText(unionid),
+            Bind::OptionalText(unionid),
             Bind::OptionalText(login.login_code.as_deref()),
-            Bind::OptionalText(unionid),
-            Bind::OptionalText(unionid),
         ],
     )
     .load::<KnownLoginRow>(c)?;
@@ -113,10 +118,14 @@ const FIRST_LOGIN: &str = "\
         ON CONFLICT (appid, openid) DO NOTHING \
         RETURNING user_id), \
     opened AS (\
-        INSERT INTO sessions \
-            (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
-        SELECT ?, user_id, ?, ?, ?, ?, ?, FALSE FROM identity \
-        RETURNING id) \
+        INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at) \
+        SELECT ?, user_id, ?, ?, ?, ? FROM identity \
+        RETURNING id, created_at), \
+    traced AS (\
+        INSERT INTO login_codes (code, session_id, user_existed, created_at) \
+        SELECT trace.code, opened.id, FALSE, opened.created_at \
+        FROM opened CROSS JOIN (VALUES (?::text)) AS trace (code) \
+        WHERE trace.code IS NOT NULL) \
     SELECT count(*) AS n FROM opened";
 
 #[derive(QueryableByName)]
@@ -267,7 +276,8 @@ impl Database {
                         return if opened {
                             Ok(opened_for(resolved.user, true))
                         } else {
-                            open(conn, resolved)
+                            // The session and its code's record go in together.
+                            conn.transaction(|conn| open(conn, resolved))
                         };
                     }
                     // The rest links or merges, under the person's lock: not in a batch.

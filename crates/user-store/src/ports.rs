@@ -140,6 +140,10 @@ impl SessionStore for DieselStore {
     async fn purge_sessions(&self, before: i64) -> Result<usize, StoreError> {
         self.run(move |db| db.purge_sessions(before)).await
     }
+
+    async fn purge_login_codes(&self, before: i64) -> Result<usize, StoreError> {
+        self.run(move |db| db.purge_login_codes(before)).await
+    }
 }
 
 #[async_trait]

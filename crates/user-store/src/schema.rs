@@ -34,14 +34,22 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         appid -> Text,
-        login_code -> Nullable<Text>,
-        user_existed -> Nullable<Bool>,
+    }
+}
+
+diesel::table! {
+    login_codes (session_id) {
+        session_id -> Text,
+        code -> Text,
+        user_existed -> Bool,
+        created_at -> BigInt,
     }
 }
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(identities -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, identities);
+diesel::joinable!(login_codes -> sessions (session_id));
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, identities, login_codes);
 
 diesel::table! {
     access_tokens (appid) {

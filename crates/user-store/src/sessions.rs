@@ -1,19 +1,20 @@
 //! Sessions: sealed and inserted, found, ended, purged.
 
 use diesel::prelude::*;
-use wxlogin_domain::{CodeLogin, Session, SessionKey, StoreChange, User};
+use wxlogin_domain::{Session, SessionKey, StoreChange, User};
 
 use crate::SealError;
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::DbResult;
+use crate::login_codes::{LoginTrace, record_login_code};
 use crate::schema::{identities, sessions, users};
 use crate::users::{UserRow, fold_user};
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = sessions)]
-struct SessionRow {
+pub(crate) struct SessionRow {
     id: String,
     user_id: String,
     appid: String,
@@ -50,10 +51,8 @@ pub struct NewSession {
     pub expires_at: i64,
 }
 
-// A `None` is bound as NULL (the column's default) rather than written as `DEFAULT`: the
-// SQL text then no longer depends on the values, so diesel caches the prepared statement.
 #[derive(Insertable)]
-#[diesel(table_name = sessions, treat_none_as_default_value = false)]
+#[diesel(table_name = sessions)]
 struct NewSessionRow<'a> {
     id: &'a str,
     user_id: &'a str,
@@ -61,15 +60,6 @@ struct NewSessionRow<'a> {
     session_key: &'a str,
     created_at: i64,
     expires_at: i64,
-    login_code: Option<&'a str>,
-    user_existed: Option<bool>,
-}
-
-/// What a login records besides its session: the digest of its code, and whether it found an
-/// existing account.
-pub(crate) struct LoginTrace<'a> {
-    pub(crate) login_code: &'a str,
-    pub(crate) user_existed: bool,
 }
 
 fn load_session(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Session>> {
@@ -121,10 +111,11 @@ impl Database {
                 session_key: &sealed.session_key,
                 created_at: session.created_at,
                 expires_at: session.expires_at,
-                login_code: trace.as_ref().map(|t| t.login_code),
-                user_existed: trace.as_ref().map(|t| t.user_existed),
             })
             .execute(conn)?;
+        if let Some(trace) = trace {
+            record_login_code(conn, &trace, &sealed.id, session.created_at)?;
+        }
         Ok(Session {
             id: sealed.id,
             user_id: session.user_id.clone(),
@@ -133,24 +124,6 @@ impl Database {
             expires_at: session.expires_at,
             revoked_at: None,
         })
-    }
-
-    pub(crate) fn find_login_by_code(
-        &self,
-        login_code: &str,
-        since: i64,
-    ) -> DbResult<Option<CodeLogin>> {
-        let found: Option<(SessionRow, Option<bool>)> = sessions::table
-            .filter(sessions::login_code.eq(login_code))
-            .filter(sessions::created_at.ge(since))
-            .order(sessions::created_at.asc())
-            .select((SessionRow::as_select(), sessions::user_existed))
-            .first(&mut *self.conn()?)
-            .optional()?;
-        Ok(found.map(|(row, user_existed)| CodeLogin {
-            session: Session::from(row),
-            user_existed: user_existed.unwrap_or(true),
-        }))
     }
 
     pub(crate) fn session_key(&self, session_id: &str) -> DbResult<Option<SessionKey>> {

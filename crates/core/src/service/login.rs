@@ -186,7 +186,8 @@ impl LoginService {
                 session_key: wechat.session_key,
                 created_at: now,
                 expires_at,
-                login_code: Some(digest.with_client_hex()),
+                // Recorded only for replays from elsewhere: none when they are off.
+                login_code: (self.settings.code_replay_secs > 0).then(|| digest.with_client_hex()),
             })
             .await?;
         if let Some(merged) = merged {

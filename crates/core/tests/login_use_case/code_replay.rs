@@ -290,6 +290,7 @@ async fn a_copy_of_a_code_from_another_address_goes_to_wechat() {
     );
 }
 
+/// With replays off, no instance looks a code up: none is recorded.
 #[tokio::test]
 async fn with_code_replay_off_a_copy_in_the_same_second_goes_to_wechat() {
     let mut m = Mocks::new();
@@ -297,6 +298,7 @@ async fn with_code_replay_off_a_copy_in_the_same_second_goes_to_wechat() {
     wechat_answers_once_then_says_used(&mut m);
     m.sessions
         .expect_open_login()
+        .withf(|login| login.login_code.is_none())
         .times(1)
         .returning(|_| Ok(opened("u1", true, "s1")));
     m.sessions.expect_find_login_by_code().never();
@@ -307,4 +309,19 @@ async fn with_code_replay_off_a_copy_in_the_same_second_goes_to_wechat() {
         service.login(None, "code-1").await,
         Err(CoreError::WeChat(WeChatError::CodeUsed))
     ));
+}
+
+/// The records of codes go once no instance can ask for them: after the replay window, with a
+/// few seconds' margin for instances whose clocks differ.
+#[tokio::test]
+async fn spent_login_codes_are_purged_after_the_replay_window_and_a_margin() {
+    let mut m = Mocks::new();
+    m.settings.code_replay_secs = 10;
+    m.sessions
+        .expect_purge_login_codes()
+        .with(eq(NOW - 15))
+        .times(1)
+        .returning(|_| Ok(3));
+    let service = m.service();
+    assert_eq!(service.purge_spent_login_codes().await.expect("purged"), 3);
 }

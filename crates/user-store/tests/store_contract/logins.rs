@@ -14,6 +14,7 @@ use crate::support::{APP, NOW, OTHER_APP, open, openid};
 contract!(
     first_login_creates_a_user_and_the_next_finds_it,
     a_login_is_found_again_by_its_code_within_the_window,
+    a_login_code_is_forgotten_once_purged_or_its_session_deleted,
     the_public_id_is_a_random_uuid_not_derived_from_the_openid,
     a_unionid_is_kept_and_filled_in_later_if_it_was_missing,
     concurrent_first_logins_of_one_user_create_exactly_one_account,
@@ -263,6 +264,93 @@ async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselStor
             .await
             .expect("query"),
         None
+    );
+}
+
+/// The record of a code lives for the replay window only: purged, it is found no more, and the
+/// session it opened stays; a session deleted with its account takes its code's answer along.
+/// Every way a login opens its session records the code (a returning user, a first login, a
+/// login that links a unionid under the person's lock).
+async fn a_login_code_is_forgotten_once_purged_or_its_session_deleted(store: &DieselStore) {
+    let login = |openid: &str, unionid: Option<&str>, code: &str, at: i64| NewLogin {
+        appid: APP.to_owned(),
+        openid: OpenId::new(openid),
+        unionid: unionid.map(UnionId::new),
+        session_key: SessionKey::new(format!("key-{code}")),
+        created_at: at,
+        expires_at: at + 3600,
+        login_code: Some(code.to_owned()),
+    };
+    let first = store
+        .open_login(&login("openid-purged", None, "digest-first", NOW))
+        .await
+        .expect("first login");
+    let returning = store
+        .open_login(&login("openid-purged", None, "digest-returning", NOW + 10))
+        .await
+        .expect("returning login");
+    let linked = store
+        .open_login(&login(
+            "openid-linked",
+            Some("union-p"),
+            "digest-linked",
+            NOW + 10,
+        ))
+        .await
+        .expect("login with a unionid");
+    for (code, opened) in [
+        ("digest-first", &first),
+        ("digest-returning", &returning),
+        ("digest-linked", &linked),
+    ] {
+        let found = store.find_login_by_code(code, 0).await.expect("query");
+        assert_eq!(
+            found.map(|f| f.session),
+            Some(opened.session.clone()),
+            "{code}"
+        );
+    }
+
+    assert_eq!(store.purge_login_codes(NOW + 10).await.expect("purge"), 1);
+    assert_eq!(
+        store
+            .find_login_by_code("digest-first", 0)
+            .await
+            .expect("query"),
+        None,
+        "purged"
+    );
+    assert_eq!(
+        store.find_session(&first.session.id).await.expect("query"),
+        Some(first.session.clone()),
+        "the session stays"
+    );
+    assert!(
+        store
+            .find_login_by_code("digest-returning", 0)
+            .await
+            .expect("query")
+            .is_some(),
+        "recorded at the purge's bound: kept"
+    );
+
+    store
+        .delete_account(&linked.user.id, APP, &OpenId::new("openid-linked"))
+        .await
+        .expect("delete")
+        .expect("deleted");
+    assert_eq!(
+        store
+            .find_login_by_code("digest-linked", 0)
+            .await
+            .expect("query"),
+        None,
+        "its session went with the account"
+    );
+    assert_eq!(
+        store.purge_login_codes(NOW + 11).await.expect("purge"),
+        1,
+        "only the returning login's record was left: the deleted one went with its session"
     );
 }
 

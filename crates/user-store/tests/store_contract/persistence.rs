@@ -11,6 +11,7 @@ contract!(
     ;
     data_survives_reopening_the_database,
     the_upgrade_to_identities_keeps_every_user_session_and_sealed_key,
+    the_upgrade_moves_the_last_minute_of_login_codes_out_of_sessions,
 );
 
 async fn data_survives_reopening_the_database(db: &TestDatabase) {
@@ -64,8 +65,14 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
     let applied = store.run_migrations().await.expect("the upgrade");
     assert_eq!(
         applied,
-        ["20261202000001", "20261202000002", "20261204000001"],
-        "identities, the login codes (old sessions have none), the profile's change times"
+        [
+            "20261202000001",
+            "20261202000002",
+            "20261204000001",
+            "20261205000001"
+        ],
+        "identities, the login codes (old sessions have none), the profile's change times, \
+         the login codes' own table"
     );
     assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 2);
     assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("claim"), 2);
@@ -145,5 +152,58 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
     assert_eq!(
         by_unionid.user.id, "u-union",
         "the unionid it had still links"
+    );
+}
+
+/// Codes recorded in `sessions` before they had a table of their own: a replay straddling the
+/// upgrade is still answered, and codes of long ago are not carried over.
+async fn the_upgrade_moves_the_last_minute_of_login_codes_out_of_sessions(db: &TestDatabase) {
+    let store = DieselStore::connect(db.url(), &PoolOptions::default(), test_sealer())
+        .expect("database reachable");
+    store
+        .run_migrations_before("2026-12-05-000001")
+        .await
+        .expect("the older schema");
+    // The migration compares with the database's own clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    execute(
+        db,
+        &format!(
+            "INSERT INTO users (id, unionid, created_at, updated_at) VALUES ('u-c', NULL, 1, 1); \
+             INSERT INTO identities (appid, openid, user_id, created_at) VALUES ('{APP}', 'o-c', 'u-c', 1); \
+             INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at, login_code, user_existed) \
+             VALUES ('s-recent', 'u-c', '{APP}', '', {recent}, {far}, 'digest-recent', FALSE), \
+                    ('s-old', 'u-c', '{APP}', '', 100, {far}, 'digest-old', TRUE), \
+                    ('s-none', 'u-c', '{APP}', '', {recent}, {far}, NULL, NULL);",
+            recent = now - 5,
+            far = now + 3600
+        ),
+    );
+
+    assert_eq!(
+        store.run_migrations().await.expect("the upgrade"),
+        ["20261205000001"]
+    );
+    let found = store
+        .find_login_by_code("digest-recent", now - 10)
+        .await
+        .expect("query")
+        .expect("carried over");
+    assert_eq!(found.session.id, "s-recent");
+    assert!(!found.user_existed);
+    assert_eq!(
+        store
+            .find_login_by_code("digest-old", 0)
+            .await
+            .expect("query"),
+        None,
+        "a code of long ago is past every replay window"
+    );
+    assert!(
+        store.find_session("s-none").await.expect("query").is_some(),
+        "sessions stay"
     );
 }

@@ -1,0 +1,27 @@
+-- The digests of login codes move out of sessions into a table of their own (issue #21).
+-- They are asked for only within CODE_REPLAY_SECS of a login (a copy of a code reaching
+-- another instance), but as a column of sessions their index held one random key per session
+-- ever opened: every login wrote to a random page of an index as large as the sessions table
+-- (on PostgreSQL, a full page image in the WAL after each checkpoint, twice the WAL of the
+-- session itself). Here they live only for the replay window: the server purges them every
+-- few seconds, so the table and its index stay as small as the logins of a few seconds.
+-- A code's row belongs to its session and goes with it (purged, or deleted with its account).
+CREATE TABLE login_codes (
+    session_id TEXT PRIMARY KEY NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    -- hex SHA-256 of the appid, the code and the first sender's address; never the code
+    code TEXT NOT NULL,
+    -- whether the login found an existing account (the first answer's "created" is its negation)
+    user_existed BOOLEAN NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX login_codes_code ON login_codes (code);
+CREATE INDEX login_codes_created_at ON login_codes (created_at);
+
+-- Codes of the last minute are kept, so a replay that straddles the upgrade is still answered.
+INSERT INTO login_codes (session_id, code, user_existed, created_at)
+SELECT id, login_code, COALESCE(user_existed, TRUE), created_at FROM sessions
+WHERE login_code IS NOT NULL AND created_at >= extract(epoch FROM now())::bigint - 60;
+
+DROP INDEX sessions_login_code;
+ALTER TABLE sessions DROP COLUMN login_code;
+ALTER TABLE sessions DROP COLUMN user_existed;
