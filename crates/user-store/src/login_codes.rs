@@ -5,8 +5,9 @@
 //! `CODE_REPLAY_SECS` of a login, they would otherwise keep one random key per session ever
 //! opened in an index as large as the sessions table, and every login would write a random
 //! page of it (issue #21). Purged every few seconds, this table stays the size of a few
-//! seconds of logins. A code's row belongs to its session (`ON DELETE CASCADE`): a session
-//! purged or deleted with its account takes it along.
+//! seconds of logins. A code's row belongs to its session: a session purged or deleted with
+//! its account takes it along, in the same transaction (not by a foreign key, whose check
+//! would cost every login a query).
 
 use diesel::prelude::*;
 use wxlogin_domain::{CodeLogin, Session};
@@ -52,6 +53,22 @@ pub(crate) fn record_login_code(
     Ok(())
 }
 
+/// Forgets the codes of sessions being deleted, in the caller's transaction.
+pub(crate) fn forget_login_codes(conn: &mut AnyConnection, session_ids: &[String]) -> DbResult<()> {
+    if !session_ids.is_empty() {
+        diesel::delete(login_codes::table.filter(login_codes::session_id.eq_any(session_ids)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Deletes the codes recorded before `before`, in the caller's transaction, and says how many.
+pub(crate) fn purge_login_codes_before(conn: &mut AnyConnection, before: i64) -> DbResult<usize> {
+    Ok(diesel::delete(login_codes::table)
+        .filter(login_codes::created_at.lt(before))
+        .execute(conn)?)
+}
+
 impl Database {
     /// The first login `login_code` opened at or after `since`, with its session (expired and
     /// revoked ones included: the caller decides).
@@ -76,8 +93,6 @@ impl Database {
 
     /// Deletes the codes recorded before `before`, and says how many.
     pub(crate) fn purge_login_codes(&self, before: i64) -> DbResult<usize> {
-        Ok(diesel::delete(login_codes::table)
-            .filter(login_codes::created_at.lt(before))
-            .execute(&mut *self.writer()?)?)
+        purge_login_codes_before(&mut *self.writer()?, before)
     }
 }

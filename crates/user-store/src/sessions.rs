@@ -8,7 +8,9 @@ use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::DbResult;
-use crate::login_codes::{LoginTrace, record_login_code};
+use crate::login_codes::{
+    LoginTrace, forget_login_codes, purge_login_codes_before, record_login_code,
+};
 use crate::schema::{identities, sessions, users};
 use crate::users::{UserRow, fold_user};
 
@@ -260,13 +262,18 @@ impl Database {
     }
 
     pub(crate) fn purge_sessions(&self, before: i64) -> DbResult<usize> {
-        Ok(diesel::delete(sessions::table)
-            .filter(
-                sessions::expires_at
-                    .lt(before)
-                    .or(sessions::revoked_at.lt(before)),
-            )
-            .execute(&mut *self.writer()?)?)
+        self.writer()?.transaction(|conn| {
+            // A session that ended before `before` was opened before it: its code's record goes
+            // too (already gone where the codes are purged on their own schedule).
+            purge_login_codes_before(conn, before)?;
+            Ok(diesel::delete(sessions::table)
+                .filter(
+                    sessions::expires_at
+                        .lt(before)
+                        .or(sessions::revoked_at.lt(before)),
+                )
+                .execute(conn)?)
+        })
     }
 }
 
@@ -278,12 +285,14 @@ pub(crate) fn delete_sessions(
     appid: Option<&str>,
 ) -> DbResult<Vec<String>> {
     let of_user = sessions::table.filter(sessions::user_id.eq(user_id));
-    Ok(match appid {
+    let deleted = match appid {
         Some(appid) => diesel::delete(of_user.filter(sessions::appid.eq(appid)))
             .returning(sessions::id)
             .get_results(conn)?,
         None => diesel::delete(of_user)
             .returning(sessions::id)
             .get_results(conn)?,
-    })
+    };
+    forget_login_codes(conn, &deleted)?;
+    Ok(deleted)
 }
