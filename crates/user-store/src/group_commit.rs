@@ -1,5 +1,5 @@
-//! Group commit: the logins that queue while a writer thread is busy go into one transaction,
-//! each in a savepoint of its own, and are committed together.
+//! Group commit: the logins that queue while a writer thread is busy go into one transaction
+//! and are committed together; should one fail, the batch goes again with a savepoint each.
 
 use std::sync::atomic::Ordering;
 
@@ -12,8 +12,8 @@ use crate::error::{DbError, DbResult};
 const MOST_PER_COMMIT: usize = 64;
 
 /// A login writer thread (one on SQLite, up to three on PostgreSQL): takes the logins that
-/// queued while it was writing, opens each in a savepoint of one transaction (a login that fails
-/// is rolled back alone, and opened again alone after the commit), commits once, and answers
+/// queued while it was writing, opens them in one transaction (a login that fails is rolled back
+/// alone, and opened again alone after the commit), commits once, and answers
 /// them. One wake and one commit for many logins, where each login on its own blocking thread
 /// was a thread woken for it, on SQLite a turn on the write mutex, and a commit. Ends when the
 /// store is dropped.
@@ -62,24 +62,32 @@ pub(crate) fn commit_logins(
     }
 }
 
+/// How the logins of a batch are kept apart within its transaction.
+#[derive(Clone, Copy)]
+enum Apart {
+    /// Not at all: the common case, where every login goes in. A failed statement breaks the
+    /// whole transaction on PostgreSQL, so the batch is rolled back and goes again [`Self::Savepoints`].
+    No,
+    /// Each login in a savepoint of its own, rolled back alone if it fails.
+    Savepoints,
+}
+
 impl Database {
-    /// Opens every login of `batch` in one transaction, each in a savepoint of its own; a login
-    /// that fails there (or needs a person's lock, on PostgreSQL) is opened again alone once
-    /// the others are committed, the way it would have been without a batch.
+    /// Opens every login of `batch` in one transaction; a login that fails there (or needs a
+    /// person's lock, on PostgreSQL) is opened again alone once the others are committed, the
+    /// way it would have been without a batch. A batch of one is opened alone at once.
+    ///
+    /// The logins are first tried without a savepoint each: on PostgreSQL a savepoint and its
+    /// release are two more statements for a login that is otherwise one. Should any fail,
+    /// the transaction is rolled back (nothing was answered yet) and the batch goes again
+    /// with savepoints, so that one login's failure costs the others nothing but time.
     fn open_logins(&self, batch: &[LoginJob]) -> DbResult<Vec<DbResult<OpenedLogin>>> {
-        use diesel::Connection;
-        let answers = {
-            let mut conn = self.writer()?;
-            conn.transaction(|conn| {
-                Ok::<_, DbError>(
-                    batch
-                        .iter()
-                        .map(|job| {
-                            conn.transaction(|conn| self.open_login_on(conn, &job.login, true))
-                        })
-                        .collect::<Vec<_>>(),
-                )
-            })?
+        if let [job] = batch {
+            return Ok(vec![self.open_login(&job.login)]);
+        }
+        let answers = match self.open_together(batch, Apart::No) {
+            Ok(answers) => answers,
+            Err(_) => self.open_together(batch, Apart::Savepoints)?,
         };
         Ok(batch
             .iter()
@@ -89,5 +97,33 @@ impl Database {
                 opened => opened,
             })
             .collect())
+    }
+
+    /// The logins of `batch` in one transaction, kept `apart` as said. Without savepoints, a
+    /// login may fail only by asking to be opened alone (before it wrote anything); any other
+    /// failure rolls the whole transaction back and is the answer.
+    fn open_together(
+        &self,
+        batch: &[LoginJob],
+        apart: Apart,
+    ) -> DbResult<Vec<DbResult<OpenedLogin>>> {
+        use diesel::Connection;
+        let mut conn = self.writer()?;
+        conn.transaction(|conn| {
+            let mut answers = Vec::with_capacity(batch.len());
+            for job in batch {
+                answers.push(match apart {
+                    Apart::Savepoints => {
+                        conn.transaction(|conn| self.open_login_on(conn, &job.login, true))
+                    }
+                    Apart::No => match self.open_login_on(conn, &job.login, true) {
+                        Err(DbError::OpenAlone) => Err(DbError::OpenAlone),
+                        Err(e) => return Err(e),
+                        opened => opened,
+                    },
+                });
+            }
+            Ok(answers)
+        })
     }
 }

@@ -9,7 +9,7 @@ use wxlogin_domain::{NewLogin, OpenId, SessionKey, SessionStore, UnionId, UserSt
 use wxlogin_user_store::DieselStore;
 use wxlogin_user_store::testing::TestDatabase;
 
-use crate::support::{APP, NOW, OTHER_APP, open, openid};
+use crate::support::{APP, NOW, OTHER_APP, execute, open, openid};
 
 contract!(
     first_login_creates_a_user_and_the_next_finds_it,
@@ -22,6 +22,7 @@ contract!(
     a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step,
     concurrent_first_logins_in_one_step_create_one_account,
     a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person;
+    a_login_that_fails_in_a_crowd_costs_the_others_nothing,
 );
 
 async fn first_login_creates_a_user_and_the_next_finds_it(store: &DieselStore) {
@@ -406,5 +407,91 @@ async fn a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person(
             .collect::<std::collections::HashSet<_>>()
             .len(),
         20
+    );
+}
+
+/// Logins that queue together are written in one transaction. One of them failing in the
+/// database (here a trigger refusing sessions of one app, as a constraint or a lost race would)
+/// leaves nothing of itself behind and costs the others nothing: each of them is answered with
+/// its session, stored.
+async fn a_login_that_fails_in_a_crowd_costs_the_others_nothing(db: &TestDatabase) {
+    const REFUSED: &str = "wxrefused";
+    let store = open(db).await;
+    if db.url().starts_with("sqlite://") {
+        execute(
+            db,
+            &format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON sessions WHEN NEW.appid = '{REFUSED}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+            ),
+        );
+    } else {
+        execute(
+            db,
+            &format!(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.appid = '{REFUSED}' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+                 RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION refuse();"
+            ),
+        );
+    }
+    let login = |appid: &str, person: usize, i: usize| NewLogin {
+        appid: appid.to_owned(),
+        openid: openid(&format!("crowd-{person}")),
+        unionid: None,
+        session_key: SessionKey::new(format!("key-{i}")),
+        created_at: NOW,
+        expires_at: NOW + 60,
+        login_code: Some(format!("digest-{i}")),
+    };
+    // Half of them come back: their accounts exist before the crowd.
+    for person in 0..10 {
+        store
+            .open_login(&login(APP, person, 1000 + person))
+            .await
+            .expect("first login");
+    }
+    let crowd: Vec<_> = (0..120)
+        .map(|i| {
+            let store = store.clone();
+            let appid = if i % 40 == 7 { REFUSED } else { APP };
+            let login = login(appid, i % 20, i);
+            tokio::spawn(async move { (login.appid.clone(), store.open_login(&login).await) })
+        })
+        .collect();
+    let mut refused = 0;
+    for (i, answer) in crowd.into_iter().enumerate() {
+        let (appid, answer) = answer.await.expect("task");
+        if appid == REFUSED {
+            refused += 1;
+            assert!(answer.is_err(), "login {i} was to be refused");
+            continue;
+        }
+        let opened = answer.unwrap_or_else(|e| panic!("login {i} failed with its neighbour: {e}"));
+        assert_eq!(
+            store.find_session(&opened.session.id).await.expect("query"),
+            Some(opened.session.clone()),
+            "login {i}'s session is stored"
+        );
+        let found = store
+            .find_login_by_code(&format!("digest-{i}"), 0)
+            .await
+            .expect("query");
+        assert_eq!(
+            found.map(|f| f.session.id),
+            Some(opened.session.id),
+            "and its code"
+        );
+    }
+    assert_eq!(refused, 3);
+    // Logins 7, 47 and 87: person 7, whose account exists in APP, new in REFUSED.
+    assert_eq!(
+        store
+            .find_by_identity(REFUSED, &openid("crowd-7"))
+            .await
+            .expect("query"),
+        None,
+        "nothing of a refused login stays"
     );
 }
