@@ -30,8 +30,8 @@ use crate::seen_pushes::SeenPushes;
 use crate::settings::LoginSettings;
 
 /// How much longer than the replay window a login code's record is kept: the instances that
-/// look it up stamp their own clock, which may be a few seconds off the one that recorded it.
-const LOGIN_CODE_MARGIN_SECS: i64 = 5;
+/// look it up stamp their own clock, which may be off the one that recorded it.
+const LOGIN_CODE_MARGIN_SECS: i64 = 60;
 
 /// Who is calling, once their token and session have been checked.
 #[derive(Debug, Clone)]
@@ -134,12 +134,18 @@ impl LoginService {
         Ok(self.sessions.purge_sessions(before).await?)
     }
 
-    /// Deletes the records of login codes older than the replay window (`code_replay_secs`),
-    /// with a margin for clocks of instances that differ by a few seconds, and says how many:
-    /// run it every few seconds, so that the table a login writes its code to stays the size of
-    /// a few seconds of logins. Any instance may run it; running it twice is harmless.
+    /// Deletes the records of login codes older than the replay window (`code_replay_secs`,
+    /// and never less than the default's, since an instance with replays off still purges what
+    /// others recorded) and a minute's margin for instances whose clocks differ, and says how
+    /// many: run it every few seconds, so that the table a login writes its code to stays the
+    /// size of about a minute of logins. Any instance may run it; running it twice is harmless.
+    /// The instances of one deployment share their `code_replay_secs`, as their other settings.
     pub async fn purge_spent_login_codes(&self) -> Result<usize, CoreError> {
-        let keep = self.settings.code_replay_secs.max(0) + LOGIN_CODE_MARGIN_SECS;
+        let window = self
+            .settings
+            .code_replay_secs
+            .max(LoginSettings::DEFAULT_CODE_REPLAY_SECS);
+        let keep = window + LOGIN_CODE_MARGIN_SECS;
         let before = self.clock.now().saturating_sub(keep);
         Ok(self.sessions.purge_login_codes(before).await?)
     }

@@ -12,8 +12,9 @@ use crate::error::{DbError, DbResult};
 const MOST_PER_COMMIT: usize = 64;
 
 /// A login writer thread (one on SQLite, up to three on PostgreSQL): takes the logins that
-/// queued while it was writing, opens them in one transaction (a login that fails is rolled back
-/// alone, and opened again alone after the commit), commits once, and answers
+/// queued while it was writing, opens them in one transaction (should one fail, the batch goes
+/// again with a savepoint each, so that it is rolled back alone, and it is opened again alone
+/// after the commit), commits once, and answers
 /// them. One wake and one commit for many logins, where each login on its own blocking thread
 /// was a thread woken for it, on SQLite a turn on the write mutex, and a commit. Ends when the
 /// store is dropped.
@@ -85,9 +86,16 @@ impl Database {
         if let [job] = batch {
             return Ok(vec![self.open_login(&job.login)]);
         }
-        let answers = match self.open_together(batch, Apart::No) {
+        let mut failed_within = false;
+        let answers = match self.open_together(batch, Apart::No, &mut failed_within) {
             Ok(answers) => answers,
-            Err(_) => self.open_together(batch, Apart::Savepoints)?,
+            // A login failed: nothing was committed, and the batch goes again apart.
+            Err(_) if failed_within => {
+                self.open_together(batch, Apart::Savepoints, &mut failed_within)?
+            }
+            // The transaction itself failed (its start, or its commit, which may have been made
+            // without its answer reaching us): going again could open every login twice.
+            Err(e) => return Err(e),
         };
         Ok(batch
             .iter()
@@ -101,11 +109,13 @@ impl Database {
 
     /// The logins of `batch` in one transaction, kept `apart` as said. Without savepoints, a
     /// login may fail only by asking to be opened alone (before it wrote anything); any other
-    /// failure rolls the whole transaction back and is the answer.
+    /// failure of a login sets `failed_within`, rolls the whole transaction back and is the
+    /// answer.
     fn open_together(
         &self,
         batch: &[LoginJob],
         apart: Apart,
+        failed_within: &mut bool,
     ) -> DbResult<Vec<DbResult<OpenedLogin>>> {
         use diesel::Connection;
         let mut conn = self.writer()?;
@@ -118,7 +128,10 @@ impl Database {
                     }
                     Apart::No => match self.open_login_on(conn, &job.login, true) {
                         Err(DbError::OpenAlone) => Err(DbError::OpenAlone),
-                        Err(e) => return Err(e),
+                        Err(e) => {
+                            *failed_within = true;
+                            return Err(e);
+                        }
                         opened => opened,
                     },
                 });

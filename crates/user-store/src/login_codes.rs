@@ -53,20 +53,50 @@ pub(crate) fn record_login_code(
     Ok(())
 }
 
-/// Forgets the codes of sessions being deleted, in the caller's transaction.
-pub(crate) fn forget_login_codes(conn: &mut AnyConnection, session_ids: &[String]) -> DbResult<()> {
-    if !session_ids.is_empty() {
-        diesel::delete(login_codes::table.filter(login_codes::session_id.eq_any(session_ids)))
-            .execute(conn)?;
-    }
+/// Forgets the codes of `user_id`'s sessions (in `appid` only, if given), in the caller's
+/// transaction, before those sessions are deleted. A subquery rather than a list of ids: a
+/// user may hold more sessions than SQLite takes bound values.
+pub(crate) fn forget_login_codes_of(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    appid: Option<&str>,
+) -> DbResult<()> {
+    let of_user = sessions::table.filter(sessions::user_id.eq(user_id));
+    match appid {
+        Some(appid) => diesel::delete(
+            login_codes::table.filter(
+                login_codes::session_id.eq_any(
+                    of_user
+                        .filter(sessions::appid.eq(appid))
+                        .select(sessions::id),
+                ),
+            ),
+        )
+        .execute(conn)?,
+        None => diesel::delete(
+            login_codes::table.filter(login_codes::session_id.eq_any(of_user.select(sessions::id))),
+        )
+        .execute(conn)?,
+    };
     Ok(())
 }
 
-/// Deletes the codes recorded before `before`, in the caller's transaction, and says how many.
-pub(crate) fn purge_login_codes_before(conn: &mut AnyConnection, before: i64) -> DbResult<usize> {
-    Ok(diesel::delete(login_codes::table)
-        .filter(login_codes::created_at.lt(before))
-        .execute(conn)?)
+/// Forgets the codes of the sessions that ended before `before`, in the caller's transaction,
+/// before those sessions are purged.
+pub(crate) fn forget_login_codes_ended_before(
+    conn: &mut AnyConnection,
+    before: i64,
+) -> DbResult<()> {
+    let ended = sessions::table
+        .filter(
+            sessions::expires_at
+                .lt(before)
+                .or(sessions::revoked_at.lt(before)),
+        )
+        .select(sessions::id);
+    diesel::delete(login_codes::table.filter(login_codes::session_id.eq_any(ended)))
+        .execute(conn)?;
+    Ok(())
 }
 
 impl Database {
@@ -93,6 +123,8 @@ impl Database {
 
     /// Deletes the codes recorded before `before`, and says how many.
     pub(crate) fn purge_login_codes(&self, before: i64) -> DbResult<usize> {
-        purge_login_codes_before(&mut *self.writer()?, before)
+        Ok(diesel::delete(login_codes::table)
+            .filter(login_codes::created_at.lt(before))
+            .execute(&mut *self.writer()?)?)
     }
 }

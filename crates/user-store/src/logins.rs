@@ -185,8 +185,10 @@ impl Database {
     /// write turn). Group commit runs it for each login of a batch (`batched`): on PostgreSQL a
     /// batched login then never takes a person's lock (held to the batch's commit, two batches
     /// could deadlock on two people) nor goes on after an error (the batch's transaction is
-    /// broken until its savepoint is rolled back); it fails instead, and is opened again alone
-    /// once the batch is committed.
+    /// broken until it, or the login's savepoint, is rolled back); it fails instead, and is
+    /// opened again alone once the batch is committed. A batched login asks to be opened alone
+    /// ([`DbError::OpenAlone`]) only before it wrote anything: the batch may go on without a
+    /// savepoint around it.
     pub(crate) fn open_login_on(
         &self,
         conn: &mut AnyConnection,

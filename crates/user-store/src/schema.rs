@@ -25,6 +25,8 @@ diesel::table! {
     }
 }
 
+// The database's sessions also hold login_code and user_existed, which only the previous
+// release writes (migration 2026-12-05-000001_login_codes_table); a later release drops them.
 diesel::table! {
     sessions (id) {
         id -> Text,

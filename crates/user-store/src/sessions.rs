@@ -9,7 +9,7 @@ use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::DbResult;
 use crate::login_codes::{
-    LoginTrace, forget_login_codes, purge_login_codes_before, record_login_code,
+    LoginTrace, forget_login_codes_ended_before, forget_login_codes_of, record_login_code,
 };
 use crate::schema::{identities, sessions, users};
 use crate::users::{UserRow, fold_user};
@@ -263,9 +263,9 @@ impl Database {
 
     pub(crate) fn purge_sessions(&self, before: i64) -> DbResult<usize> {
         self.writer()?.transaction(|conn| {
-            // A session that ended before `before` was opened before it: its code's record goes
-            // too (already gone where the codes are purged on their own schedule).
-            purge_login_codes_before(conn, before)?;
+            // Their codes' records go with them (most are gone already: the codes are purged
+            // on their own schedule, where the server runs it).
+            forget_login_codes_ended_before(conn, before)?;
             Ok(diesel::delete(sessions::table)
                 .filter(
                     sessions::expires_at
@@ -284,6 +284,7 @@ pub(crate) fn delete_sessions(
     user_id: &str,
     appid: Option<&str>,
 ) -> DbResult<Vec<String>> {
+    forget_login_codes_of(conn, user_id, appid)?;
     let of_user = sessions::table.filter(sessions::user_id.eq(user_id));
     let deleted = match appid {
         Some(appid) => diesel::delete(of_user.filter(sessions::appid.eq(appid)))
@@ -293,6 +294,5 @@ pub(crate) fn delete_sessions(
             .returning(sessions::id)
             .get_results(conn)?,
     };
-    forget_login_codes(conn, &deleted)?;
     Ok(deleted)
 }

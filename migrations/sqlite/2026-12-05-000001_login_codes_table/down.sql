@@ -1,9 +1,7 @@
-ALTER TABLE sessions ADD COLUMN login_code TEXT;
-ALTER TABLE sessions ADD COLUMN user_existed BOOLEAN;
-CREATE INDEX sessions_login_code ON sessions (login_code);
+-- The codes go back to the columns of sessions this release left in place.
 UPDATE sessions SET login_code = (
-    SELECT code FROM login_codes WHERE login_codes.session_id = sessions.id LIMIT 1
+    SELECT code FROM login_codes WHERE login_codes.session_id = sessions.id
 ), user_existed = (
-    SELECT user_existed FROM login_codes WHERE login_codes.session_id = sessions.id LIMIT 1
+    SELECT user_existed FROM login_codes WHERE login_codes.session_id = sessions.id
 ) WHERE id IN (SELECT session_id FROM login_codes);
 DROP TABLE login_codes;

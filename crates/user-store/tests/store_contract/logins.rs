@@ -311,6 +311,21 @@ async fn a_login_code_is_forgotten_once_purged_or_its_session_deleted(store: &Di
             "{code}"
         );
     }
+    assert_eq!(
+        store.purge_sessions(NOW + 5).await.expect("purge"),
+        0,
+        "no session ended"
+    );
+    for code in ["digest-first", "digest-returning", "digest-linked"] {
+        assert!(
+            store
+                .find_login_by_code(code, 0)
+                .await
+                .expect("query")
+                .is_some(),
+            "{code}: the purge of ended sessions leaves the codes of live ones"
+        );
+    }
 
     assert_eq!(store.purge_login_codes(NOW + 10).await.expect("purge"), 1);
     assert_eq!(
