@@ -310,7 +310,7 @@ fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Serve
 }
 
 /// How often the records of login codes past the replay window are deleted: a login writes one,
-/// and the table is meant to hold a few seconds of logins.
+/// and the table is meant to hold about a minute of logins.
 const LOGIN_CODE_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Deletes the records of login codes past the replay window, every few seconds.

@@ -4,8 +4,8 @@
 //! They have a table of their own rather than a column of `sessions`: asked for only within
 //! `CODE_REPLAY_SECS` of a login, they would otherwise keep one random key per session ever
 //! opened in an index as large as the sessions table, and every login would write a random
-//! page of it (issue #21). Purged every few seconds, this table stays the size of a few
-//! seconds of logins. A code's row belongs to its session: a session purged or deleted with
+//! page of it (issue #21). Purged every few seconds once a minute past the replay window,
+//! this table stays the size of about a minute of logins. A code's row belongs to its session: a session purged or deleted with
 //! its account takes it along, in the same transaction (not by a foreign key, whose check
 //! would cost every login a query).
 
