@@ -40,10 +40,27 @@ struct KnownLoginRow {
     opened: bool,
 }
 
+/// The part of a login's statement that records its code (the last `?`; NULL records nothing)
+/// for the session `opened` inserted, with whether the login found an existing account.
+macro_rules! traced_code {
+    ($user_existed:literal) => {
+        concat!(
+            "traced AS (\
+                INSERT INTO login_codes (code, session_id, user_existed, created_at) \
+                SELECT trace.code, opened.id, ",
+            $user_existed,
+            ", opened.created_at \
+                FROM opened CROSS JOIN (VALUES (?::text)) AS trace (code) \
+                WHERE trace.code IS NOT NULL) "
+        )
+    };
+}
+
 /// A returning user's login on PostgreSQL in one statement (one round trip, one commit): the
 /// identity's account is read and the session inserted for it, unless the login carries a
 /// unionid the account does not hold; then the account with its apps comes back.
-const OPEN_KNOWN_LOGIN: &str = "\
+const OPEN_KNOWN_LOGIN: &str = concat!(
+    "\
     WITH account AS (\
         SELECT u.id, u.unionid FROM identities mine JOIN users u ON u.id = mine.user_id \
         WHERE mine.appid = ? AND mine.openid = ?), \
@@ -52,16 +69,15 @@ const OPEN_KNOWN_LOGIN: &str = "\
         SELECT ?, account.id, ?, ?, ?, ? FROM account \
         WHERE ?::text IS NULL OR account.unionid = ? \
         RETURNING id, created_at), \
-    traced AS (\
-        INSERT INTO login_codes (code, session_id, user_existed, created_at) \
-        SELECT trace.code, opened.id, TRUE, opened.created_at \
-        FROM opened CROSS JOIN (VALUES (?::text)) AS trace (code) \
-        WHERE trace.code IS NOT NULL) \
+    ",
+    traced_code!("TRUE"),
+    "\
     SELECT u.id, u.unionid, u.nick_name, u.avatar_url, u.gender, u.phone_number, u.created_at, \
         u.updated_at, theirs.appid AS app, EXISTS (SELECT 1 FROM opened) AS opened \
     FROM account JOIN users u ON u.id = account.id \
         JOIN identities theirs ON theirs.user_id = u.id \
-    ORDER BY theirs.created_at, theirs.appid";
+    ORDER BY theirs.created_at, theirs.appid"
+);
 
 fn open_known_login(
     conn: &mut AnyConnection,
@@ -108,7 +124,8 @@ pub(crate) struct FirstSession<'a> {
 
 /// The account, identity and session of a first login on PostgreSQL: one round trip, one
 /// commit. Nothing is inserted but the account when another login inserted the identity first.
-const FIRST_LOGIN: &str = "\
+const FIRST_LOGIN: &str = concat!(
+    "\
     WITH account AS (\
         INSERT INTO users (id, unionid, created_at, updated_at) VALUES (?, NULL, ?, ?) \
         RETURNING id), \
@@ -121,12 +138,11 @@ const FIRST_LOGIN: &str = "\
         INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at) \
         SELECT ?, user_id, ?, ?, ?, ? FROM identity \
         RETURNING id, created_at), \
-    traced AS (\
-        INSERT INTO login_codes (code, session_id, user_existed, created_at) \
-        SELECT trace.code, opened.id, FALSE, opened.created_at \
-        FROM opened CROSS JOIN (VALUES (?::text)) AS trace (code) \
-        WHERE trace.code IS NOT NULL) \
-    SELECT count(*) AS n FROM opened";
+    ",
+    traced_code!("FALSE"),
+    "\
+    SELECT count(*) AS n FROM opened"
+);
 
 #[derive(QueryableByName)]
 struct Count {
