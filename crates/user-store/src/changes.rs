@@ -9,31 +9,22 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::RunQueryDsl;
 use wxlogin_domain::{ChangeHandler, StoreChange, Subscription};
+
+mod listener;
+
+pub(crate) use listener::listen;
 
 use crate::connection::AnyConnection;
 use crate::error::DbResult;
 
 /// The channel the announcements travel on.
 const CHANNEL: &str = "wxlogin_changes";
-/// How often the listener looks for announcements that arrived.
-const POLL: Duration = Duration::from_millis(50);
-/// How often it sends a notification of its own on the channel (an echo), over a connection
-/// of the store's URL as every announcement goes: when the echo comes back, every
-/// announcement committed before it has come back too (PostgreSQL delivers them in commit
-/// order), and the subscriber hears that nothing was missed ([`StoreChange::Heard`]). A cache
-/// trusts its entries longer only while these keep coming. A query that merely answers would
-/// prove nothing: behind a transaction-mode pooler (PgBouncer) queries work while
-/// notifications are lost, and so are the echoes.
-const HEALTH_CHECK: Duration = Duration::from_millis(250);
-/// The wait before reconnecting after the connection failed.
-const RECONNECT: Duration = Duration::from_secs(1);
-
 fn payload(change: &StoreChange) -> Option<String> {
     match change {
         StoreChange::SessionEnded(id) => Some(format!("s:{id}")),
@@ -237,125 +228,6 @@ impl Drop for LocalSubscription {
         }
     }
 }
-
-/// A running listener; dropping it stops the thread (within one poll).
-pub(crate) struct ChangeListener {
-    stop: Arc<AtomicBool>,
-}
-
-impl Drop for ChangeListener {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Starts a thread that listens on `url` and calls `on_change` for every announcement, and with
-/// [`StoreChange::Missed`] whenever it (re)connects.
-/// Its echoes are sent over `echo_url`, the store's own URL: the way every instance's
-/// announcements reach the database.
-pub(crate) fn listen(
-    url: String,
-    echo_url: String,
-    on_change: ChangeHandler,
-) -> std::io::Result<ChangeListener> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopped = Arc::clone(&stop);
-    std::thread::Builder::new()
-        .name("wxlogin-changes".into())
-        .spawn(move || {
-            while !stopped.load(Ordering::Relaxed) {
-                if let Err(e) = listen_once(&url, &echo_url, &on_change, &stopped) {
-                    log::warn!("change listener: {e}; reconnecting in {RECONNECT:?}");
-                }
-                on_change(StoreChange::Missed);
-                std::thread::sleep(RECONNECT);
-            }
-        })?;
-    Ok(ChangeListener { stop })
-}
-
-fn connect(url: &str) -> Result<PgConnection, diesel::result::Error> {
-    PgConnection::establish(url).map_err(|e| {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UnableToSendCommand,
-            Box::new(e.to_string()),
-        )
-    })
-}
-
-/// Listens on one connection and sends its echoes over another, as any instance's
-/// announcements come: the listening connection runs no query while echoes come back, so
-/// nothing but notifications can make it look alive. (Behind a transaction-mode pooler a client
-/// that runs queries is handed whatever its server connection receives while linked to it,
-/// echoes included, and loses the rest.)
-fn listen_once(
-    url: &str,
-    echo_url: &str,
-    on_change: &ChangeHandler,
-    stop: &AtomicBool,
-) -> Result<(), diesel::result::Error> {
-    let mut conn = connect(url)?;
-    let mut echoes = connect(echo_url)?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}")).execute(&mut conn)?;
-    // Whatever happened before LISTEN took effect was not heard.
-    on_change(StoreChange::Missed);
-    let me = uuid::Uuid::new_v4().simple().to_string();
-    let (mut sent, mut heard_up_to) = (0u64, 0u64);
-    let mut echoed_at = Instant::now();
-    let mut probed_at = Instant::now();
-    let mut warned_at = Instant::now();
-    let mut echo_sent_at: Option<Instant> = None;
-    while !stop.load(Ordering::Relaxed) {
-        // Reads what arrived without a query; a connection the server closed fails here.
-        for notification in conn.notifications_iter() {
-            let payload = notification?.payload;
-            if let Some((listener, sequence)) = parse_echo(&payload) {
-                // One of our echoes, newer than the last heard: everything committed before it
-                // was handed over above.
-                if listener == me && sequence > heard_up_to && sequence <= sent {
-                    heard_up_to = sequence;
-                    echoed_at = Instant::now();
-                    on_change(StoreChange::Heard);
-                }
-            } else if let Some(change) = parse(&payload) {
-                on_change(change);
-            }
-        }
-        if echo_sent_at.is_none_or(|at| at.elapsed() >= HEALTH_CHECK) {
-            sent += 1;
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<diesel::sql_types::Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Text, _>(echo_payload(&me, sent))
-                .execute(&mut echoes)?;
-            echo_sent_at = Some(Instant::now());
-        }
-        if echoed_at.elapsed() >= PROBE_AFTER && probed_at.elapsed() >= PROBE_AFTER {
-            // The echoes stay away: a listening connection that died silently (a network cut
-            // sends nothing) fails this and is made again.
-            diesel::sql_query("SELECT 1").execute(&mut conn)?;
-            probed_at = Instant::now();
-            if warned_at.elapsed() >= ECHO_SILENCE_WARNING {
-                log::warn!(
-                    "change listener: its own notifications have not come back for {:?}; is \
-                     DATABASE_LISTEN_URL a direct connection (not through a transaction-mode \
-                     pooler)? Until they do, cached sessions are trusted for SESSION_CACHE_MS \
-                     only",
-                    echoed_at.elapsed()
-                );
-                warned_at = Instant::now();
-            }
-        }
-        std::thread::sleep(POLL);
-    }
-    Ok(())
-}
-
-/// How long the echoes may stay away before the listening connection is checked with a query.
-const PROBE_AFTER: Duration = Duration::from_secs(1);
-
-/// How long the echoes may stay away before the listener says so in the log (once per such
-/// stretch).
-const ECHO_SILENCE_WARNING: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {
