@@ -5,9 +5,9 @@
 //! `CODE_REPLAY_SECS` of a login, they would otherwise keep one random key per session ever
 //! opened in an index as large as the sessions table, and every login would write a random
 //! page of it (issue #21). Purged every few seconds once a minute past the replay window,
-//! this table stays the size of about a minute of logins. A code's row belongs to its session: a session purged or deleted with
-//! its account takes it along, in the same transaction (not by a foreign key, whose check
-//! would cost every login a query).
+//! this table stays the size of about a minute of logins. A code's row belongs to its
+//! session: a session purged or deleted with its account takes it along, in the same
+//! transaction (not by a foreign key, whose check would cost every login a query).
 
 use diesel::prelude::*;
 use wxlogin_domain::{CodeLogin, Session};
@@ -16,7 +16,7 @@ use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::DbResult;
 use crate::schema::{login_codes, sessions};
-use crate::sessions::SessionRow;
+use crate::sessions::{SessionRow, ended_before};
 
 /// What a login records besides its session: the digest of its code, and whether it found an
 /// existing account.
@@ -88,11 +88,7 @@ pub(crate) fn forget_login_codes_ended_before(
     before: i64,
 ) -> DbResult<()> {
     let ended = sessions::table
-        .filter(
-            sessions::expires_at
-                .lt(before)
-                .or(sessions::revoked_at.lt(before)),
-        )
+        .filter(ended_before(before))
         .select(sessions::id);
     diesel::delete(login_codes::table.filter(login_codes::session_id.eq_any(ended)))
         .execute(conn)?;

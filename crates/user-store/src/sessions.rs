@@ -267,14 +267,18 @@ impl Database {
             // on their own schedule, where the server runs it).
             forget_login_codes_ended_before(conn, before)?;
             Ok(diesel::delete(sessions::table)
-                .filter(
-                    sessions::expires_at
-                        .lt(before)
-                        .or(sessions::revoked_at.lt(before)),
-                )
+                .filter(ended_before(before))
                 .execute(conn)?)
         })
     }
+}
+
+/// Sessions that ended (expired, or revoked) before `before`: those a purge deletes.
+#[diesel::dsl::auto_type]
+pub(crate) fn ended_before(before: i64) -> _ {
+    sessions::expires_at
+        .lt(before)
+        .or(sessions::revoked_at.lt(before))
 }
 
 /// Deletes the sessions of `user_id` (in `appid` only, if given) in the caller's transaction, and
