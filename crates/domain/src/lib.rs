@@ -3,6 +3,7 @@
 mod cause;
 mod clock;
 mod hex;
+mod keys;
 mod secret;
 mod store;
 mod token;
@@ -12,7 +13,10 @@ mod wechat;
 pub use cause::{Cause, error_chain};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use hex::to_hex;
-pub use secret::{AccessToken, AppSecret, OpenId, SessionKey, UnionId};
+pub use keys::{SigningKeyStore, StoredSigningKey};
+#[cfg(feature = "mock")]
+pub use keys::MockSigningKeyStore;
+pub use secret::{AccessToken, AppSecret, OpenId, PrivateKey, SessionKey, UnionId};
 pub use store::{
     AccessTokenStore, ChangeFeed, ChangeHandler, SessionStore, StoreChange, StoreError,
     Subscription, UserStore,
@@ -21,10 +25,10 @@ pub use store::{
 pub use store::{MockAccessTokenStore, MockSessionStore, MockUserStore};
 #[cfg(feature = "mock")]
 pub use token::MockTokenCodec;
-pub use token::{SessionToken, TokenCodec, TokenError};
+pub use token::{RefreshClaim, SessionToken, TokenCodec, TokenError};
 pub use user::{
-    CodeLogin, Deletion, MergedAccount, NewLogin, OpenedLogin, ProfileUpdate, Session,
-    StoredAccessToken, User,
+    CodeLogin, Deletion, EndedSession, MergedAccount, NewLogin, OpenedLogin, ProfileUpdate,
+    RefreshState, Revocations, Session, StoredAccessToken, User,
 };
 #[cfg(feature = "mock")]
 pub use wechat::MockWeChatApi;

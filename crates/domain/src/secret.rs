@@ -39,6 +39,8 @@ redacted! {
     UnionId,
     /// A credential for WeChat's business APIs (`access_token`), shared by every caller of one app.
     AccessToken,
+    /// The private half of a token signing key, as its algorithm serialises it (base64).
+    PrivateKey,
 }
 
 #[cfg(test)]

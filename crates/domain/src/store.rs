@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 
 use crate::{
-    AccessToken, Cause, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin, ProfileUpdate, Session,
-    SessionKey, StoredAccessToken, User,
+    AccessToken, Cause, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin, ProfileUpdate,
+    RefreshState, Revocations, Session, SessionKey, StoredAccessToken, User,
 };
 
 /// Why a store could not answer.
@@ -149,6 +149,24 @@ pub trait SessionStore: Send + Sync {
     /// Deletes the records of login codes ([`NewLogin::login_code`]) made before `before`, and
     /// says how many: they are asked for only within the replay window, and each login adds one.
     async fn purge_login_codes(&self, before: i64) -> Result<usize, StoreError>;
+
+    /// The session with this id and where its refresh tokens stand; `None` if there is no such
+    /// session (purged, or deleted with its account).
+    async fn find_refresh_state(&self, id: &str) -> Result<Option<RefreshState>, StoreError>;
+
+    /// Spends refresh token number `counter` of a live session: the session's counter moves on
+    /// to `counter + 1`, stamped `now`, only if it was `counter` and the session is neither
+    /// ended nor expired at `now`. `false` if not (another refresh was first, or the session
+    /// ended): the caller reads the state again.
+    async fn rotate_refresh(&self, id: &str, counter: i64, now: i64) -> Result<bool, StoreError>;
+
+    /// The sessions that ended at or after `since_ms` (milliseconds of the store's clock), as
+    /// every instance ended them: what the revocation feed answers.
+    async fn ended_sessions_since(&self, since_ms: i64) -> Result<Revocations, StoreError>;
+
+    /// Forgets the ends of sessions recorded before `before_ms`, and says how many: once their
+    /// tokens have all expired, verifiers need not hear of them.
+    async fn purge_ended_sessions_before(&self, before_ms: i64) -> Result<usize, StoreError>;
 }
 
 /// The WeChat access token of each app, shared by every instance on the store.

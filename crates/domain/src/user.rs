@@ -149,6 +149,39 @@ impl Session {
     }
 }
 
+/// A session and where its refresh tokens stand: how a refresh decides whether the token it
+/// was given is the current one, the one just spent, or an older one (a theft signal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshState {
+    /// The session.
+    pub session: Session,
+    /// The number of its current refresh token (0 until the first refresh).
+    pub counter: i64,
+    /// Unix seconds of the last refresh (when the current token was handed out), if any.
+    pub refreshed_at: Option<i64>,
+    /// Unix seconds of the refresh before that, if any.
+    pub prior_refreshed_at: Option<i64>,
+}
+
+/// A session that ended (logout, logout everywhere, deletion, merge, a stale key), as the
+/// revocation feed tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    /// The session's id (random: it tells nothing about the user).
+    pub session_id: String,
+    /// When it ended, in milliseconds of the store's clock.
+    pub ended_at_ms: i64,
+}
+
+/// Sessions that ended since some moment, and the store's time of the answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revocations {
+    /// Oldest first.
+    pub ended: Vec<EndedSession>,
+    /// The store's clock when it answered, in milliseconds: what the next question starts from.
+    pub now_ms: i64,
+}
+
 /// The WeChat access token the instances of one app share, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredAccessToken {

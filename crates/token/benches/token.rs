@@ -17,6 +17,7 @@ fn tokens(c: &mut Criterion) {
     let claims = SessionToken {
         user_id: "732049b7-a046-4a4d-bab7-1fed10cb2ce5".into(),
         session_id: "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b".into(),
+        appid: "wx-app".into(),
         expires_at: 4_000_000_000,
     };
     let token = issuer.issue(&claims).expect("issued");

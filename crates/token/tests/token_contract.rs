@@ -21,6 +21,7 @@ fn session(expires_in: i64) -> SessionToken {
     SessionToken {
         user_id: "user-7".into(),
         session_id: "session-42".into(),
+        appid: "wx-app".into(),
         expires_at: NOW + expires_in,
     }
 }
@@ -59,7 +60,7 @@ fn the_payload_carries_only_public_claims() {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["aud", "exp", "iat", "iss", "nbf", "sid", "sub"]);
+    assert_eq!(keys, ["appid", "aud", "exp", "iat", "iss", "nbf", "sid", "sub"]);
     assert_eq!(payload["exp"], NOW + 600);
     assert_eq!(payload["sub"], "user-7");
 }
