@@ -64,7 +64,13 @@ thread_local! {
 /// commits, so the change and its announcement commit together, and a failed announcement
 /// fails the change (a success that other instances never hear of would let them serve an
 /// ended session for a minute).
+///
+/// An ended session is also recorded for the revocation feed, in the same transaction: every
+/// path that ends a session announces it, so none is missed there either.
 pub(crate) fn announce(conn: &mut AnyConnection, change: &StoreChange) -> DbResult<()> {
+    if let StoreChange::SessionEnded(id) = change {
+        crate::ended_sessions::record_end(conn, id)?;
+    }
     let c = match conn {
         AnyConnection::Postgresql(c) => c,
         AnyConnection::Sqlite(_) => {

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use wxlogin_domain::{
     AccessToken, AccessTokenStore, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin,
-    ProfileUpdate, Session, SessionKey, SessionStore, StoreError, StoredAccessToken, User,
-    UserStore,
+    ProfileUpdate, RefreshState, Revocations, Session, SessionKey, SessionStore,
+    SigningKeyStore, StoreError, StoredAccessToken, StoredSigningKey, User, UserStore,
 };
 
 use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, Subscription};
@@ -143,6 +143,38 @@ impl SessionStore for DieselStore {
 
     async fn purge_login_codes(&self, before: i64) -> Result<usize, StoreError> {
         self.run(move |db| db.purge_login_codes(before)).await
+    }
+
+    async fn find_refresh_state(&self, id: &str) -> Result<Option<RefreshState>, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.find_refresh_state(&id)).await
+    }
+
+    async fn rotate_refresh(&self, id: &str, counter: i64, now: i64) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.run(move |db| db.rotate_refresh(&id, counter, now))
+            .await
+    }
+
+    async fn ended_sessions_since(&self, since_ms: i64) -> Result<Revocations, StoreError> {
+        self.run(move |db| db.ended_sessions_since(since_ms)).await
+    }
+
+    async fn purge_ended_sessions_before(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.run(move |db| db.purge_ended_sessions_before(before_ms))
+            .await
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for DieselStore {
+    async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        self.run(|db| db.signing_keys()).await
+    }
+
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> Result<bool, StoreError> {
+        let key = key.clone();
+        self.run(move |db| db.add_signing_key(&key)).await
     }
 }
 

@@ -36,6 +36,9 @@ diesel::table! {
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
         appid -> Text,
+        refresh_counter -> BigInt,
+        refreshed_at -> Nullable<BigInt>,
+        prior_refreshed_at -> Nullable<BigInt>,
     }
 }
 
@@ -61,5 +64,25 @@ diesel::table! {
         lease_owner -> Nullable<Text>,
         lease_until -> BigInt,
         fetches -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        generation -> BigInt,
+        algorithm -> Text,
+        private_key -> Text,
+        created_at -> BigInt,
+        signs_from -> BigInt,
+    }
+}
+
+// No primary key in the database (a session may end twice: revoked, then deleted); diesel
+// wants one, and reads and deletes here never need it.
+diesel::table! {
+    ended_sessions (session_id, ended_at_ms) {
+        session_id -> Text,
+        ended_at_ms -> BigInt,
     }
 }

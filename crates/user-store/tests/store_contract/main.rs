@@ -35,3 +35,4 @@ mod sealing;
 mod sessions;
 mod sqlite_lock;
 mod support;
+mod tokens;

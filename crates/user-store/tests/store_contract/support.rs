@@ -91,3 +91,22 @@ pub(crate) fn execute(db: &TestDatabase, sql: &str) {
         diesel::connection::SimpleConnection::batch_execute(&mut conn, sql).expect(sql);
     }
 }
+
+/// The first row's `text` column of a raw query on the test database, outside the store.
+pub(crate) fn raw_text(db: &TestDatabase, query: &str) -> String {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Raw {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        text: String,
+    }
+    let url = db.url();
+    let rows: Vec<Raw> = if let Some(path) = url.strip_prefix("sqlite://") {
+        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
+        diesel::sql_query(query).load(&mut conn).expect("select")
+    } else {
+        let mut conn = diesel::PgConnection::establish(url).expect("postgres");
+        diesel::sql_query(query).load(&mut conn).expect("select")
+    };
+    rows.into_iter().next().expect("a row").text
+}
