@@ -195,6 +195,7 @@ async fn the_upgrade_keeps_every_user_session_and_token_working(db: &TestDatabas
     .issue(&SessionToken {
         user_id: "u-before".into(),
         session_id: "s-before".into(),
+        appid: String::new(),
         expires_at: 4_000_000_000,
     })
     .expect("token");

@@ -23,6 +23,16 @@ pub enum CoreError {
     /// The session behind the token was ended (logout).
     #[error("the session was ended")]
     SessionRevoked,
+    /// A refresh token that is not one of ours: malformed, forged, another server's.
+    #[error("invalid refresh token")]
+    RefreshTokenInvalid(#[source] Cause),
+    /// A spent refresh token presented long after its use: a theft signal; the session was
+    /// ended.
+    #[error("the refresh token was used already; the session was ended")]
+    RefreshTokenReused,
+    /// The revocation feed's cursor is not one it gave.
+    #[error("the revocation feed's cursor is malformed")]
+    InvalidCursor,
     /// The `rawData` signature does not match (the data was altered).
     #[error("the rawData signature does not match")]
     InvalidSignature,
@@ -86,6 +96,12 @@ pub enum ErrorKind {
     TokenExpired,
     /// The session behind the token was ended.
     SessionRevoked,
+    /// The refresh token is not one of ours.
+    RefreshTokenInvalid,
+    /// A spent refresh token came back late: the session was ended.
+    RefreshTokenReused,
+    /// A request the contract does not allow (a malformed cursor).
+    InvalidRequest,
     /// The `rawData` signature does not match.
     InvalidSignature,
     /// The encrypted data cannot be used.
@@ -132,6 +148,9 @@ impl CoreError {
             Self::TokenInvalid(_) => K::TokenInvalid,
             Self::TokenExpired => K::TokenExpired,
             Self::SessionRevoked => K::SessionRevoked,
+            Self::RefreshTokenInvalid(_) => K::RefreshTokenInvalid,
+            Self::RefreshTokenReused => K::RefreshTokenReused,
+            Self::InvalidCursor => K::InvalidRequest,
             Self::InvalidSignature => K::InvalidSignature,
             Self::DecryptFailed(_) => K::DecryptFailed,
             Self::SessionKeyStale => K::SessionKeyStale,

@@ -19,7 +19,6 @@ const GENERATION_CAPACITY: usize = 4096;
 pub(crate) struct Replay {
     pub(crate) user_id: String,
     pub(crate) session_id: String,
-    pub(crate) expires_at: i64,
     pub(crate) user_existed: bool,
     /// Unix seconds of the first answer: replays end `code_replay_secs` after it.
     pub(crate) answered_at: i64,

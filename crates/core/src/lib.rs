@@ -9,6 +9,7 @@ mod profile;
 mod seen_pushes;
 mod service;
 mod settings;
+mod verified_tokens;
 
 pub use cache::CacheStats;
 pub use error::{CoreError, ErrorKind};
@@ -16,6 +17,8 @@ pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
 pub use service::access_token::AccessTokenFetches;
 pub use service::builder::{BuildError, LoginServiceBuilder};
 pub use service::login::{LoginOutcome, MAX_CODE_LEN};
+pub use service::refresh::RefreshOutcome;
+pub use service::revocations::{MAX_REVOCATION_WAIT, RevocationPage, RevokedSession};
 pub use service::push::{PUSH_TIMESTAMP_WINDOW_SECS, PushEffect, PushQuery};
 pub use service::user_data::{NOT_THIS_USERS_DATA, UserInfoData};
 pub use service::{Caller, LoginService};

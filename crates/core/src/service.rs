@@ -11,6 +11,8 @@ mod authentication;
 pub(crate) mod builder;
 pub(crate) mod login;
 pub(crate) mod push;
+pub(crate) mod refresh;
+pub(crate) mod revocations;
 pub(crate) mod user_data;
 
 use std::collections::BTreeMap;
@@ -28,6 +30,7 @@ use crate::exchange::CodeExchanges;
 use crate::limits::{PerKeyLimit, Verdicts};
 use crate::seen_pushes::SeenPushes;
 use crate::settings::LoginSettings;
+use crate::verified_tokens::VerifiedTokens;
 
 /// How much longer than the replay window a login code's record is kept: the instances that
 /// look it up stamp their own clock, which may be off the one that recorded it.
@@ -70,6 +73,11 @@ pub struct LoginService {
     settings: LoginSettings,
     exchanges: CodeExchanges,
     cache: Arc<SessionCache>,
+    /// Access tokens whose signature was checked.
+    verified: VerifiedTokens,
+    /// Counts the ends of sessions the change feed tells: readers of the revocation feed wait
+    /// on it.
+    ended: tokio::sync::watch::Sender<u64>,
     user_calls: PerKeyLimit,
     verdicts: Verdicts,
     /// The pushes accepted within their timestamp window, not to be applied twice.

@@ -10,8 +10,18 @@ pub const FEED_GRACE: Duration = Duration::from_millis(750);
 /// Policy of the use cases.
 #[derive(Debug, Clone)]
 pub struct LoginSettings {
-    /// Lifetime of a login session, in seconds; a token expires with its session.
+    /// Lifetime of a login session, in seconds: its refresh tokens live that long, and no
+    /// access token outlives it.
     pub session_ttl_secs: i64,
+    /// Lifetime of an access token, in seconds (`ACCESS_TOKEN_TTL_SECS`), never past its
+    /// session: a refresh gives the next one.
+    pub access_token_ttl_secs: i64,
+    /// How long after its use a spent refresh token presented again gets the current pair, in
+    /// seconds (`REFRESH_REUSE_SECS`); the one just before the current always does (an answer
+    /// lost on the way). Older ones end the session: a theft signal.
+    pub refresh_reuse_secs: i64,
+    /// The memory the cache of verified access tokens may hold, in bytes; zero turns it off.
+    pub verified_token_bytes: u64,
     /// How long before WeChat's expiry the shared access token is replaced, in seconds, capped
     /// at a quarter of the token's lifetime. WeChat hands out the next token 5 minutes early.
     pub access_token_margin_secs: i64,
@@ -46,6 +56,12 @@ pub struct LoginSettings {
 impl LoginSettings {
     /// The session lifetime when none is configured: seven days, like the contract's example.
     pub const DEFAULT_SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
+    /// The access token lifetime when none is configured: two hours.
+    pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: i64 = 7200;
+    /// The refresh reuse window when none is configured: ten seconds.
+    pub const DEFAULT_REFRESH_REUSE_SECS: i64 = 10;
+    /// The verified-token cache's memory when none is configured: 8 MiB.
+    pub const DEFAULT_VERIFIED_TOKEN_BYTES: u64 = crate::verified_tokens::DEFAULT_BYTES;
     /// The session cache window when none is configured: one second.
     pub const DEFAULT_SESSION_CACHE: Duration = Duration::from_secs(1);
     /// The window while the change feed is heard, when none is configured: one minute.
@@ -66,6 +82,9 @@ impl Default for LoginSettings {
     fn default() -> Self {
         Self {
             session_ttl_secs: Self::DEFAULT_SESSION_TTL_SECS,
+            access_token_ttl_secs: Self::DEFAULT_ACCESS_TOKEN_TTL_SECS,
+            refresh_reuse_secs: Self::DEFAULT_REFRESH_REUSE_SECS,
+            verified_token_bytes: Self::DEFAULT_VERIFIED_TOKEN_BYTES,
             access_token_margin_secs: 300,
             code_replay_secs: Self::DEFAULT_CODE_REPLAY_SECS,
             session_cache: Self::DEFAULT_SESSION_CACHE,

@@ -56,6 +56,7 @@ fn service() -> Arc<LoginService> {
         Ok(SessionToken {
             user_id: user_id(i),
             session_id: session_id(i),
+            appid: String::new(),
             expires_at: NOW + 3600,
         })
     });

@@ -60,6 +60,7 @@ async fn every_kind_of_bad_token_gets_its_401(db: &TestDatabase) {
         .issue(&SessionToken {
             user_id: claims["id"].as_str().expect("id").into(),
             session_id: "x".into(),
+            appid: String::new(),
             expires_at: i64::MAX / 2,
         })
         .expect("issue");
@@ -71,6 +72,7 @@ async fn every_kind_of_bad_token_gets_its_401(db: &TestDatabase) {
         .issue(&SessionToken {
             user_id: "u".into(),
             session_id: "no-such-session".into(),
+            appid: String::new(),
             expires_at: i64::from(u32::MAX),
         })
         .expect("issue");

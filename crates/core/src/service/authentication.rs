@@ -10,8 +10,8 @@ impl LoginService {
     /// The session and user are read from the store, or from the session cache when they
     /// were read there within [`LoginSettings::session_cache`](crate::LoginSettings::session_cache).
     pub async fn authenticate(&self, token: &str) -> Result<Caller, CoreError> {
-        let claims = self.tokens.verify(token)?;
         let now = self.clock.now();
+        let claims = self.verified.verify(self.tokens.as_ref(), token, now)?;
         if let Some(hit) = self.cache.get(&claims.session_id) {
             if hit.user_id != claims.user_id {
                 return Err(CoreError::token_invalid(

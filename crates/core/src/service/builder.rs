@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use wxlogin_domain::{
+use crate::verified_tokens::VerifiedTokens;
+
+use wxlogin_domain::{StoreChange, 
     AccessTokenStore, ChangeFeed, Clock, SessionStore, StoreError, SystemClock, TokenCodec,
     UserStore, WeChatApi,
 };
@@ -164,13 +166,24 @@ impl LoginServiceBuilder {
             )
             .with_bytes(settings.session_cache_bytes),
         );
+        let (ended, _) = tokio::sync::watch::channel(0u64);
         let changes = match self.changes {
-            Some(feed) if !settings.session_cache.is_zero() => {
+            Some(feed) => {
                 let to = Arc::clone(&cache);
-                feed.subscribe(Box::new(move |change| to.apply_change(&change)))
-                    .map_err(BuildError::ChangeFeed)?
+                let caching = !settings.session_cache.is_zero();
+                let ends = ended.clone();
+                feed.subscribe(Box::new(move |change| {
+                    if caching {
+                        to.apply_change(&change);
+                    }
+                    // A missed stretch may have held ends too: readers ask again.
+                    if matches!(change, StoreChange::SessionEnded(_) | StoreChange::Missed) {
+                        ends.send_modify(|n| *n = n.wrapping_add(1));
+                    }
+                }))
+                .map_err(BuildError::ChangeFeed)?
             }
-            _ => None,
+            None => None,
         };
         Ok(Arc::new(LoginService {
             apps,
@@ -181,6 +194,8 @@ impl LoginServiceBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             exchanges: CodeExchanges::new(settings.code_replay_secs),
             cache,
+            verified: VerifiedTokens::new(settings.verified_token_bytes),
+            ended,
             user_calls: PerKeyLimit::new(settings.user_rate_limit, Duration::from_secs(60)),
             verdicts: Verdicts::new(settings.checksession_memory),
             seen_pushes: SeenPushes::new(PUSH_TIMESTAMP_WINDOW_SECS),

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use wxlogin_domain::{NewLogin, OpenedLogin, SessionToken, User, WeChatError};
+use wxlogin_domain::{NewLogin, OpenedLogin, User, WeChatError};
 
 use super::{App, LoginService};
 use crate::CoreError;
@@ -21,12 +21,17 @@ const CODE_LOOKUP_PAUSE: Duration = Duration::from_millis(150);
 /// A successful login.
 #[derive(Debug, Clone)]
 pub struct LoginOutcome {
-    /// The login token to send back.
+    /// The access token to send back.
     pub token: String,
-    /// Unix seconds at which the session and its token expire.
+    /// Unix seconds at which the access token expires (`access_token_ttl_secs` from now, or
+    /// the session's end if sooner).
     pub expires_at: i64,
     /// Seconds from now until then.
     pub expires_in: i64,
+    /// The session's current refresh token.
+    pub refresh_token: String,
+    /// Seconds until the session ends: the refresh token's life.
+    pub refresh_expires_in: i64,
     /// Whether the user had an account before this login.
     pub user_existed: bool,
     /// The login session opened.
@@ -84,7 +89,6 @@ impl LoginService {
         *first = Some(Replay {
             user_id: outcome.user.id.clone(),
             session_id: outcome.session_id.clone(),
-            expires_at: outcome.expires_at,
             user_existed: outcome.user_existed,
             answered_at: self.clock.now(),
             client,
@@ -116,7 +120,6 @@ impl LoginService {
                     .replay(&Replay {
                         user_id: found.session.user_id,
                         session_id: found.session.id,
-                        expires_at: found.session.expires_at,
                         user_existed: found.user_existed,
                         answered_at: found.session.created_at,
                         client: None,
@@ -134,26 +137,25 @@ impl LoginService {
     /// never a way back into a session that ended.
     async fn replay(&self, replay: &Replay) -> Result<Option<LoginOutcome>, CoreError> {
         let now = self.clock.now();
-        let live = self
+        let Some(state) = self
             .sessions
-            .find_session(&replay.session_id)
+            .find_refresh_state(&replay.session_id)
             .await?
-            .is_some_and(|s| s.revoked_at.is_none() && !s.is_expired_at(now));
-        if !live {
+            .filter(|s| s.session.revoked_at.is_none() && !s.session.is_expired_at(now))
+        else {
             return Ok(None);
-        }
+        };
         let Some(user) = self.users.find_user(&replay.user_id).await? else {
             return Ok(None);
         };
-        let token = self.tokens.issue(&SessionToken {
-            user_id: replay.user_id.clone(),
-            session_id: replay.session_id.clone(),
-            expires_at: replay.expires_at,
-        })?;
+        // The session's current refresh token: a replay spends none.
+        let pair = self.issue_pair(&state.session, state.counter, now)?;
         Ok(Some(LoginOutcome {
-            token,
-            expires_at: replay.expires_at,
-            expires_in: (replay.expires_at - now).max(0),
+            token: pair.token,
+            expires_at: pair.expires_at,
+            expires_in: (pair.expires_at - now).max(0),
+            refresh_token: pair.refresh_token,
+            refresh_expires_in: (state.session.expires_at - now).max(0),
             user_existed: replay.user_existed,
             session_id: replay.session_id.clone(),
             user,
@@ -197,15 +199,13 @@ impl LoginService {
         // The requests that follow a login use its session at once: cached now, they need no
         // read (a burst of fresh logins would otherwise be a burst of misses).
         self.cache.put(&session, &user, ticket);
-        let token = self.tokens.issue(&SessionToken {
-            user_id: user.id.clone(),
-            session_id: session.id.clone(),
-            expires_at,
-        })?;
+        let pair = self.issue_pair(&session, 0, now)?;
         Ok(LoginOutcome {
-            token,
-            expires_at,
-            expires_in: expires_at - now,
+            token: pair.token,
+            expires_at: pair.expires_at,
+            expires_in: pair.expires_at - now,
+            refresh_token: pair.refresh_token,
+            refresh_expires_in: expires_at - now,
             user_existed: !created,
             session_id: session.id,
             user,

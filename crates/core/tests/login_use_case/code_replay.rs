@@ -8,7 +8,7 @@ use mockall::predicate::eq;
 use wxlogin_core::CoreError;
 use wxlogin_domain::{CodeLogin, Session, WeChatError};
 
-use crate::support::{Mocks, NOW, TTL, opened, session, user, wechat_session};
+use crate::support::{Mocks, NOW, TTL, fresh, opened, session, user, wechat_session};
 
 /// Mocks for a login that succeeds once for `code-1`, counting WeChat calls.
 fn one_successful_exchange(m: &mut Mocks) {
@@ -26,9 +26,9 @@ fn one_successful_exchange(m: &mut Mocks) {
         .with(eq("u1"))
         .returning(|_| Ok(Some(user("u1"))));
     m.sessions
-        .expect_find_session()
+        .expect_find_refresh_state()
         .with(eq("s1"))
-        .returning(|_| Ok(Some(session("s1", "u1"))));
+        .returning(|_| Ok(Some(fresh(session("s1", "u1")))));
     m.tokens
         .expect_issue()
         .withf(|t| t.session_id == "s1" && t.expires_at == NOW + TTL)
@@ -129,8 +129,8 @@ async fn different_codes_are_exchanged_separately() {
 /// The session `s1` the first login opened is live, and its user `u1` is there.
 fn the_first_login_lives(m: &mut Mocks) {
     m.sessions
-        .expect_find_session()
-        .returning(|_| Ok(Some(session("s1", "u1"))));
+        .expect_find_refresh_state()
+        .returning(|_| Ok(Some(fresh(session("s1", "u1")))));
     m.users
         .expect_find_user()
         .returning(|_| Ok(Some(user("u1"))));
@@ -160,11 +160,11 @@ async fn a_copy_of_a_code(after_secs: i64, session_ended: bool) -> Result<(), Co
         .expect_open_login()
         .times(1)
         .returning(|_| Ok(opened("u1", true, "s1")));
-    m.sessions.expect_find_session().returning(move |_| {
-        Ok(Some(Session {
+    m.sessions.expect_find_refresh_state().returning(move |_| {
+        Ok(Some(fresh(Session {
             revoked_at: session_ended.then_some(NOW),
             ..session("s1", "u1")
-        }))
+        })))
     });
     // What the store holds of the first login, as another instance would find it.
     m.sessions

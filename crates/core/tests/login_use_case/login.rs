@@ -32,6 +32,7 @@ async fn a_first_login_creates_the_user_opens_a_session_and_issues_a_token_expir
         .with(eq(SessionToken {
             user_id: "u1".into(),
             session_id: "s1".into(),
+            appid: APP.into(),
             expires_at: NOW + TTL,
         }))
         .times(1)

@@ -11,6 +11,7 @@ mod deletion;
 mod login;
 mod logout;
 mod profile;
+mod refresh;
 mod session_cache;
 mod support;
 mod user_rate_limit;

@@ -36,6 +36,7 @@ fn verifies_as(m: &mut Mocks, tokens: &[(&'static str, &'static str)]) {
                 Ok(SessionToken {
                     user_id: user_id.into(),
                     session_id: session_id.into(),
+                    appid: String::new(),
                     expires_at: NOW + TTL,
                 })
             });

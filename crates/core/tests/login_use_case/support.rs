@@ -76,10 +76,22 @@ impl Mocks {
             sessions: MockSessionStore::new(),
             // Login and authentication never need the access token: a mock expecting nothing.
             access_tokens: MockAccessTokenStore::new(),
-            tokens: MockTokenCodec::new(),
+            tokens: {
+                let mut tokens = MockTokenCodec::new();
+                // Refresh tokens name their session and counter; the refresh cases say more.
+                tokens.expect_issue_refresh().returning(|claim| {
+                    Ok(format!("refresh-{}-{}", claim.session_id, claim.counter))
+                });
+                tokens
+            },
             clock: Arc::new(ManualClock::new(NOW)),
             settings: LoginSettings {
                 session_ttl_secs: TTL,
+                // As long as the session, unless a case says otherwise.
+                access_token_ttl_secs: TTL,
+                // Every token verified by the codec, so that cases say what it answers each
+                // time; `refresh.rs` has the cases of the cache.
+                verified_token_bytes: 0,
                 ..LoginSettings::default()
             },
         }
@@ -116,6 +128,7 @@ impl Mocks {
                 Ok(SessionToken {
                     user_id: user_id.into(),
                     session_id: session_id.into(),
+                    appid: String::new(),
                     expires_at: NOW + TTL,
                 })
             });
@@ -127,5 +140,15 @@ pub(crate) fn caller_in_app() -> wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
         appid: APP.into(),
+    }
+}
+
+/// Where the refresh tokens of `session` stand: none used yet.
+pub(crate) fn fresh(session: Session) -> wxlogin_domain::RefreshState {
+    wxlogin_domain::RefreshState {
+        session,
+        counter: 0,
+        refreshed_at: None,
+        prior_refreshed_at: None,
     }
 }

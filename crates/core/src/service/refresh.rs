@@ -1,0 +1,171 @@
+//! Renewing an access token with a refresh token, within the session it belongs to, without
+//! asking WeChat: the current token moves the session's counter on by one; the one just spent
+//! (or, within `refresh_reuse_secs` of its use, the one before) gets the current pair again;
+//! an older one is a theft signal and ends the session.
+
+use wxlogin_domain::{RefreshClaim, RefreshState, Session, SessionToken, TokenError};
+
+use super::LoginService;
+use crate::CoreError;
+
+/// How often a refresh reads the session again after losing a race to move its counter on.
+const RACES: usize = 3;
+
+/// A renewed pair of tokens.
+#[derive(Debug, Clone)]
+pub struct RefreshOutcome {
+    /// The new access token.
+    pub token: String,
+    /// Unix seconds at which it expires.
+    pub expires_at: i64,
+    /// Seconds from now until then.
+    pub expires_in: i64,
+    /// The session's current refresh token, to be sent on the next refresh.
+    pub refresh_token: String,
+    /// Seconds until the session, and so every refresh token of it, ends.
+    pub refresh_expires_in: i64,
+    /// The session.
+    pub session_id: String,
+    /// The user.
+    pub user_id: String,
+}
+
+/// An access token and a refresh token for one session.
+pub(super) struct TokenPair {
+    pub(super) token: String,
+    pub(super) expires_at: i64,
+    pub(super) refresh_token: String,
+}
+
+impl LoginService {
+    /// The access token of `session` issued at `now` (living `access_token_ttl_secs`, never
+    /// past the session) and its refresh token number `counter`.
+    pub(super) fn issue_pair(
+        &self,
+        session: &Session,
+        counter: i64,
+        now: i64,
+    ) -> Result<TokenPair, CoreError> {
+        let expires_at = now
+            .saturating_add(self.settings.access_token_ttl_secs.max(1))
+            .min(session.expires_at);
+        let token = self.tokens.issue(&SessionToken {
+            user_id: session.user_id.clone(),
+            session_id: session.id.clone(),
+            appid: session.appid.clone(),
+            expires_at,
+        })?;
+        let refresh_token = self.tokens.issue_refresh(&RefreshClaim {
+            session_id: session.id.clone(),
+            counter,
+        })?;
+        Ok(TokenPair {
+            token,
+            expires_at,
+            refresh_token,
+        })
+    }
+
+    /// A new access token and the session's next refresh token for `refresh_token`.
+    ///
+    /// Errors: [`CoreError::RefreshTokenInvalid`] for a token not made here;
+    /// [`CoreError::SessionRevoked`] and [`CoreError::TokenExpired`] for a session that ended
+    /// or ran out (or was deleted with its account); [`CoreError::RefreshTokenReused`] for a
+    /// spent token presented too late, which ends the session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<RefreshOutcome, CoreError> {
+        let claim = self
+            .tokens
+            .verify_refresh(refresh_token)
+            .map_err(|e| match e {
+                TokenError::Invalid(why) => CoreError::RefreshTokenInvalid(why),
+                other => other.into(),
+            })?;
+        for _ in 0..RACES {
+            let now = self.clock.now();
+            let state = self
+                .sessions
+                .find_refresh_state(&claim.session_id)
+                .await?
+                .ok_or(CoreError::SessionRevoked)?;
+            if state.session.revoked_at.is_some() {
+                return Err(CoreError::SessionRevoked);
+            }
+            if state.session.is_expired_at(now) {
+                return Err(CoreError::TokenExpired);
+            }
+            let counter = match self.judge(&claim, &state, now) {
+                Judgement::Current => {
+                    if !self
+                        .sessions
+                        .rotate_refresh(&claim.session_id, claim.counter, now)
+                        .await?
+                    {
+                        // Another refresh of the same token was first (here or on another
+                        // instance), or the session just ended: read it again.
+                        continue;
+                    }
+                    claim.counter + 1
+                }
+                Judgement::Again => state.counter,
+                Judgement::Theft => return Err(self.end_stolen(&state.session, now).await?),
+                Judgement::Unknown => {
+                    return Err(CoreError::RefreshTokenInvalid(wxlogin_domain::Cause::msg(
+                        "a refresh token ahead of its session",
+                    )));
+                }
+            };
+            let pair = self.issue_pair(&state.session, counter, now)?;
+            return Ok(RefreshOutcome {
+                token: pair.token,
+                expires_at: pair.expires_at,
+                expires_in: (pair.expires_at - now).max(0),
+                refresh_token: pair.refresh_token,
+                refresh_expires_in: (state.session.expires_at - now).max(0),
+                session_id: state.session.id,
+                user_id: state.session.user_id,
+            });
+        }
+        Err(CoreError::Internal(wxlogin_domain::Cause::msg(
+            "a refresh kept losing races for its session",
+        )))
+    }
+
+    fn judge(&self, claim: &RefreshClaim, state: &RefreshState, now: i64) -> Judgement {
+        let current = state.counter;
+        let within_reuse =
+            |at: Option<i64>| at.is_some_and(|at| now - at <= self.settings.refresh_reuse_secs);
+        match claim.counter {
+            n if n == current => Judgement::Current,
+            // The answer to its refresh may have been lost on the way: it is given again.
+            n if n == current - 1 => Judgement::Again,
+            // Spent within the reuse window (two refreshes of one client crossing).
+            n if n == current - 2 && within_reuse(state.prior_refreshed_at) => Judgement::Again,
+            n if n > current => Judgement::Unknown,
+            _ => Judgement::Theft,
+        }
+    }
+
+    /// Ends a session whose spent refresh token came back too late: someone else holds its
+    /// tokens. Its access tokens stop working everywhere, as a logout's do.
+    async fn end_stolen(&self, session: &Session, now: i64) -> Result<CoreError, CoreError> {
+        log::warn!(
+            "a spent refresh token of session {} was presented again; the session is ended",
+            session.id
+        );
+        self.cache.forget_session(&session.id);
+        self.sessions.revoke_session(&session.id, now).await?;
+        self.cache.forget_session(&session.id);
+        Ok(CoreError::RefreshTokenReused)
+    }
+}
+
+enum Judgement {
+    /// The session's current token: it is spent now.
+    Current,
+    /// A token just spent: the current pair again.
+    Again,
+    /// A token spent long ago.
+    Theft,
+    /// A counter the session never reached (a database restored from a backup).
+    Unknown,
+}
