@@ -42,11 +42,8 @@ impl VerifierConfig {
         audience: impl Into<String>,
     ) -> Self {
         let base = base_url.as_ref().trim_end_matches('/');
-        let mut config = Self::with_jwks_url(
-            format!("{base}/.well-known/jwks.json"),
-            issuer,
-            audience,
-        );
+        let mut config =
+            Self::with_jwks_url(format!("{base}/.well-known/jwks.json"), issuer, audience);
         config.revocations_url = Some(format!("{base}/api/token/revocations"));
         config
     }

@@ -138,7 +138,9 @@ impl Follower {
                     }
                 }
                 Ok(Poll::BadCursor) => {
-                    log::info!("wxlogin-verifier: the revocation cursor was refused; starting over");
+                    log::info!(
+                        "wxlogin-verifier: the revocation cursor was refused; starting over"
+                    );
                     cursor = None;
                     restarts += 1;
                     if restarts > 1 {
@@ -237,7 +239,10 @@ mod tests {
             let ceiling = FIRST_BACKOFF
                 .saturating_mul(1 << (failures - 1).min(16))
                 .min(MAX_BACKOFF);
-            assert!(pause >= ceiling / 2 && pause <= ceiling, "{failures}: {pause:?}");
+            assert!(
+                pause >= ceiling / 2 && pause <= ceiling,
+                "{failures}: {pause:?}"
+            );
         }
         assert!(backoff(100) <= MAX_BACKOFF);
     }

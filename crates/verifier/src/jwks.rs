@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use jwt_simple::prelude::{
-    ECDSAP256PublicKeyLike, ES256PublicKey, EdDSAPublicKeyLike, Ed25519PublicKey, JWTClaims,
+    ECDSAP256PublicKeyLike, ES256PublicKey, Ed25519PublicKey, EdDSAPublicKeyLike, JWTClaims,
     VerificationOptions,
 };
 use serde::Deserialize;

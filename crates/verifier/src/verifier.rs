@@ -165,9 +165,7 @@ impl Verifier {
             max_token_length: Some(MAX_TOKEN_LEN),
             ..VerificationOptions::default()
         };
-        let claims = key
-            .verify::<WxClaims>(token, options)
-            .map_err(classify)?;
+        let claims = key.verify::<WxClaims>(token, options).map_err(classify)?;
         self.check(claims)
     }
 
