@@ -61,6 +61,24 @@ impl VerifyError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, VerifyError::Jwks(_))
     }
+
+    /// The HTTP status wxlogin itself answers for this: 503 when the keys are unreachable,
+    /// 401 otherwise.
+    pub fn status(&self) -> u16 {
+        if self.is_unavailable() { 503 } else { 401 }
+    }
+
+    /// The contract's `error` kind for this, so that a service answers a bad token the way
+    /// wxlogin does and the mini-program client reacts the same way (it refreshes on
+    /// `token_expired`, logs in again on `session_revoked` or `token_invalid`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VerifyError::Expired => "token_expired",
+            VerifyError::Revoked => "session_revoked",
+            VerifyError::Jwks(_) => "unavailable",
+            _ => "token_invalid",
+        }
+    }
 }
 
 /// Why fetching the JWKS or the revocation feed failed.
