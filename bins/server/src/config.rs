@@ -14,10 +14,12 @@ mod listeners;
 mod secrets;
 #[cfg(test)]
 mod tests;
+mod tokens;
 mod vars;
 mod wechat;
 
 pub use database::DEFAULT_DATABASE_URL;
+pub use tokens::{TokenAlgorithm, TokenSettings};
 use vars::Vars;
 
 /// The token signing key; `Debug` hides it.
@@ -55,6 +57,8 @@ pub struct Config {
     pub previous_sealing_secret: Option<SealingSecret>,
     /// Lifetime of a login session, seconds.
     pub session_ttl_secs: i64,
+    /// How tokens are signed and how long they live.
+    pub tokens: TokenSettings,
     /// How long a live session, once read, is trusted without the database, milliseconds.
     pub session_cache_ms: u64,
     /// How long, while PostgreSQL's change feed is heard, seconds; 0: `session_cache_ms` only.
@@ -125,6 +129,7 @@ impl Config {
             LoginSettings::DEFAULT_SESSION_TTL_SECS,
             1..=YEAR,
         );
+        let tokens = tokens::token_settings(&mut vars);
         let session_cache_ms = vars.number(
             "SESSION_CACHE_MS",
             u64::try_from(LoginSettings::DEFAULT_SESSION_CACHE.as_millis()).unwrap_or(u64::MAX),
@@ -208,6 +213,7 @@ impl Config {
             previous_sealing_secret,
             token_secret: TokenSecret(token_secret),
             session_ttl_secs,
+            tokens,
             session_cache_ms,
             session_cache_feed_secs,
             session_cache_bytes: session_cache_mb * MIB,

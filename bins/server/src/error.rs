@@ -38,6 +38,10 @@ pub enum ApiErrorKind {
     TokenExpired,
     /// 401: the session was ended (logout, deletion, merge).
     SessionRevoked,
+    /// 401: a refresh token that is malformed, forged, or not this server's.
+    RefreshTokenInvalid,
+    /// 401: a spent refresh token presented too late: the session was ended.
+    RefreshTokenReused,
     /// 403: WeChat flags the user as high risk.
     RiskyUser,
     /// 403: `DELETE /api/me` with a code that is not the caller's.
@@ -66,7 +70,7 @@ pub enum ApiErrorKind {
 
 impl ApiErrorKind {
     /// Every kind, for the API description and its tests.
-    pub const ALL: [Self; 20] = [
+    pub const ALL: [Self; 22] = [
         Self::InvalidRequest,
         Self::InvalidCode,
         Self::UnknownApp,
@@ -76,6 +80,8 @@ impl ApiErrorKind {
         Self::TokenInvalid,
         Self::TokenExpired,
         Self::SessionRevoked,
+        Self::RefreshTokenInvalid,
+        Self::RefreshTokenReused,
         Self::RiskyUser,
         Self::ReauthFailed,
         Self::PushRejected,
@@ -98,9 +104,12 @@ impl ApiErrorKind {
             | Self::UnknownApp
             | Self::InvalidSignature
             | Self::DecryptFailed => S::BAD_REQUEST,
-            Self::NotLoggedIn | Self::TokenInvalid | Self::TokenExpired | Self::SessionRevoked => {
-                S::UNAUTHORIZED
-            }
+            Self::NotLoggedIn
+            | Self::TokenInvalid
+            | Self::TokenExpired
+            | Self::SessionRevoked
+            | Self::RefreshTokenInvalid
+            | Self::RefreshTokenReused => S::UNAUTHORIZED,
             Self::RiskyUser | Self::ReauthFailed | Self::PushRejected => S::FORBIDDEN,
             Self::NotFound => S::NOT_FOUND,
             Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
@@ -127,6 +136,10 @@ impl ApiErrorKind {
             Self::TokenInvalid => "the login token is invalid; log in again",
             Self::TokenExpired => "the login session has expired; log in again",
             Self::SessionRevoked => "the login session was ended; log in again",
+            Self::RefreshTokenInvalid => "the refresh token is invalid; log in again",
+            Self::RefreshTokenReused => {
+                "the refresh token was already used; the session was ended: log in again"
+            }
             Self::RiskyUser => "WeChat blocked this login as high risk",
             Self::ReauthFailed => {
                 "the code does not prove it is you: get a fresh code from wx.login and retry"
@@ -162,6 +175,8 @@ impl ApiErrorKind {
             Self::TokenInvalid => "token_invalid",
             Self::TokenExpired => "token_expired",
             Self::SessionRevoked => "session_revoked",
+            Self::RefreshTokenInvalid => "refresh_token_invalid",
+            Self::RefreshTokenReused => "refresh_token_reused",
             Self::RiskyUser => "risky_user",
             Self::ReauthFailed => "reauth_failed",
             Self::PushRejected => "push_rejected",
@@ -270,6 +285,9 @@ impl From<CoreError> for ApiError {
             K::TokenInvalid => ApiErrorKind::TokenInvalid.error(),
             K::TokenExpired => ApiErrorKind::TokenExpired.error(),
             K::SessionRevoked => ApiErrorKind::SessionRevoked.error(),
+            K::RefreshTokenInvalid => ApiErrorKind::RefreshTokenInvalid.error(),
+            K::RefreshTokenReused => ApiErrorKind::RefreshTokenReused.error(),
+            K::InvalidRequest => ApiErrorKind::InvalidRequest.error(),
             K::InvalidSignature => ApiErrorKind::InvalidSignature.error(),
             K::DecryptFailed => Self::new(
                 ApiErrorKind::DecryptFailed,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod config;
 pub mod error;
+pub mod keys_command;
 pub mod metered_wechat;
 pub mod metrics;
 mod middleware;

@@ -2,19 +2,27 @@
 
 use std::process::ExitCode;
 
+use wxlogin_server::keys_command::KeysCommand;
 use wxlogin_server::{Application, Config};
 
 const USAGE: &str = "usage: wxlogin-server [--dev | --openapi]
+       wxlogin-server [--dev] keys list | keys rotate
 
   --dev       dev mode: a built-in fake WeChat, no credentials needed, SQLite by default.
               Never for production.
   --openapi   print the OpenAPI 3.1 description of the HTTP API (what GET /openapi.json
               answers) and exit, for generating clients without a running server.
+  keys list   the token signing keys of the configured database: kid, generation, algorithm,
+              state, dates (never key material).
+  keys rotate make the next signing key now: published at once, signing ~12 minutes later
+              (after verifiers' cached key sets have expired).
 
 Configuration comes from the environment (see README.md):
   WeChat:    WECHAT_APPID, WECHAT_SECRET, WECHAT_APPS_FILE, WECHAT_PUSH_TOKEN,
              WECHAT_PUSH_AES_KEY, WECHAT_API_BASE, WECHAT_TIMEOUT_SECS
   secrets:   TOKEN_SECRET, SESSION_KEY_SECRET, SESSION_KEY_SECRET_PREVIOUS
+  tokens:    TOKEN_ALG, ACCESS_TOKEN_TTL_SECS, REFRESH_REUSE_SECS,
+             TOKEN_KEY_ROTATION_DAYS, TOKEN_CACHE_MB
   sessions:  SESSION_TTL_SECS, SESSION_CACHE_MS, SESSION_CACHE_FEED_SECS,
              SESSION_CACHE_MB, SESSION_PURGE_SECS, CODE_REPLAY_SECS
   database:  DATABASE_URL, DATABASE_LISTEN_URL, DB_POOL_SIZE
@@ -26,9 +34,19 @@ Configuration comes from the environment (see README.md):
 #[actix_web::main]
 async fn main() -> ExitCode {
     let mut dev = false;
-    for arg in std::env::args().skip(1) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut keys = None;
+    for (at, arg) in args.iter().enumerate() {
         match arg.as_str() {
             "--dev" => dev = true,
+            "keys" => {
+                let Some(command) = KeysCommand::parse(&args[at + 1..]) else {
+                    eprintln!("wxlogin-server: keys takes list or rotate\n\n{USAGE}");
+                    return ExitCode::from(2);
+                };
+                keys = Some(command);
+                break;
+            }
             "--openapi" => {
                 println!("{}", wxlogin_server::openapi::document_json());
                 return ExitCode::SUCCESS;
@@ -62,6 +80,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(command) = keys {
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+        return match command.run(&config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wxlogin-server: keys: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     // Registered before the server logs that it listens, so that a signal sent as soon as it
     // does is already ours (the default action would end the process abruptly).

@@ -52,6 +52,8 @@ struct HttpLabels {
 pub struct Metrics {
     registry: Registry,
     logins: Family<LoginLabels, Counter>,
+    refreshes: Family<LoginLabels, Counter>,
+    key_rotations: Counter,
     wechat_calls: Family<WeChatLabels, Counter>,
     wechat_seconds: Family<WeChatApiLabels, Histogram>,
     http_requests: Family<HttpLabels, Counter>,
@@ -76,6 +78,19 @@ impl Metrics {
             "logins",
             "Logins by outcome (ok, or the error kind answered)",
             logins.clone(),
+        );
+        let refreshes = Family::<LoginLabels, Counter>::default();
+        registry.register(
+            "token_refreshes",
+            "Refreshes by outcome (ok, or the error kind answered: refresh_token_reused counts \
+             the reuse detections, each of which ended a session)",
+            refreshes.clone(),
+        );
+        let key_rotations = Counter::default();
+        registry.register(
+            "token_keys_made",
+            "Token signing keys this instance made (the first, and each rotation)",
+            key_rotations.clone(),
         );
         let wechat_calls = Family::<WeChatLabels, Counter>::default();
         registry.register(
@@ -102,6 +117,8 @@ impl Metrics {
         Self {
             registry,
             logins,
+            refreshes,
+            key_rotations,
             wechat_calls,
             wechat_seconds,
             http_requests,
@@ -120,6 +137,16 @@ impl Metrics {
     /// Counts a login's outcome: `ok`, or the error kind answered.
     pub fn login(&self, outcome: &'static str) {
         self.logins.get_or_create(&LoginLabels { outcome }).inc();
+    }
+
+    /// Counts a refresh's outcome: `ok`, or the error kind answered.
+    pub fn refresh(&self, outcome: &'static str) {
+        self.refreshes.get_or_create(&LoginLabels { outcome }).inc();
+    }
+
+    /// Counts a signing key made here.
+    pub fn key_made(&self) {
+        self.key_rotations.inc();
     }
 
     /// Counts an answered request.

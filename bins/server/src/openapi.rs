@@ -32,6 +32,9 @@ use crate::routes;
     paths(
         routes::login::login,
         routes::login::logout,
+        routes::tokens::refresh,
+        routes::tokens::revocations,
+        routes::tokens::jwks,
         routes::account::me,
         routes::account::update_me,
         routes::account::delete_me,
@@ -46,6 +49,7 @@ use crate::routes;
     components(schemas(ErrorBody, ApiErrorKind)),
     tags(
         (name = "login", description = "Logging in and out"),
+        (name = "tokens", description = "Refreshing tokens, and what other services need to verify them: the public keys and the revocation feed"),
         (name = "account", description = "The caller's account, and the data WeChat gives of it"),
         (name = "wechat", description = "What WeChat's servers call: message push"),
         (name = "operations", description = "Probes and this description"),
@@ -104,6 +108,14 @@ fn kinds_of(operation_id: &str) -> &'static [ApiErrorKind] {
             K::Unavailable,
         ],
         "readyz" => &[K::Unavailable],
+        "refresh" => &[
+            K::RefreshTokenInvalid,
+            K::RefreshTokenReused,
+            K::TokenExpired,
+            K::SessionRevoked,
+            K::Unavailable,
+        ],
+        "revocations" => &[K::InvalidRequest, K::Unavailable],
         "push_url_check" => &[K::PushRejected, K::NotFound],
         "push" => &[K::PushRejected, K::NotFound, K::Unavailable],
         _ => &[],

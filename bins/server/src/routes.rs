@@ -16,6 +16,7 @@ pub(crate) mod health;
 pub(crate) mod login;
 pub(crate) mod push;
 mod signature;
+pub(crate) mod tokens;
 
 pub use description::ApiDescription;
 pub use login::appid_from_referer;
@@ -69,6 +70,9 @@ routes! {
     "/api/me/userinfo" => { post: account::user_info },
     "/api/me/phone" => { post: account::phone },
     "/api/logout" => { post: login::logout },
+    "/api/token/refresh" => { post: tokens::refresh },
+    "/api/token/revocations" => { get: tokens::revocations },
+    "/.well-known/jwks.json" => { get: tokens::jwks, head: tokens::jwks },
     "/healthz" => { get: health::healthz, head: health::healthz },
     "/readyz" => { get: health::readyz, head: health::readyz },
     "/openapi.json" => { get: description::openapi_json, head: description::openapi_json },
@@ -117,6 +121,7 @@ pub fn read_every_body(body: &[u8], text: &str) {
     let _ = json_object::<account::UserInfoRequest>(value.clone());
     let _ = json_object::<account::PhoneRequest>(value.clone());
     let _ = json_object::<login::LogoutRequest>(value.clone());
+    let _ = json_object::<tokens::RefreshRequest>(value.clone());
     let _ = json_object::<account::DeleteRequest>(value);
 }
 
@@ -147,7 +152,8 @@ pub(crate) struct UserBody {
     updated_at: String,
 }
 
-pub(crate) fn rfc3339(unix_secs: i64) -> String {
+/// Unix seconds as RFC 3339 (`2026-12-01T08:00:00Z`), as every answer writes times.
+pub fn rfc3339(unix_secs: i64) -> String {
     let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix_secs).unwrap_or(0));
     humantime::format_rfc3339_seconds(time).to_string()
 }

@@ -8,14 +8,14 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
 use wxlogin_core::{LoginService, LoginSettings};
-use wxlogin_domain::SystemClock;
+use wxlogin_domain::{Clock, SystemClock};
 #[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_token::{JwtCodec, TokenConfig};
+use wxlogin_token::{KeyPolicy, KeyRing, SignedTokens, TokenConfig};
 use wxlogin_user_store::{DieselStore, PoolOptions, SecretSealer};
 use wxlogin_wechat_client::HttpWeChatClient;
 
-use crate::config::Config;
+use crate::config::{Config, TokenAlgorithm};
 use crate::error::json_error;
 use crate::metered_wechat::MeteredWeChat;
 use crate::metrics::Metrics;
@@ -63,12 +63,7 @@ impl Application {
             None
         };
 
-        let mut sealer = SecretSealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;
-        if let Some(previous) = &config.previous_sealing_secret {
-            sealer = sealer
-                .with_previous(previous)
-                .context("SESSION_KEY_SECRET_PREVIOUS")?;
-        }
+        let sealer = sealer(&config)?;
         log::info!("secrets at rest are sealed under key {}", sealer.key_id());
         let pool = PoolOptions {
             max_size: config.db_pool_size,
@@ -85,13 +80,19 @@ impl Application {
         log::info!("database: {}", store.url());
         claim_legacy_rows(&store, &config).await?;
 
-        let tokens = JwtCodec::new(
+        let metrics = Arc::new(Metrics::new());
+        let keys = Arc::new(key_ring(&config));
+        sync_keys(&keys, &store, &metrics)
+            .await
+            .context("reading or making the token signing keys")?;
+        let tokens = SignedTokens::new(
+            Arc::clone(&keys),
             config.token_secret.expose(),
+            config.session_ttl_secs,
             TokenConfig::default(),
             SystemClock,
         )
         .context("TOKEN_SECRET")?;
-        let metrics = Arc::new(Metrics::new());
         let mut builder = LoginService::builder();
         for app in &config.apps {
             let wechat = HttpWeChatClient::new(app.wechat.clone());
@@ -125,6 +126,12 @@ impl Application {
             .tokens(Arc::new(tokens))
             .settings(LoginSettings {
                 session_ttl_secs: config.session_ttl_secs,
+                access_token_ttl_secs: config
+                    .tokens
+                    .access_token_ttl_secs
+                    .min(config.session_ttl_secs),
+                refresh_reuse_secs: config.tokens.refresh_reuse_secs,
+                verified_token_bytes: config.tokens.verified_token_bytes,
                 session_cache: std::time::Duration::from_millis(config.session_cache_ms),
                 session_cache_with_feed: std::time::Duration::from_secs(
                     config.session_cache_feed_secs,
@@ -148,6 +155,7 @@ impl Application {
         metrics.observe(Arc::clone(&service), Arc::clone(&store));
         let state = web::Data::new(AppState {
             service: Arc::clone(&service),
+            keys: Arc::clone(&keys),
             metrics: Arc::clone(&metrics),
             login_limiter: limiter,
             trusted_proxies: config.trusted_proxies.clone(),
@@ -201,7 +209,16 @@ impl Application {
             ))
         });
         let codes = actix_web::rt::spawn(purge_login_codes(Arc::clone(&service)));
-        let maintenance = purge.into_iter().chain(prune).chain([codes]).collect();
+        let key_sync = actix_web::rt::spawn(keep_keys(
+            Arc::clone(&keys),
+            Arc::clone(&store),
+            Arc::clone(&metrics),
+        ));
+        let maintenance = purge
+            .into_iter()
+            .chain(prune)
+            .chain([codes, key_sync])
+            .collect();
         Ok(Self {
             server,
             addr,
@@ -322,6 +339,62 @@ async fn purge_login_codes(service: Arc<LoginService>) {
                 "purging spent login codes failed: {}",
                 wxlogin_domain::error_chain(&e)
             );
+        }
+        if let Err(e) = service.purge_told_revocations().await {
+            log::warn!(
+                "purging the revocation feed failed: {}",
+                wxlogin_domain::error_chain(&e)
+            );
+        }
+    }
+}
+
+/// The sealer of secrets at rest the configuration describes.
+pub fn sealer(config: &Config) -> anyhow::Result<SecretSealer> {
+    let mut sealer = SecretSealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;
+    if let Some(previous) = &config.previous_sealing_secret {
+        sealer = sealer
+            .with_previous(previous)
+            .context("SESSION_KEY_SECRET_PREVIOUS")?;
+    }
+    Ok(sealer)
+}
+
+/// The key ring the configuration describes.
+pub fn key_ring(config: &Config) -> KeyRing {
+    let (algorithm, make_keys) = match config.tokens.algorithm {
+        TokenAlgorithm::Asymmetric(algorithm) => (algorithm, true),
+        TokenAlgorithm::Hs256 => (wxlogin_token::SigningAlgorithm::EdDsa, false),
+    };
+    KeyRing::new(KeyPolicy {
+        algorithm,
+        rotation_secs: config.tokens.key_rotation_days.saturating_mul(24 * 3600),
+        token_lifetime_secs: config
+            .tokens
+            .access_token_ttl_secs
+            .min(config.session_ttl_secs),
+        make_keys,
+    })
+}
+
+/// Reads the shared keys, making one when the policy says so.
+async fn sync_keys(keys: &KeyRing, store: &DieselStore, metrics: &Metrics) -> anyhow::Result<()> {
+    let report = keys.sync(store, SystemClock.now()).await?;
+    if let Some(kid) = report.made {
+        metrics.key_made();
+        log::info!("made token signing key {kid}");
+    }
+    Ok(())
+}
+
+/// Reads the shared keys again every [`wxlogin_token::KEY_SYNC_SECS`]: a key another instance
+/// made is known here long before it signs, and a rotation that falls due is made.
+async fn keep_keys(keys: Arc<KeyRing>, store: Arc<DieselStore>, metrics: Arc<Metrics>) {
+    let every = std::time::Duration::from_secs(wxlogin_token::KEY_SYNC_SECS.unsigned_abs());
+    loop {
+        actix_web::rt::time::sleep(every).await;
+        if let Err(e) = sync_keys(&keys, &store, &metrics).await {
+            log::warn!("reading the token signing keys failed: {e:#}");
         }
     }
 }

@@ -26,6 +26,8 @@ pub fn prune_login_limiter(limiter: &LoginLimiter) {
 pub struct AppState {
     /// The use cases: one service for the whole process.
     pub service: Arc<LoginService>,
+    /// The token signing keys, for `/.well-known/jwks.json`.
+    pub keys: Arc<wxlogin_token::KeyRing>,
     /// What `/metrics` reports (counted whether or not it is served).
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The login rate limiter, if on.

@@ -94,7 +94,10 @@ mod tests {
     #[test]
     fn a_token_is_verified_once_and_remembered_until_it_expires() {
         let mut codec = MockTokenCodec::new();
-        codec.expect_verify().times(1).returning(|_| Ok(claims(100)));
+        codec
+            .expect_verify()
+            .times(1)
+            .returning(|_| Ok(claims(100)));
         let cache = VerifiedTokens::new(DEFAULT_BYTES);
         assert_eq!(cache.verify(&codec, "t", 50), Ok(claims(100)));
         assert_eq!(cache.verify(&codec, "t", 100), Ok(claims(100)));
@@ -124,7 +127,10 @@ mod tests {
     #[test]
     fn with_no_budget_every_token_is_verified() {
         let mut codec = MockTokenCodec::new();
-        codec.expect_verify().times(2).returning(|_| Ok(claims(100)));
+        codec
+            .expect_verify()
+            .times(2)
+            .returning(|_| Ok(claims(100)));
         let cache = VerifiedTokens::new(0);
         assert!(cache.verify(&codec, "t", 1).is_ok());
         assert!(cache.verify(&codec, "t", 1).is_ok());

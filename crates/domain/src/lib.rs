@@ -13,9 +13,9 @@ mod wechat;
 pub use cause::{Cause, error_chain};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use hex::to_hex;
-pub use keys::{SigningKeyStore, StoredSigningKey};
 #[cfg(feature = "mock")]
 pub use keys::MockSigningKeyStore;
+pub use keys::{SigningKeyStore, StoredSigningKey};
 pub use secret::{AccessToken, AppSecret, OpenId, PrivateKey, SessionKey, UnionId};
 pub use store::{
     AccessTokenStore, ChangeFeed, ChangeHandler, SessionStore, StoreChange, StoreError,

@@ -2,9 +2,8 @@
 //! published as a JWK.
 
 use jwt_simple::prelude::{
-    ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair, ES256PublicKey,
-    EdDSAKeyPairLike, EdDSAPublicKeyLike, Ed25519KeyPair, Ed25519PublicKey, HeaderOptions,
-    JWTClaims,
+    ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair, ES256PublicKey, Ed25519KeyPair,
+    Ed25519PublicKey, EdDSAKeyPairLike, EdDSAPublicKeyLike, HeaderOptions, JWTClaims,
 };
 use wxlogin_domain::{Cause, PrivateKey, StoredSigningKey, TokenError};
 

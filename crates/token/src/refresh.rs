@@ -53,7 +53,10 @@ impl RefreshKey {
 
     /// `r1.<session id>.<counter>.<mac>`: the same claim always gives the same token.
     pub(crate) fn issue(&self, claim: &RefreshClaim) -> String {
-        let tag = self.mac(&claim.session_id, claim.counter).finalize().into_bytes();
+        let tag = self
+            .mac(&claim.session_id, claim.counter)
+            .finalize()
+            .into_bytes();
         format!(
             "{FORMAT}.{}.{}.{}",
             claim.session_id,

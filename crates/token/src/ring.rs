@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use wxlogin_domain::{SigningKeyStore, StoreError, TokenError};
 
-use crate::keys::{SigningAlgorithm, SigningKey};
+use crate::keys::SigningKey;
 use crate::policy::{self, KeyPolicy, KeyState, PUBLISH_LEAD_SECS, Timing};
 
 /// Why the keys could not be read, made or used.
@@ -18,6 +18,9 @@ pub enum KeyError {
     /// A stored key cannot be used (unknown algorithm, damaged), or a new one not made.
     #[error("a signing key cannot be used")]
     Key(#[from] TokenError),
+    /// Keys are not made where tokens are HS256 (`TOKEN_ALG=HS256`).
+    #[error("no signing keys are made while tokens are HS256 (TOKEN_ALG=HS256)")]
+    NotMade,
 }
 
 /// A key as `keys list` shows it: never its material.
@@ -142,14 +145,17 @@ impl KeyRing {
         Ok(report)
     }
 
-    /// Makes a key that signs a publication lead from now, whatever the schedule (`keys
-    /// rotate`), unless one is pending already; says which, and whether it is new.
+    /// Makes a key of the policy's algorithm that signs a publication lead from now, whatever
+    /// the schedule (`keys rotate`), unless one is pending already; says which, and whether it
+    /// is new. [`KeyError::NotMade`] where the policy makes no keys (HS256).
     pub async fn rotate(
         &self,
         store: &dyn SigningKeyStore,
-        algorithm: Option<SigningAlgorithm>,
         now: i64,
     ) -> Result<(KeyInfo, bool), KeyError> {
+        if !self.policy.make_keys {
+            return Err(KeyError::NotMade);
+        }
         let loaded = self.load(store).await?;
         let pending = loaded.timings.iter().any(|k| k.signs_from > now);
         let mut made = None;
@@ -159,10 +165,7 @@ impl KeyRing {
             } else {
                 now + PUBLISH_LEAD_SECS
             };
-            let algorithm = algorithm.unwrap_or(self.policy.algorithm);
-            made = self
-                .make_with(store, &loaded, algorithm, now, signs_from)
-                .await?;
+            made = self.make(store, &loaded, now, signs_from).await?;
         }
         self.install(self.load(store).await?);
         let list = self.list(now);
@@ -171,9 +174,11 @@ impl KeyRing {
             None => list.iter().max_by_key(|k| k.generation),
         }
         .cloned()
-        .ok_or_else(|| KeyError::Key(TokenError::Signing(wxlogin_domain::Cause::msg(
-            "no key after a rotation",
-        ))))?;
+        .ok_or_else(|| {
+            KeyError::Key(TokenError::Signing(wxlogin_domain::Cause::msg(
+                "no key after a rotation",
+            )))
+        })?;
         Ok((newest, made.is_some()))
     }
 
@@ -184,20 +189,14 @@ impl KeyRing {
         now: i64,
         signs_from: i64,
     ) -> Result<Option<String>, KeyError> {
-        self.make_with(store, loaded, self.policy.algorithm, now, signs_from)
-            .await
-    }
-
-    async fn make_with(
-        &self,
-        store: &dyn SigningKeyStore,
-        loaded: &Loaded,
-        algorithm: SigningAlgorithm,
-        now: i64,
-        signs_from: i64,
-    ) -> Result<Option<String>, KeyError> {
-        let generation = loaded.timings.iter().map(|k| k.generation).max().unwrap_or(0) + 1;
-        let (_, stored) = SigningKey::generate(algorithm, generation, now, signs_from)?;
+        let generation = loaded
+            .timings
+            .iter()
+            .map(|k| k.generation)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let (_, stored) = SigningKey::generate(self.policy.algorithm, generation, now, signs_from)?;
         // `false`: another instance made this generation first; the caller reads it.
         Ok(store
             .add_signing_key(&stored)

@@ -86,7 +86,9 @@ impl<C: Clock> TokenCodec for SignedTokens<C> {
             return self.shared.sign(claims);
         }
         let key = self.ring.signer(now).ok_or_else(|| {
-            TokenError::Signing(Cause::msg("no signing key is loaded (the store was not read)"))
+            TokenError::Signing(Cause::msg(
+                "no signing key is loaded (the store was not read)",
+            ))
         })?;
         key.sign(claims)
     }
@@ -96,13 +98,15 @@ impl<C: Clock> TokenCodec for SignedTokens<C> {
             return Err(invalid("the token is too long"));
         }
         let now = self.clock.now();
-        let metadata =
-            Token::decode_metadata(token).map_err(|e| TokenError::Invalid(Cause::boxed(e.into())))?;
+        let metadata = Token::decode_metadata(token)
+            .map_err(|e| TokenError::Invalid(Cause::boxed(e.into())))?;
         let claims = match metadata.algorithm() {
             "HS256" if self.takes_hs256(now) => self.shared.check(token, &self.config, now)?,
             "HS256" => return Err(invalid("HS256 tokens are no longer accepted")),
             algorithm => {
-                let kid = metadata.key_id().ok_or_else(|| invalid("the token names no key"))?;
+                let kid = metadata
+                    .key_id()
+                    .ok_or_else(|| invalid("the token names no key"))?;
                 let key = self
                     .ring
                     .verifier(kid, now)

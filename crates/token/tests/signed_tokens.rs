@@ -96,7 +96,10 @@ async fn a_token_names_its_key_and_verifies_with_the_published_public_key_alone(
     let h = header(&token);
     assert_eq!(h["alg"], "EdDSA");
     assert_eq!(h["typ"], "at+jwt");
-    assert_eq!(Some(h["kid"].as_str().expect("kid")), report.made.as_deref());
+    assert_eq!(
+        Some(h["kid"].as_str().expect("kid")),
+        report.made.as_deref()
+    );
     assert_eq!(a.codec.verify(&token), Ok(session(NOW + 600)));
 
     let jwks = a.ring.jwks(NOW);
@@ -134,7 +137,10 @@ async fn es256_keys_publish_both_coordinates() {
     assert_eq!(a.codec.verify(&token), Ok(session(NOW + 600)));
     let jwks = a.ring.jwks(NOW);
     let jwk = &jwks["keys"][0];
-    assert_eq!((jwk["kty"].as_str(), jwk["crv"].as_str()), (Some("EC"), Some("P-256")));
+    assert_eq!(
+        (jwk["kty"].as_str(), jwk["crv"].as_str()),
+        (Some("EC"), Some("P-256"))
+    );
     assert!(jwk["x"].is_string() && jwk["y"].is_string() && jwk.get("d").is_none());
 }
 
@@ -163,16 +169,19 @@ async fn a_rotation_is_published_before_it_signs_and_no_token_is_refused_on_the_
     let before = a.codec.issue(&session(NOW + 7200)).expect("issue");
 
     // `keys rotate` on A: published now, signing a lead later.
-    let (rotated, made) = a.ring.rotate(&store, None, NOW).await.expect("rotate");
+    let (rotated, made) = a.ring.rotate(&store, NOW).await.expect("rotate");
     assert!(made);
     assert_eq!(rotated.state, KeyState::Pending);
     assert_eq!(rotated.signs_from, NOW + PUBLISH_LEAD_SECS);
     // B learns of it at its next sync, long before it signs.
     b.ring.sync(&store, NOW + 30).await.expect("sync");
-    assert_eq!(a.ring.jwks(NOW + 30)["keys"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        a.ring.jwks(NOW + 30)["keys"].as_array().map(Vec::len),
+        Some(2)
+    );
     assert_eq!(b.ring.jwks(NOW + 30), a.ring.jwks(NOW + 30));
     // A second `keys rotate` while one is pending makes nothing.
-    let (again, made_again) = a.ring.rotate(&store, None, NOW + 31).await.expect("rotate");
+    let (again, made_again) = a.ring.rotate(&store, NOW + 31).await.expect("rotate");
     assert!(!made_again);
     assert_eq!(again.kid, rotated.kid);
 
@@ -186,7 +195,10 @@ async fn a_rotation_is_published_before_it_signs_and_no_token_is_refused_on_the_
     // The retired key stays published until its last token expired, then goes.
     let old_kid = header(&before)["kid"].as_str().expect("kid").to_owned();
     let list = a.ring.list(NOW + PUBLISH_LEAD_SECS);
-    let old = list.iter().find(|k| k.kid == old_kid).expect("old key listed");
+    let old = list
+        .iter()
+        .find(|k| k.kid == old_kid)
+        .expect("old key listed");
     assert_eq!(old.state, KeyState::Retired);
     let until = old.published_until.expect("retired keys say until when");
     assert!(until >= NOW + 7200, "published while its tokens live");
@@ -223,7 +235,10 @@ async fn an_unknown_kid_a_foreign_key_and_an_algorithm_swap_are_refused() {
     a.ring.sync(&ours, NOW).await.expect("sync");
     stranger.ring.sync(&theirs, NOW).await.expect("sync");
     let foreign = stranger.codec.issue(&session(NOW + 600)).expect("issue");
-    assert!(matches!(a.codec.verify(&foreign), Err(TokenError::Invalid(_))));
+    assert!(matches!(
+        a.codec.verify(&foreign),
+        Err(TokenError::Invalid(_))
+    ));
 
     // The same payload under a header that names our key with another algorithm.
     let token = a.codec.issue(&session(NOW + 600)).expect("issue");
@@ -236,7 +251,10 @@ async fn an_unknown_kid_a_foreign_key_and_an_algorithm_swap_are_refused() {
         parts[1],
         parts[2]
     );
-    assert!(matches!(a.codec.verify(&swapped), Err(TokenError::Invalid(_))));
+    assert!(matches!(
+        a.codec.verify(&swapped),
+        Err(TokenError::Invalid(_))
+    ));
 }
 
 #[tokio::test]
@@ -255,7 +273,10 @@ async fn an_hs256_token_signed_with_the_public_key_is_refused() {
     padded.resize(32.max(x.len()), 0);
     let forger = JwtCodec::new(&padded, TokenConfig::default(), clock.clone()).expect("codec");
     let forged = forger.issue(&session(NOW + 600)).expect("issue");
-    assert!(matches!(a.codec.verify(&forged), Err(TokenError::Invalid(_))));
+    assert!(matches!(
+        a.codec.verify(&forged),
+        Err(TokenError::Invalid(_))
+    ));
 }
 
 #[tokio::test]
@@ -272,7 +293,10 @@ async fn v2_tokens_verify_until_they_expire_and_hs256_is_refused_after_the_windo
     // Past the longest a v2 token lived, HS256 is not taken at all, whatever it claims.
     clock.set(NOW + 60 + 7 * DAY + 61);
     let forged_late = v2.issue(&session(NOW + 9 * DAY)).expect("issue");
-    assert!(matches!(a.codec.verify(&forged_late), Err(TokenError::Invalid(_))));
+    assert!(matches!(
+        a.codec.verify(&forged_late),
+        Err(TokenError::Invalid(_))
+    ));
 }
 
 #[tokio::test]
@@ -288,6 +312,10 @@ async fn with_hs256_configured_no_key_is_made_and_tokens_are_hs256() {
     );
     a.ring.sync(&store, NOW).await.expect("sync");
     assert!(store.signing_keys().await.expect("keys").is_empty());
+    assert!(matches!(
+        a.ring.rotate(&store, NOW).await,
+        Err(wxlogin_token::KeyError::NotMade)
+    ));
     let token = a.codec.issue(&session(NOW + 600)).expect("issue");
     assert_eq!(header(&token)["alg"], "HS256");
     assert_eq!(a.codec.verify(&token), Ok(session(NOW + 600)));

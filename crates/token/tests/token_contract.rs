@@ -60,7 +60,10 @@ fn the_payload_carries_only_public_claims() {
         .map(String::as_str)
         .collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["appid", "aud", "exp", "iat", "iss", "nbf", "sid", "sub"]);
+    assert_eq!(
+        keys,
+        ["appid", "aud", "exp", "iat", "iss", "nbf", "sid", "sub"]
+    );
     assert_eq!(payload["exp"], NOW + 600);
     assert_eq!(payload["sub"], "user-7");
 }

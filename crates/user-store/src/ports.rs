@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use wxlogin_domain::{
     AccessToken, AccessTokenStore, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin,
-    ProfileUpdate, RefreshState, Revocations, Session, SessionKey, SessionStore,
-    SigningKeyStore, StoreError, StoredAccessToken, StoredSigningKey, User, UserStore,
+    ProfileUpdate, RefreshState, Revocations, Session, SessionKey, SessionStore, SigningKeyStore,
+    StoreError, StoredAccessToken, StoredSigningKey, User, UserStore,
 };
 
 use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, Subscription};

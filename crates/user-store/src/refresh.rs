@@ -21,14 +21,14 @@ impl Database {
             ))
             .first(&mut *self.conn()?)
             .optional()?;
-        Ok(
-            found.map(|(row, counter, refreshed_at, prior_refreshed_at)| RefreshState {
+        Ok(found.map(
+            |(row, counter, refreshed_at, prior_refreshed_at)| RefreshState {
                 session: row.into(),
                 counter,
                 refreshed_at,
                 prior_refreshed_at,
-            }),
-        )
+            },
+        ))
     }
 
     pub(crate) fn rotate_refresh(&self, id: &str, counter: i64, now: i64) -> DbResult<bool> {

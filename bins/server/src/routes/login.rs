@@ -38,11 +38,17 @@ pub(crate) struct LoginResponse {
     /// Always `Bearer`.
     #[schema(value_type = String, example = "Bearer")]
     token_type: &'static str,
-    /// Seconds until the token (and its session) expires.
+    /// Seconds until the access token expires (`ACCESS_TOKEN_TTL_SECS`, never past the
+    /// session).
     #[schema(minimum = 0)]
     expires_in: i64,
     #[schema(format = DateTime)]
     expires_at: String,
+    /// For `POST /api/token/refresh`, when the access token expires.
+    refresh_token: String,
+    /// Seconds until the session ends: the refresh token's life.
+    #[schema(minimum = 0)]
+    refresh_expires_in: i64,
     /// Whether this WeChat user had an account before this login.
     user_exist: bool,
     user_info: UserBody,
@@ -59,7 +65,9 @@ pub(crate) struct LoginResponse {
         description = "`https://servicewechat.com/{appid}/{version}/page-frame.html`, as `wx.request` sets it")),
     responses((status = 200, description = "Logged in", body = LoginResponse, example = json!({
         "token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl", "tokenType": "Bearer",
-        "expiresIn": 604800, "expiresAt": "2026-12-08T08:00:00Z", "userExist": false,
+        "expiresIn": 7200, "expiresAt": "2026-12-01T10:00:00Z",
+        "refreshToken": "r1.0193a5f2-7c1e-7d4b-9a3e-2f1c0b9d8e7a.0.9b2xq", "refreshExpiresIn": 604800,
+        "userExist": false,
         "userInfo": {"id": "0193a5f2-7c1e-7d4b-9a3e-2f1c0b9d8e7a", "nickName": null,
             "avatarUrl": null, "gender": null, "phoneNumber": null,
             "apps": ["wx00000000000000fe"], "createdAt": "2026-12-01T08:00:00Z",
@@ -116,6 +124,8 @@ async fn answer_login(
         token_type: "Bearer",
         expires_in: outcome.expires_in,
         expires_at: rfc3339(outcome.expires_at),
+        refresh_token: outcome.refresh_token,
+        refresh_expires_in: outcome.refresh_expires_in,
         user_exist: outcome.user_existed,
         user_info: outcome.user.into(),
     }))

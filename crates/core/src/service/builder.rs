@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use crate::verified_tokens::VerifiedTokens;
 
-use wxlogin_domain::{StoreChange, 
-    AccessTokenStore, ChangeFeed, Clock, SessionStore, StoreError, SystemClock, TokenCodec,
-    UserStore, WeChatApi,
+use wxlogin_domain::{
+    AccessTokenStore, ChangeFeed, Clock, SessionStore, StoreChange, StoreError, SystemClock,
+    TokenCodec, UserStore, WeChatApi,
 };
 use wxlogin_wechat_protocol::PushSettings;
 

@@ -21,6 +21,9 @@ const OVERLAP_MS: i64 = 2_000;
 /// when there is no change feed, or an end's announcement came before the reader began to wait.
 const POLL: Duration = Duration::from_millis(500);
 
+/// The latest moment a cursor may name, in milliseconds (the year 5138).
+const MAX_CURSOR_MS: i64 = 100_000_000_000_000;
+
 /// How long after a token's `exp` a verifier may still take it (their clocks differ).
 const VERIFIER_SKEW_SECS: i64 = 60;
 
@@ -56,8 +59,14 @@ impl Cursor {
             .strip_prefix("c1.")
             .and_then(|rest| rest.split_once('.'))
             .ok_or(CoreError::InvalidCursor)?;
+        let at_ms: i64 = at.parse().map_err(|_| CoreError::InvalidCursor)?;
+        // A moment of this era's clock, as the store gave it: anything else is made up (and
+        // would overflow the arithmetic below).
+        if !(0..=MAX_CURSOR_MS).contains(&at_ms) {
+            return Err(CoreError::InvalidCursor);
+        }
         Ok(Self {
-            at_ms: at.parse().map_err(|_| CoreError::InvalidCursor)?,
+            at_ms,
             before: before.parse().map_err(|_| CoreError::InvalidCursor)?,
         })
     }
@@ -185,7 +194,16 @@ mod tests {
             before: 2,
         };
         assert_eq!(Cursor::parse(&cursor.text()).expect("parses"), cursor);
-        for bad in ["", "c1.", "c1.x.1", "c1.1", "c2.1.1", "c1.1.-1"] {
+        for bad in [
+            "",
+            "c1.",
+            "c1.x.1",
+            "c1.1",
+            "c2.1.1",
+            "c1.1.-1",
+            "c1.-9223372036854775808.0",
+            "c1.9223372036854775807.0",
+        ] {
             assert!(Cursor::parse(bad).is_err(), "{bad}");
         }
     }

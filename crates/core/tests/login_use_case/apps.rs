@@ -42,9 +42,7 @@ async fn with_several_apps_a_login_must_name_its_app() {
         .returning(|_| Ok(opened("u1", true, "s1")));
     let mut tokens = MockTokenCodec::new();
     tokens.expect_issue().returning(|_| Ok("t".into()));
-    tokens
-        .expect_issue_refresh()
-        .returning(|_| Ok("r".into()));
+    tokens.expect_issue_refresh().returning(|_| Ok("r".into()));
     let service = LoginService::builder()
         .wechat(Arc::new(shop))
         .wechat(Arc::new(club))

@@ -78,8 +78,14 @@ async fn no_access_token_outlives_its_session() {
             ..state(0, None, None)
         },
     );
-    m.sessions.expect_rotate_refresh().returning(|_, _, _| Ok(true));
-    let pair = m.service().refresh("refresh-s1-0").await.expect("refreshed");
+    m.sessions
+        .expect_rotate_refresh()
+        .returning(|_, _, _| Ok(true));
+    let pair = m
+        .service()
+        .refresh("refresh-s1-0")
+        .await
+        .expect("refreshed");
     assert_eq!(pair.expires_at, NOW + 60);
     assert_eq!(pair.refresh_expires_in, 60);
 }
@@ -102,7 +108,11 @@ async fn the_token_before_that_is_answered_within_the_reuse_window_only() {
     reads_refresh_tokens(&mut within);
     stored_state(&mut within, state(4, Some(NOW - 2), Some(NOW - REUSE)));
     within.sessions.expect_revoke_session().never();
-    let pair = within.service().refresh("refresh-s1-2").await.expect("again");
+    let pair = within
+        .service()
+        .refresh("refresh-s1-2")
+        .await
+        .expect("again");
     assert_eq!(pair.refresh_token, "refresh-s1-4");
 
     let mut later = Mocks::new();
@@ -155,7 +165,11 @@ async fn of_two_refreshes_racing_the_loser_gets_the_winners_pair() {
         .expect_rotate_refresh()
         .times(1)
         .returning(|_, _, _| Ok(false));
-    let pair = m.service().refresh("refresh-s1-5").await.expect("refreshed");
+    let pair = m
+        .service()
+        .refresh("refresh-s1-5")
+        .await
+        .expect("refreshed");
     assert_eq!(pair.refresh_token, "refresh-s1-6");
 }
 
@@ -185,12 +199,12 @@ async fn ended_expired_deleted_and_forged_are_refused_with_their_kind() {
             |e| matches!(e, CoreError::TokenExpired),
         ),
         // Deleted with its account: no session any more.
-        (None, "refresh-s1-0", |e| matches!(e, CoreError::SessionRevoked)),
-        (
-            Some(state(0, None, None)),
-            "forged",
-            |e| matches!(e, CoreError::RefreshTokenInvalid(_)),
-        ),
+        (None, "refresh-s1-0", |e| {
+            matches!(e, CoreError::SessionRevoked)
+        }),
+        (Some(state(0, None, None)), "forged", |e| {
+            matches!(e, CoreError::RefreshTokenInvalid(_))
+        }),
     ];
     for (stored, token, expected) in cases {
         let mut m = Mocks::new();
@@ -222,7 +236,12 @@ async fn a_verified_token_is_not_verified_again_but_its_session_is_still_checked
         .expect_find_session_with_user()
         .times(1)
         .in_sequence(&mut reads)
-        .returning(|_| Ok(Some((session("s1", "u1"), Some(crate::support::user("u1"))))));
+        .returning(|_| {
+            Ok(Some((
+                session("s1", "u1"),
+                Some(crate::support::user("u1")),
+            )))
+        });
     m.sessions
         .expect_find_session_with_user()
         .times(1)

@@ -34,25 +34,35 @@ async fn signing_keys_are_shared_sealed_and_one_per_generation(store: &DieselSto
     assert!(store.add_signing_key(&key("k2", 2)).await.expect("add"));
     assert!(store.add_signing_key(&key("k1", 1)).await.expect("add"));
     // Another instance's key for a generation already made, and a kid already used.
-    assert!(!store.add_signing_key(&key("k1b", 1)).await.expect("conflict"));
-    assert!(!store.add_signing_key(&key("k2", 3)).await.expect("conflict"));
+    assert!(
+        !store
+            .add_signing_key(&key("k1b", 1))
+            .await
+            .expect("conflict")
+    );
+    assert!(
+        !store
+            .add_signing_key(&key("k2", 3))
+            .await
+            .expect("conflict")
+    );
     let keys = store.signing_keys().await.expect("read");
     assert_eq!(keys, vec![key("k1", 1), key("k2", 2)], "by generation");
 }
 
 async fn a_private_key_is_never_stored_in_the_clear(db: &TestDatabase) {
     let store = open(db).await;
-    store
-        .add_signing_key(&key("kid-x", 1))
-        .await
-        .expect("add");
+    store.add_signing_key(&key("kid-x", 1)).await.expect("add");
     // Moving the sealed value to another row makes it unreadable.
     execute(
         db,
         "INSERT INTO signing_keys (kid, generation, algorithm, private_key, created_at, signs_from) \
          SELECT 'kid-y', 2, algorithm, private_key, created_at, signs_from FROM signing_keys",
     );
-    assert!(store.signing_keys().await.is_err(), "a sealed key is bound to its row");
+    assert!(
+        store.signing_keys().await.is_err(),
+        "a sealed key is bound to its row"
+    );
     execute(db, "DELETE FROM signing_keys WHERE kid = 'kid-y'");
     let raw = crate::support::raw_text(db, "SELECT private_key AS text FROM signing_keys");
     assert!(!raw.contains("private-kid-x"), "{raw}");
@@ -62,12 +72,14 @@ async fn a_private_key_is_never_stored_in_the_clear(db: &TestDatabase) {
     );
 }
 
-async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(
-    store: &DieselStore,
-) {
+async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(store: &DieselStore) {
     let login = login_through(store, APP, "ann", None, NOW).await;
     let id = &login.session.id;
-    let state = store.find_refresh_state(id).await.expect("read").expect("found");
+    let state = store
+        .find_refresh_state(id)
+        .await
+        .expect("read")
+        .expect("found");
     assert_eq!(
         (state.counter, state.refreshed_at, state.prior_refreshed_at),
         (0, None, None)
@@ -75,16 +87,31 @@ async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(
     assert!(store.rotate_refresh(id, 0, NOW + 10).await.expect("rotate"));
     assert!(!store.rotate_refresh(id, 0, NOW + 11).await.expect("spent"));
     assert!(store.rotate_refresh(id, 1, NOW + 20).await.expect("rotate"));
-    let state = store.find_refresh_state(id).await.expect("read").expect("found");
+    let state = store
+        .find_refresh_state(id)
+        .await
+        .expect("read")
+        .expect("found");
     assert_eq!(
         (state.counter, state.refreshed_at, state.prior_refreshed_at),
         (2, Some(NOW + 20), Some(NOW + 10))
     );
     // Past its expiry, or ended, a session's token is not moved on.
-    assert!(!store.rotate_refresh(id, 2, NOW + 3601).await.expect("expired"));
+    assert!(
+        !store
+            .rotate_refresh(id, 2, NOW + 3601)
+            .await
+            .expect("expired")
+    );
     store.revoke_session(id, NOW + 30).await.expect("revoke");
     assert!(!store.rotate_refresh(id, 2, NOW + 31).await.expect("ended"));
-    assert!(store.find_refresh_state("no-such").await.expect("read").is_none());
+    assert!(
+        store
+            .find_refresh_state("no-such")
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 async fn two_refreshes_of_one_token_at_once_move_it_on_once(store: &DieselStore) {
@@ -118,7 +145,10 @@ async fn every_way_a_session_ends_is_recorded_for_the_feed_in_order(store: &Dies
     let b2 = login_through(store, APP, "dan", None, NOW + 1).await;
     let c = login_through(store, APP, "eve", None, NOW).await;
     let d = login_through(store, APP, "fay", None, NOW).await;
-    store.revoke_session(&a.session.id, NOW + 5).await.expect("logout");
+    store
+        .revoke_session(&a.session.id, NOW + 5)
+        .await
+        .expect("logout");
     store
         .revoke_all_sessions(&b1.user.id, NOW + 6)
         .await
@@ -128,7 +158,10 @@ async fn every_way_a_session_ends_is_recorded_for_the_feed_in_order(store: &Dies
         .await
         .expect("delete")
         .expect("deleted");
-    store.expire_session(&d.session.id, NOW + 7).await.expect("stale key");
+    store
+        .expire_session(&d.session.id, NOW + 7)
+        .await
+        .expect("stale key");
     let feed = store.ended_sessions_since(start).await.expect("read");
     let ids: Vec<&str> = feed.ended.iter().map(|e| e.session_id.as_str()).collect();
     assert_eq!(ids[0], a.session.id);
@@ -138,8 +171,16 @@ async fn every_way_a_session_ends_is_recorded_for_the_feed_in_order(store: &Dies
     both.sort_unstable();
     assert_eq!(rest, both);
     assert_eq!(&ids[3..], [c.session.id.as_str(), d.session.id.as_str()]);
-    assert!(feed.ended.windows(2).all(|w| w[0].ended_at_ms <= w[1].ended_at_ms));
-    assert!(feed.ended.iter().all(|e| e.ended_at_ms >= start && e.ended_at_ms <= feed.now_ms));
+    assert!(
+        feed.ended
+            .windows(2)
+            .all(|w| w[0].ended_at_ms <= w[1].ended_at_ms)
+    );
+    assert!(
+        feed.ended
+            .iter()
+            .all(|e| e.ended_at_ms >= start && e.ended_at_ms <= feed.now_ms)
+    );
     // Asked from the last end on, only it and later ones come.
     let last = feed.ended.last().expect("some").ended_at_ms;
     let later = store.ended_sessions_since(last).await.expect("read");
@@ -151,11 +192,30 @@ async fn every_way_a_session_ends_is_recorded_for_the_feed_in_order(store: &Dies
 
 async fn ended_sessions_are_purged_by_age(store: &DieselStore) {
     let a = login_through(store, APP, "gus", None, NOW).await;
-    store.revoke_session(&a.session.id, NOW + 1).await.expect("logout");
+    store
+        .revoke_session(&a.session.id, NOW + 1)
+        .await
+        .expect("logout");
     let feed = store.ended_sessions_since(0).await.expect("read");
     assert_eq!(feed.ended.len(), 1);
     let at = feed.ended[0].ended_at_ms;
-    assert_eq!(store.purge_ended_sessions_before(at).await.expect("purge"), 0);
-    assert_eq!(store.purge_ended_sessions_before(at + 1).await.expect("purge"), 1);
-    assert!(store.ended_sessions_since(0).await.expect("read").ended.is_empty());
+    assert_eq!(
+        store.purge_ended_sessions_before(at).await.expect("purge"),
+        0
+    );
+    assert_eq!(
+        store
+            .purge_ended_sessions_before(at + 1)
+            .await
+            .expect("purge"),
+        1
+    );
+    assert!(
+        store
+            .ended_sessions_since(0)
+            .await
+            .expect("read")
+            .ended
+            .is_empty()
+    );
 }
