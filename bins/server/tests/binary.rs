@@ -265,3 +265,48 @@ fn dev_mode_with_two_apps_makes_one_account_of_one_person() {
     assert_eq!(status, 400, "two apps: the login must name one: {body}");
     assert!(running.signal("TERM").success());
 }
+
+/// `keys rotate` then `keys list`, as an operator runs them against the database: the first key
+/// made at once, the rotation pending, no key material printed; refused under HS256.
+#[test]
+fn keys_rotate_and_list_show_the_signing_keys_and_never_their_material() {
+    let db = TestDatabase::sqlite();
+    let keys = |args: &[&str], alg: &str| {
+        server()
+            .args(args)
+            .env("WECHAT_APPID", "wx1")
+            .env("WECHAT_SECRET", "s")
+            .env("TOKEN_SECRET", "a production value of thirty-two bytes")
+            .env("DATABASE_URL", db.url())
+            .env("TOKEN_ALG", alg)
+            .output()
+            .expect("runs")
+    };
+    let first = keys(&["keys", "rotate"], "EdDSA");
+    assert_eq!(first.status.code(), Some(0), "{first:?}");
+    let second = keys(&["keys", "rotate"], "EdDSA");
+    let said = String::from_utf8_lossy(&second.stdout);
+    assert!(said.starts_with("made key "), "{said}");
+    let again = keys(&["keys", "rotate"], "EdDSA");
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.contains("already pending"), "{said}");
+
+    let list = keys(&["keys", "list"], "EdDSA");
+    assert_eq!(list.status.code(), Some(0));
+    let table = String::from_utf8_lossy(&list.stdout);
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(rows[0].contains(" active "), "{table}");
+    assert!(rows[1].contains(" pending "), "{table}");
+    assert!(rows.iter().all(|row| row.contains("EdDSA")));
+    // Each row is kid, generation, algorithm, state, three dates: nothing else.
+    for row in &rows {
+        assert_eq!(row.split_whitespace().count(), 7, "{row}");
+    }
+
+    let hs256 = keys(&["keys", "rotate"], "HS256");
+    assert_eq!(hs256.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&hs256.stderr).contains("HS256"));
+    let usage = keys(&["keys", "delete"], "EdDSA");
+    assert_eq!(usage.status.code(), Some(2));
+}

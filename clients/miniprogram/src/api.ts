@@ -2,6 +2,32 @@
 // CI fails when this file is not what the server describes (`npm run api:check`).
 
 export interface paths {
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The public keys that may have signed a live token
+         * @description RFC 7517: `kty`, `crv`, `x` (and `y`), `kid`, `alg`, `use`. Never a private or symmetric
+         *     key. Verifiers may cache it for ten minutes; a new key is published before it signs.
+         */
+        get: operations["jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * The public keys that may have signed a live token
+         * @description RFC 7517: `kty`, `crv`, `x` (and `y`), `kid`, `alg`, `use`. Never a private or symmetric
+         *     key. Verifiers may cache it for ten minutes; a new key is published before it signs.
+         */
+        head: operations["jwks_head"];
+        patch?: never;
+        trace?: never;
+    };
     "/api/login": {
         parameters: {
             query?: never;
@@ -111,6 +137,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/token/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renew the access token
+         * @description A new access token and refresh token for the same session, without WeChat. The refresh
+         *     token sent is spent; sent again within `REFRESH_REUSE_SECS`, or if it is the one just
+         *     before the current, it gets the current pair; later, the session ends
+         *     (`refresh_token_reused`).
+         */
+        post: operations["refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/token/revocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sessions ended while their tokens may be live
+         * @description For services that verify tokens offline: refuse tokens whose `sid` is listed. With the
+         *     last answer's `cursor` and `wait`, it answers as soon as a session ends (long poll). No
+         *     credential: it lists only random session ids.
+         */
+        get: operations["revocations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -206,7 +277,7 @@ export interface components {
          *     kinds the code can send, and a front end can switch over them.
          * @enum {string}
          */
-        ApiErrorKind: "invalid_request" | "invalid_code" | "unknown_app" | "invalid_signature" | "decrypt_failed" | "not_logged_in" | "token_invalid" | "token_expired" | "session_revoked" | "risky_user" | "reauth_failed" | "push_rejected" | "not_found" | "method_not_allowed" | "payload_too_large" | "rate_limited" | "wechat_error" | "wechat_unavailable" | "unavailable" | "internal";
+        ApiErrorKind: "invalid_request" | "invalid_code" | "unknown_app" | "invalid_signature" | "decrypt_failed" | "not_logged_in" | "token_invalid" | "token_expired" | "session_revoked" | "refresh_token_invalid" | "refresh_token_reused" | "risky_user" | "reauth_failed" | "push_rejected" | "not_found" | "method_not_allowed" | "payload_too_large" | "rate_limited" | "wechat_error" | "wechat_unavailable" | "unavailable" | "internal";
         /**
          * @description `DELETE /api/me`: `{"code": "<a fresh wx.login code>"}`.
          * @example {
@@ -254,9 +325,17 @@ export interface components {
             expiresAt: string;
             /**
              * Format: int64
-             * @description Seconds until the token (and its session) expires.
+             * @description Seconds until the access token expires (`ACCESS_TOKEN_TTL_SECS`, never past the
+             *     session).
              */
             expiresIn: number;
+            /**
+             * Format: int64
+             * @description Seconds until the session ends: the refresh token's life.
+             */
+            refreshExpiresIn: number;
+            /** @description For `POST /api/token/refresh`, when the access token expires. */
+            refreshToken: string;
             /** @description The login token (a compact JWT), for `Authorization: Bearer <token>`. */
             token: string;
             /**
@@ -301,6 +380,57 @@ export interface components {
             avatarUrl?: string | null;
             /** @description At most 64 characters; `null` clears it. */
             nickName?: string | null;
+        };
+        /**
+         * @description `POST /api/token/refresh`.
+         * @example {
+         *       "refreshToken": "r1.0193a5f2-7c1e-7d4b-9a3e-2f1c0b9d8e7a.0.9b2xq"
+         *     }
+         */
+        RefreshRequest: {
+            /** @description The refresh token the login (or the last refresh) gave. */
+            refreshToken: string;
+        };
+        /** @description A new pair of tokens. */
+        RefreshResponse: {
+            /** Format: date-time */
+            expiresAt: string;
+            /**
+             * Format: int64
+             * @description Seconds until the access token expires.
+             */
+            expiresIn: number;
+            /**
+             * Format: int64
+             * @description Seconds until the session, and so its refresh tokens, end.
+             */
+            refreshExpiresIn: number;
+            /** @description The refresh token to send next time (the one sent is spent). */
+            refreshToken: string;
+            /** @description The new access token. */
+            token: string;
+            /**
+             * @description Always `Bearer`.
+             * @example Bearer
+             */
+            tokenType: string;
+        };
+        /** @description Sessions that ended. */
+        RevocationsBody: {
+            /** @description Send it back as `cursor`. */
+            cursor: string;
+            /** @description Oldest first; an end may come again in a later answer. */
+            revoked: components["schemas"]["RevokedBody"][];
+        };
+        /** @description A session that ended. */
+        RevokedBody: {
+            /** @description The session (`sid` of its tokens). */
+            sid: string;
+            /**
+             * Format: int64
+             * @description Unix seconds after which no token of it can be live: forget it then.
+             */
+            until: number;
         };
         /** @description What `/healthz` and `/readyz` answer. */
         Status: {
@@ -370,6 +500,68 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    jwks: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Kept when sane (1 to 128 of `A-Za-z0-9-_.:`), made otherwise; echoed in the answer and the log */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key set */
+            200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "alg": "EdDSA",
+                     *           "crv": "Ed25519",
+                     *           "kid": "7e0c3f5a9b1d4e2f8a6c0b3d5e7f9a1c",
+                     *           "kty": "OKP",
+                     *           "use": "sig",
+                     *           "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    jwks_head: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Kept when sane (1 to 128 of `A-Za-z0-9-_.:`), made otherwise; echoed in the answer and the log */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key set */
+            200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     login: {
         parameters: {
             query?: never;
@@ -398,8 +590,10 @@ export interface operations {
                 content: {
                     /**
                      * @example {
-                     *       "expiresAt": "2026-12-08T08:00:00Z",
-                     *       "expiresIn": 604800,
+                     *       "expiresAt": "2026-12-01T10:00:00Z",
+                     *       "expiresIn": 7200,
+                     *       "refreshExpiresIn": 604800,
+                     *       "refreshToken": "r1.0193a5f2-7c1e-7d4b-9a3e-2f1c0b9d8e7a.0.9b2xq",
                      *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl",
                      *       "tokenType": "Bearer",
                      *       "userExist": false,
@@ -1028,6 +1222,147 @@ export interface operations {
                 };
             };
             /** @description Service Unavailable: `wechat_unavailable`, `unavailable` */
+            503: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refresh: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Kept when sane (1 to 128 of `A-Za-z0-9-_.:`), made otherwise; echoed in the answer and the log */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefreshRequest"];
+            };
+        };
+        responses: {
+            /** @description Renewed */
+            200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefreshResponse"];
+                };
+            };
+            /** @description Bad Request: `invalid_request` */
+            400: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: `token_expired`, `session_revoked`, `refresh_token_invalid`, `refresh_token_reused` */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Payload Too Large: `payload_too_large` */
+            413: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable: `unavailable` */
+            503: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    revocations: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The `cursor` of the last answer; without one, every ended session whose tokens may
+                 *     still be live.
+                 */
+                cursor?: string;
+                /** @description With a cursor: how long to wait for a session to end when none has, in seconds. */
+                wait?: number;
+            };
+            header?: {
+                /** @description Kept when sane (1 to 128 of `A-Za-z0-9-_.:`), made otherwise; echoed in the answer and the log */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended sessions */
+            200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "cursor": "c1.1796532800123.1",
+                     *       "revoked": [
+                     *         {
+                     *           "sid": "0193a5f2-7c1e-7d4b-9a3e-2f1c0b9d8e7a",
+                     *           "until": 1796540000
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RevocationsBody"];
+                };
+            };
+            /** @description Bad Request: `invalid_request` */
+            400: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable: `unavailable` */
             503: {
                 headers: {
                     /** @description This request's id, as in the server's log */

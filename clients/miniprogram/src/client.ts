@@ -1,13 +1,16 @@
 /**
  * The client: how to make one ({@link ClientOptions}), what it does ({@link WxLoginClient}),
  * and {@link createClient}, which puts the token store, `wx.login`'s codes, the transport, the
- * login single flight and the request wrapper together, and adds the account routes.
+ * login and refresh single flights, the session choosing a request's token and the request
+ * wrapper together, and adds the account routes.
  */
 
 import { errorOf, WxLoginError } from "./errors.js";
 import { createLogin, sessionEnded } from "./login.js";
+import { createRefresh } from "./refresh.js";
 import { createRequest } from "./request.js";
 import type { LoginResponse, User } from "./schemas.js";
+import { createSession } from "./session.js";
 import { createTokenStore } from "./token-store.js";
 import { createSend } from "./transport.js";
 import type { RequestOptions } from "./transport.js";
@@ -24,7 +27,7 @@ export interface ClientOptions {
   appid?: string;
   /** Milliseconds before a request is given up as a `network_error` (default 10 000). */
   timeout?: number;
-  /** The storage key of the token (default `wxlogin:v1:token`, plus `:<appid>` with one). */
+  /** The storage key of the tokens (default `wxlogin:v1:token`, plus `:<appid>` with one). */
   storageKey?: string;
   /** The clock, in milliseconds (default `Date.now`); for tests. */
   now?: () => number;
@@ -44,15 +47,18 @@ export interface UserInfoResult {
 export interface WxLoginClient {
   /** Logs in now (one `wx.login`, one `POST /api/login`, shared by all callers meanwhile). */
   login(): Promise<LoginResponse>;
-  /** Sends a request with the token, logging in first or once again when needed. */
+  /**
+   * Sends a request with the access token, refreshing it (or logging in) first or once again
+   * when needed.
+   */
   request<T = unknown>(options: RequestOptions): Promise<WxResponse & { data: T }>;
   /** `GET /api/me`. */
   me(): Promise<User>;
-  /** Ends this session (or, with `everywhere`, all of the account's) and forgets the token. */
+  /** Ends this session (or, with `everywhere`, all of the account's) and forgets the tokens. */
   logout(options?: { everywhere?: boolean }): Promise<void>;
-  /** Deletes the account (re-authenticated by a fresh `wx.login` code) and forgets the token. */
+  /** Deletes the account (re-authenticated by a fresh `wx.login` code) and forgets the tokens. */
   deleteAccount(): Promise<void>;
-  /** The stored token, or `null`. */
+  /** The stored access token, or `null`. */
   token(): string | null;
   /**
    * Sends what `wx.getUserInfo` returned to `/api/me/userinfo`. Calls `wx.checkSession` (here
@@ -77,11 +83,11 @@ export function createClient(options: ClientOptions): WxLoginClient {
     options.sleep ?? ((ms: number) => new Promise<void>((resolve) => void setTimeout(resolve, ms)));
 
   const store = createTokenStore(wx, key, now);
-  const { stored, forget, liveToken } = store;
+  const { stored, forget } = store;
   const wxCode = createWxCode(wx, timeout, now, sleep);
   const send = createSend(wx, base, timeout);
-  const session = createLogin(appid, wxCode, send, store);
-  const { login, tokenOrLogin, tokenAfter } = session;
+  const login = createLogin(appid, wxCode, send, store);
+  const session = createSession(login, createRefresh(send, store), store);
   const request = createRequest(send, session, store);
 
   return {
@@ -93,9 +99,17 @@ export function createClient(options: ClientOptions): WxLoginClient {
     },
 
     async logout(opts = {}) {
-      const token = stored()?.token ?? null;
-      if (token === null) {
+      const kept = stored()?.token ?? null;
+      if (kept === null) {
         return;
+      }
+      let token = kept;
+      try {
+        // An expired access token cannot end its session: refresh it first (never log in
+        // for a logout). Without an answer, the logout is tried with the token there is.
+        token = (await session.tokenWithoutLogin()) ?? kept;
+      } catch {
+        // Kept as it is.
       }
       try {
         const res = await send(
@@ -110,13 +124,15 @@ export function createClient(options: ClientOptions): WxLoginClient {
         }
       } finally {
         // Forgotten here whatever the server said: a user who logs out is logged out on
-        // this device, and a session the server could not end expires with its token.
+        // this device, and a session the server could not end expires with its tokens.
         forget(token);
+        forget(kept);
       }
     },
 
     async deleteAccount() {
-      let token = await tokenOrLogin();
+      const renewal = { refreshed: false };
+      let token = await session.tokenFor(renewal);
       for (let attempt = 0; ; attempt++) {
         const code = await wxCode();
         const res = await send("DELETE", "/api/me", { code }, {}, token);
@@ -125,7 +141,7 @@ export function createClient(options: ClientOptions): WxLoginClient {
           return;
         }
         if (sessionEnded(res) && attempt === 0) {
-          token = await tokenAfter(token);
+          token = await session.tokenAfter(token, res, renewal);
           continue;
         }
         throw errorOf(res);
@@ -150,7 +166,8 @@ export function createClient(options: ClientOptions): WxLoginClient {
           "WeChat's session had expired; logged in again: get the user info again and resend it",
         );
       }
-      const token = liveToken();
+      // A refresh is harmless here (it does not touch WeChat's session); a login is not.
+      const token = await session.tokenWithoutLogin();
       if (token === null) {
         throw new WxLoginError(
           "not_logged_in",

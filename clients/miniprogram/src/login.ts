@@ -1,7 +1,6 @@
 /**
  * Logging in: one `wx.login` and one `POST /api/login` at a time however many callers wait
- * (single flight), and the token a request is to carry — the stored one while it lives, a
- * login's otherwise, and after a `401` that ended a session, a newer one.
+ * (single flight), the tokens kept in the store; and what a `401` that ended a token says.
  */
 
 import { errorOf, WxLoginError } from "./errors.js";
@@ -12,23 +11,22 @@ import type { WxResponse } from "./wx-like.js";
 
 const SESSION_ENDED: readonly string[] = ["token_expired", "session_revoked", "token_invalid"];
 
-/** Whether the server answered that the session the token was for is gone. */
-export function sessionEnded(res: WxResponse): boolean {
+/** The `error` kind of an answer, when it has wxlogin's error body. */
+export function errorKind(res: WxResponse): string | undefined {
   const kind = (res.data as Partial<ErrorBody> | null)?.error;
-  return res.statusCode === 401 && typeof kind === "string" && SESSION_ENDED.includes(kind);
+  return typeof kind === "string" ? kind : undefined;
 }
 
-/** Logging in, shared by all callers meanwhile. */
-export interface Login {
-  /** Logs in now, or joins the login under way. */
-  login(): Promise<LoginResponse>;
-  /** The live stored token, or a login's. */
-  tokenOrLogin(): Promise<string>;
-  /** After a 401 that ended `used`: the token of a login since, or of a new one. */
-  tokenAfter(used: string): Promise<string>;
+/** Whether the server answered that the token sent is no longer good (expired, revoked, invalid). */
+export function sessionEnded(res: WxResponse): boolean {
+  const kind = errorKind(res);
+  return res.statusCode === 401 && kind !== undefined && SESSION_ENDED.includes(kind);
 }
 
-/** Logs in with codes from `wxCode`, sent with `appid` when given, keeping the token in `store`. */
+/** Logs in now, or joins the login under way. */
+export type Login = () => Promise<LoginResponse>;
+
+/** Logs in with codes from `wxCode`, sent with `appid` when given, keeping the tokens in `store`. */
 export function createLogin(
   appid: string | undefined,
   wxCode: () => Promise<string>,
@@ -46,7 +44,9 @@ export function createLogin(
         if (typeof body?.token !== "string" || typeof body.expiresIn !== "number") {
           throw new WxLoginError("bad_response", "the login answer has no token", 200, res.data);
         }
-        store.save(body.token, body.expiresIn);
+        // A server before refresh tokens answers without them: the token is then used until
+        // it expires, and the client logs in again.
+        store.save(body);
         return body;
       }
       const error = errorOf(res);
@@ -58,7 +58,7 @@ export function createLogin(
     }
   }
 
-  function login(): Promise<LoginResponse> {
+  return function login(): Promise<LoginResponse> {
     if (inflight !== null) {
       return inflight;
     }
@@ -67,20 +67,5 @@ export function createLogin(
     });
     inflight = flight;
     return flight;
-  }
-
-  async function tokenOrLogin(): Promise<string> {
-    return store.liveToken() ?? (await login()).token;
-  }
-
-  async function tokenAfter(used: string): Promise<string> {
-    const current = store.liveToken();
-    if (current !== null && current !== used) {
-      return current;
-    }
-    store.forget(used);
-    return (await login()).token;
-  }
-
-  return { login, tokenOrLogin, tokenAfter };
+  };
 }

@@ -9,6 +9,8 @@ import type { components } from "./api.js";
 export type User = components["schemas"]["User"];
 /** The answer to `POST /api/login`. */
 export type LoginResponse = components["schemas"]["LoginResponse"];
+/** The answer to `POST /api/token/refresh`. */
+export type RefreshResponse = components["schemas"]["RefreshResponse"];
 /** The body of every error answer of the server. */
 export type ErrorBody = components["schemas"]["ErrorBody"];
 /** The `error` kinds the server answers (see its `/openapi.json`). */

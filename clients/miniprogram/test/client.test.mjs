@@ -44,16 +44,21 @@ async function rejection(promise) {
 }
 
 describe("logging in", () => {
-  test("a login stores the token under one namespaced, versioned key, and nothing else", async () => {
+  test("a login stores the access and refresh tokens under one namespaced, versioned key, and nothing else", async () => {
     const wx = fakeWx({ person: "ann" });
     const c = client(wx);
     const answer = await c.login();
     assert.equal(answer.userExist, false);
     assert.equal(answer.tokenType, "Bearer");
+    assert.equal(typeof answer.refreshToken, "string");
+    assert.ok(answer.refreshExpiresIn >= answer.expiresIn);
     assert.deepEqual([...wx.storage.keys()], [KEY]);
     const kept = wx.storage.get(KEY);
-    assert.deepEqual(Object.keys(kept).sort(), ["expiresAt", "token"]);
+    assert.deepEqual(Object.keys(kept).sort(), ["expiresAt", "issuedAt", "refreshExpiresAt", "refreshToken", "token"]);
     assert.equal(kept.token, answer.token);
+    assert.equal(kept.refreshToken, answer.refreshToken);
+    assert.equal(kept.expiresAt - kept.issuedAt, answer.expiresIn * 1000);
+    assert.equal(kept.refreshExpiresAt - kept.issuedAt, answer.refreshExpiresIn * 1000);
     assert.equal(c.token(), answer.token);
     assert.ok(!JSON.stringify([...wx.storage]).match(/openid|session_?key|unionid/i));
   });

@@ -15,9 +15,10 @@ describe("sessions of one second (SESSION_TTL_SECS=1)", () => {
     await server?.stop();
   });
 
-  test("a session that expired on the server is one login for all waiting requests", async () => {
+  test("a session that expired on the server is one refused refresh, then one login for all waiting requests", async () => {
     // The device's clock stands still: only the server knows the session has expired, so each
-    // request is sent, refused with token_expired, and replayed once after one login.
+    // request is sent and refused with token_expired; the one refresh they share is refused
+    // (the session is over), and each is replayed once after one login.
     const frozen = Date.now();
     const wx = fakeWx({ person: "vic" });
     const c = createClient({ baseURL: server.baseURL, wx, now: () => frozen });
@@ -28,6 +29,7 @@ describe("sessions of one second (SESSION_TTL_SECS=1)", () => {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const answers = await Promise.all(Array.from({ length: 8 }, () => c.request({ url: "/api/me" })));
     assert.ok(answers.every((a) => a.statusCode === 200));
+    assert.equal(wx.requestsTo("/api/token/refresh").length, 1);
     assert.equal(wx.calls.login.length, 2);
     assert.equal(wx.requestsTo("/api/login").length, 2);
     assert.equal(wx.requestsTo("/api/me").length, 16);

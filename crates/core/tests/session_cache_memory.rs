@@ -82,6 +82,8 @@ fn service() -> Arc<LoginService> {
         .clock(Arc::new(wxlogin_domain::ManualClock::new(NOW)))
         .settings(LoginSettings {
             session_cache_bytes: 1 << 30,
+            // The session cache alone is weighed here.
+            verified_token_bytes: 0,
             ..LoginSettings::default()
         })
         .build()

@@ -148,6 +148,14 @@ pub fn execute_sql(url: &str, sql: &str) {
 /// # Panics
 /// When the database cannot be read: it is a test's own check.
 pub fn every_stored_value(url: &str) -> Vec<String> {
+    stored_values_outside(url, &[])
+}
+
+/// [`every_stored_value`] but for the tables named in `skip`.
+///
+/// # Panics
+/// When the database cannot be read: it is a test's own check.
+pub fn stored_values_outside(url: &str, skip: &[&str]) -> Vec<String> {
     use diesel::QueryableByName;
     #[derive(QueryableByName)]
     struct Text {
@@ -172,7 +180,7 @@ pub fn every_stored_value(url: &str) -> Vec<String> {
                 .load(&mut conn),
             );
             let mut values = Vec::new();
-            for table in tables {
+            for table in tables.into_iter().filter(|t| !skip.contains(&t.as_str())) {
                 let columns = texts(
                     diesel::sql_query(format!(
                         "SELECT name AS value FROM pragma_table_info('{table}')"
@@ -202,7 +210,7 @@ pub fn every_stored_value(url: &str) -> Vec<String> {
                 .load(&mut conn),
             );
             let mut values = Vec::new();
-            for table in tables {
+            for table in tables.into_iter().filter(|t| !skip.contains(&t.as_str())) {
                 values.extend(texts(
                     diesel::sql_query(format!("SELECT t::text AS value FROM \"{table}\" AS t"))
                         .load(&mut conn),

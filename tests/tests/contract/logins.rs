@@ -20,7 +20,8 @@ async fn a_new_user_is_created_and_a_returning_user_found(db: &TestDatabase) {
     assert!(first.content_type.starts_with("application/json"));
     let body = &first.json;
     assert_eq!(body["tokenType"], "Bearer");
-    assert_eq!(body["expiresIn"], 604_800);
+    assert_eq!(body["expiresIn"], 7200, "the access token's own life");
+    assert_eq!(body["refreshExpiresIn"], 604_800, "the session's");
     assert!(
         body["expiresAt"]
             .as_str()

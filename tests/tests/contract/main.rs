@@ -10,3 +10,4 @@ mod metrics;
 mod profile;
 mod sessions;
 mod support;
+mod tokens;

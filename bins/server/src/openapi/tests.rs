@@ -148,7 +148,8 @@ fn routes_that_read_a_body_or_a_query_describe_its_errors_and_no_other_route_doe
             answers_invalid_request,
             route.signature.reads_body || reads_query(route.handler),
             "{} {}",
-            route.method, route.path
+            route.method,
+            route.path
         );
     }
 }
