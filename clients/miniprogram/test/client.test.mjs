@@ -108,14 +108,30 @@ describe("a session that ends", () => {
     assert.notEqual(c.token(), first);
   });
 
-  test("a token the device knows has expired is replaced before any request goes out", async () => {
+  test("a token the device knows has expired is refreshed, once, before any request goes out, with no wx.login", async () => {
     let clock = Date.now();
     const wx = fakeWx({ person: "fay" });
     const c = client(wx, { now: () => clock });
     const first = await c.login();
     clock += first.expiresIn * 1000;
     await Promise.all(Array.from({ length: 5 }, () => c.me()));
+    assert.equal(wx.calls.login.length, 1);
+    assert.equal(wx.requestsTo("/api/token/refresh").length, 1);
+    assert.equal(wx.requestsTo("/api/me").length, 5);
+    assert.ok(wx.requestsTo("/api/me").every((r) => r.header.Authorization !== `Bearer ${first.token}`));
+    assert.notEqual(wx.storage.get(KEY).refreshToken, first.refreshToken);
+  });
+
+  test("a token the device knows has expired, stored by an older version without a refresh token, is replaced by a login", async () => {
+    let clock = Date.now();
+    const wx = fakeWx({ person: "fay" });
+    const c = client(wx, { now: () => clock });
+    const first = await c.login();
+    wx.storage.set(KEY, { token: first.token, expiresAt: clock + first.expiresIn * 1000 });
+    clock += first.expiresIn * 1000;
+    await Promise.all(Array.from({ length: 5 }, () => c.me()));
     assert.equal(wx.calls.login.length, 2);
+    assert.equal(wx.requestsTo("/api/token/refresh").length, 0);
     assert.ok(wx.requestsTo("/api/me").every((r) => r.header.Authorization !== `Bearer ${first.token}`));
   });
 

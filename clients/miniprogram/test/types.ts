@@ -4,6 +4,8 @@ import {
   createClient,
   isWxLoginError,
   type ErrorKind,
+  type LoginResponse,
+  type RefreshResponse,
   type User,
   type WxLike,
 } from "../src/index.js";
@@ -40,4 +42,13 @@ export function handlers() {
     success: (res) => void client.sendUserInfo(res),
   });
   return (e: WechatMiniprogram.ButtonGetPhoneNumber) => client.sendPhoneNumber(e.detail);
+}
+
+// The login's and the refresh's answers carry both tokens, typed from /openapi.json.
+export function tokensOf(answer: LoginResponse | RefreshResponse): [string, string, number] {
+  return [answer.token, answer.refreshToken, answer.refreshExpiresIn];
+}
+
+export function refreshKind(e: unknown): boolean {
+  return isWxLoginError(e, "refresh_token_reused") || isWxLoginError(e, "refresh_token_invalid");
 }
