@@ -150,6 +150,25 @@ pub mod harness {
         n: usize,
         run: &str,
     ) -> anyhow::Result<Vec<String>> {
+        log_in_users_for(addr, n, run, "token")
+    }
+
+    /// [`log_in_token_users`], answering each user's refresh token instead (for the refresh
+    /// scenario; a system without refresh tokens fails it).
+    pub fn log_in_refresh_users(
+        addr: SocketAddr,
+        n: usize,
+        run: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        log_in_users_for(addr, n, run, "refreshToken")
+    }
+
+    fn log_in_users_for(
+        addr: SocketAddr,
+        n: usize,
+        run: &str,
+        field: &'static str,
+    ) -> anyhow::Result<Vec<String>> {
         const CONNECTIONS: usize = 16;
         let connections = CONNECTIONS.min(n.max(1));
         let parts = std::thread::scope(|scope| {
@@ -166,10 +185,10 @@ pub mod harness {
                                     bail!("login of tok{k} answered {status}: {reply}");
                                 }
                                 let reply: serde_json::Value = serde_json::from_str(&reply)?;
-                                reply["token"]
+                                reply[field]
                                     .as_str()
                                     .map(str::to_owned)
-                                    .context("no token in the login answer")
+                                    .with_context(|| format!("no {field} in the login answer"))
                             })
                             .collect()
                     })

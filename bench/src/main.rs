@@ -138,6 +138,21 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
         };
         bench.run(&system, &others, &mut ours)?;
     }
+    if others.contains(&Scenario::Me) {
+        // The same reads with HS256 tokens, in the same run: what an asymmetric signature
+        // costs `/api/me` (its verified-token cache should make it nothing).
+        let servers = launcher.start_with(None, "-hs256", &[("TOKEN_ALG", "HS256")])?;
+        let system = System {
+            name: "wxlogin (TOKEN_ALG=HS256)",
+            addrs: servers.addrs.clone(),
+            instances: servers.instances.clone(),
+            database_measured: options.database == Database::Postgres,
+            run_id: format!("{run_id}h"),
+            cache_mib: Some(servers.cache_mib),
+            tables: Tables::Sessions(db.url()),
+        };
+        bench.run_reference(&system, &mut ours)?;
+    }
     if skewed {
         // Fresh servers with a cache a tenth of the working set (the others stop first: a
         // SQLite file is served by one process).
@@ -164,6 +179,8 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
         options.database.name().to_owned()
     };
     let mut report = tables::table(&title, options, &ours.rows);
+    report.push('\n');
+    report.push_str(&tables::own_ratios(&ours.rows));
     report.push('\n');
     report.push_str(&tables::runs_table(&ours.runs));
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::bail;
-use wxlogin_bench::harness::{log_in_token_users, step};
+use wxlogin_bench::harness::{log_in_refresh_users, log_in_token_users, step};
 
 use crate::measure::{self, Instance, Sample};
 use crate::options::Options;
@@ -22,6 +22,7 @@ const ME_LUA: &str = include_str!("../lua/me.lua");
 const LOGIN_LUA: &str = include_str!("../lua/login.lua");
 const MIX_LUA: &str = include_str!("../lua/mix.lua");
 const SKEWED_LUA: &str = include_str!("../lua/skewed.lua");
+const REFRESH_LUA: &str = include_str!("../lua/refresh.lua");
 
 /// A load scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,23 +42,28 @@ pub enum Scenario {
     /// The login scenario, with the check that every user of the population has a live
     /// session (a week's table at 10^6 users).
     Week,
+    /// `POST /api/token/refresh`, each request spending a session's current refresh token
+    /// (wxlogin only: the peer has none).
+    Refresh,
 }
 
 impl Scenario {
     /// What runs when `--scenarios` is not given.
-    pub const DEFAULT: [Self; 6] = [
+    pub const DEFAULT: [Self; 7] = [
         Self::Healthz,
         Self::Me,
         Self::Login,
+        Self::Refresh,
         Self::BurstMe,
         Self::Mix,
         Self::Skewed,
     ];
     /// `--scenarios all`.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Healthz,
         Self::Me,
         Self::Login,
+        Self::Refresh,
         Self::BurstMe,
         Self::Mix,
         Self::Week,
@@ -73,9 +79,10 @@ impl Scenario {
             "mix" => Ok(Self::Mix),
             "skewed" => Ok(Self::Skewed),
             "week" => Ok(Self::Week),
+            "refresh" => Ok(Self::Refresh),
             other => bail!(
-                "unknown scenario {other}: use healthz, me, login, burst-me, mix, skewed, week \
-                 (or all)"
+                "unknown scenario {other}: use healthz, me, login, refresh, burst-me, mix, \
+                 skewed, week (or all)"
             ),
         }
     }
@@ -245,10 +252,71 @@ impl Bench<'_> {
                     )?;
                     self.mix_parts(out, first_run);
                 }
+                Scenario::Refresh if system.cache_mib.is_none() => {
+                    step(&format!("{}: refresh: no refresh tokens, skipped", system.name));
+                }
+                Scenario::Refresh => {
+                    step(&format!(
+                        "{}: logging in {} users for the refresh tokens",
+                        system.name, options.tokens
+                    ));
+                    let refresh = log_in_refresh_users(
+                        system.addrs[0],
+                        options.tokens,
+                        &format!("{run}r"),
+                    )?;
+                    let file = self.work.join(format!("refresh-{run}.txt"));
+                    std::fs::write(&file, refresh.join("\n") + "\n")?;
+                    let file = file.display().to_string();
+                    let script = self.script("refresh", REFRESH_LUA)?;
+                    let wrks = system.addrs.len();
+                    let threads = (options.threads / u32::try_from(wrks).unwrap_or(1)).max(1);
+                    self.measured(
+                        system,
+                        out,
+                        "refresh",
+                        "POST /api/token/refresh".into(),
+                        "/api/token/refresh",
+                        &script,
+                        secs,
+                        |k| {
+                            vec![
+                                file.clone(),
+                                threads.to_string(),
+                                k.to_string(),
+                                wrks.to_string(),
+                            ]
+                        },
+                    )?;
+                }
                 Scenario::Skewed => {}
             }
         }
         Ok(())
+    }
+
+    /// `GET /api/me` over a token set of its own, as the row `me-hs256`: the reference the
+    /// `me` row is compared with, run on servers started with `TOKEN_ALG=HS256`.
+    pub fn run_reference(&self, system: &System<'_>, out: &mut Outcome) -> anyhow::Result<()> {
+        step(&format!(
+            "{}: logging in {} users for the token set",
+            system.name, self.options.tokens
+        ));
+        let tokens = log_in_token_users(system.addrs[0], self.options.tokens, &system.run_id)?;
+        let file = self.work.join(format!("tokens-{}.txt", system.run_id));
+        std::fs::write(&file, tokens.join("\n") + "\n")?;
+        let file = file.display().to_string();
+        let script = self.script("me", ME_LUA)?;
+        self.measured(
+            system,
+            out,
+            "me-hs256",
+            "GET /api/me, HS256 tokens (reference for the row me)".into(),
+            "/api/me",
+            &script,
+            self.options.duration_secs,
+            |_| vec![file.clone()],
+        )
     }
 
     /// Writes a scenario's script (with the reporting appended) into the work folder.

@@ -49,6 +49,16 @@ impl Launcher<'_> {
     /// Starts `--instances` servers, with `SESSION_CACHE_MB=cache_mib` unless `--env` sets
     /// it. `tag` names their logs.
     pub fn start(&self, cache_mib: Option<u64>, tag: &str) -> anyhow::Result<Servers> {
+        self.start_with(cache_mib, tag, &[])
+    }
+
+    /// [`Self::start`] with `env` on top of the run's (`--env` still wins).
+    pub fn start_with(
+        &self,
+        cache_mib: Option<u64>,
+        tag: &str,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Servers> {
         let options = self.options;
         let configured = options
             .server_env
@@ -84,6 +94,9 @@ impl Launcher<'_> {
                 .stderr(std::fs::File::create(&log_path)?);
             if let Some(mib) = cache_mib {
                 command.env("SESSION_CACHE_MB", mib.to_string());
+            }
+            for (name, value) in env {
+                command.env(name, value);
             }
             for (name, value) in &options.server_env {
                 command.env(name, value);

@@ -285,3 +285,19 @@ pub fn ratios(peer: &str, ours: &[Row], theirs: &[Row]) -> String {
     }
     out
 }
+
+/// wxlogin's own comparisons within the run: `/api/me` against its HS256 reference, and a
+/// refresh against a login (the contract's targets: within 10 %, and at least 3×).
+pub fn own_ratios(rows: &[Row]) -> String {
+    let rate = |key: &str| rows.iter().find(|r| r.key == key).map(|r| r.rate);
+    let mut out = String::new();
+    for (what, over, under) in [
+        ("GET /api/me, EdDSA tokens / HS256 tokens", "me", "me-hs256"),
+        ("POST /api/token/refresh / POST /api/login", "refresh", "login"),
+    ] {
+        if let (Some(a), Some(b)) = (rate(over), rate(under)) {
+            out.push_str(&format!("- {what}: {:.2}×\n", a / b.max(1e-9)));
+        }
+    }
+    out
+}

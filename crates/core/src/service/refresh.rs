@@ -132,8 +132,9 @@ impl LoginService {
 
     fn judge(&self, claim: &RefreshClaim, state: &RefreshState, now: i64) -> Judgement {
         let current = state.counter;
-        let within_reuse =
-            |at: Option<i64>| at.is_some_and(|at| now - at <= self.settings.refresh_reuse_secs);
+        // Zero turns the window off (a second-resolution `<=` would still take the same second).
+        let reuse = self.settings.refresh_reuse_secs;
+        let within_reuse = |at: Option<i64>| reuse > 0 && at.is_some_and(|at| now - at <= reuse);
         match claim.counter {
             n if n == current => Judgement::Current,
             // The answer to its refresh may have been lost on the way: it is given again.
