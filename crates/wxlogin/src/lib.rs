@@ -4,13 +4,16 @@ pub use wxlogin_core::{
     AccessTokenFetches, BuildError, CacheStats, Caller, CoreError, ErrorKind, FEED_GRACE,
     LoginOutcome, LoginService, LoginServiceBuilder, LoginSettings, MAX_AVATAR_URL_CHARS,
     MAX_CODE_LEN, MAX_NICK_NAME_CHARS, NOT_THIS_USERS_DATA, PUSH_TIMESTAMP_WINDOW_SECS,
-    ProfileEdit, PushEffect, PushQuery, UserInfoData,
+    ProfileEdit, PushEffect, PushQuery, RefreshOutcome, RevocationPage, RevokedSession,
+    UserInfoData,
 };
 pub use wxlogin_domain::{
     AppSecret, Cause, Clock, ManualClock, StoreError, SystemClock, TokenError, User, WeChatError,
     error_chain,
 };
-pub use wxlogin_token::{JwtCodec, TokenConfig};
+pub use wxlogin_token::{
+    JwtCodec, KeyPolicy, KeyRing, SignedTokens, SigningAlgorithm, TokenConfig,
+};
 pub use wxlogin_user_store::{
     DatabaseUrl, DieselStore, PoolOptions, PoolState, SealingSecret, SecretSealer,
 };
