@@ -156,9 +156,14 @@ pub trait SessionStore: Send + Sync {
 
     /// Spends refresh token number `counter` of a live session: the session's counter moves on
     /// to `counter + 1`, stamped `now`, only if it was `counter` and the session is neither
-    /// ended nor expired at `now`. `false` if not (another refresh was first, or the session
-    /// ended): the caller reads the state again.
-    async fn rotate_refresh(&self, id: &str, counter: i64, now: i64) -> Result<bool, StoreError>;
+    /// ended nor expired at `now`; the session so moved on, or `None` if not (another refresh
+    /// was first, the token is an old one, or the session ended: the caller reads the state).
+    async fn rotate_refresh(
+        &self,
+        id: &str,
+        counter: i64,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError>;
 
     /// The sessions that ended at or after `since_ms` (milliseconds of the store's clock), as
     /// every instance ended them: what the revocation feed answers.

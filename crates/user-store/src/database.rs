@@ -46,6 +46,8 @@ pub(crate) struct Database {
     /// its identity hashes to, so two writers never hold and wait for each other's inserts of
     /// one identity (two first logins of one person in two batches would deadlock).
     pub(crate) logins: Vec<std::sync::mpsc::Sender<LoginJob>>,
+    /// The queue of the writer thread that commits refreshes' compare-and-sets together.
+    pub(crate) refreshes: std::sync::mpsc::Sender<crate::refresh::RefreshJob>,
     /// How many writer threads are writing a batch now: they hold connections outside the
     /// permits, and the pool's use counts them too.
     pub(crate) busy_writers: std::sync::atomic::AtomicU32,

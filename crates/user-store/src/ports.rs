@@ -150,10 +150,13 @@ impl SessionStore for DieselStore {
         self.run(move |db| db.find_refresh_state(&id)).await
     }
 
-    async fn rotate_refresh(&self, id: &str, counter: i64, now: i64) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run(move |db| db.rotate_refresh(&id, counter, now))
-            .await
+    async fn rotate_refresh(
+        &self,
+        id: &str,
+        counter: i64,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        DieselStore::rotate_refresh(self, id, counter, now).await
     }
 
     async fn ended_sessions_since(&self, since_ms: i64) -> Result<Revocations, StoreError> {

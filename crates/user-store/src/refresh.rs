@@ -1,13 +1,29 @@
-//! Where a session's refresh tokens stand: read, and moved on by one in a single conditional
-//! update (no table of tokens).
+//! Where a session's refresh tokens stand: read, and moved on by one compare-and-set (no table
+//! of tokens). The compare-and-sets of many refreshes are committed together by a writer
+//! thread, as logins are: a refresh is then one statement in a shared commit, where on its own
+//! it was a commit (and, on PostgreSQL, a WAL flush) of its own.
+
+use std::sync::atomic::Ordering;
 
 use diesel::prelude::*;
-use wxlogin_domain::RefreshState;
+use wxlogin_domain::{Cause, RefreshState, Session, StoreError};
 
-use crate::database::Database;
-use crate::error::DbResult;
+use crate::connection::AnyConnection;
+use crate::database::{Database, WriterGone};
+use crate::error::{DbError, DbResult};
 use crate::schema::sessions;
 use crate::sessions::SessionRow;
+
+/// The most compare-and-sets one commit takes.
+const MOST_PER_COMMIT: usize = 128;
+
+/// A refresh waiting for the writer thread, and where its answer goes.
+pub(crate) struct RefreshJob {
+    pub(crate) id: String,
+    pub(crate) counter: i64,
+    pub(crate) now: i64,
+    pub(crate) answer: tokio::sync::oneshot::Sender<Result<Option<Session>, StoreError>>,
+}
 
 impl Database {
     pub(crate) fn find_refresh_state(&self, id: &str) -> DbResult<Option<RefreshState>> {
@@ -31,20 +47,97 @@ impl Database {
         ))
     }
 
-    pub(crate) fn rotate_refresh(&self, id: &str, counter: i64, now: i64) -> DbResult<bool> {
-        // One statement, compare-and-set on the counter: of two instances spending the same
-        // token at once, one moves it on and the other reads the state again.
-        let moved = diesel::update(sessions::table)
-            .filter(sessions::id.eq(id))
-            .filter(sessions::refresh_counter.eq(counter))
-            .filter(sessions::revoked_at.is_null())
-            .filter(sessions::expires_at.ge(now))
-            .set((
-                sessions::refresh_counter.eq(counter + 1),
-                sessions::prior_refreshed_at.eq(sessions::refreshed_at),
-                sessions::refreshed_at.eq(now),
-            ))
-            .execute(&mut *self.writer()?)?;
-        Ok(moved == 1)
+    /// The compare-and-sets of `batch` in one transaction, each answered with its session if
+    /// it moved it on. Should the transaction fail, every one is answered with the failure
+    /// (nothing moved on, unless the commit's answer was lost: a refresh then finds its token
+    /// spent and is answered the current pair, as a retry would be).
+    fn rotate_together(&self, batch: &[RefreshJob]) -> DbResult<Vec<Option<Session>>> {
+        let mut conn = self.writer()?;
+        conn.transaction(|conn| {
+            batch
+                .iter()
+                .map(|job| rotate(conn, &job.id, job.counter, job.now))
+                .collect()
+        })
+    }
+}
+
+/// One compare-and-set on the counter: of two refreshes of the same token, here or on another
+/// instance, one moves it on and the other finds it moved.
+fn rotate(conn: &mut AnyConnection, id: &str, counter: i64, now: i64) -> DbResult<Option<Session>> {
+    Ok(diesel::update(sessions::table)
+        .filter(sessions::id.eq(id))
+        .filter(sessions::refresh_counter.eq(counter))
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::expires_at.ge(now))
+        .set((
+            sessions::refresh_counter.eq(counter + 1),
+            sessions::prior_refreshed_at.eq(sessions::refreshed_at),
+            sessions::refreshed_at.eq(now),
+        ))
+        // Columns rather than `SessionRow::as_returning()`, which the multi-backend connection
+        // does not take in a RETURNING clause.
+        .returning((
+            sessions::id,
+            sessions::user_id,
+            sessions::appid,
+            sessions::created_at,
+            sessions::expires_at,
+            sessions::revoked_at,
+        ))
+        .get_result::<(String, String, String, i64, i64, Option<i64>)>(conn)
+        .optional()?
+        .map(
+            |(id, user_id, appid, created_at, expires_at, revoked_at)| Session {
+                id,
+                user_id,
+                appid,
+                created_at,
+                expires_at,
+                revoked_at,
+            },
+        ))
+}
+
+/// The refresh writer thread: takes the compare-and-sets that queued while it was writing,
+/// makes them in one transaction, commits once, and answers them. Ends when the store is
+/// dropped.
+pub(crate) fn commit_refreshes(
+    db: std::sync::Weak<Database>,
+    queue: std::sync::mpsc::Receiver<RefreshJob>,
+) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MOST_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(db) = db.upgrade() else {
+            return;
+        };
+        db.busy_writers.fetch_add(1, Ordering::Relaxed);
+        // A panic (none is expected) answers its batch with an error, and the thread goes on.
+        let moved =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.rotate_together(&batch)))
+                .unwrap_or_else(|_| {
+                    Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
+                });
+        db.busy_writers.fetch_sub(1, Ordering::Relaxed);
+        db.call_done(matches!(moved, Err(DbError::Diesel(_))));
+        match moved {
+            Ok(sessions) => {
+                for (job, session) in batch.into_iter().zip(sessions) {
+                    let _ = job.answer.send(Ok(session));
+                }
+            }
+            Err(e) => {
+                let e = StoreError::from(e);
+                for job in batch {
+                    let _ = job.answer.send(Err(e.clone()));
+                }
+            }
+        }
     }
 }

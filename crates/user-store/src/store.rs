@@ -124,6 +124,15 @@ impl DieselStore {
                     queue
                 })
                 .collect();
+            let (refreshes, jobs) = std::sync::mpsc::channel();
+            let writer = db.clone();
+            let started = std::thread::Builder::new()
+                .name("wxlogin-refreshes".into())
+                .spawn(move || crate::refresh::commit_refreshes(writer, jobs))
+                .map(drop);
+            if started.is_err() {
+                spawned = started;
+            }
             Database {
                 pool,
                 url,
@@ -133,6 +142,7 @@ impl DieselStore {
                 failures,
                 local_feed,
                 logins,
+                refreshes,
                 busy_writers: std::sync::atomic::AtomicU32::new(0),
             }
         });
@@ -196,6 +206,29 @@ impl DieselStore {
             .ok_or_else(|| StoreError::Internal(Cause::new(WriterGone("no writer".into()))))?
             .send(LoginJob {
                 login: login.clone(),
+                answer,
+            })
+            .map_err(|e| StoreError::Internal(Cause::new(WriterGone(e.to_string()))))?;
+        answered
+            .await
+            .map_err(|e| StoreError::Internal(Cause::new(e)))?
+    }
+
+    /// Spends refresh token `counter` of session `id` through the refresh writer, which commits
+    /// the refreshes that queue together.
+    pub(crate) async fn rotate_refresh(
+        &self,
+        id: &str,
+        counter: i64,
+        now: i64,
+    ) -> Result<Option<wxlogin_domain::Session>, StoreError> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.db
+            .refreshes
+            .send(crate::refresh::RefreshJob {
+                id: id.to_owned(),
+                counter,
+                now,
                 answer,
             })
             .map_err(|e| StoreError::Internal(Cause::new(WriterGone(e.to_string()))))?;

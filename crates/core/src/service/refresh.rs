@@ -8,7 +8,7 @@ use wxlogin_domain::{RefreshClaim, RefreshState, Session, SessionToken, TokenErr
 use super::LoginService;
 use crate::CoreError;
 
-/// How often a refresh reads the session again after losing a race to move its counter on.
+/// How often a refresh tries again after finding its token current but not moved on.
 const RACES: usize = 3;
 
 /// A renewed pair of tokens.
@@ -82,6 +82,15 @@ impl LoginService {
             })?;
         for _ in 0..RACES {
             let now = self.clock.now();
+            // The common case first, in one statement: the session's current token, moved on.
+            if let Some(session) = self
+                .sessions
+                .rotate_refresh(&claim.session_id, claim.counter, now)
+                .await?
+            {
+                return self.renewed(session, claim.counter + 1, now);
+            }
+            // Not moved on: the session ended, or the token is not its current one.
             let state = self
                 .sessions
                 .find_refresh_state(&claim.session_id)
@@ -93,41 +102,41 @@ impl LoginService {
             if state.session.is_expired_at(now) {
                 return Err(CoreError::TokenExpired);
             }
-            let counter = match self.judge(&claim, &state, now) {
-                Judgement::Current => {
-                    if !self
-                        .sessions
-                        .rotate_refresh(&claim.session_id, claim.counter, now)
-                        .await?
-                    {
-                        // Another refresh of the same token was first (here or on another
-                        // instance), or the session just ended: read it again.
-                        continue;
-                    }
-                    claim.counter + 1
-                }
-                Judgement::Again => state.counter,
+            match self.judge(&claim, &state, now) {
+                // It is the current one again: a refresh moved it on and another instance's
+                // logout, or nothing, raced the read. Try again.
+                Judgement::Current => continue,
+                Judgement::Again => return self.renewed(state.session, state.counter, now),
                 Judgement::Theft => return Err(self.end_stolen(&state.session, now).await?),
                 Judgement::Unknown => {
                     return Err(CoreError::RefreshTokenInvalid(wxlogin_domain::Cause::msg(
                         "a refresh token ahead of its session",
                     )));
                 }
-            };
-            let pair = self.issue_pair(&state.session, counter, now)?;
-            return Ok(RefreshOutcome {
-                token: pair.token,
-                expires_at: pair.expires_at,
-                expires_in: (pair.expires_at - now).max(0),
-                refresh_token: pair.refresh_token,
-                refresh_expires_in: (state.session.expires_at - now).max(0),
-                session_id: state.session.id,
-                user_id: state.session.user_id,
-            });
+            }
         }
         Err(CoreError::Internal(wxlogin_domain::Cause::msg(
             "a refresh kept losing races for its session",
         )))
+    }
+
+    /// The answer for `session`, its refresh token now number `counter`.
+    fn renewed(
+        &self,
+        session: Session,
+        counter: i64,
+        now: i64,
+    ) -> Result<RefreshOutcome, CoreError> {
+        let pair = self.issue_pair(&session, counter, now)?;
+        Ok(RefreshOutcome {
+            token: pair.token,
+            expires_at: pair.expires_at,
+            expires_in: (pair.expires_at - now).max(0),
+            refresh_token: pair.refresh_token,
+            refresh_expires_in: (session.expires_at - now).max(0),
+            session_id: session.id,
+            user_id: session.user_id,
+        })
     }
 
     fn judge(&self, claim: &RefreshClaim, state: &RefreshState, now: i64) -> Judgement {
@@ -161,7 +170,7 @@ impl LoginService {
 }
 
 enum Judgement {
-    /// The session's current token: it is spent now.
+    /// The session's current token (a compare-and-set that just failed raced a refresh).
     Current,
     /// A token just spent: the current pair again.
     Again,

@@ -38,7 +38,11 @@ fn reads_refresh_tokens(m: &mut Mocks) {
     m.settings.refresh_reuse_secs = REUSE;
 }
 
+/// The store holds `state`; the token given is not its current one, so nothing is moved on.
 fn stored_state(m: &mut Mocks, state: RefreshState) {
+    m.sessions
+        .expect_rotate_refresh()
+        .returning(|_, _, _| Ok(None));
     m.sessions
         .expect_find_refresh_state()
         .with(eq("s1"))
@@ -49,12 +53,12 @@ fn stored_state(m: &mut Mocks, state: RefreshState) {
 async fn the_current_token_is_spent_for_a_new_pair_without_asking_wechat() {
     let mut m = Mocks::new();
     reads_refresh_tokens(&mut m);
-    stored_state(&mut m, state(3, Some(NOW - 100), None));
+    m.sessions.expect_find_refresh_state().never();
     m.sessions
         .expect_rotate_refresh()
         .with(eq("s1"), eq(3), eq(NOW))
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _| Ok(Some(session("s1", "u1"))));
     let service = m.service();
     let pair = service.refresh("refresh-s1-3").await.expect("refreshed");
     assert_eq!(pair.refresh_token, "refresh-s1-4");
@@ -68,19 +72,12 @@ async fn the_current_token_is_spent_for_a_new_pair_without_asking_wechat() {
 async fn no_access_token_outlives_its_session() {
     let mut m = Mocks::new();
     reads_refresh_tokens(&mut m);
-    stored_state(
-        &mut m,
-        RefreshState {
-            session: Session {
-                expires_at: NOW + 60,
-                ..session("s1", "u1")
-            },
-            ..state(0, None, None)
-        },
-    );
-    m.sessions
-        .expect_rotate_refresh()
-        .returning(|_, _, _| Ok(true));
+    m.sessions.expect_rotate_refresh().returning(|_, _, _| {
+        Ok(Some(Session {
+            expires_at: NOW + 60,
+            ..session("s1", "u1")
+        }))
+    });
     let pair = m
         .service()
         .refresh("refresh-s1-0")
@@ -96,7 +93,9 @@ async fn the_token_just_spent_gets_the_current_pair_again_at_any_time() {
     let mut m = Mocks::new();
     reads_refresh_tokens(&mut m);
     stored_state(&mut m, state(4, Some(NOW - 3600), Some(NOW - 7200)));
-    m.sessions.expect_rotate_refresh().never();
+    m.sessions
+        .expect_rotate_refresh()
+        .returning(|_, _, _| Ok(None));
     m.sessions.expect_revoke_session().never();
     let pair = m.service().refresh("refresh-s1-3").await.expect("again");
     assert_eq!(pair.refresh_token, "refresh-s1-4");
@@ -150,21 +149,15 @@ async fn an_older_token_is_a_theft_signal_and_ends_the_session() {
 async fn of_two_refreshes_racing_the_loser_gets_the_winners_pair() {
     let mut m = Mocks::new();
     reads_refresh_tokens(&mut m);
-    let mut reads = mockall::Sequence::new();
-    m.sessions
-        .expect_find_refresh_state()
-        .times(1)
-        .in_sequence(&mut reads)
-        .returning(|_| Ok(Some(state(5, None, None))));
-    m.sessions
-        .expect_find_refresh_state()
-        .times(1)
-        .in_sequence(&mut reads)
-        .returning(|_| Ok(Some(state(6, Some(NOW), None))));
+    // Another refresh of the same token moved the counter on first.
     m.sessions
         .expect_rotate_refresh()
         .times(1)
-        .returning(|_, _, _| Ok(false));
+        .returning(|_, _, _| Ok(None));
+    m.sessions
+        .expect_find_refresh_state()
+        .times(1)
+        .returning(|_| Ok(Some(state(6, Some(NOW), None))));
     let pair = m
         .service()
         .refresh("refresh-s1-5")
@@ -210,9 +203,11 @@ async fn ended_expired_deleted_and_forged_are_refused_with_their_kind() {
         let mut m = Mocks::new();
         reads_refresh_tokens(&mut m);
         m.sessions
+            .expect_rotate_refresh()
+            .returning(|_, _, _| Ok(None));
+        m.sessions
             .expect_find_refresh_state()
             .returning(move |_| Ok(stored.clone()));
-        m.sessions.expect_rotate_refresh().never();
         let error = m.service().refresh(token).await.expect_err("refused");
         assert!(expected(&error), "{token}: {error:?}");
     }

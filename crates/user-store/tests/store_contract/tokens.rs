@@ -84,9 +84,26 @@ async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(st
         (state.counter, state.refreshed_at, state.prior_refreshed_at),
         (0, None, None)
     );
-    assert!(store.rotate_refresh(id, 0, NOW + 10).await.expect("rotate"));
-    assert!(!store.rotate_refresh(id, 0, NOW + 11).await.expect("spent"));
-    assert!(store.rotate_refresh(id, 1, NOW + 20).await.expect("rotate"));
+    let moved = store.rotate_refresh(id, 0, NOW + 10).await.expect("rotate");
+    assert_eq!(
+        moved.as_ref(),
+        Some(&login.session),
+        "the session, as it is"
+    );
+    assert!(
+        store
+            .rotate_refresh(id, 0, NOW + 11)
+            .await
+            .expect("spent")
+            .is_none()
+    );
+    assert!(
+        store
+            .rotate_refresh(id, 1, NOW + 20)
+            .await
+            .expect("rotate")
+            .is_some()
+    );
     let state = store
         .find_refresh_state(id)
         .await
@@ -98,13 +115,20 @@ async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(st
     );
     // Past its expiry, or ended, a session's token is not moved on.
     assert!(
-        !store
+        store
             .rotate_refresh(id, 2, NOW + 3601)
             .await
             .expect("expired")
+            .is_none()
     );
     store.revoke_session(id, NOW + 30).await.expect("revoke");
-    assert!(!store.rotate_refresh(id, 2, NOW + 31).await.expect("ended"));
+    assert!(
+        store
+            .rotate_refresh(id, 2, NOW + 31)
+            .await
+            .expect("ended")
+            .is_none()
+    );
     assert!(
         store
             .find_refresh_state("no-such")
@@ -125,7 +149,7 @@ async fn two_refreshes_of_one_token_at_once_move_it_on_once(store: &DieselStore)
         .collect();
     let mut moved = 0;
     for task in tasks {
-        moved += usize::from(task.await.expect("task").expect("rotate"));
+        moved += usize::from(task.await.expect("task").expect("rotate").is_some());
     }
     assert_eq!(moved, 1);
     let state = store
