@@ -253,18 +253,18 @@ impl Bench<'_> {
                     self.mix_parts(out, first_run);
                 }
                 Scenario::Refresh if system.cache_mib.is_none() => {
-                    step(&format!("{}: refresh: no refresh tokens, skipped", system.name));
+                    step(&format!(
+                        "{}: refresh: no refresh tokens, skipped",
+                        system.name
+                    ));
                 }
                 Scenario::Refresh => {
                     step(&format!(
                         "{}: logging in {} users for the refresh tokens",
                         system.name, options.tokens
                     ));
-                    let refresh = log_in_refresh_users(
-                        system.addrs[0],
-                        options.tokens,
-                        &format!("{run}r"),
-                    )?;
+                    let refresh =
+                        log_in_refresh_users(system.addrs[0], options.tokens, &format!("{run}r"))?;
                     let file = self.work.join(format!("refresh-{run}.txt"));
                     std::fs::write(&file, refresh.join("\n") + "\n")?;
                     let file = file.display().to_string();

@@ -293,7 +293,11 @@ pub fn own_ratios(rows: &[Row]) -> String {
     let mut out = String::new();
     for (what, over, under) in [
         ("GET /api/me, EdDSA tokens / HS256 tokens", "me", "me-hs256"),
-        ("POST /api/token/refresh / POST /api/login", "refresh", "login"),
+        (
+            "POST /api/token/refresh / POST /api/login",
+            "refresh",
+            "login",
+        ),
     ] {
         if let (Some(a), Some(b)) = (rate(over), rate(under)) {
             out.push_str(&format!("- {what}: {:.2}×\n", a / b.max(1e-9)));

@@ -282,6 +282,10 @@ fn keys_rotate_and_list_show_the_signing_keys_and_never_their_material() {
             .output()
             .expect("runs")
     };
+    // Listing makes nothing, whatever the shell's TOKEN_ALG.
+    let empty = keys(&["keys", "list"], "ES256");
+    assert_eq!(empty.status.code(), Some(0), "{empty:?}");
+    assert_eq!(String::from_utf8_lossy(&empty.stdout).lines().count(), 1);
     let first = keys(&["keys", "rotate"], "EdDSA");
     assert_eq!(first.status.code(), Some(0), "{first:?}");
     let second = keys(&["keys", "rotate"], "EdDSA");

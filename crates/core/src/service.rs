@@ -78,6 +78,8 @@ pub struct LoginService {
     /// Counts the ends of sessions the change feed tells: readers of the revocation feed wait
     /// on it.
     ended: tokio::sync::watch::Sender<u64>,
+    /// Readers of the revocation feed allowed to wait at once.
+    revocation_waiters: Arc<tokio::sync::Semaphore>,
     user_calls: PerKeyLimit,
     verdicts: Verdicts,
     /// The pushes accepted within their timestamp window, not to be applied twice.

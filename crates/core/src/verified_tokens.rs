@@ -15,6 +15,11 @@ use wxlogin_domain::{SessionToken, TokenCodec, TokenError};
 /// The memory the cache may hold when none is configured: 8 MiB, about 40,000 tokens.
 pub(crate) const DEFAULT_BYTES: u64 = 8 * 1024 * 1024;
 
+/// How long a verdict is trusted before the token is verified again, whatever its `exp`: a
+/// key retired or left out since, or the end of the window in which v2 tokens are taken, then
+/// holds for tokens verified before it too.
+const TRUSTED_FOR_SECS: i64 = 300;
+
 /// What an entry costs besides its strings: the digest, the value's fields and allocations,
 /// the table's slot, malloc's overhead (of the order the session cache measures for its own).
 const ENTRY_BYTES: u64 = 160;
@@ -26,15 +31,23 @@ type TokenDigest = [u8; 16];
 #[derive(Clone)]
 struct ByBytes;
 
-impl Weighter<TokenDigest, SessionToken> for ByBytes {
-    fn weight(&self, _: &TokenDigest, token: &SessionToken) -> u64 {
+/// A verdict: what the token says, and until when it is trusted without verifying it again.
+#[derive(Clone)]
+struct Verdict {
+    token: SessionToken,
+    trusted_until: i64,
+}
+
+impl Weighter<TokenDigest, Verdict> for ByBytes {
+    fn weight(&self, _: &TokenDigest, verdict: &Verdict) -> u64 {
+        let token = &verdict.token;
         ENTRY_BYTES + (token.user_id.len() + token.session_id.len() + token.appid.len()) as u64
     }
 }
 
 /// Verified tokens, by digest; off with a budget of zero.
 pub(crate) struct VerifiedTokens {
-    table: Option<Cache<TokenDigest, SessionToken, ByBytes>>,
+    table: Option<Cache<TokenDigest, Verdict, ByBytes>>,
 }
 
 impl VerifiedTokens {
@@ -64,14 +77,22 @@ impl VerifiedTokens {
             half
         };
         if let Some(known) = table.get(&digest) {
-            if now > known.expires_at {
+            if now > known.token.expires_at {
                 table.remove(&digest);
                 return Err(TokenError::Expired);
             }
-            return Ok(known);
+            if now <= known.trusted_until {
+                return Ok(known.token);
+            }
         }
         let verified = codec.verify(token)?;
-        table.insert(digest, verified.clone());
+        table.insert(
+            digest,
+            Verdict {
+                token: verified.clone(),
+                trusted_until: now.saturating_add(TRUSTED_FOR_SECS),
+            },
+        );
         Ok(verified)
     }
 }
@@ -102,6 +123,27 @@ mod tests {
         assert_eq!(cache.verify(&codec, "t", 50), Ok(claims(100)));
         assert_eq!(cache.verify(&codec, "t", 100), Ok(claims(100)));
         assert_eq!(cache.verify(&codec, "t", 101), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_verdict_is_trusted_for_minutes_not_for_the_tokens_whole_life() {
+        let mut codec = MockTokenCodec::new();
+        let mut calls = mockall::Sequence::new();
+        codec
+            .expect_verify()
+            .times(1)
+            .in_sequence(&mut calls)
+            .returning(|_| Ok(claims(10_000)));
+        // Its key was retired meanwhile.
+        codec
+            .expect_verify()
+            .times(1)
+            .in_sequence(&mut calls)
+            .returning(|_| Err(TokenError::Invalid(wxlogin_domain::Cause::msg("retired"))));
+        let cache = VerifiedTokens::new(DEFAULT_BYTES);
+        assert!(cache.verify(&codec, "t", 0).is_ok());
+        assert!(cache.verify(&codec, "t", TRUSTED_FOR_SECS).is_ok());
+        assert!(cache.verify(&codec, "t", TRUSTED_FOR_SECS + 1).is_err());
     }
 
     #[test]

@@ -145,6 +145,12 @@ impl KeyRing {
         Ok(report)
     }
 
+    /// Reads the stored keys and uses them, making none (`keys list`).
+    pub async fn read(&self, store: &dyn SigningKeyStore) -> Result<(), KeyError> {
+        self.install(self.load(store).await?);
+        Ok(())
+    }
+
     /// Makes a key of the policy's algorithm that signs a publication lead from now, whatever
     /// the schedule (`keys rotate`), unless one is pending already; says which, and whether it
     /// is new. [`KeyError::NotMade`] where the policy makes no keys (HS256).

@@ -25,24 +25,65 @@ fn record(kid: &str) -> String {
 }
 
 impl Database {
+    /// Every key that opens, by generation. A key that does not (sealed under a secret this
+    /// server no longer holds: `SESSION_KEY_SECRET_PREVIOUS` dropped too early) is left out
+    /// with a warning, rather than every key with it: the instance still signs and verifies
+    /// with the others. A key sealed under the previous secret is sealed again under the
+    /// current one, so that dropping the previous secret later loses nothing.
     pub(crate) fn signing_keys(&self) -> DbResult<Vec<StoredSigningKey>> {
         let rows: Vec<KeyRow> = signing_keys::table
             .order(signing_keys::generation.asc())
             .select(KeyRow::as_select())
             .load(&mut *self.conn()?)?;
-        rows.into_iter()
-            .map(|row| {
-                let private_key = self.sealer.open(&row.private_key, &record(&row.kid))?;
-                Ok(StoredSigningKey {
-                    kid: row.kid,
-                    generation: row.generation,
-                    algorithm: row.algorithm,
-                    private_key: PrivateKey::new(private_key),
-                    created_at: row.created_at,
-                    signs_from: row.signs_from,
-                })
-            })
-            .collect()
+        let current = format!("v1.{}.", self.sealer.key_id());
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let private_key = match self.sealer.open(&row.private_key, &record(&row.kid)) {
+                Ok(key) => key,
+                Err(e) => {
+                    log::warn!(
+                        "token signing key {} cannot be opened ({e}): left out; its tokens are \
+                         refused",
+                        row.kid
+                    );
+                    continue;
+                }
+            };
+            if !row.private_key.starts_with(&current) {
+                self.reseal(&row, &private_key);
+            }
+            keys.push(StoredSigningKey {
+                kid: row.kid,
+                generation: row.generation,
+                algorithm: row.algorithm,
+                private_key: PrivateKey::new(private_key),
+                created_at: row.created_at,
+                signs_from: row.signs_from,
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Seals a key read under the previous secret again under the current one, if no other
+    /// instance did first; best effort (the next read tries again).
+    fn reseal(&self, row: &KeyRow, private_key: &str) {
+        let resealed = self
+            .sealer
+            .seal(private_key, &record(&row.kid))
+            .map_err(crate::error::DbError::from)
+            .and_then(|sealed| {
+                Ok(diesel::update(signing_keys::table)
+                    .filter(signing_keys::kid.eq(&row.kid))
+                    .filter(signing_keys::private_key.eq(&row.private_key))
+                    .set(signing_keys::private_key.eq(sealed))
+                    .execute(&mut *self.writer()?)?)
+            });
+        if resealed.is_err() {
+            log::warn!(
+                "token signing key {} could not be sealed under the current secret yet",
+                row.kid
+            );
+        }
     }
 
     pub(crate) fn add_signing_key(&self, key: &StoredSigningKey) -> DbResult<bool> {

@@ -112,8 +112,9 @@ pub enum FetchError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// A URL of the configuration does not parse, or is not http(s).
-    #[error("{which} is not an http(s) URL")]
+    /// A URL of the configuration does not parse, or is neither `https` nor `http` to a
+    /// loopback address.
+    #[error("{which} is not an https URL (or http to a loopback address)")]
     InvalidUrl {
         /// Which field: `jwks_url` or `revocations_url`.
         which: &'static str,

@@ -3,6 +3,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{PoisonError, RwLock};
 
+/// The furthest ahead an entry is kept, in seconds.
+const MAX_UNTIL_AHEAD_SECS: u64 = 366 * 24 * 3600;
+
 /// sid → `until` (Unix seconds after which no token of the session can be live), plus the same
 /// pairs ordered by `until`, so forgetting the expired ones costs only those ones.
 #[derive(Default)]
@@ -42,6 +45,9 @@ impl Revocations {
         if until.saturating_add(self.grace_secs) < now {
             return;
         }
+        // No token lives longer than a session can (a year, wxlogin's longest): an `until`
+        // further out is no real end's, and would keep its entry forever.
+        let until = until.min(now.saturating_add(MAX_UNTIL_AHEAD_SECS));
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         match entries.by_sid.get(&sid).copied() {
             Some(known) if known >= until => {}

@@ -6,6 +6,7 @@ use jwt_simple::JWTError;
 use jwt_simple::prelude::{Audiences, Duration as JwtDuration, Token, VerificationOptions};
 use reqwest::Url;
 use serde::Deserialize;
+use url::Host;
 
 use crate::claims::Claims;
 use crate::config::VerifierConfig;
@@ -60,10 +61,21 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
+/// `url` if it is `https`, or `http` to a loopback address (a sidecar, a test): the keys
+/// fetched over plain HTTP across a network could be anyone's, and would mint tokens.
 fn http_url(url: &str, which: &'static str) -> Result<Url, ConfigError> {
     Url::parse(url)
         .ok()
-        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .filter(|url| match url.scheme() {
+            "https" => true,
+            "http" => match url.host() {
+                Some(Host::Domain(name)) => name == "localhost",
+                Some(Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            },
+            _ => false,
+        })
         .ok_or(ConfigError::InvalidUrl { which })
 }
 
@@ -217,5 +229,30 @@ fn classify(error: jwt_simple::Error) -> VerifyError {
         _ => VerifyError::Malformed {
             reason: "the signature or claims do not decode",
         },
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::http_url;
+
+    #[test]
+    fn keys_come_over_https_or_from_this_machine_only() {
+        for good in [
+            "https://login.example.com/.well-known/jwks.json",
+            "http://127.0.0.1:8080/.well-known/jwks.json",
+            "http://[::1]:8080/x",
+            "http://localhost/x",
+        ] {
+            assert!(http_url(good, "jwks_url").is_ok(), "{good}");
+        }
+        for bad in [
+            "http://login.example.com/.well-known/jwks.json",
+            "http://10.0.0.5/x",
+            "ftp://127.0.0.1/x",
+            "not a url",
+        ] {
+            assert!(http_url(bad, "jwks_url").is_err(), "{bad}");
+        }
     }
 }

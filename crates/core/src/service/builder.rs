@@ -196,6 +196,9 @@ impl LoginServiceBuilder {
             cache,
             verified: VerifiedTokens::new(settings.verified_token_bytes),
             ended,
+            revocation_waiters: Arc::new(tokio::sync::Semaphore::new(
+                super::revocations::MAX_WAITERS,
+            )),
             user_calls: PerKeyLimit::new(settings.user_rate_limit, Duration::from_secs(60)),
             verdicts: Verdicts::new(settings.checksession_memory),
             seen_pushes: SeenPushes::new(PUSH_TIMESTAMP_WINDOW_SECS),

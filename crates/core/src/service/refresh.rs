@@ -108,11 +108,6 @@ impl LoginService {
                 Judgement::Current => continue,
                 Judgement::Again => return self.renewed(state.session, state.counter, now),
                 Judgement::Theft => return Err(self.end_stolen(&state.session, now).await?),
-                Judgement::Unknown => {
-                    return Err(CoreError::RefreshTokenInvalid(wxlogin_domain::Cause::msg(
-                        "a refresh token ahead of its session",
-                    )));
-                }
             }
         }
         Err(CoreError::Internal(wxlogin_domain::Cause::msg(
@@ -150,7 +145,11 @@ impl LoginService {
             n if n == current - 1 => Judgement::Again,
             // Spent within the reuse window (two refreshes of one client crossing).
             n if n == current - 2 && within_reuse(state.prior_refreshed_at) => Judgement::Again,
-            n if n > current => Judgement::Unknown,
+            // Older than that, or a number the session never reached: only someone who
+            // holds the server's token secret can make one (or a database restored from a
+            // backup had the session behind): either way the session's tokens are not to be
+            // trusted any more. Counting towards the current number from outside ends the
+            // session at the first wrong guess.
             _ => Judgement::Theft,
         }
     }
@@ -174,8 +173,6 @@ enum Judgement {
     Current,
     /// A token just spent: the current pair again.
     Again,
-    /// A token spent long ago.
+    /// A token spent long ago, or one the session never reached.
     Theft,
-    /// A counter the session never reached (a database restored from a backup).
-    Unknown,
 }

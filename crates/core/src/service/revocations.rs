@@ -14,12 +14,28 @@ use crate::CoreError;
 pub const MAX_REVOCATION_WAIT: Duration = Duration::from_secs(30);
 
 /// How far before a cursor's moment ends are asked for again: an end stamped just before a
-/// reader's answer may commit just after it. Readers take an end as often as it comes.
-const OVERLAP_MS: i64 = 2_000;
+/// reader's answer may commit after it (a slow commit). Readers take an end as often as it
+/// comes, and a repeat is no news: it does not end a wait.
+const OVERLAP_MS: i64 = 10_000;
 
-/// How often a waiting reader asks the store again without being told of a change: the bound
-/// when there is no change feed, or an end's announcement came before the reader began to wait.
+/// How often a waiting reader asks the store again without being told of a change, when there
+/// is no change feed: the bound on how late it hears an end then.
 const POLL: Duration = Duration::from_millis(500);
+
+/// The same with a change feed, which tells every end as it commits: a safety net only.
+const POLL_WITH_FEED: Duration = Duration::from_secs(5);
+
+/// How long a woken reader waits for more ends before asking the store: a burst of logouts
+/// (a logout everywhere, a deletion) is one question, not one per end.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// How far ahead of the store's clock a cursor may be (instances' clocks are not the store's;
+/// a cursor is the store's own moment, so only a made-up one is further): such a cursor would
+/// keep its reader waiting on ends that cannot come.
+const CURSOR_AHEAD_MS: i64 = 5_000;
+
+/// How many readers may wait at once on one instance.
+pub(crate) const MAX_WAITERS: usize = 64;
 
 /// The latest moment a cursor may name, in milliseconds (the year 5138).
 const MAX_CURSOR_MS: i64 = 100_000_000_000_000;
@@ -113,7 +129,21 @@ impl LoginService {
             let answer = self.sessions.ended_sessions_since(0).await?;
             return Ok(self.page(&answer, self.clock.now()));
         };
-        let deadline = tokio::time::Instant::now() + wait.min(MAX_REVOCATION_WAIT);
+        // Only so many readers wait at once on an instance; the others are answered at once
+        // (they ask again, as without `wait`): waiting readers cost the store a question each
+        // time they are woken.
+        let waiting = self.revocation_waiters.clone().try_acquire_owned().ok();
+        let wait = if waiting.is_some() {
+            wait.min(MAX_REVOCATION_WAIT)
+        } else {
+            Duration::ZERO
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        let poll = if self._changes.is_some() {
+            POLL_WITH_FEED
+        } else {
+            POLL
+        };
         // Subscribed before the first question: an end announced after it wakes the wait.
         let mut ended = self.ended.subscribe();
         loop {
@@ -121,12 +151,18 @@ impl LoginService {
                 .sessions
                 .ended_sessions_since(cursor.at_ms - OVERLAP_MS)
                 .await?;
+            if cursor.at_ms > answer.now_ms + CURSOR_AHEAD_MS {
+                return Err(CoreError::InvalidCursor);
+            }
             if cursor.news_in(&answer) || tokio::time::Instant::now() >= deadline {
                 return Ok(self.page(&answer, self.clock.now()));
             }
-            let pause = deadline.min(tokio::time::Instant::now() + POLL);
+            let pause = deadline.min(tokio::time::Instant::now() + poll);
             tokio::select! {
-                _ = ended.changed() => {}
+                _ = ended.changed() => {
+                    let settled = deadline.min(tokio::time::Instant::now() + SETTLE);
+                    tokio::time::sleep_until(settled).await;
+                }
                 () = tokio::time::sleep_until(pause) => {}
             }
         }

@@ -146,6 +146,23 @@ async fn an_older_token_is_a_theft_signal_and_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_token_the_session_never_reached_ends_it_too() {
+    // Only a holder of the server's secret makes one: guessing ends the session.
+    let mut m = Mocks::new();
+    reads_refresh_tokens(&mut m);
+    stored_state(&mut m, state(3, Some(NOW - 1), None));
+    m.sessions
+        .expect_revoke_session()
+        .with(eq("s1"), eq(NOW))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    assert!(matches!(
+        m.service().refresh("refresh-s1-7").await,
+        Err(CoreError::RefreshTokenReused)
+    ));
+}
+
+#[tokio::test]
 async fn of_two_refreshes_racing_the_loser_gets_the_winners_pair() {
     let mut m = Mocks::new();
     reads_refresh_tokens(&mut m);

@@ -15,7 +15,8 @@ contract!(
     two_refreshes_of_one_token_at_once_move_it_on_once,
     every_way_a_session_ends_is_recorded_for_the_feed_in_order,
     ended_sessions_are_purged_by_age;
-    a_private_key_is_never_stored_in_the_clear
+    a_private_key_is_never_stored_in_the_clear,
+    keys_sealed_under_the_previous_secret_are_sealed_again_under_the_current
 );
 
 fn key(kid: &str, generation: i64) -> StoredSigningKey {
@@ -241,5 +242,41 @@ async fn ended_sessions_are_purged_by_age(store: &DieselStore) {
             .expect("read")
             .ended
             .is_empty()
+    );
+}
+
+async fn keys_sealed_under_the_previous_secret_are_sealed_again_under_the_current(
+    db: &TestDatabase,
+) {
+    use wxlogin_user_store::{PoolOptions, SealingSecret, SecretSealer};
+    let secret = |s: &str| SealingSecret::new(s.repeat(32)).expect("long enough");
+    let open_with = |sealer: SecretSealer| {
+        let store = DieselStore::connect(db.url(), &PoolOptions::default(), sealer)
+            .expect("database reachable");
+        async move {
+            store.run_migrations().await.expect("migrations");
+            store
+        }
+    };
+    let old = SecretSealer::new(&secret("o")).expect("sealer");
+    let store = open_with(old).await;
+    store.add_signing_key(&key("k1", 1)).await.expect("add");
+    drop(store);
+    // Rotated: the new secret, the old one still read.
+    let rotating = SecretSealer::new(&secret("n"))
+        .expect("sealer")
+        .with_previous(&secret("o"))
+        .expect("previous");
+    let store = open_with(rotating).await;
+    assert_eq!(
+        store.signing_keys().await.expect("read"),
+        vec![key("k1", 1)]
+    );
+    drop(store);
+    // The previous secret dropped: the key was sealed again, and still opens.
+    let store = open_with(SecretSealer::new(&secret("n")).expect("sealer")).await;
+    assert_eq!(
+        store.signing_keys().await.expect("read"),
+        vec![key("k1", 1)]
     );
 }
