@@ -7,7 +7,7 @@ use tokio::sync::Barrier;
 
 use wxlogin_domain::{OpenId, ProfileUpdate, SessionStore, UserStore};
 use wxlogin_user_store::DieselStore;
-use wxlogin_user_store::testing::{TestDatabase, every_stored_value};
+use wxlogin_user_store::testing::{TestDatabase, every_stored_value, stored_values_outside};
 
 use crate::support::{APP, NOW, OTHER_APP, login_through, open, person, raw_session_key};
 
@@ -68,9 +68,22 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
     assert!(deleted.account_deleted);
     assert_eq!(deleted.ended_sessions.len(), 2);
     assert_eq!(store.find_user(&first.user.id).await.expect("query"), None);
-    let stored = every_stored_value(db.url()).join("\n");
+    // The ended sessions' random ids stay in the revocation feed's table until their tokens
+    // could have expired: verifiers elsewhere must refuse those tokens. Nothing else of the
+    // person is there (that table holds ids and times only), and nothing at all elsewhere.
+    let stored = stored_values_outside(db.url(), &["ended_sessions"]).join("\n");
     for trace in traces {
         assert!(!stored.contains(trace), "{trace} is still stored");
+    }
+    let feed = every_stored_value(db.url()).join("\n");
+    for trace in &traces[..7] {
+        assert!(!feed.contains(trace), "{trace} is still stored");
+    }
+    for session in [&first.session.id, &second.session.id] {
+        assert!(
+            feed.contains(session.as_str()),
+            "the feed tells {session} ended"
+        );
     }
     assert!(
         stored.contains(&kept.user.id),
