@@ -22,25 +22,13 @@ pub(crate) fn commit_logins(
     db: std::sync::Weak<Database>,
     queue: std::sync::mpsc::Receiver<LoginJob>,
 ) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MOST_PER_COMMIT {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let Some(db) = db.upgrade() else {
-            return;
-        };
+    serve_batches(db, queue, MOST_PER_COMMIT, |db, batch| {
         // A panic (none is expected) answers its batch with an error, and the thread goes on.
-        db.busy_writers.fetch_add(1, Ordering::Relaxed);
         let opened =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.open_logins(&batch)))
                 .unwrap_or_else(|_| {
                     Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
                 });
-        db.busy_writers.fetch_sub(1, Ordering::Relaxed);
         db.call_done(match &opened {
             Ok(answers) => answers
                 .iter()
@@ -60,6 +48,32 @@ pub(crate) fn commit_logins(
                 }
             }
         }
+    });
+}
+
+/// What every writer thread does with its queue: takes the jobs that queued while it was
+/// writing (at most `most`), and hands them to `write`, counted among the busy writers
+/// meanwhile (they hold a connection outside the permits). Ends when the store is dropped.
+pub(crate) fn serve_batches<J>(
+    db: std::sync::Weak<Database>,
+    queue: std::sync::mpsc::Receiver<J>,
+    most: usize,
+    mut write: impl FnMut(&Database, Vec<J>),
+) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < most {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let Some(db) = db.upgrade() else {
+            return;
+        };
+        db.busy_writers.fetch_add(1, Ordering::Relaxed);
+        write(&db, batch);
+        db.busy_writers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -3,14 +3,13 @@
 //! thread, as logins are: a refresh is then one statement in a shared commit, where on its own
 //! it was a commit (and, on PostgreSQL, a WAL flush) of its own.
 
-use std::sync::atomic::Ordering;
-
 use diesel::prelude::*;
 use wxlogin_domain::{Cause, RefreshState, Session, StoreError};
 
 use crate::connection::AnyConnection;
 use crate::database::{Database, WriterGone};
 use crate::error::{DbError, DbResult};
+use crate::group_commit::serve_batches;
 use crate::schema::sessions;
 use crate::sessions::SessionRow;
 
@@ -106,25 +105,13 @@ pub(crate) fn commit_refreshes(
     db: std::sync::Weak<Database>,
     queue: std::sync::mpsc::Receiver<RefreshJob>,
 ) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MOST_PER_COMMIT {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let Some(db) = db.upgrade() else {
-            return;
-        };
-        db.busy_writers.fetch_add(1, Ordering::Relaxed);
+    serve_batches(db, queue, MOST_PER_COMMIT, |db, batch| {
         // A panic (none is expected) answers its batch with an error, and the thread goes on.
         let moved =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.rotate_together(&batch)))
                 .unwrap_or_else(|_| {
                     Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
                 });
-        db.busy_writers.fetch_sub(1, Ordering::Relaxed);
         db.call_done(matches!(moved, Err(DbError::Diesel(_))));
         match moved {
             Ok(sessions) => {
@@ -139,5 +126,5 @@ pub(crate) fn commit_refreshes(
                 }
             }
         }
-    }
+    });
 }

@@ -61,22 +61,10 @@ pub(crate) async fn login_through(
 }
 
 pub(crate) fn raw_session_key(db: &TestDatabase, session_id: &str) -> String {
-    use diesel::prelude::*;
-    #[derive(QueryableByName)]
-    struct Raw {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        session_key: String,
-    }
-    let query = format!("SELECT session_key FROM sessions WHERE id = '{session_id}'");
-    let url = db.url();
-    let rows: Vec<Raw> = if let Some(path) = url.strip_prefix("sqlite://") {
-        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
-        diesel::sql_query(query).load(&mut conn).expect("select")
-    } else {
-        let mut conn = diesel::PgConnection::establish(url).expect("postgres");
-        diesel::sql_query(query).load(&mut conn).expect("select")
-    };
-    rows.into_iter().next().expect("the row").session_key
+    raw_text(
+        db,
+        &format!("SELECT session_key AS text FROM sessions WHERE id = '{session_id}'"),
+    )
 }
 
 /// Raw SQL on the test database, outside the store: for rows of an older schema.
