@@ -75,3 +75,52 @@ async fn metrics_count_logins_wechat_calls_the_cache_and_requests_on_their_own_l
     );
     app.stop().await;
 }
+
+/// Refreshes by outcome (reuse detections among them) and the signing keys made.
+#[actix_rt::test]
+async fn metrics_count_refreshes_by_outcome_and_the_keys_made() {
+    let db = TestDatabase::sqlite();
+    let app = TestApp::spawn_env(
+        db.url(),
+        &[
+            ("METRICS_BIND_ADDR", "127.0.0.1:0"),
+            ("REFRESH_REUSE_SECS", "0"),
+        ],
+    )
+    .await;
+    let login = app.login("rita.1").await;
+    let first_refresh = login.json["refreshToken"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let refresh = |token: String| {
+        let body = serde_json::json!({ "refreshToken": token }).to_string();
+        let app = &app;
+        async move {
+            app.request("POST", "/api/token/refresh", None, Some(&body))
+                .await
+        }
+    };
+    let second = refresh(first_refresh.clone()).await;
+    let third = refresh(second.json["refreshToken"].as_str().expect("r").to_owned()).await;
+    assert_eq!(third.status, 200);
+    assert_error(&refresh(first_refresh).await, 401, "refresh_token_reused");
+    assert_error(
+        &refresh("forged".into()).await,
+        401,
+        "refresh_token_invalid",
+    );
+
+    let text = scrape(&app).await;
+    let refreshes = |outcome: &str| {
+        sample(
+            &text,
+            &format!(r#"wxlogin_token_refreshes_total{{outcome="{outcome}"}}"#),
+        )
+    };
+    assert_eq!(refreshes("ok"), Some(2.0), "{text}");
+    assert_eq!(refreshes("refresh_token_reused"), Some(1.0));
+    assert_eq!(refreshes("refresh_token_invalid"), Some(1.0));
+    assert_eq!(sample(&text, "wxlogin_token_keys_made_total"), Some(1.0));
+    app.stop().await;
+}
