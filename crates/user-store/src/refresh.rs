@@ -4,6 +4,7 @@
 //! it was a commit (and, on PostgreSQL, a WAL flush) of its own.
 
 use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Nullable, Text};
 use wxlogin_domain::{Cause, RefreshState, Session, StoreError};
 
 use crate::connection::AnyConnection;
@@ -52,6 +53,12 @@ impl Database {
     /// spent and is answered the current pair, as a retry would be).
     fn rotate_together(&self, batch: &[RefreshJob]) -> DbResult<Vec<Option<Session>>> {
         let mut conn = self.writer()?;
+        match (&mut *conn, batch) {
+            // One statement: atomic on its own, without a transaction's two more round trips.
+            (_, [job]) => return Ok(vec![rotate(&mut conn, &job.id, job.counter, job.now)?]),
+            (AnyConnection::Postgresql(c), _) => return rotate_batch_on_postgres(c, batch),
+            (AnyConnection::Sqlite(_), _) => {}
+        }
         conn.transaction(|conn| {
             batch
                 .iter()
@@ -59,6 +66,77 @@ impl Database {
                 .collect()
         })
     }
+}
+
+/// Every compare-and-set of a batch in one statement, on PostgreSQL: one round trip to the
+/// database for the batch, where a statement each was a round trip each on the writer's one
+/// connection (which capped refreshes at one connection's pace). When one session is in the
+/// batch twice, PostgreSQL updates its row once: the other finds it moved on, as it would in
+/// the next batch.
+const ROTATE_BATCH: &str = "\
+    UPDATE sessions AS s SET refresh_counter = s.refresh_counter + 1, \
+        prior_refreshed_at = s.refreshed_at, refreshed_at = v.now \
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, counter, now) \
+    WHERE s.id = v.id AND s.refresh_counter = v.counter \
+        AND s.revoked_at IS NULL AND s.expires_at >= v.now \
+    RETURNING s.id, s.user_id, s.appid, s.created_at, s.expires_at, s.revoked_at, \
+        v.counter AS spent";
+
+#[derive(QueryableByName)]
+struct Rotated {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    user_id: String,
+    #[diesel(sql_type = Text)]
+    appid: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = BigInt)]
+    expires_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    revoked_at: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    spent: i64,
+}
+
+fn rotate_batch_on_postgres(
+    conn: &mut diesel::PgConnection,
+    batch: &[RefreshJob],
+) -> DbResult<Vec<Option<Session>>> {
+    let ids: Vec<&str> = batch.iter().map(|job| job.id.as_str()).collect();
+    let counters: Vec<i64> = batch.iter().map(|job| job.counter).collect();
+    let nows: Vec<i64> = batch.iter().map(|job| job.now).collect();
+    let mut rotated: Vec<Option<Rotated>> = diesel::sql_query(ROTATE_BATCH)
+        .bind::<Array<Text>, _>(ids)
+        .bind::<Array<BigInt>, _>(counters)
+        .bind::<Array<BigInt>, _>(nows)
+        .load::<Rotated>(conn)?
+        .into_iter()
+        .map(Some)
+        .collect();
+    // Each row answers the first job that spent that token; a second job for the same token
+    // finds it moved on.
+    Ok(batch
+        .iter()
+        .map(|job| {
+            rotated
+                .iter_mut()
+                .find(|row| {
+                    row.as_ref()
+                        .is_some_and(|r| r.id == job.id && r.spent == job.counter)
+                })
+                .and_then(Option::take)
+                .map(|r| Session {
+                    id: r.id,
+                    user_id: r.user_id,
+                    appid: r.appid,
+                    created_at: r.created_at,
+                    expires_at: r.expires_at,
+                    revoked_at: r.revoked_at,
+                })
+        })
+        .collect())
 }
 
 /// One compare-and-set on the counter: of two refreshes of the same token, here or on another

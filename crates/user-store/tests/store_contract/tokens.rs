@@ -142,25 +142,38 @@ async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(st
 }
 
 async fn two_refreshes_of_one_token_at_once_move_it_on_once(store: &DieselStore) {
-    let login = login_through(store, APP, "ben", None, NOW).await;
+    // Eight refreshes of each of four sessions' token at once: they queue together, so a
+    // commit holds several of one session (on PostgreSQL, in one statement).
+    let mut logins = Vec::new();
+    for name in ["ben", "bo", "bud", "bix"] {
+        logins.push(login_through(store, APP, name, None, NOW).await);
+    }
     let store = Arc::new(store.clone());
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let (store, id) = (store.clone(), login.session.id.clone());
-            tokio::spawn(async move { store.rotate_refresh(&id, 0, NOW + 1).await })
+    let tasks: Vec<_> = logins
+        .iter()
+        .flat_map(|login| std::iter::repeat_n(login.session.id.clone(), 8))
+        .map(|id| {
+            let store = store.clone();
+            tokio::spawn(async move { (id.clone(), store.rotate_refresh(&id, 0, NOW + 1).await) })
         })
         .collect();
-    let mut moved = 0;
+    let mut moved = std::collections::HashMap::<String, usize>::new();
     for task in tasks {
-        moved += usize::from(task.await.expect("task").expect("rotate").is_some());
+        let (id, answer) = task.await.expect("task");
+        if let Some(session) = answer.expect("rotate") {
+            assert_eq!(session.id, id, "each answer is its own session's");
+            *moved.entry(id).or_default() += 1;
+        }
     }
-    assert_eq!(moved, 1);
-    let state = store
-        .find_refresh_state(&login.session.id)
-        .await
-        .expect("read")
-        .expect("found");
-    assert_eq!(state.counter, 1);
+    for login in &logins {
+        assert_eq!(moved.get(&login.session.id), Some(&1), "moved on once");
+        let state = store
+            .find_refresh_state(&login.session.id)
+            .await
+            .expect("read")
+            .expect("found");
+        assert_eq!(state.counter, 1);
+    }
 }
 
 async fn every_way_a_session_ends_is_recorded_for_the_feed_in_order(store: &DieselStore) {
