@@ -39,6 +39,15 @@ fn text(reply: &Reply, field: &str) -> String {
         .to_owned()
 }
 
+fn claims_of(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).expect("payload");
+    serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+    )
+    .expect("json")
+}
+
 fn verifier(app: &TestApp) -> Verifier {
     Verifier::new(VerifierConfig::new(&app.base, "wxlogin", "wxlogin-api")).expect("config")
 }
@@ -244,16 +253,23 @@ async fn a_verifier_following_the_feed_refuses_a_logged_out_token_within_a_secon
         }
     }
     // The feed itself: the session is listed with until when its tokens could live.
+    let sid = claims_of(&token)["sid"].as_str().expect("sid").to_owned();
+    let exp = claims_of(&token)["exp"].as_i64().expect("exp");
     let feed = app
         .request("GET", "/api/token/revocations", None, None)
         .await;
     assert_eq!(feed.status, 200);
-    let claims_sid = feed.json["revoked"]
+    let listed = feed.json["revoked"]
         .as_array()
         .expect("revoked")
         .iter()
-        .any(|r| r["until"].as_i64().is_some());
-    assert!(claims_sid, "{}", feed.text);
+        .find(|r| r["sid"] == sid.as_str())
+        .unwrap_or_else(|| panic!("{sid} listed in {}", feed.text))
+        .clone();
+    assert!(
+        listed["until"].as_i64().expect("until") >= exp,
+        "listed while a token of it could live: {listed}"
+    );
     assert_error(
         &app.request("GET", "/api/token/revocations?cursor=c1.-5.0", None, None)
             .await,
