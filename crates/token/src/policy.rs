@@ -16,6 +16,9 @@ pub const KEY_SYNC_SECS: i64 = 30;
 /// instance's copy, know it by then (one cache lifetime, one sync, one clock skew).
 pub const PUBLISH_LEAD_SECS: i64 = JWKS_MAX_AGE_SECS + KEY_SYNC_SECS + MAX_CLOCK_SKEW_SECS as i64;
 
+// A key must be published at least one cache lifetime before it signs (the contract's rule).
+const _: () = assert!(PUBLISH_LEAD_SECS >= JWKS_MAX_AGE_SECS);
+
 /// What the keys are, and how long they and their tokens live.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPolicy {
@@ -159,7 +162,6 @@ mod tests {
         let due = 30 * DAY - PUBLISH_LEAD_SECS;
         assert_eq!(policy().next_key(&keys, due - 1), None);
         assert_eq!(policy().next_key(&keys, due), Some(due + PUBLISH_LEAD_SECS));
-        assert!(PUBLISH_LEAD_SECS >= JWKS_MAX_AGE_SECS);
     }
 
     #[test]

@@ -183,9 +183,12 @@ async fn of_two_refreshes_racing_the_loser_gets_the_winners_pair() {
     assert_eq!(pair.refresh_token, "refresh-s1-6");
 }
 
+/// What the store holds, the token sent, and whether the error is the expected one.
+type Case = (Option<RefreshState>, &'static str, fn(&CoreError) -> bool);
+
 #[tokio::test]
 async fn ended_expired_deleted_and_forged_are_refused_with_their_kind() {
-    let cases: [(Option<RefreshState>, &str, fn(&CoreError) -> bool); 4] = [
+    let cases: [Case; 4] = [
         (
             Some(RefreshState {
                 session: Session {
