@@ -5,7 +5,9 @@
 use std::collections::HashSet;
 
 use jwt_simple::JWTError;
-use jwt_simple::prelude::{Claims, Duration, JWTClaims, UnixTimeStamp, VerificationOptions};
+use jwt_simple::prelude::{
+    Claims, Duration, HeaderOptions, JWTClaims, UnixTimeStamp, VerificationOptions,
+};
 use serde::{Deserialize, Serialize};
 use wxlogin_domain::{Cause, SessionToken, TokenError};
 
@@ -51,6 +53,15 @@ pub(crate) fn claims_for(
     claims.invalid_before = Some(unix(now));
     claims.expires_at = Some(unix(token.expires_at));
     claims
+}
+
+/// The header options of every token: its type (the `alg`, and `kid` where there is one, are
+/// the key's).
+pub(crate) fn header() -> HeaderOptions {
+    HeaderOptions {
+        signature_type: Some(TOKEN_TYPE.to_owned()),
+        ..HeaderOptions::default()
+    }
 }
 
 /// The checks every key's verification makes, at `now`.

@@ -1,11 +1,11 @@
 //! HS256 tokens: the v2 format (`TOKEN_ALG=HS256`), and how tokens issued before an upgrade to
 //! asymmetric keys still verify until they expire.
 
-use jwt_simple::prelude::{HS256Key, HeaderOptions, JWTClaims, MACLike};
+use jwt_simple::prelude::{HS256Key, JWTClaims, MACLike};
 use wxlogin_domain::{Cause, Clock, RefreshClaim, SessionToken, TokenCodec, TokenError};
 
 use crate::TokenConfig;
-use crate::claims::{self, SessionClaims, TOKEN_TYPE};
+use crate::claims::{self, SessionClaims};
 use crate::refresh::RefreshKey;
 
 /// The shortest HS256 key accepted: 256 bits, the size of the hash (RFC 7518 §3.2).
@@ -29,10 +29,7 @@ impl SharedKey {
     }
 
     pub(crate) fn sign(&self, claims: JWTClaims<SessionClaims>) -> Result<String, TokenError> {
-        let header = HeaderOptions {
-            signature_type: Some(TOKEN_TYPE.to_owned()),
-            ..HeaderOptions::default()
-        };
+        let header = claims::header();
         self.0
             .authenticate_with_options(claims, &header)
             .map_err(|e| TokenError::Signing(Cause::boxed(e.into())))

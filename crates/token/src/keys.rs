@@ -3,12 +3,12 @@
 
 use jwt_simple::prelude::{
     ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair, ES256PublicKey, Ed25519KeyPair,
-    Ed25519PublicKey, EdDSAKeyPairLike, EdDSAPublicKeyLike, HeaderOptions, JWTClaims,
+    Ed25519PublicKey, EdDSAKeyPairLike, EdDSAPublicKeyLike, JWTClaims,
 };
 use wxlogin_domain::{Cause, PrivateKey, StoredSigningKey, TokenError};
 
 use crate::TokenConfig;
-use crate::claims::{self, SessionClaims, TOKEN_TYPE};
+use crate::claims::{self, SessionClaims};
 
 /// The asymmetric algorithms tokens may be signed with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +135,7 @@ impl SigningKey {
     }
 
     pub(crate) fn sign(&self, claims: JWTClaims<SessionClaims>) -> Result<String, TokenError> {
-        let header = HeaderOptions {
-            signature_type: Some(TOKEN_TYPE.to_owned()),
-            ..HeaderOptions::default()
-        };
+        let header = claims::header();
         match &self.pair {
             Pair::EdDsa(pair) => pair.sign_with_options(claims, &header),
             Pair::Es256(pair) => pair.sign_with_options(claims, &header),
