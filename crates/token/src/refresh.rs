@@ -13,6 +13,10 @@ use wxlogin_domain::{Cause, RefreshClaim, TokenError};
 const FORMAT: &str = "r1";
 /// What the HKDF derives, so the token secret's other uses yield other keys.
 const HKDF_INFO: &[u8] = b"wxlogin: refresh tokens, HMAC-SHA256, v1";
+/// The highest counter a refresh token may carry: a refresh every second for 30,000 years.
+/// Anything higher is made up, and would overflow where the counter is moved on.
+const MAX_COUNTER: i64 = 1_000_000_000_000;
+
 /// The longest refresh token looked at (the contract's bound; ours are about 100 characters).
 pub const MAX_REFRESH_TOKEN_LEN: usize = 256;
 
@@ -87,7 +91,7 @@ impl RefreshKey {
             .all(|b| b.is_ascii_digit())
             .then(|| counter.parse().ok())
             .flatten()
-            .filter(|n: &i64| n.to_string() == counter)
+            .filter(|n: &i64| n.to_string() == counter && *n <= MAX_COUNTER)
             .ok_or_else(|| invalid("the refresh token's counter is not a number"))?;
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
@@ -147,6 +151,7 @@ mod tests {
             token.replacen(".3.", ".03.", 1),
             token.replacen(".3.", ".-3.", 1),
             token.replacen(".3.", ".99999999999999999999.", 1),
+            key().issue(&claim(MAX_COUNTER + 1)),
             format!("{token}.extra"),
             token.replacen("r1.", "r2.", 1),
             "x".repeat(MAX_REFRESH_TOKEN_LEN + 1),

@@ -148,7 +148,7 @@ fn rotate(conn: &mut AnyConnection, id: &str, counter: i64, now: i64) -> DbResul
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.ge(now))
         .set((
-            sessions::refresh_counter.eq(counter + 1),
+            sessions::refresh_counter.eq(counter.saturating_add(1)),
             sessions::prior_refreshed_at.eq(sessions::refreshed_at),
             sessions::refreshed_at.eq(now),
         ))

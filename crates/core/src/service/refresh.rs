@@ -88,7 +88,7 @@ impl LoginService {
                 .rotate_refresh(&claim.session_id, claim.counter, now)
                 .await?
             {
-                return self.renewed(session, claim.counter + 1, now);
+                return self.renewed(session, claim.counter.saturating_add(1), now);
             }
             // Not moved on: the session ended, or the token is not its current one.
             let state = self
@@ -103,8 +103,9 @@ impl LoginService {
                 return Err(CoreError::TokenExpired);
             }
             match self.judge(&claim, &state, now) {
-                // It is the current one again: a refresh moved it on and another instance's
-                // logout, or nothing, raced the read. Try again.
+                // The current one, yet the compare-and-set did not move it on: the session
+                // changed between the two statements (a logout or its expiry, which the next
+                // round answers). Read it all again.
                 Judgement::Current => continue,
                 Judgement::Again => return self.renewed(state.session, state.counter, now),
                 Judgement::Theft => return Err(self.end_stolen(&state.session, now).await?),
