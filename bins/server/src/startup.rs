@@ -179,6 +179,12 @@ impl Application {
                         .error_handler(|e, _| json_error(e).into()),
                 )
                 .app_data(web::PayloadConfig::default().limit(max_body))
+                // A query that does not fit (`?wait=-1`) is answered in JSON like any error,
+                // not in actix-web's plain text.
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    crate::error::ApiError::invalid_request(format!("the query does not fit: {e}"))
+                        .into()
+                }))
                 // Path only (%U, no query string) and no header but the request id: no token
                 // reaches the log.
                 .wrap(
