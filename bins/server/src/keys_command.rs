@@ -7,7 +7,8 @@ use wxlogin_token::KeyInfo;
 use wxlogin_user_store::{DieselStore, PoolOptions};
 
 use crate::config::Config;
-use crate::startup::{key_ring, sealer};
+use crate::signing_keys::key_ring;
+use crate::startup::sealer;
 
 /// What `keys` was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,7 @@ pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod routes;
+mod signing_keys;
 pub mod startup;
 pub mod state;
 

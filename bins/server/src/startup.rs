@@ -8,14 +8,14 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
 use wxlogin_core::{LoginService, LoginSettings};
-use wxlogin_domain::{Clock, SystemClock};
+use wxlogin_domain::SystemClock;
 #[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
-use wxlogin_token::{KeyPolicy, KeyRing, SignedTokens, TokenConfig};
+use wxlogin_token::{SignedTokens, TokenConfig};
 use wxlogin_user_store::{DieselStore, PoolOptions, SecretSealer};
 use wxlogin_wechat_client::HttpWeChatClient;
 
-use crate::config::{Config, TokenAlgorithm};
+use crate::config::Config;
 use crate::error::json_error;
 use crate::metered_wechat::MeteredWeChat;
 use crate::metrics::Metrics;
@@ -81,8 +81,8 @@ impl Application {
         claim_legacy_rows(&store, &config).await?;
 
         let metrics = Arc::new(Metrics::new());
-        let keys = Arc::new(key_ring(&config));
-        sync_keys(&keys, &store, &metrics)
+        let keys = Arc::new(crate::signing_keys::key_ring(&config));
+        crate::signing_keys::sync_keys(&keys, &store, &metrics)
             .await
             .context("reading or making the token signing keys")?;
         let tokens = SignedTokens::new(
@@ -214,8 +214,8 @@ impl Application {
                 config.session_purge_secs,
             ))
         });
-        let codes = actix_web::rt::spawn(purge_login_codes(Arc::clone(&service)));
-        let key_sync = actix_web::rt::spawn(keep_keys(
+        let short_lived = actix_web::rt::spawn(purge_short_lived(Arc::clone(&service)));
+        let key_sync = actix_web::rt::spawn(crate::signing_keys::keep_keys(
             Arc::clone(&keys),
             Arc::clone(&store),
             Arc::clone(&metrics),
@@ -223,7 +223,7 @@ impl Application {
         let maintenance = purge
             .into_iter()
             .chain(prune)
-            .chain([codes, key_sync])
+            .chain([short_lived, key_sync])
             .collect();
         Ok(Self {
             server,
@@ -332,14 +332,15 @@ fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Serve
     Ok((server, addr))
 }
 
-/// How often the records of login codes past the replay window are deleted: a login writes one,
-/// and the table is meant to hold about a minute of logins.
-const LOGIN_CODE_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the short-lived records are purged: the login codes (a login writes one, and the
+/// table is meant to hold about a minute of logins) and the ends the revocation feed tells.
+const SHORT_LIVED_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Deletes the records of login codes past the replay window, every few seconds.
-async fn purge_login_codes(service: Arc<LoginService>) {
+/// Deletes, every few seconds, the records of login codes past the replay window and the ends
+/// of sessions whose tokens have all expired.
+async fn purge_short_lived(service: Arc<LoginService>) {
     loop {
-        actix_web::rt::time::sleep(LOGIN_CODE_PURGE_EVERY).await;
+        actix_web::rt::time::sleep(SHORT_LIVED_PURGE_EVERY).await;
         if let Err(e) = service.purge_spent_login_codes().await {
             log::warn!(
                 "purging spent login codes failed: {}",
@@ -364,45 +365,6 @@ pub fn sealer(config: &Config) -> anyhow::Result<SecretSealer> {
             .context("SESSION_KEY_SECRET_PREVIOUS")?;
     }
     Ok(sealer)
-}
-
-/// The key ring the configuration describes.
-pub fn key_ring(config: &Config) -> KeyRing {
-    let (algorithm, make_keys) = match config.tokens.algorithm {
-        TokenAlgorithm::Asymmetric(algorithm) => (algorithm, true),
-        TokenAlgorithm::Hs256 => (wxlogin_token::SigningAlgorithm::EdDsa, false),
-    };
-    KeyRing::new(KeyPolicy {
-        algorithm,
-        rotation_secs: config.tokens.key_rotation_days.saturating_mul(24 * 3600),
-        token_lifetime_secs: config
-            .tokens
-            .access_token_ttl_secs
-            .min(config.session_ttl_secs),
-        make_keys,
-    })
-}
-
-/// Reads the shared keys, making one when the policy says so.
-async fn sync_keys(keys: &KeyRing, store: &DieselStore, metrics: &Metrics) -> anyhow::Result<()> {
-    let report = keys.sync(store, SystemClock.now()).await?;
-    if let Some(kid) = report.made {
-        metrics.key_made();
-        log::info!("made token signing key {kid}");
-    }
-    Ok(())
-}
-
-/// Reads the shared keys again every [`wxlogin_token::KEY_SYNC_SECS`]: a key another instance
-/// made is known here long before it signs, and a rotation that falls due is made.
-async fn keep_keys(keys: Arc<KeyRing>, store: Arc<DieselStore>, metrics: Arc<Metrics>) {
-    let every = std::time::Duration::from_secs(wxlogin_token::KEY_SYNC_SECS.unsigned_abs());
-    loop {
-        actix_web::rt::time::sleep(every).await;
-        if let Err(e) = sync_keys(&keys, &store, &metrics).await {
-            log::warn!("reading the token signing keys failed: {e:#}");
-        }
-    }
 }
 
 /// Deletes ended sessions `after` seconds after they end, looking as often (at most hourly).
