@@ -269,10 +269,16 @@ async fn exchange(
         }
     };
     let mut reply = sent.map_err(classify)?;
-    if reply.status().is_server_error() {
+    // WeChat answers 200 to everything it handles. A 5xx, a 408 (a server or proxy that gave up
+    // waiting for our request, as actix-web does after 5 s when it was stalled) or a 429 is
+    // trouble on the way there: for the caller, WeChat is unavailable, not misbehaving.
+    let status = reply.status();
+    if status.is_server_error()
+        || status == awc::http::StatusCode::REQUEST_TIMEOUT
+        || status == awc::http::StatusCode::TOO_MANY_REQUESTS
+    {
         return Err(WeChatError::Unavailable(Cause::msg(format!(
-            "HTTP {}",
-            reply.status()
+            "HTTP {status}"
         ))));
     }
     let body = reply
