@@ -1,21 +1,29 @@
 #![doc = include_str!("../README.md")]
 
+mod avatars;
 mod cause;
 mod clock;
 mod hex;
 mod keys;
+mod media;
 mod secret;
 mod store;
 mod token;
 mod user;
 mod wechat;
 
+pub use avatars::AvatarStore;
+#[cfg(feature = "mock")]
+pub use avatars::MockAvatarStore;
 pub use cause::{Cause, error_chain};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use hex::to_hex;
 #[cfg(feature = "mock")]
 pub use keys::MockSigningKeyStore;
 pub use keys::{SigningKeyStore, StoredSigningKey};
+#[cfg(feature = "mock")]
+pub use media::MockMediaStore;
+pub use media::{MediaError, MediaObject, MediaStore, is_media_name};
 pub use secret::{AccessToken, AppSecret, OpenId, PrivateKey, SessionKey, UnionId};
 pub use store::{
     AccessTokenStore, ChangeFeed, ChangeHandler, SessionStore, StoreChange, StoreError,
@@ -32,7 +40,9 @@ pub use user::{
 };
 #[cfg(feature = "mock")]
 pub use wechat::MockWeChatApi;
-pub use wechat::{PhoneInfo, StableToken, WeChatApi, WeChatError, WeChatSession};
+pub use wechat::{
+    ContentVerdict, PhoneInfo, StableToken, Suggest, WeChatApi, WeChatError, WeChatSession,
+};
 
 /// Re-exported for implementors of the async ports: `#[wxlogin_domain::async_trait]`.
 pub use async_trait::async_trait;

@@ -43,6 +43,26 @@ impl std::fmt::Debug for PhoneInfo {
     }
 }
 
+/// What WeChat's content security advises about a text or an image (`result.suggest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suggest {
+    /// Nothing found.
+    Pass,
+    /// Unsure: a person should look. wxlogin lets it through and counts it.
+    Review,
+    /// Found: refuse it (a nickname) or take it down (an avatar).
+    Risky,
+}
+
+/// A content check's verdict: WeChat's advice and its label (100 normal, 20002 porn, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentVerdict {
+    /// What to do.
+    pub suggest: Suggest,
+    /// Why, as WeChat numbers it.
+    pub label: i64,
+}
+
 /// Why a WeChat call failed, classified so callers branch on kinds, never on messages.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WeChatError {
@@ -155,6 +175,25 @@ pub trait WeChatApi: Send + Sync {
         openid: &OpenId,
         session_key: &SessionKey,
     ) -> Result<bool, WeChatError>;
+
+    /// Checks a text the user wrote (`wxa/msg_sec_check`, version 2, scene 1: a profile) in
+    /// the name of `openid`. errcode 0 only means the check ran: the verdict is in it.
+    async fn msg_sec_check(
+        &self,
+        access_token: &AccessToken,
+        openid: &OpenId,
+        content: &str,
+    ) -> Result<ContentVerdict, WeChatError>;
+
+    /// Asks WeChat to check the image at `media_url` (`wxa/media_check_async`, version 2,
+    /// scene 1); the verdict comes later as a `wxa_media_check` push. Answers the check's
+    /// `trace_id`, which the push carries.
+    async fn media_check_async(
+        &self,
+        access_token: &AccessToken,
+        openid: &OpenId,
+        media_url: &str,
+    ) -> Result<String, WeChatError>;
 
     /// The appid of the mini program this client speaks for.
     fn appid(&self) -> &str;

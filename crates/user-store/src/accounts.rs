@@ -290,6 +290,11 @@ fn merge(
     diesel::update(identities::table.filter(identities::user_id.eq(&other.id)))
         .set(identities::user_id.eq(&survivor.id))
         .execute(&mut *conn)?;
+    // The uploaded file the other shows, which the survivor shows if it takes its avatar.
+    let other_media: Option<String> = users::table
+        .filter(users::id.eq(&other.id))
+        .select(users::avatar_media)
+        .first(&mut *conn)?;
     // First, so that its unionid is free for the survivor.
     diesel::delete(users::table.filter(users::id.eq(&other.id))).execute(&mut *conn)?;
     let fill = |mine: &Option<String>, theirs: &Option<String>| -> Option<Option<String>> {
@@ -307,9 +312,15 @@ fn merge(
         phone_number.as_ref().map(Option::as_deref),
         now,
     );
+    let takes_avatar = avatar_url.is_some();
     diesel::update(users::table.filter(users::id.eq(&survivor.id)))
         .set((users::unionid.eq(unionid.expose()), &filled))
         .execute(&mut *conn)?;
+    if takes_avatar {
+        diesel::update(users::table.filter(users::id.eq(&survivor.id)))
+            .set(users::avatar_media.eq(other_media))
+            .execute(&mut *conn)?;
+    }
     for change in [
         StoreChange::UserChanged(survivor.id.clone()),
         StoreChange::UserChanged(other.id.clone()),

@@ -18,6 +18,9 @@ use crate::users::load_user;
 pub(crate) struct ProfileChangeset<'a> {
     nick_name: Option<Option<&'a str>>,
     avatar_url: Option<Option<&'a str>>,
+    /// Cleared with every new avatar URL: the uploaded file shown before is no longer shown
+    /// (and so is collected). An upload sets both through `attach_avatar`.
+    avatar_media: Option<Option<&'a str>>,
     gender: Option<Option<i32>>,
     phone_number: Option<Option<&'a str>>,
     nick_name_changed_at: Option<Option<i64>>,
@@ -40,6 +43,7 @@ impl<'a> ProfileChangeset<'a> {
             avatar_url_changed_at: at(&avatar_url),
             phone_number_changed_at: at(&phone_number),
             nick_name,
+            avatar_media: avatar_url.map(|_| None),
             avatar_url,
             gender,
             phone_number,
@@ -121,8 +125,15 @@ fn update_older_fields(
             }
         };
     }
+    let avatar = set_if_older!(avatar_url, avatar_url_changed_at);
+    if avatar > 0 {
+        // The uploaded file it showed, if any, is no longer shown (and so is collected).
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set(users::avatar_media.eq(None::<String>))
+            .execute(&mut *conn)?;
+    }
     let applied = set_if_older!(nick_name, nick_name_changed_at)
-        + set_if_older!(avatar_url, avatar_url_changed_at)
+        + avatar
         + set_if_older!(phone_number, phone_number_changed_at);
     Ok(applied > 0)
 }

@@ -13,6 +13,7 @@ diesel::table! {
         nick_name_changed_at -> Nullable<BigInt>,
         avatar_url_changed_at -> Nullable<BigInt>,
         phone_number_changed_at -> Nullable<BigInt>,
+        avatar_media -> Nullable<Text>,
     }
 }
 
@@ -86,3 +87,24 @@ diesel::table! {
         ended_at_ms -> BigInt,
     }
 }
+
+diesel::table! {
+    media_files (name) {
+        name -> Text,
+        user_id -> Text,
+        created_at -> BigInt,
+        attached_at -> Nullable<BigInt>,
+        check_trace_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    media_objects (name) {
+        name -> Text,
+        content_type -> Text,
+        bytes -> Binary,
+        created_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(users, media_files);

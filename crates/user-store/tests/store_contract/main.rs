@@ -27,6 +27,7 @@ mod access_tokens;
 mod change_feed;
 mod deletion;
 mod logins;
+mod media;
 mod merges;
 mod persistence;
 mod pool;

@@ -1,0 +1,130 @@
+//! The records of stored files: which account shows which file as its avatar, which files no
+//! account shows (to delete from the media store), and WeChat's content checks of them.
+
+use diesel::prelude::*;
+use wxlogin_domain::{StoreChange, User};
+
+use crate::changes::announce;
+use crate::database::Database;
+use crate::error::DbResult;
+use crate::schema::{media_files, users};
+use crate::users::load_user;
+
+impl Database {
+    pub(crate) fn register_media(&self, name: &str, user_id: &str, now: i64) -> DbResult<()> {
+        diesel::insert_into(media_files::table)
+            .values((
+                media_files::name.eq(name),
+                media_files::user_id.eq(user_id),
+                media_files::created_at.eq(now),
+            ))
+            .execute(&mut *self.writer()?)?;
+        Ok(())
+    }
+
+    pub(crate) fn attach_avatar(
+        &self,
+        user_id: &str,
+        name: &str,
+        url: &str,
+        now: i64,
+    ) -> DbResult<Option<User>> {
+        self.writer()?.transaction(|conn| {
+            let attached = diesel::update(
+                media_files::table
+                    .filter(media_files::name.eq(name))
+                    .filter(media_files::user_id.eq(user_id)),
+            )
+            .set(media_files::attached_at.eq(now))
+            .execute(&mut *conn)?;
+            if attached == 0 {
+                return Ok(None);
+            }
+            // The file shown before, if any, now has no account: unused, collected.
+            let updated = diesel::update(users::table.filter(users::id.eq(user_id)))
+                .set((
+                    users::avatar_url.eq(url),
+                    users::avatar_media.eq(name),
+                    users::avatar_url_changed_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .execute(&mut *conn)?;
+            if updated == 0 {
+                return Ok(None);
+            }
+            announce(conn, &StoreChange::UserChanged(user_id.to_owned()))?;
+            load_user(conn, user_id)
+        })
+    }
+
+    pub(crate) fn note_media_check(&self, name: &str, trace_id: &str) -> DbResult<()> {
+        diesel::update(media_files::table.filter(media_files::name.eq(name)))
+            .set(media_files::check_trace_id.eq(trace_id))
+            .execute(&mut *self.writer()?)?;
+        Ok(())
+    }
+
+    pub(crate) fn take_down_checked_avatar(
+        &self,
+        trace_id: &str,
+        now: i64,
+    ) -> DbResult<Option<String>> {
+        self.writer()?.transaction(|conn| {
+            let Some(name) = media_files::table
+                .filter(media_files::check_trace_id.eq(trace_id))
+                .select(media_files::name)
+                .first::<String>(&mut *conn)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let shown_by = diesel::update(users::table.filter(users::avatar_media.eq(&name)))
+                .set((
+                    users::avatar_url.eq(None::<String>),
+                    users::avatar_media.eq(None::<String>),
+                    users::avatar_url_changed_at.eq(now),
+                    users::updated_at.eq(now),
+                ))
+                .returning(users::id)
+                .get_results::<String>(&mut *conn)?;
+            for id in &shown_by {
+                announce(conn, &StoreChange::UserChanged(id.clone()))?;
+            }
+            Ok(shown_by.into_iter().next())
+        })
+    }
+
+    pub(crate) fn unused_media(
+        &self,
+        unattached_before: i64,
+        limit: usize,
+    ) -> DbResult<Vec<String>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let in_use = users::table
+            .filter(users::avatar_media.is_not_null())
+            .select(users::avatar_media.assume_not_null());
+        Ok(media_files::table
+            .filter(
+                media_files::attached_at
+                    .is_not_null()
+                    .or(media_files::created_at.lt(unattached_before)),
+            )
+            .filter(media_files::name.ne_all(in_use))
+            .select(media_files::name)
+            .order(media_files::created_at.asc())
+            .limit(limit)
+            .load::<String>(&mut *self.conn()?)?)
+    }
+
+    pub(crate) fn forget_media(&self, names: &[String]) -> DbResult<usize> {
+        let in_use = users::table
+            .filter(users::avatar_media.is_not_null())
+            .select(users::avatar_media.assume_not_null());
+        Ok(diesel::delete(
+            media_files::table
+                .filter(media_files::name.eq_any(names))
+                .filter(media_files::name.ne_all(in_use)),
+        )
+        .execute(&mut *self.writer()?)?)
+    }
+}

@@ -1,0 +1,4 @@
+DROP TABLE media_objects;
+DROP TABLE media_files;
+DROP INDEX users_avatar_media;
+ALTER TABLE users DROP COLUMN avatar_media;
