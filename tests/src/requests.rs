@@ -91,6 +91,68 @@ impl TestApp {
         }
     }
 
+    /// A request with a body of any bytes (a multipart upload), answered as a [`Reply`].
+    pub async fn request_bytes(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let mut res = req.send_body(body).await.expect("request sent");
+        let bytes = res.body().limit(1 << 20).await.expect("body read");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let headers = res
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        Reply {
+            headers,
+            status: res.status().as_u16(),
+            content_type: res
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
+            json: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// A request whose answer is kept as bytes (an image): status, body and headers (names
+    /// in lower case).
+    pub async fn request_raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Vec<u8>, std::collections::HashMap<String, String>) {
+        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.insert_header((*name, *value));
+        }
+        let mut res = req.send().await.expect("request sent");
+        let bytes = res.body().limit(16 << 20).await.expect("body read");
+        let headers = res
+            .headers()
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+            })
+            .collect();
+        (res.status().as_u16(), bytes.to_vec(), headers)
+    }
+
     /// Logs in and returns the token, failing the test if login fails.
     pub async fn token(&self, code: &str) -> String {
         let reply = self.login(code).await;

@@ -11,6 +11,7 @@ use wxlogin_wechat_client::WeChatConfig;
 
 mod database;
 mod listeners;
+mod media;
 mod secrets;
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,7 @@ mod vars;
 mod wechat;
 
 pub use database::DEFAULT_DATABASE_URL;
+pub use media::{MediaConfig, MediaStoreConfig, listening_base_url};
 pub use tokens::{TokenAlgorithm, TokenSettings};
 use vars::Vars;
 
@@ -91,6 +93,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// actix workers (threads serving requests).
     pub workers: usize,
+    /// Avatars and content security.
+    pub media: MediaConfig,
 }
 
 /// One mini program served.
@@ -181,6 +185,7 @@ impl Config {
         let bind_addr = listeners::bind_addr(dev, &mut vars);
         let metrics_bind_addr = listeners::metrics_bind_addr(dev, &mut vars, bind_addr);
         let api_base = wechat::api_base(dev, &mut vars);
+        let media = media::media_config(dev, &mut vars);
         vars.problems()?;
 
         let apps = apps
@@ -229,6 +234,7 @@ impl Config {
             code_replay_secs,
             max_body_bytes,
             workers,
+            media,
         })
     }
 }

@@ -30,6 +30,10 @@ pub enum ApiErrorKind {
     InvalidSignature,
     /// 400: `encryptedData` that does not decrypt or is another app's or person's.
     DecryptFailed,
+    /// 400: an upload that is not a JPEG, PNG, WebP or GIF within the limits.
+    InvalidImage,
+    /// 400: WeChat's content security found the nickname risky.
+    ContentRejected,
     /// 401: no token was sent.
     NotLoggedIn,
     /// 401: a malformed token, a bad signature, a wrong issuer or audience.
@@ -70,12 +74,14 @@ pub enum ApiErrorKind {
 
 impl ApiErrorKind {
     /// Every kind, for the API description and its tests.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 24] = [
         Self::InvalidRequest,
         Self::InvalidCode,
         Self::UnknownApp,
         Self::InvalidSignature,
         Self::DecryptFailed,
+        Self::InvalidImage,
+        Self::ContentRejected,
         Self::NotLoggedIn,
         Self::TokenInvalid,
         Self::TokenExpired,
@@ -103,7 +109,9 @@ impl ApiErrorKind {
             | Self::InvalidCode
             | Self::UnknownApp
             | Self::InvalidSignature
-            | Self::DecryptFailed => S::BAD_REQUEST,
+            | Self::DecryptFailed
+            | Self::InvalidImage
+            | Self::ContentRejected => S::BAD_REQUEST,
             Self::NotLoggedIn
             | Self::TokenInvalid
             | Self::TokenExpired
@@ -132,6 +140,10 @@ impl ApiErrorKind {
             Self::UnknownApp => "the login names no mini program served here (give its \"appid\")",
             Self::InvalidSignature => "the rawData signature does not match: the data was altered",
             Self::DecryptFailed => "the encrypted data cannot be used",
+            Self::InvalidImage => {
+                "the upload is not a JPEG, PNG, WebP or GIF image within the limits"
+            }
+            Self::ContentRejected => "WeChat's content security refused it; change it and retry",
             Self::NotLoggedIn => "log in first: no token was sent",
             Self::TokenInvalid => "the login token is invalid; log in again",
             Self::TokenExpired => "the login session has expired; log in again",
@@ -171,6 +183,8 @@ impl ApiErrorKind {
             Self::UnknownApp => "unknown_app",
             Self::InvalidSignature => "invalid_signature",
             Self::DecryptFailed => "decrypt_failed",
+            Self::InvalidImage => "invalid_image",
+            Self::ContentRejected => "content_rejected",
             Self::NotLoggedIn => "not_logged_in",
             Self::TokenInvalid => "token_invalid",
             Self::TokenExpired => "token_expired",
@@ -263,7 +277,7 @@ impl From<CoreError> for ApiError {
         let kind = e.kind();
         let chain = error_chain(&e);
         match kind {
-            K::WeChatUnavailable | K::StoreUnavailable => log::warn!("{chain}"),
+            K::WeChatUnavailable | K::StoreUnavailable | K::Unavailable => log::warn!("{chain}"),
             K::WeChatQuotaExhausted | K::WeChatFailed | K::Internal => log::error!("{chain}"),
             _ => log::debug!("refused: {chain}"),
         }
@@ -306,6 +320,15 @@ impl From<CoreError> for ApiError {
             K::PushRejected => ApiErrorKind::PushRejected.error(),
             K::NotFound => ApiErrorKind::NotFound.error(),
             K::StoreUnavailable => ApiErrorKind::Unavailable.error(),
+            // The image library's words for what is wrong with the upload: about the
+            // client's own bytes, never a path or a secret.
+            K::InvalidImage => Self::new(ApiErrorKind::InvalidImage, e.to_string()),
+            K::PayloadTooLarge => Self::new(
+                ApiErrorKind::PayloadTooLarge,
+                "the image is larger than allowed (AVATAR_MAX_BYTES)",
+            ),
+            K::ContentRejected => ApiErrorKind::ContentRejected.error(),
+            K::Unavailable => ApiErrorKind::Unavailable.error(),
             _ => ApiErrorKind::Internal.error(),
         }
     }

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use wxlogin_domain::{
-    AccessToken, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi, WeChatError, WeChatSession,
+    AccessToken, ContentVerdict, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi,
+    WeChatError, WeChatSession,
 };
 
 use crate::metrics::Metrics;
@@ -100,6 +101,36 @@ impl WeChatApi for MeteredWeChat {
             .check_session(access_token, openid, session_key)
             .await;
         self.record("checksession", started, &outcome);
+        outcome
+    }
+
+    async fn msg_sec_check(
+        &self,
+        access_token: &AccessToken,
+        openid: &OpenId,
+        content: &str,
+    ) -> Result<ContentVerdict, WeChatError> {
+        let started = Instant::now();
+        let outcome = self
+            .inner
+            .msg_sec_check(access_token, openid, content)
+            .await;
+        self.record("msg_sec_check", started, &outcome);
+        outcome
+    }
+
+    async fn media_check_async(
+        &self,
+        access_token: &AccessToken,
+        openid: &OpenId,
+        media_url: &str,
+    ) -> Result<String, WeChatError> {
+        let started = Instant::now();
+        let outcome = self
+            .inner
+            .media_check_async(access_token, openid, media_url)
+            .await;
+        self.record("media_check_async", started, &outcome);
         outcome
     }
 

@@ -11,9 +11,11 @@ use wxlogin_domain::User;
 use crate::error::{ApiError, ApiErrorKind};
 
 pub(crate) mod account;
+pub(crate) mod avatar;
 pub(crate) mod description;
 pub(crate) mod health;
 pub(crate) mod login;
+pub(crate) mod media;
 pub(crate) mod push;
 mod signature;
 pub(crate) mod tokens;
@@ -67,6 +69,8 @@ routes! {
     "/api/me" => {
         get: account::me, head: account::me, put: account::update_me, delete: account::delete_me
     },
+    "/api/me/avatar" => { post: avatar::upload_avatar },
+    "/media/avatars/{name}" => { get: media::avatar, head: media::avatar },
     "/api/me/userinfo" => { post: account::user_info },
     "/api/me/phone" => { post: account::phone },
     "/api/logout" => { post: login::logout },

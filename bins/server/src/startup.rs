@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context;
-use wxlogin_core::{LoginService, LoginSettings};
+use wxlogin_core::{LoginService, LoginSettings, MediaSettings};
 use wxlogin_domain::SystemClock;
 #[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
@@ -121,8 +121,39 @@ impl Application {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        // Bound before the service is built: without PUBLIC_BASE_URL, avatar URLs name the
+        // address it listens on (port 0 picks one).
+        let listener = TcpListener::bind(config.bind_addr)
+            .with_context(|| format!("BIND_ADDR {}", config.bind_addr))?;
+        let addr = listener.local_addr()?;
+        #[cfg(feature = "dev")]
+        if let Some(running) = &fake {
+            // As the push URL set in WeChat's console: where the fake sends its media checks.
+            for app in &config.apps {
+                let appid = &app.wechat.appid;
+                running
+                    .fake()
+                    .set_push_url(appid, &format!("http://{addr}/wechat/push/{appid}"));
+            }
+        }
+        let media = crate::media_store::media_store(&config.media, &store)?;
         let service = builder
             .store(Arc::clone(&store))
+            .media(
+                Arc::clone(&media),
+                Arc::clone(&store) as Arc<dyn wxlogin_domain::AvatarStore>,
+                MediaSettings {
+                    public_base_url: config
+                        .media
+                        .public_base_url
+                        .clone()
+                        .unwrap_or_else(|| crate::config::listening_base_url(addr)),
+                    limits: config.media.limits.clone(),
+                    concurrency: config.media.upload_concurrency,
+                    ..MediaSettings::default()
+                },
+            )
+            .content_checks(config.media.content_check)
             .tokens(Arc::new(tokens))
             .settings(LoginSettings {
                 session_ttl_secs: config.session_ttl_secs,
@@ -159,15 +190,14 @@ impl Application {
             metrics: Arc::clone(&metrics),
             login_limiter: limiter,
             trusted_proxies: config.trusted_proxies.clone(),
+            media: Some(media),
+            avatar_max_bytes: config.media.limits.max_bytes,
         });
         let max_body = config.max_body_bytes;
         let description = web::Data::new(crate::routes::ApiDescription(
             crate::openapi::document_json(),
         ));
 
-        let listener = TcpListener::bind(config.bind_addr)
-            .with_context(|| format!("BIND_ADDR {}", config.bind_addr))?;
-        let addr = listener.local_addr()?;
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -220,10 +250,13 @@ impl Application {
             Arc::clone(&store),
             Arc::clone(&metrics),
         ));
+        let collect = actix_web::rt::spawn(crate::media_store::collect_unused_media(Arc::clone(
+            &service,
+        )));
         let maintenance = purge
             .into_iter()
             .chain(prune)
-            .chain([short_lived, key_sync])
+            .chain([short_lived, key_sync, collect])
             .collect();
         Ok(Self {
             server,

@@ -34,6 +34,10 @@ pub struct AppState {
     pub login_limiter: Option<Arc<LoginLimiter>>,
     /// The reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<crate::client_addr::Network>,
+    /// Where avatar files are kept, for `/media/avatars/{name}`.
+    pub media: Option<Arc<dyn wxlogin_domain::MediaStore>>,
+    /// `AVATAR_MAX_BYTES`: the upload route stops reading beyond it.
+    pub avatar_max_bytes: usize,
 }
 
 #[cfg(test)]

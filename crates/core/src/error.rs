@@ -1,4 +1,4 @@
-use wxlogin_domain::{Cause, StoreError, TokenError, WeChatError};
+use wxlogin_domain::{Cause, MediaError, StoreError, TokenError, WeChatError};
 
 /// Why a use case failed. The causes travel as `source`s; [`CoreError::kind`] says what a
 /// transport needs to know to answer, so it never matches the layers below.
@@ -63,6 +63,27 @@ pub enum CoreError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The upload is not an image taken as an avatar (its format, its pixels, its bytes).
+    #[error("{0}")]
+    InvalidImage(String),
+    /// The upload is larger than `AVATAR_MAX_BYTES`.
+    #[error("the image is larger than allowed")]
+    ImageTooLarge,
+    /// WeChat's content security found the content risky.
+    #[error("WeChat's content security refused it")]
+    ContentRejected,
+    /// WeChat's content security could not be asked, and checks fail closed.
+    #[error("WeChat's content security cannot be asked now")]
+    ContentCheckUnavailable,
+    /// Too many uploads are being processed; try again.
+    #[error("too many uploads at once")]
+    UploadsBusy,
+    /// This service takes no uploads (no media store was given to it).
+    #[error("uploads are not configured")]
+    MediaNotConfigured,
+    /// The media store failed.
+    #[error(transparent)]
+    Media(MediaError),
     /// Something that should not fail did (a token that could not be signed).
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -120,6 +141,14 @@ pub enum ErrorKind {
     NotFound,
     /// The store does not answer: try again.
     StoreUnavailable,
+    /// The upload is not an image taken as an avatar.
+    InvalidImage,
+    /// The upload is too large.
+    PayloadTooLarge,
+    /// WeChat's content security refused it.
+    ContentRejected,
+    /// Something needed is busy or down (uploads, content checks, the media store): try again.
+    Unavailable,
     /// A bug or a broken secret: an operator must look.
     Internal,
 }
@@ -162,6 +191,11 @@ impl CoreError {
             // A secret that cannot be opened does not heal by retrying.
             Self::Store(StoreError::Sealed(_)) | Self::Internal(_) => K::Internal,
             Self::Store(_) => K::StoreUnavailable,
+            Self::InvalidImage(_) => K::InvalidImage,
+            Self::ImageTooLarge => K::PayloadTooLarge,
+            Self::ContentRejected => K::ContentRejected,
+            Self::ContentCheckUnavailable | Self::UploadsBusy | Self::Media(_) => K::Unavailable,
+            Self::MediaNotConfigured => K::NotFound,
         }
     }
 

@@ -2,9 +2,11 @@
 
 mod access_token_cache;
 mod cache;
+mod content_checks;
 mod error;
 mod exchange;
 mod limits;
+mod media;
 mod profile;
 mod seen_pushes;
 mod service;
@@ -12,7 +14,9 @@ mod settings;
 mod verified_tokens;
 
 pub use cache::CacheStats;
+pub use content_checks::{ContentCheckSettings, ContentCheckStats};
 pub use error::{CoreError, ErrorKind};
+pub use media::MediaSettings;
 pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
 pub use service::access_token::AccessTokenFetches;
 pub use service::builder::{BuildError, LoginServiceBuilder};
@@ -23,3 +27,6 @@ pub use service::revocations::{MAX_REVOCATION_WAIT, RevocationPage, RevokedSessi
 pub use service::user_data::{NOT_THIS_USERS_DATA, UserInfoData};
 pub use service::{Caller, LoginService};
 pub use settings::{FEED_GRACE, LoginSettings};
+
+/// The avatar limits of [`MediaSettings`], from `wxlogin-media`.
+pub use wxlogin_media::AvatarLimits;

@@ -8,6 +8,7 @@
 pub(crate) mod access_token;
 mod account;
 mod authentication;
+mod avatar;
 pub(crate) mod builder;
 pub(crate) mod login;
 pub(crate) mod push;
@@ -26,8 +27,10 @@ use wxlogin_wechat_protocol::PushSettings;
 use crate::CoreError;
 use crate::access_token_cache::AccessTokenBroker;
 use crate::cache::SessionCache;
+use crate::content_checks::ContentChecks;
 use crate::exchange::CodeExchanges;
 use crate::limits::{PerKeyLimit, Verdicts};
+use crate::media::Media;
 use crate::seen_pushes::SeenPushes;
 use crate::settings::LoginSettings;
 use crate::verified_tokens::VerifiedTokens;
@@ -84,6 +87,9 @@ pub struct LoginService {
     verdicts: Verdicts,
     /// The pushes accepted within their timestamp window, not to be applied twice.
     seen_pushes: SeenPushes,
+    /// Uploaded avatars, when the service takes them.
+    media: Option<Media>,
+    content_checks: ContentChecks,
     /// Keeps the change feed talking to the cache for as long as the service lives.
     _changes: Option<Subscription>,
 }

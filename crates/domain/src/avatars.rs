@@ -25,7 +25,7 @@ pub trait AvatarStore: Send + Sync {
 
     /// Makes the registered file `name` the account's avatar, shown at `url`; the file it
     /// showed before becomes unused. `None` when there is no such account, or `name` is not a
-    /// registered file of it (then nothing changes).
+    /// registered file of it, or WeChat rejected it (then nothing changes).
     async fn attach_avatar(
         &self,
         user_id: &str,
@@ -34,13 +34,22 @@ pub trait AvatarStore: Send + Sync {
         now: i64,
     ) -> Result<Option<User>, StoreError>;
 
-    /// Notes that WeChat is checking file `name` under `trace_id`.
-    async fn note_media_check(&self, name: &str, trace_id: &str) -> Result<(), StoreError>;
+    /// Notes that WeChat is checking file `name` under `trace_id`. `true` when WeChat's risky
+    /// verdict on it arrived first (it answers fast): the file is rejected already, never to
+    /// be attached.
+    async fn note_media_check(
+        &self,
+        name: &str,
+        trace_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
 
-    /// WeChat found the file it checked under `trace_id` risky: the account showing it shows
-    /// no avatar any more (`avatar_url` becomes null) and the file becomes unused. Answers the
-    /// account changed; `None` when no account shows that file (taken down already, replaced,
-    /// deleted) or the trace is unknown, so a replayed verdict does nothing.
+    /// WeChat found the file it checked under `trace_id` risky: the file is rejected (never
+    /// attached again), the account showing it shows no avatar any more (`avatar_url` becomes
+    /// null) and the file becomes unused. Answers the account changed; `None` when no account
+    /// shows that file (taken down already, replaced, deleted, not attached yet) or the trace
+    /// is not noted yet: then the verdict is kept for a day, for the noting to apply. A
+    /// replayed verdict does nothing more.
     async fn take_down_checked_avatar(
         &self,
         trace_id: &str,

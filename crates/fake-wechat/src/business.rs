@@ -1,4 +1,5 @@
-//! The business APIs: `stable_token`, `getuserphonenumber`, `checksession`.
+//! The business APIs: `stable_token`, `getuserphonenumber`, `checksession`, and the access
+//! tokens every business API checks.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
@@ -140,7 +141,10 @@ impl FakeWeChat {
     // The refusal is the HTTP answer itself, built once per refused request: boxing it would
     // only add an allocation.
     #[allow(clippy::result_large_err)]
-    fn app_of_token(&self, query: &HashMap<String, String>) -> Result<&AppState, HttpResponse> {
+    pub(crate) fn app_of_token(
+        &self,
+        query: &HashMap<String, String>,
+    ) -> Result<&AppState, HttpResponse> {
         let Some(token) = query.get("access_token").filter(|t| !t.is_empty()) else {
             return Err(json_error(41001, "access_token missing"));
         };
@@ -160,11 +164,11 @@ impl FakeWeChat {
 }
 
 /// Business APIs answer real `application/json`, unlike jscode2session.
-fn json_reply(body: serde_json::Value) -> HttpResponse {
+pub(crate) fn json_reply(body: serde_json::Value) -> HttpResponse {
     HttpResponse::Ok().json(body)
 }
 
-fn json_error(errcode: i64, errmsg: &str) -> HttpResponse {
+pub(crate) fn json_error(errcode: i64, errmsg: &str) -> HttpResponse {
     let rid = uuid::Uuid::new_v4().simple().to_string();
     json_reply(json!({ "errcode": errcode, "errmsg": format!("{errmsg} rid: {}", &rid[..24]) }))
 }

@@ -3,13 +3,19 @@
 mod business;
 mod code2session;
 mod config;
+mod content_security;
+mod media_check;
 mod open_data;
 mod push;
 mod serving;
 
 pub use config::{DEV_APPID, DEV_APPIDS, DEV_SECRET, FakeApp, FakeWeChatConfig};
+pub use content_security::{MediaCheckCall, TextCheck};
+pub use media_check::{FinishedMediaCheck, PushDelivery};
 pub use open_data::{UserData, encrypt_open_data};
-pub use push::{DEV_PUSH_AES_KEY, DEV_PUSH_TOKEN, FakePush, PushFormat, PushMode, PushRequest};
+pub use push::{
+    DEV_PUSH_AES_KEY, DEV_PUSH_TOKEN, FakePush, PushFormat, PushMessage, PushMode, PushRequest,
+};
 pub use serving::{BackgroundFake, RunningFake};
 
 use std::collections::HashMap;
@@ -27,6 +33,8 @@ struct AppState {
     open_platform: std::sync::atomic::AtomicBool,
     /// The access tokens and the business calls made with them.
     business: Mutex<business::Tokens>,
+    /// Where this app's `wxa_media_check` pushes go, as set in WeChat's console.
+    push_url: Mutex<Option<String>>,
 }
 
 struct State {
@@ -39,6 +47,8 @@ struct State {
     stable_token_calls: AtomicUsize,
     phone_calls: AtomicUsize,
     check_session_calls: AtomicUsize,
+    /// What the content-security APIs were asked.
+    checks: content_security::Checks,
 }
 
 /// The fake WeChat API. Cheap to clone: clones share their state (used codes, call counts).
@@ -50,6 +60,9 @@ pub struct FakeWeChat {
 impl FakeWeChat {
     /// A fake playing the mini programs `config` describes (the default app if it names none).
     pub fn new(config: FakeWeChatConfig) -> Self {
+        // awc (its pushes, its downloads of media to check) panics without a process-wide
+        // rustls provider, even for plain http. Installing fails harmlessly when one is there.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let apps = if config.apps.is_empty() {
             FakeWeChatConfig::default().apps
         } else {
@@ -64,6 +77,7 @@ impl FakeWeChat {
                         secret: app.secret,
                         open_platform: std::sync::atomic::AtomicBool::new(app.open_platform),
                         business: Mutex::default(),
+                        push_url: Mutex::default(),
                     })
                     .collect(),
                 seen: Mutex::default(),
@@ -72,6 +86,7 @@ impl FakeWeChat {
                 stable_token_calls: AtomicUsize::new(0),
                 phone_calls: AtomicUsize::new(0),
                 check_session_calls: AtomicUsize::new(0),
+                checks: content_security::Checks::default(),
             }),
         }
     }

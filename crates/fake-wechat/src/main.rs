@@ -1,7 +1,9 @@
 //! `wxlogin-fake-wechat`: the fake WeChat API as a standalone server.
 //!
 //! `FAKE_WECHAT_ADDR` (default `127.0.0.1:9800`) is where it listens; `FAKE_WECHAT_APPS` (1 to
-//! 3, default 1) how many of the dev mini programs it plays, as `wxlogin-server --dev` does.
+//! 3, default 1) how many of the dev mini programs it plays, as `wxlogin-server --dev` does;
+//! `FAKE_WECHAT_PUSH_URL` (optional, e.g. `http://127.0.0.1:8080/wechat/push/{appid}`, with
+//! `{appid}` replaced by each app's) where media checks push their verdicts.
 
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig};
 
@@ -19,6 +21,14 @@ async fn main() -> std::io::Result<()> {
         "fake WeChat for {} listening on http://{addr} (secret: the default dev secret)",
         appids.join(", ")
     );
-    let running = FakeWeChat::new(config).start(&addr).await?;
+    let fake = FakeWeChat::new(config);
+    if let Ok(push_url) = std::env::var("FAKE_WECHAT_PUSH_URL") {
+        for appid in fake.appids() {
+            let url = push_url.replace("{appid}", &appid);
+            log::info!("media checks of {appid} push to {url}");
+            fake.set_push_url(&appid, &url);
+        }
+    }
+    let running = fake.start(&addr).await?;
     running.wait().await
 }

@@ -5,10 +5,11 @@ use std::net::SocketAddr;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 
-use crate::{FakeWeChat, business, code2session, open_data, push};
+use crate::{FakeWeChat, business, code2session, content_security, open_data, push};
 
 /// A fake WeChat serving on a local port.
 pub struct RunningFake {
+    fake: FakeWeChat,
     addr: SocketAddr,
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -23,6 +24,11 @@ impl RunningFake {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The fake it serves, to set up (a push URL, a verdict) once it runs: clones share state.
+    pub fn fake(&self) -> &FakeWeChat {
+        &self.fake
     }
 
     /// Stops it, letting requests in flight finish.
@@ -82,6 +88,14 @@ impl FakeWeChat {
             )
             .route("/wxa/checksession", web::get().to(business::check_session))
             .route(
+                "/wxa/msg_sec_check",
+                web::post().to(content_security::msg_sec_check),
+            )
+            .route(
+                "/wxa/media_check_async",
+                web::post().to(content_security::media_check_async),
+            )
+            .route(
                 "/fake/userinfo",
                 web::post().to(open_data::user_info_endpoint),
             )
@@ -109,6 +123,7 @@ impl FakeWeChat {
         let handle = server.handle();
         let task = tokio::spawn(server);
         Ok(RunningFake {
+            fake: self,
             addr: bound,
             handle,
             task,

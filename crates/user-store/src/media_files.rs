@@ -5,9 +5,10 @@ use diesel::prelude::*;
 use wxlogin_domain::{StoreChange, User};
 
 use crate::changes::announce;
+use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::DbResult;
-use crate::schema::{media_files, users};
+use crate::schema::{media_files, media_verdicts, users};
 use crate::users::load_user;
 
 impl Database {
@@ -33,7 +34,8 @@ impl Database {
             let attached = diesel::update(
                 media_files::table
                     .filter(media_files::name.eq(name))
-                    .filter(media_files::user_id.eq(user_id)),
+                    .filter(media_files::user_id.eq(user_id))
+                    .filter(media_files::rejected_at.is_null()),
             )
             .set(media_files::attached_at.eq(now))
             .execute(&mut *conn)?;
@@ -57,11 +59,21 @@ impl Database {
         })
     }
 
-    pub(crate) fn note_media_check(&self, name: &str, trace_id: &str) -> DbResult<()> {
-        diesel::update(media_files::table.filter(media_files::name.eq(name)))
-            .set(media_files::check_trace_id.eq(trace_id))
-            .execute(&mut *self.writer()?)?;
-        Ok(())
+    pub(crate) fn note_media_check(&self, name: &str, trace_id: &str, now: i64) -> DbResult<bool> {
+        self.writer()?.transaction(|conn| {
+            diesel::update(media_files::table.filter(media_files::name.eq(name)))
+                .set(media_files::check_trace_id.eq(trace_id))
+                .execute(&mut *conn)?;
+            // WeChat may have answered before this was noted: its verdict waited here.
+            let waited =
+                diesel::delete(media_verdicts::table.filter(media_verdicts::trace_id.eq(trace_id)))
+                    .execute(&mut *conn)?;
+            if waited == 0 {
+                return Ok(false);
+            }
+            reject(conn, name, now)?;
+            Ok(true)
+        })
     }
 
     pub(crate) fn take_down_checked_avatar(
@@ -76,21 +88,23 @@ impl Database {
                 .first::<String>(&mut *conn)
                 .optional()?
             else {
+                // Not noted yet (or never ours): kept for the noting to apply, for a day.
+                diesel::delete(
+                    media_verdicts::table
+                        .filter(media_verdicts::created_at.lt(now - VERDICT_KEPT_SECS)),
+                )
+                .execute(&mut *conn)?;
+                let insert = diesel::insert_into(media_verdicts::table).values((
+                    media_verdicts::trace_id.eq(trace_id),
+                    media_verdicts::created_at.eq(now),
+                ));
+                match &mut *conn {
+                    AnyConnection::Postgresql(c) => insert.on_conflict_do_nothing().execute(c)?,
+                    AnyConnection::Sqlite(c) => insert.on_conflict_do_nothing().execute(c)?,
+                };
                 return Ok(None);
             };
-            let shown_by = diesel::update(users::table.filter(users::avatar_media.eq(&name)))
-                .set((
-                    users::avatar_url.eq(None::<String>),
-                    users::avatar_media.eq(None::<String>),
-                    users::avatar_url_changed_at.eq(now),
-                    users::updated_at.eq(now),
-                ))
-                .returning(users::id)
-                .get_results::<String>(&mut *conn)?;
-            for id in &shown_by {
-                announce(conn, &StoreChange::UserChanged(id.clone()))?;
-            }
-            Ok(shown_by.into_iter().next())
+            reject(conn, &name, now)
         })
     }
 
@@ -127,4 +141,29 @@ impl Database {
         )
         .execute(&mut *self.writer()?)?)
     }
+}
+
+/// How long a verdict that arrived before its check was noted is kept: the noting follows
+/// within a second; a day is for a database that was down meanwhile.
+const VERDICT_KEPT_SECS: i64 = 24 * 3600;
+
+/// Marks file `name` rejected (never shown again) and takes it down from the account that
+/// shows it, if one does; answers that account.
+fn reject(conn: &mut AnyConnection, name: &str, now: i64) -> DbResult<Option<String>> {
+    diesel::update(media_files::table.filter(media_files::name.eq(name)))
+        .set(media_files::rejected_at.eq(now))
+        .execute(&mut *conn)?;
+    let shown_by = diesel::update(users::table.filter(users::avatar_media.eq(name)))
+        .set((
+            users::avatar_url.eq(None::<String>),
+            users::avatar_media.eq(None::<String>),
+            users::avatar_url_changed_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .returning(users::id)
+        .get_results::<String>(&mut *conn)?;
+    for id in &shown_by {
+        announce(conn, &StoreChange::UserChanged(id.clone()))?;
+    }
+    Ok(shown_by.into_iter().next())
 }

@@ -28,9 +28,14 @@ impl AvatarStore for DieselStore {
             .await
     }
 
-    async fn note_media_check(&self, name: &str, trace_id: &str) -> Result<(), StoreError> {
+    async fn note_media_check(
+        &self,
+        name: &str,
+        trace_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let (name, trace_id) = (name.to_owned(), trace_id.to_owned());
-        self.run(move |db| db.note_media_check(&name, &trace_id))
+        self.run(move |db| db.note_media_check(&name, &trace_id, now))
             .await
     }
 

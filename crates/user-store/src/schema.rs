@@ -95,6 +95,14 @@ diesel::table! {
         created_at -> BigInt,
         attached_at -> Nullable<BigInt>,
         check_trace_id -> Nullable<Text>,
+        rejected_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    media_verdicts (trace_id) {
+        trace_id -> Text,
+        created_at -> BigInt,
     }
 }
 

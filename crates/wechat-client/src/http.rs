@@ -16,13 +16,15 @@ use async_trait::async_trait;
 use awc::error::SendRequestError;
 use tokio::sync::{mpsc, oneshot};
 use wxlogin_domain::{
-    AccessToken, Cause, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi, WeChatError,
-    WeChatSession,
+    AccessToken, Cause, ContentVerdict, OpenId, PhoneInfo, SessionKey, StableToken, WeChatApi,
+    WeChatError, WeChatSession,
 };
 
 use wxlogin_wechat_protocol::{
-    WeChatConfig, check_session_url, code2session_url, parse_check_session, parse_code2session,
-    parse_phone_number, parse_stable_token, phone_number_request, stable_token_request,
+    WeChatConfig, check_session_url, code2session_url, media_check_async_request,
+    msg_sec_check_request, parse_check_session, parse_code2session, parse_media_check_async,
+    parse_msg_sec_check, parse_phone_number, parse_stable_token, phone_number_request,
+    stable_token_request,
 };
 
 /// The largest reply read from WeChat; its replies are a few hundred bytes.
@@ -167,6 +169,34 @@ impl WeChatApi for HttpWeChatClient {
         let url = check_session_url(&self.config, access_token, openid, session_key);
         self.with_retries("checksession", || async {
             parse_check_session(&self.send(&url, None).await?)
+        })
+        .await
+    }
+
+    async fn msg_sec_check(
+        &self,
+        access_token: &AccessToken,
+        openid: &OpenId,
+        content: &str,
+    ) -> Result<ContentVerdict, WeChatError> {
+        let (url, body) = msg_sec_check_request(&self.config, access_token, openid, content);
+        self.with_retries("msg_sec_check", || async {
+            parse_msg_sec_check(&self.send(&url, Some(&body)).await?)
+        })
+        .await
+    }
+
+    // Retried like every call: only when WeChat cannot have started a check (busy, or never
+    // reached). After a timeout it may have, and a second check would spend quota and push twice.
+    async fn media_check_async(
+        &self,
+        access_token: &AccessToken,
+        openid: &OpenId,
+        media_url: &str,
+    ) -> Result<String, WeChatError> {
+        let (url, body) = media_check_async_request(&self.config, access_token, openid, media_url);
+        self.with_retries("media_check_async", || async {
+            parse_media_check_async(&self.send(&url, Some(&body)).await?)
         })
         .await
     }

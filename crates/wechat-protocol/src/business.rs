@@ -6,7 +6,7 @@ use serde_json::json;
 
 use wxlogin_domain::{AccessToken, OpenId, PhoneInfo, SessionKey, StableToken, WeChatError};
 
-use crate::reply::bad_reply;
+use crate::reply::{ErrorPart, bad_reply, kind_of, parse_reply};
 use crate::{WeChatConfig, session_signature};
 
 /// `POST /cgi-bin/stable_token`: the URL and its JSON body (which holds the secret: never log it).
@@ -24,32 +24,6 @@ pub fn stable_token_request(config: &WeChatConfig, force_refresh: bool) -> (Stri
     (url, body.to_string())
 }
 
-#[derive(Deserialize)]
-struct ErrorPart {
-    #[serde(default)]
-    errcode: i64,
-    #[serde(default)]
-    errmsg: String,
-}
-
-fn parse<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T, WeChatError> {
-    let error: ErrorPart = serde_json::from_slice(body).map_err(|e| {
-        bad_reply(
-            format!("{what}: not the JSON expected ({} bytes)", body.len()),
-            Some(e),
-        )
-    })?;
-    if error.errcode != 0 {
-        return Err(WeChatError::from_errcode(error.errcode, &error.errmsg));
-    }
-    serde_json::from_slice(body).map_err(|e| {
-        bad_reply(
-            format!("{what}: a success without a field it needs"),
-            Some(e),
-        )
-    })
-}
-
 /// Reads a `stable_token` reply.
 pub fn parse_stable_token(body: &[u8]) -> Result<StableToken, WeChatError> {
     #[derive(Deserialize)]
@@ -57,7 +31,7 @@ pub fn parse_stable_token(body: &[u8]) -> Result<StableToken, WeChatError> {
         access_token: String,
         expires_in: i64,
     }
-    let reply: Reply = parse("stable_token", body)?;
+    let reply: Reply = parse_reply("stable_token", body)?;
     if reply.access_token.is_empty() || reply.expires_in <= 0 {
         return Err(bad_reply(
             "stable_token: an empty token or a lifetime not above zero",
@@ -103,7 +77,7 @@ pub fn parse_phone_number(body: &[u8]) -> Result<PhoneInfo, WeChatError> {
         #[serde(default)]
         country_code: Option<serde_json::Value>,
     }
-    let reply: Reply = parse("getuserphonenumber", body)?;
+    let reply: Reply = parse_reply("getuserphonenumber", body)?;
     let info = reply.phone_info;
     if info.phone_number.is_empty() {
         return Err(bad_reply("getuserphonenumber: an empty phoneNumber", None));
@@ -127,17 +101,6 @@ pub fn parse_phone_number(body: &[u8]) -> Result<PhoneInfo, WeChatError> {
         pure_phone_number: info.pure_phone_number,
         country_code,
     })
-}
-
-fn kind_of(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
 }
 
 /// `GET /wxa/checksession`, signed with the HMAC of the empty string under the session_key.

@@ -1,7 +1,7 @@
 //! Message push under generated input: nothing panics, and what is encrypted decrypts back.
 
 use proptest::prelude::*;
-use wxlogin_wechat_protocol::{PushSettings, parse_push_body};
+use wxlogin_wechat_protocol::{MediaCheckResult, PushSettings, parse_push_body};
 
 const KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
 
@@ -34,6 +34,23 @@ proptest! {
     #[test]
     fn xml_like_text_is_refused_or_read_without_panicking(text in "<[a-zA-Z/!\\[\\]<>&;#0-9 ]{0,120}") {
         let _ = parse_push_body(text.as_bytes());
+    }
+
+    #[test]
+    fn any_nested_media_check_push_is_read_or_ignored_without_panicking(
+        xml in "<xml><Event>wxa_media_check</Event><trace_id>t</trace_id>[<>a-z_/.0-9 -]{0,120}</xml>",
+        suggest in "[a-zA-Z ]{0,8}",
+        label in "-?[0-9a-z]{0,20}",
+    ) {
+        if let Ok(fields) = parse_push_body(xml.as_bytes()) {
+            let _ = MediaCheckResult::from_fields(&fields);
+        }
+        let json = serde_json::json!({
+            "Event": "wxa_media_check", "trace_id": "t",
+            "result": {"suggest": suggest, "label": label}, "status_code": label,
+        });
+        let fields = parse_push_body(json.to_string().as_bytes()).expect("a JSON object");
+        let _ = MediaCheckResult::from_fields(&fields);
     }
 
     #[test]

@@ -24,6 +24,9 @@ impl<T> Extractor for web::Json<T> {
 impl Extractor for web::Bytes {
     const READS_BODY: bool = true;
 }
+impl Extractor for actix_multipart::Multipart {
+    const READS_BODY: bool = true;
+}
 impl<T: ?Sized> Extractor for web::Data<T> {}
 impl<T> Extractor for web::Path<T> {}
 impl<T> Extractor for web::Query<T> {}

@@ -13,7 +13,17 @@ impl LoginService {
         caller: &Caller,
         edit: ProfileEdit,
     ) -> Result<User, CoreError> {
-        self.store_update(caller, edit.validate()?).await
+        let update = edit.validate()?;
+        if let Some(Some(nick_name)) = &update.nick_name {
+            self.check_nickname(caller, nick_name).await?;
+        }
+        let new_avatar = update.avatar_url.is_some();
+        let user = self.store_update(caller, update).await?;
+        if new_avatar {
+            // The uploaded file it replaced, if any, is shown no more.
+            self.collect_unused_media_now().await;
+        }
+        Ok(user)
     }
 
     /// Deletes the caller's account, once `code`, a fresh `wx.login` code of the app of the
@@ -55,6 +65,7 @@ impl LoginService {
                 self.cache.forget_user(&caller.user.id);
             }
             log::info!("account {} deleted at its owner's request", deleted.user_id);
+            self.collect_unused_media_now().await;
         }
         Ok(())
     }

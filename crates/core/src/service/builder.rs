@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::verified_tokens::VerifiedTokens;
 
 use wxlogin_domain::{
-    AccessTokenStore, ChangeFeed, Clock, SessionStore, StoreChange, StoreError, SystemClock,
-    TokenCodec, UserStore, WeChatApi,
+    AccessTokenStore, AvatarStore, ChangeFeed, Clock, MediaStore, SessionStore, StoreChange,
+    StoreError, SystemClock, TokenCodec, UserStore, WeChatApi,
 };
 use wxlogin_wechat_protocol::PushSettings;
 
@@ -16,8 +16,10 @@ use super::push::PUSH_TIMESTAMP_WINDOW_SECS;
 use super::{App, LoginService};
 use crate::access_token_cache::AccessTokenBroker;
 use crate::cache::SessionCache;
+use crate::content_checks::{ContentCheckSettings, ContentChecks};
 use crate::exchange::CodeExchanges;
 use crate::limits::{PerKeyLimit, Verdicts};
+use crate::media::{Media, MediaSettings};
 use crate::seen_pushes::SeenPushes;
 use crate::settings::{FEED_GRACE, LoginSettings};
 
@@ -55,6 +57,8 @@ pub struct LoginServiceBuilder {
     changes: Option<Arc<dyn ChangeFeed>>,
     clock: Option<Arc<dyn Clock>>,
     settings: LoginSettings,
+    media: Option<Media>,
+    content_checks: ContentCheckSettings,
 }
 
 impl LoginServiceBuilder {
@@ -123,6 +127,25 @@ impl LoginServiceBuilder {
     /// The policy (defaults: [`LoginSettings::default`]).
     pub fn settings(mut self, settings: LoginSettings) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// Takes avatar uploads: files kept in `files`, their records in `records`, by
+    /// `settings`. Without it, uploads answer [`CoreError::MediaNotConfigured`](crate::CoreError::MediaNotConfigured).
+    pub fn media(
+        mut self,
+        files: Arc<dyn MediaStore>,
+        records: Arc<dyn AvatarStore>,
+        settings: MediaSettings,
+    ) -> Self {
+        self.media = Some(Media::new(files, records, settings));
+        self
+    }
+
+    /// Whether and how nicknames and avatars pass WeChat's content security (off by
+    /// default).
+    pub fn content_checks(mut self, settings: ContentCheckSettings) -> Self {
+        self.content_checks = settings;
         self
     }
 
@@ -202,6 +225,8 @@ impl LoginServiceBuilder {
             user_calls: PerKeyLimit::new(settings.user_rate_limit, Duration::from_secs(60)),
             verdicts: Verdicts::new(settings.checksession_memory),
             seen_pushes: SeenPushes::new(PUSH_TIMESTAMP_WINDOW_SECS),
+            media: self.media,
+            content_checks: ContentChecks::new(self.content_checks),
             settings,
             _changes: changes,
         }))

@@ -2,7 +2,9 @@
 //! mode, XML and JSON, and what each event does to the person's data.
 
 use wxlogin_domain::{Cause, OpenId, ProfileUpdate, StoreError};
-use wxlogin_wechat_protocol::{PushFields, PushSettings, parse_push_body};
+use wxlogin_wechat_protocol::{
+    MediaCheckOutcome, MediaCheckResult, PushFields, PushSettings, parse_push_body,
+};
 
 use crate::seen_pushes::Seen;
 use crate::{CoreError, LoginService};
@@ -38,6 +40,8 @@ pub enum PushEffect {
     },
     /// Stored profile data was cleared: the fields named.
     Cleared(Vec<&'static str>),
+    /// WeChat found an avatar risky: it was taken down from the account named.
+    AvatarTakenDown(String),
     /// Nothing: another event, an unknown openid, nothing stored that the event names, an
     /// event older than the data it names (the person came back, or changed it, since), an
     /// event without `CreateTime`, or a push applied already.
@@ -193,6 +197,9 @@ impl LoginService {
             log::warn!("a push to {appid} names the app {other}; ignored");
             return Ok(PushEffect::Nothing);
         }
+        if fields.get("Event") == Some("wxa_media_check") {
+            return self.apply_media_check(appid, fields).await;
+        }
         let Some(openid) = fields
             .get("OpenID")
             .filter(|o| !o.is_empty())
@@ -232,6 +239,9 @@ impl LoginService {
                                 "that identity was"
                             }
                         );
+                        if deleted.account_deleted {
+                            self.collect_unused_media_now().await;
+                        }
                         Ok(PushEffect::Deleted {
                             account_deleted: deleted.account_deleted,
                         })
@@ -250,6 +260,38 @@ impl LoginService {
             }
             _ => Ok(PushEffect::Nothing),
         }
+    }
+
+    /// WeChat's verdict on an avatar it checked (`wxa_media_check`), matched by `trace_id`.
+    async fn apply_media_check(
+        &self,
+        appid: &str,
+        fields: &PushFields,
+    ) -> Result<PushEffect, CoreError> {
+        if let Some(other) = fields.get("appid").filter(|other| *other != appid) {
+            log::warn!("a media check pushed to {appid} names the app {other}; ignored");
+            return Ok(PushEffect::Nothing);
+        }
+        let Some(result) = MediaCheckResult::from_fields(fields) else {
+            log::warn!("a media check pushed to {appid} without a trace_id or a verdict; ignored");
+            return Ok(PushEffect::Nothing);
+        };
+        let MediaCheckOutcome::Checked(verdict) = result.outcome else {
+            log::warn!(
+                "WeChat could not check an avatar of {appid} (trace {}): it could not download it",
+                result.trace_id
+            );
+            return Ok(PushEffect::Nothing);
+        };
+        Ok(
+            match self
+                .apply_media_verdict(&result.trace_id, verdict.suggest)
+                .await?
+            {
+                Some(user_id) => PushEffect::AvatarTakenDown(user_id),
+                None => PushEffect::Nothing,
+            },
+        )
     }
 
     async fn clear(
@@ -284,6 +326,10 @@ impl LoginService {
         {
             Some(user) => {
                 self.cache.update_user(&user);
+                if update.avatar_url.is_some() {
+                    // The uploaded file the avatar was, if any, is shown no more.
+                    self.collect_unused_media_now().await;
+                }
                 Ok(PushEffect::Cleared(fields))
             }
             None => {

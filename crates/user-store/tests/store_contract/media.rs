@@ -14,6 +14,7 @@ contract!(
     deleting_the_account_makes_its_file_unused,
     a_new_avatar_url_or_a_wechat_event_makes_the_uploaded_file_unused,
     a_risky_verdict_takes_the_avatar_down_once,
+    a_verdict_before_its_check_was_noted_rejects_the_file_when_it_is,
     a_merge_keeps_the_file_the_survivor_shows,
     forgetting_keeps_a_file_in_use;
 );
@@ -204,7 +205,7 @@ async fn a_risky_verdict_takes_the_avatar_down_once(store: &DieselStore) {
         .expect("create");
     upload(store, &user.id, "risky", NOW).await;
     store
-        .note_media_check("avatars/risky.jpg", "trace-1")
+        .note_media_check("avatars/risky.jpg", "trace-1", NOW)
         .await
         .expect("note");
     assert_eq!(
@@ -239,7 +240,7 @@ async fn a_risky_verdict_takes_the_avatar_down_once(store: &DieselStore) {
 
     upload(store, &user.id, "checked-then-replaced", NOW + 3).await;
     store
-        .note_media_check("avatars/checked-then-replaced.jpg", "trace-2")
+        .note_media_check("avatars/checked-then-replaced.jpg", "trace-2", NOW + 3)
         .await
         .expect("note");
     upload(store, &user.id, "newest", NOW + 4).await;
@@ -259,6 +260,48 @@ async fn a_risky_verdict_takes_the_avatar_down_once(store: &DieselStore) {
     assert_eq!(
         shown.avatar_url.as_deref(),
         Some("https://cdn.example/avatars/newest.jpg")
+    );
+}
+
+async fn a_verdict_before_its_check_was_noted_rejects_the_file_when_it_is(store: &DieselStore) {
+    let (user, _) = store
+        .find_or_create_user(APP, &openid("m8"), None, NOW)
+        .await
+        .expect("create");
+    let file = "avatars/fast-verdict.jpg";
+    store
+        .register_media(file, &user.id, NOW)
+        .await
+        .expect("register");
+    assert_eq!(
+        store
+            .take_down_checked_avatar("trace-fast", NOW)
+            .await
+            .expect("query"),
+        None,
+        "not noted yet: kept"
+    );
+    assert!(
+        store
+            .note_media_check(file, "trace-fast", NOW)
+            .await
+            .expect("note"),
+        "the verdict that waited applies"
+    );
+    assert_eq!(
+        store
+            .attach_avatar(&user.id, file, "https://cdn.example/x", NOW)
+            .await
+            .expect("query"),
+        None,
+        "a rejected file is never shown"
+    );
+    assert!(
+        !store
+            .note_media_check("avatars/other.jpg", "trace-other", NOW)
+            .await
+            .expect("note"),
+        "no verdict waits for another trace"
     );
 }
 
