@@ -9,4 +9,5 @@ mod avatars;
 mod content_checks;
 mod files;
 mod images;
+mod s3;
 mod support;
