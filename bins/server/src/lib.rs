@@ -10,6 +10,7 @@ pub mod client_addr;
 pub mod config;
 pub mod error;
 pub mod keys_command;
+mod maintenance;
 mod media_store;
 pub mod metered_wechat;
 pub mod metrics;

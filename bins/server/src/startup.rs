@@ -148,7 +148,7 @@ impl Application {
                         .public_base_url
                         .clone()
                         .unwrap_or_else(|| crate::config::listening_base_url(addr)),
-                    limits: config.media.limits.clone(),
+                    limits: config.media.limits,
                     concurrency: config.media.upload_concurrency,
                     ..MediaSettings::default()
                 },
@@ -239,18 +239,19 @@ impl Application {
             None => None,
         };
         let purge = (config.session_purge_secs > 0).then(|| {
-            actix_web::rt::spawn(purge_sessions(
+            actix_web::rt::spawn(crate::maintenance::purge_sessions(
                 Arc::clone(&service),
                 config.session_purge_secs,
             ))
         });
-        let short_lived = actix_web::rt::spawn(purge_short_lived(Arc::clone(&service)));
+        let short_lived =
+            actix_web::rt::spawn(crate::maintenance::purge_short_lived(Arc::clone(&service)));
         let key_sync = actix_web::rt::spawn(crate::signing_keys::keep_keys(
             Arc::clone(&keys),
             Arc::clone(&store),
             Arc::clone(&metrics),
         ));
-        let collect = actix_web::rt::spawn(crate::media_store::collect_unused_media(Arc::clone(
+        let collect = actix_web::rt::spawn(crate::maintenance::collect_unused_media(Arc::clone(
             &service,
         )));
         let maintenance = purge
@@ -365,30 +366,6 @@ fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Serve
     Ok((server, addr))
 }
 
-/// How often the short-lived records are purged: the login codes (a login writes one, and the
-/// table is meant to hold about a minute of logins) and the ends the revocation feed tells.
-const SHORT_LIVED_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Deletes, every few seconds, the records of login codes past the replay window and the ends
-/// of sessions whose tokens have all expired.
-async fn purge_short_lived(service: Arc<LoginService>) {
-    loop {
-        actix_web::rt::time::sleep(SHORT_LIVED_PURGE_EVERY).await;
-        if let Err(e) = service.purge_spent_login_codes().await {
-            log::warn!(
-                "purging spent login codes failed: {}",
-                wxlogin_domain::error_chain(&e)
-            );
-        }
-        if let Err(e) = service.purge_told_revocations().await {
-            log::warn!(
-                "purging the revocation feed failed: {}",
-                wxlogin_domain::error_chain(&e)
-            );
-        }
-    }
-}
-
 /// The sealer of secrets at rest the configuration describes.
 pub fn sealer(config: &Config) -> anyhow::Result<SecretSealer> {
     let mut sealer = SecretSealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;
@@ -398,20 +375,4 @@ pub fn sealer(config: &Config) -> anyhow::Result<SecretSealer> {
             .context("SESSION_KEY_SECRET_PREVIOUS")?;
     }
     Ok(sealer)
-}
-
-/// Deletes ended sessions `after` seconds after they end, looking as often (at most hourly).
-async fn purge_sessions(service: Arc<LoginService>, after: i64) {
-    let every = std::time::Duration::from_secs(after.clamp(1, 3600).unsigned_abs());
-    loop {
-        actix_web::rt::time::sleep(every).await;
-        match service.purge_ended_sessions(after).await {
-            Ok(0) => {}
-            Ok(purged) => log::info!("purged {purged} sessions that ended over {after} s ago"),
-            Err(e) => log::warn!(
-                "purging ended sessions failed: {}",
-                wxlogin_domain::error_chain(&e)
-            ),
-        }
-    }
 }

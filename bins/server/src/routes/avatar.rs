@@ -36,7 +36,7 @@ pub(crate) async fn upload_avatar(
         let is_file = part.name() == Some("file") && file.is_none();
         let mut bytes = Vec::new();
         while let Some(chunk) = part.next().await {
-            let chunk = chunk.map_err(|e| multipart_error(e.into()))?;
+            let chunk = chunk.map_err(multipart_error)?;
             if is_file {
                 // Stops reading at the bound: a larger body is never held.
                 if bytes.len() + chunk.len() > max_bytes {

@@ -31,7 +31,7 @@ impl LoginService {
     pub async fn upload_avatar(&self, caller: &Caller, upload: Vec<u8>) -> Result<User, CoreError> {
         let media = self.media()?;
         let app = self.app_of(caller)?;
-        let limits = media.settings.limits.clone();
+        let limits = media.settings.limits;
         if upload.len() > limits.max_bytes {
             return Err(CoreError::ImageTooLarge);
         }
@@ -52,6 +52,7 @@ impl LoginService {
         .map_err(|e| CoreError::Internal(Cause::new(e)))?
         .map_err(|e| match e {
             AvatarError::TooLarge { .. } => CoreError::ImageTooLarge,
+            e @ AvatarError::Encode(_) => CoreError::Internal(Cause::new(e)),
             other => CoreError::InvalidImage(other.to_string()),
         })?;
 
