@@ -173,3 +173,102 @@ pub fn listening_base_url(addr: SocketAddr) -> String {
     };
     format!("http://{host}/media")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(dev: bool, pairs: &[(&str, &str)]) -> (MediaConfig, Vec<String>) {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let mut vars = Vars::new(|name| map.get(name).cloned());
+        let config = media_config(dev, &mut vars);
+        (config, vars.problems().err().unwrap_or_default())
+    }
+
+    #[test]
+    fn the_database_keeps_avatars_unless_an_s3_url_is_given() {
+        assert_eq!(read(false, &[]).0.store, MediaStoreConfig::Database);
+        let (config, problems) = read(
+            false,
+            &[
+                ("MEDIA_STORE", "s3://avatars/prod"),
+                ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+                ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG"),
+                ("UNRELATED", "x"),
+            ],
+        );
+        assert!(problems.is_empty(), "{problems:?}");
+        let MediaStoreConfig::S3 { url, aws } = &config.store else {
+            panic!("{:?}", config.store);
+        };
+        assert_eq!(url, "s3://avatars/prod");
+        assert_eq!(aws.0.len(), 2, "the AWS_* variables only");
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("wJalrXUtnFEMI"),
+            "no secret in Debug: {shown}"
+        );
+        let (_, problems) = read(false, &[("MEDIA_STORE", "ftp://x")]);
+        assert!(problems[0].starts_with("MEDIA_STORE"), "{problems:?}");
+    }
+
+    #[test]
+    fn content_checks_are_on_where_wechat_is_real_and_fail_open_by_default() {
+        let real = read(false, &[]).0.content_check;
+        assert!(real.enabled && !real.fail_closed);
+        assert!(!read(true, &[]).0.content_check.enabled, "dev mode: off");
+        let set = read(
+            true,
+            &[("CONTENT_CHECK", "on"), ("CONTENT_CHECK_FAIL", "closed")],
+        );
+        assert!(set.0.content_check.enabled && set.0.content_check.fail_closed);
+        let (_, problems) = read(
+            false,
+            &[("CONTENT_CHECK", "yes"), ("CONTENT_CHECK_FAIL", "x")],
+        );
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn avatar_urls_use_the_cdn_then_the_public_origin_then_the_listening_address() {
+        let both = [
+            ("MEDIA_PUBLIC_BASE_URL", "https://cdn.example/"),
+            ("PUBLIC_BASE_URL", "https://api.example"),
+        ];
+        assert_eq!(
+            read(false, &both).0.public_base_url.as_deref(),
+            Some("https://cdn.example")
+        );
+        assert_eq!(
+            read(false, &both[1..]).0.public_base_url.as_deref(),
+            Some("https://api.example/media")
+        );
+        assert_eq!(read(false, &[]).0.public_base_url, None);
+        assert_eq!(
+            listening_base_url(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            "http://127.0.0.1:8080/media"
+        );
+        let (_, problems) = read(false, &[("PUBLIC_BASE_URL", "api.example")]);
+        assert!(problems[0].starts_with("PUBLIC_BASE_URL"), "{problems:?}");
+    }
+
+    #[test]
+    fn avatar_limits_are_read_within_bounds() {
+        let config = read(
+            false,
+            &[("AVATAR_MAX_BYTES", "1048576"), ("AVATAR_SIZE", "320")],
+        )
+        .0;
+        assert_eq!(
+            (config.limits.max_bytes, config.limits.size),
+            (1_048_576, 320)
+        );
+        let (_, problems) = read(false, &[("AVATAR_SIZE", "0")]);
+        assert!(problems[0].starts_with("AVATAR_SIZE"), "{problems:?}");
+    }
+}

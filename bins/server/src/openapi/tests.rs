@@ -129,8 +129,8 @@ fn routes_whose_handler_takes_the_caller_name_both_token_schemes_and_their_401s(
             "{method} {path}"
         );
     }
-    // GET, HEAD, PUT, DELETE /api/me, userinfo, phone, logout.
-    assert_eq!(protected, 7);
+    // GET, HEAD, PUT, DELETE /api/me, userinfo, phone, avatar, logout.
+    assert_eq!(protected, 8);
 }
 
 #[test]
