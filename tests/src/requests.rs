@@ -153,6 +153,18 @@ impl TestApp {
         (res.status().as_u16(), bytes.to_vec(), headers)
     }
 
+    /// The text at `path` of another listener of this server (`/metrics`), by GET.
+    pub async fn request_raw_at(&self, base: &str, path: &str) -> String {
+        let mut reply = self
+            .client
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(reply.status().as_u16(), 200, "{path}");
+        String::from_utf8(reply.body().await.expect("body").to_vec()).expect("UTF-8")
+    }
+
     /// Logs in and returns the token, failing the test if login fails.
     pub async fn token(&self, code: &str) -> String {
         let reply = self.login(code).await;

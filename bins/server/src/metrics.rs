@@ -277,6 +277,36 @@ impl Collector for Observed {
             "WeChat access tokens fetched by all instances on the database, as last seen",
             fetches.total,
         )?;
+        let checks = service.content_check_stats();
+        for (name, help, value) in [
+            (
+                "content_checks_passed",
+                "WeChat content checks that passed",
+                checks.passed,
+            ),
+            (
+                "content_checks_review",
+                "Checks WeChat was unsure of (let through)",
+                checks.reviewed,
+            ),
+            (
+                "content_checks_risky",
+                "Nicknames refused and avatars taken down",
+                checks.risky,
+            ),
+            (
+                "content_checks_failed",
+                "Checks WeChat did not answer",
+                checks.failed,
+            ),
+            (
+                "content_checks_quota_paused",
+                "Checks not asked: the app's quota was spent this minute",
+                checks.quota_paused,
+            ),
+        ] {
+            counter(&mut encoder, name, help, value)?;
+        }
         if let Some(store) = self.store.get() {
             let pool = store.pool_state();
             gauge(

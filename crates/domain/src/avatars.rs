@@ -56,7 +56,7 @@ pub trait AvatarStore: Send + Sync {
         now: i64,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Up to `limit` unused files: detached ones, and ones registered before
+    /// Up to `limit` unused files: detached ones, rejected ones, and ones registered before
     /// `unattached_before` and never attached. Reads only.
     async fn unused_media(
         &self,

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 use wxlogin_domain::{StoreChange, User};
 
+use crate::accounts::locked;
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::database::Database;
@@ -60,7 +61,8 @@ impl Database {
     }
 
     pub(crate) fn note_media_check(&self, name: &str, trace_id: &str, now: i64) -> DbResult<bool> {
-        self.writer()?.transaction(|conn| {
+        let mut conn = self.writer()?;
+        locked(&mut conn, &trace_key(trace_id), |conn| {
             diesel::update(media_files::table.filter(media_files::name.eq(name)))
                 .set(media_files::check_trace_id.eq(trace_id))
                 .execute(&mut *conn)?;
@@ -81,7 +83,8 @@ impl Database {
         trace_id: &str,
         now: i64,
     ) -> DbResult<Option<String>> {
-        self.writer()?.transaction(|conn| {
+        let mut conn = self.writer()?;
+        locked(&mut conn, &trace_key(trace_id), |conn| {
             let Some(name) = media_files::table
                 .filter(media_files::check_trace_id.eq(trace_id))
                 .select(media_files::name)
@@ -121,6 +124,7 @@ impl Database {
             .filter(
                 media_files::attached_at
                     .is_not_null()
+                    .or(media_files::rejected_at.is_not_null())
                     .or(media_files::created_at.lt(unattached_before)),
             )
             .filter(media_files::name.ne_all(in_use))
@@ -141,6 +145,13 @@ impl Database {
         )
         .execute(&mut *self.writer()?)?)
     }
+}
+
+/// The lock both the noting of a check and its verdict take: on PostgreSQL, without it, a
+/// verdict arriving while its check is being noted could miss the note (not committed yet),
+/// and the note miss the verdict (not committed yet either), and a risky avatar be shown.
+fn trace_key(trace_id: &str) -> String {
+    format!("media-check:{trace_id}")
 }
 
 /// How long a verdict that arrived before its check was noted is kept: the noting follows

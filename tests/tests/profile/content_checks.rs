@@ -32,7 +32,7 @@ async fn checked_app(db: &TestDatabase, env: &[(&str, &str)]) -> TestApp {
 }
 
 async fn a_risky_nickname_is_refused_and_nothing_changes(db: &TestDatabase) {
-    let app = checked_app(db, &[]).await;
+    let app = checked_app(db, &[("METRICS_BIND_ADDR", "127.0.0.1:0")]).await;
     let token = app.token("nick.1").await;
     assert_eq!(
         app.put_me(&token, r#"{"nickName":"小明"}"#).await.status,

@@ -296,6 +296,11 @@ async fn a_verdict_before_its_check_was_noted_rejects_the_file_when_it_is(store:
         None,
         "a rejected file is never shown"
     );
+    assert_eq!(
+        store.unused_media(NOW - 600, 10).await.expect("query"),
+        [file],
+        "and is deleted at once, not after the grace of uploads in flight"
+    );
     assert!(
         !store
             .note_media_check("avatars/other.jpg", "trace-other", NOW)
