@@ -11,6 +11,7 @@ export function fromTaro(taro: TaroLike): WxLike {
   return {
     login: (o) => void swallow(taro.login(o)),
     request: (o) => swallow(taro.request(o)),
+    uploadFile: (o) => swallow(taro.uploadFile(o)),
     getStorageSync: (k) => taro.getStorageSync(k),
     setStorageSync: (k, v) => taro.setStorageSync(k, v),
     removeStorageSync: (k) => taro.removeStorageSync(k),
@@ -33,6 +34,7 @@ export function fromUni(uni: UniLike): WxLike {
   return {
     login: (o) => void swallow(uni.login({ provider: "weixin", ...o })),
     request: (o) => swallow(uni.request(o)),
+    uploadFile: (o) => swallow(uni.uploadFile(o)),
     getStorageSync: (k) => uni.getStorageSync(k),
     setStorageSync: (k, v) => uni.setStorageSync(k, v),
     removeStorageSync: (k) => uni.removeStorageSync(k),

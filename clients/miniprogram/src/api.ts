@@ -99,6 +99,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload the caller's avatar
+         * @description `multipart/form-data` with the image in the part named `file` (other parts are ignored):
+         *     JPEG, PNG, WebP or GIF by its content, at most `AVATAR_MAX_BYTES` (5 MiB) and 4096×4096
+         *     pixels. It is decoded (first frame), scaled to fit `AVATAR_SIZE` (640) pixels square and
+         *     re-encoded as JPEG, so no metadata (EXIF, GPS) survives; the avatar it replaces is deleted.
+         *     Anything else is refused and the previous avatar stays.
+         */
+        post: operations["upload_avatar"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/phone": {
         parameters: {
             query?: never;
@@ -200,6 +224,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/media/avatars/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An avatar
+         * @description The file `avatarUrl` names, with `ETag` (`If-None-Match` answers 304) and
+         *     `Cache-Control: public, max-age=31536000, immutable`.
+         */
+        get: operations["avatar"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * An avatar
+         * @description The file `avatarUrl` names, with `ETag` (`If-None-Match` answers 304) and
+         *     `Cache-Control: public, max-age=31536000, immutable`.
+         */
+        head: operations["avatar_head"];
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -277,7 +327,15 @@ export interface components {
          *     kinds the code can send, and a front end can switch over them.
          * @enum {string}
          */
-        ApiErrorKind: "invalid_request" | "invalid_code" | "unknown_app" | "invalid_signature" | "decrypt_failed" | "not_logged_in" | "token_invalid" | "token_expired" | "session_revoked" | "refresh_token_invalid" | "refresh_token_reused" | "risky_user" | "reauth_failed" | "push_rejected" | "not_found" | "method_not_allowed" | "payload_too_large" | "rate_limited" | "wechat_error" | "wechat_unavailable" | "unavailable" | "internal";
+        ApiErrorKind: "invalid_request" | "invalid_code" | "unknown_app" | "invalid_signature" | "decrypt_failed" | "invalid_image" | "content_rejected" | "not_logged_in" | "token_invalid" | "token_expired" | "session_revoked" | "refresh_token_invalid" | "refresh_token_reused" | "risky_user" | "reauth_failed" | "push_rejected" | "not_found" | "method_not_allowed" | "payload_too_large" | "rate_limited" | "wechat_error" | "wechat_unavailable" | "unavailable" | "internal";
+        /** @description The multipart form, for the API description. */
+        AvatarUpload: {
+            /**
+             * Format: binary
+             * @description The image file (`wx.uploadFile`'s `filePath`, with `name: "file"`).
+             */
+            file: string;
+        };
         /**
          * @description `DELETE /api/me`: `{"code": "<a fresh wx.login code>"}`.
          * @example {
@@ -832,7 +890,7 @@ export interface operations {
                     "application/json": components["schemas"]["User"];
                 };
             };
-            /** @description Bad Request: `invalid_request` */
+            /** @description Bad Request: `invalid_request`, `content_rejected` */
             400: {
                 headers: {
                     /** @description This request's id, as in the server's log */
@@ -1026,6 +1084,81 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    upload_avatar: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Kept when sane (1 to 128 of `A-Za-z0-9-_.:`), made otherwise; echoed in the answer and the log */
+                "X-Request-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["AvatarUpload"];
+            };
+        };
+        responses: {
+            /** @description The account with its new avatarUrl */
+            200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Bad Request: `invalid_request`, `invalid_image`, `content_rejected` */
+            400: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unauthorized: `not_logged_in`, `token_invalid`, `token_expired`, `session_revoked` */
+            401: {
+                headers: {
+                    /** @description `Bearer` */
+                    "WWW-Authenticate"?: string;
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Payload Too Large: `payload_too_large` */
+            413: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable: `unavailable` */
+            503: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };
@@ -1419,6 +1552,118 @@ export interface operations {
         responses: {
             /** @description Serving */
             200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    avatar: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Kept when sane (1 to 128 of `A-Za-z0-9-_.:`), made otherwise; echoed in the answer and the log */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description The file's name, as avatarUrl gives it */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description Not modified: the ETag sent is the file's */
+            304: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found: `not_found` */
+            404: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Service Unavailable: `unavailable` */
+            503: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    avatar_head: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Kept when sane (1 to 128 of `A-Za-z0-9-_.:`), made otherwise; echoed in the answer and the log */
+                "X-Request-Id"?: string;
+            };
+            path: {
+                /** @description The file's name, as avatarUrl gives it */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image */
+            200: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not modified: the ETag sent is the file's */
+            304: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not Found: `not_found` */
+            404: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Service Unavailable: `unavailable` */
+            503: {
                 headers: {
                     /** @description This request's id, as in the server's log */
                     "X-Request-Id"?: string;

@@ -1,18 +1,18 @@
 /**
  * The client: how to make one ({@link ClientOptions}), what it does ({@link WxLoginClient}),
- * and {@link createClient}, which puts the token store, `wx.login`'s codes, the transport, the
- * login and refresh single flights, the session choosing a request's token and the request
- * wrapper together, and adds the account routes.
+ * and {@link createClient}, which puts the token store, `wx.login`'s codes, the transports
+ * (`wx.request`, `wx.uploadFile`), the login and refresh single flights, the session choosing
+ * a request's token and the request wrapper together, and adds the account routes.
  */
 
 import { errorOf, WxLoginError } from "./errors.js";
 import { createLogin, sessionEnded } from "./login.js";
 import { createRefresh } from "./refresh.js";
-import { createRequest } from "./request.js";
-import type { LoginResponse, User } from "./schemas.js";
+import { createAuthorized, createRequest } from "./request.js";
+import type { LoginResponse, ProfileUpdate, User } from "./schemas.js";
 import { createSession } from "./session.js";
 import { createTokenStore } from "./token-store.js";
-import { createSend } from "./transport.js";
+import { createSend, createUpload } from "./transport.js";
 import type { RequestOptions } from "./transport.js";
 import { createWxCode } from "./wx-code.js";
 import type { WxLike, WxResponse } from "./wx-like.js";
@@ -27,6 +27,12 @@ export interface ClientOptions {
   appid?: string;
   /** Milliseconds before a request is given up as a `network_error` (default 10 000). */
   timeout?: number;
+  /**
+   * Milliseconds before an upload (`uploadAvatar`) is given up as a `network_error` (default
+   * 60 000, `wx.uploadFile`'s own default: a photo on a slow network takes longer than a
+   * request).
+   */
+  uploadTimeout?: number;
   /** The storage key of the tokens (default `wxlogin:v1:token`, plus `:<appid>` with one). */
   storageKey?: string;
   /** The clock, in milliseconds (default `Date.now`); for tests. */
@@ -68,6 +74,21 @@ export interface WxLoginClient {
   sendUserInfo(result: UserInfoResult): Promise<User>;
   /** Sends the code of a `getPhoneNumber` button's event (`e.detail`) to `/api/me/phone`. */
   sendPhoneNumber(detail: { code?: string; errMsg?: string }): Promise<User>;
+  /**
+   * Uploads the avatar a `chooseAvatar` button gave (`e.detail.avatarUrl`, a temporary local
+   * file) to `POST /api/me/avatar` through `wx.uploadFile`, with the token like every request
+   * (logging in or refreshing first, or once again, when needed) → the `User` with its new
+   * `avatarUrl`. Rejects with `invalid_image` (not a JPEG, PNG, WebP or GIF, or no file) or
+   * `payload_too_large`; the previous avatar then stays.
+   */
+  uploadAvatar(tempFilePath: string): Promise<User>;
+  /**
+   * `PUT /api/me`: the nickname of an `<input type="nickname">` (and, if wanted, an external
+   * `avatarUrl`); a field left out stays, `null` clears it → the `User`. Rejects with
+   * `content_rejected` when WeChat's content security finds the nickname risky: ask for
+   * another one; nothing changed.
+   */
+  updateProfile(update: ProfileUpdate): Promise<User>;
 }
 
 declare function setTimeout(callback: () => void, ms: number): unknown;
@@ -77,6 +98,7 @@ export function createClient(options: ClientOptions): WxLoginClient {
   const { wx, appid } = options;
   const base = options.baseURL.replace(/\/+$/, "");
   const timeout = options.timeout ?? 10_000;
+  const uploadTimeout = options.uploadTimeout ?? 60_000;
   const key = options.storageKey ?? `wxlogin:v1:token${appid ? `:${appid}` : ""}`;
   const now = options.now ?? (() => Date.now());
   const sleep =
@@ -88,7 +110,9 @@ export function createClient(options: ClientOptions): WxLoginClient {
   const send = createSend(wx, base, timeout);
   const login = createLogin(appid, wxCode, send, store);
   const session = createSession(login, createRefresh(send, store), store);
-  const request = createRequest(send, session, store);
+  const authorized = createAuthorized(session, store);
+  const request = createRequest(send, authorized);
+  const upload = createUpload(wx, base, uploadTimeout);
 
   return {
     login,
@@ -205,5 +229,37 @@ export function createClient(options: ClientOptions): WxLoginClient {
       });
       return res.data;
     },
+
+    async uploadAvatar(tempFilePath) {
+      if (typeof tempFilePath !== "string" || tempFilePath === "") {
+        throw new WxLoginError("invalid_image", "no file to upload (chooseAvatar gave no avatarUrl?)");
+      }
+      const res = await authorized((token) =>
+        upload({ url: "/api/me/avatar", filePath: tempFilePath, name: "file" }, token),
+      );
+      return userOf(res);
+    },
+
+    async updateProfile(update) {
+      // Only the profile's fields: a form's other values are not the server's business.
+      const body: ProfileUpdate = {};
+      if (update.nickName !== undefined) {
+        body.nickName = update.nickName;
+      }
+      if (update.avatarUrl !== undefined) {
+        body.avatarUrl = update.avatarUrl;
+      }
+      const res = await request<User>({ url: "/api/me", method: "PUT", data: body });
+      return userOf(res);
+    },
   };
+}
+
+/** The `User` a 200 carries, or `bad_response` (an answer that is not the server's). */
+function userOf(res: WxResponse): User {
+  const user = res.data as Partial<User> | null;
+  if (typeof user !== "object" || user === null || typeof user.id !== "string") {
+    throw new WxLoginError("bad_response", "the answer is not an account", res.statusCode, res.data);
+  }
+  return user as User;
 }

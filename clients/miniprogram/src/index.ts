@@ -12,10 +12,24 @@
  * @packageDocumentation
  */
 
-export type { ErrorBody, LoginResponse, RefreshResponse, ServerErrorKind, User } from "./schemas.js";
+export type {
+  ErrorBody,
+  LoginResponse,
+  ProfileUpdate,
+  RefreshResponse,
+  ServerErrorKind,
+  User,
+} from "./schemas.js";
 export { isWxLoginError, WxLoginError } from "./errors.js";
 export type { ClientErrorKind, ErrorKind } from "./errors.js";
-export type { Method, WxLike, WxRequestOptions, WxResponse } from "./wx-like.js";
+export type {
+  Method,
+  WxLike,
+  WxRequestOptions,
+  WxResponse,
+  WxUploadFileOptions,
+  WxUploadResponse,
+} from "./wx-like.js";
 export type { RequestOptions } from "./transport.js";
 export { createClient } from "./client.js";
 export type { ClientOptions, UserInfoResult, WxLoginClient } from "./client.js";

@@ -7,6 +7,11 @@ import type { components } from "./api.js";
 
 /** An account, as `/api/me` and every account route answer it. */
 export type User = components["schemas"]["User"];
+/**
+ * `PUT /api/me`: a partial update of the profile. A field left out stays as it is; `null`
+ * clears it.
+ */
+export type ProfileUpdate = components["schemas"]["ProfileRequest"];
 /** The answer to `POST /api/login`. */
 export type LoginResponse = components["schemas"]["LoginResponse"];
 /** The answer to `POST /api/token/refresh`. */

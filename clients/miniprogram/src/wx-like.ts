@@ -1,6 +1,7 @@
 /**
  * The part of the mini program's `wx` the client uses ({@link WxLike}), what its `request`
- * takes and gives, and {@link swallow} for the platforms whose calls also return a promise.
+ * and `uploadFile` take and give, and {@link swallow} for the platforms whose calls also
+ * return a promise.
  */
 
 /** What `wx.request` hands its `success` callback. */
@@ -25,6 +26,27 @@ export interface WxRequestOptions {
   fail?: (err: { errMsg: string }) => void;
 }
 
+/** What `wx.uploadFile` hands its `success` callback: the body is the server's text, unparsed. */
+export interface WxUploadResponse {
+  statusCode: number;
+  data: string;
+}
+
+/** What `wx.uploadFile` is given: a `multipart/form-data` POST of the local file `filePath`. */
+export interface WxUploadFileOptions {
+  url: string;
+  /** A local file: a temporary path (`chooseAvatar`, `chooseMedia`) or one under `wx.env.USER_DATA_PATH`. */
+  filePath: string;
+  /** The multipart part the file goes in. */
+  name: string;
+  header?: Record<string, string>;
+  /** Other parts of the form. */
+  formData?: Record<string, string>;
+  timeout?: number;
+  success?: (res: WxUploadResponse) => void;
+  fail?: (err: { errMsg: string }) => void;
+}
+
 /**
  * The part of the mini program's `wx` the client uses. The real `wx` (typed by
  * `miniprogram-api-typings`) fits it; {@link fromTaro} and {@link fromUni} make Taro and
@@ -37,6 +59,7 @@ export interface WxLike {
     fail?: (err: { errMsg: string }) => void;
   }): void;
   request(options: WxRequestOptions): unknown;
+  uploadFile(options: WxUploadFileOptions): unknown;
   getStorageSync(key: string): unknown;
   setStorageSync(key: string, data: unknown): void;
   removeStorageSync(key: string): void;

@@ -1,6 +1,10 @@
 // Fakes of the platforms the client runs on — `wx`, Taro, uni-app — that record every call.
-// Their `request` is real HTTP (Node's fetch) to the real server; their `login` hands out
-// codes the dev-mode fake WeChat understands (`<person>.<n>`: that person's openid).
+// Their `request` is real HTTP (Node's fetch) to the real server, and so is their
+// `uploadFile`: the local file read from disk and POSTed as `multipart/form-data`, as WeChat
+// does; their `login` hands out codes the dev-mode fake WeChat understands (`<person>.<n>`:
+// that person's openid).
+import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 
 let serial = 0;
 
@@ -10,7 +14,7 @@ let serial = 0;
  * a request instead of the server (to inject a fault), or return undefined.
  */
 export function fakeWx({ person = "olga", code, now = Date.now, answer, origins = {} } = {}) {
-  const calls = { login: [], request: [], checkSession: 0, codes: [] };
+  const calls = { login: [], request: [], uploadFile: [], checkSession: 0, codes: [] };
   const storage = new Map();
   let sessionFresh = true;
   const wx = {
@@ -50,6 +54,35 @@ export function fakeWx({ person = "olga", code, now = Date.now, answer, origins 
         (e) => fail({ errMsg: `request:fail ${e.cause?.code ?? e.message}` }),
       );
     },
+    /**
+     * Like wx.uploadFile: a multipart POST of the file at `filePath` in the part `name`, with
+     * `formData`'s parts; `success` gets the body as text, whatever it is.
+     */
+    uploadFile({ url, filePath, name, header = {}, formData = {}, success, fail }) {
+      const upload = { url, path: new URL(url).pathname, filePath, name, header, formData };
+      calls.uploadFile.push(upload);
+      const injected = answer?.(upload);
+      if (injected) {
+        const data = typeof injected.data === "string" ? injected.data : JSON.stringify(injected.data);
+        setTimeout(() => success({ ...injected, data, errMsg: "uploadFile:ok" }), 0);
+        return;
+      }
+      const target = Object.entries(origins).reduce((u, [from, to]) => u.replace(from, to), url);
+      readFile(filePath)
+        .then((bytes) => {
+          const form = new FormData();
+          for (const [key, value] of Object.entries(formData)) {
+            form.append(key, String(value));
+          }
+          form.append(name, new Blob([bytes]), basename(filePath));
+          // fetch writes the multipart Content-Type with its boundary, as WeChat does.
+          return fetch(target, { method: "POST", headers: header, body: form });
+        })
+        .then(
+          async (res) => success({ statusCode: res.status, data: await res.text(), errMsg: "uploadFile:ok" }),
+          (e) => fail({ errMsg: `uploadFile:fail ${e.code ?? e.cause?.code ?? e.message}` }),
+        );
+    },
     getStorageSync(key) {
       // wx answers "" for a key it does not hold.
       return storage.has(key) ? storage.get(key) : "";
@@ -67,6 +100,10 @@ export function fakeWx({ person = "olga", code, now = Date.now, answer, origins 
     /** The calls of `request` to `path`. */
     requestsTo(path) {
       return calls.request.filter((r) => r.path === path);
+    },
+    /** The calls of `uploadFile` to `path`. */
+    uploadsTo(path) {
+      return calls.uploadFile.filter((r) => r.path === path);
     },
   };
   return wx;
@@ -96,6 +133,7 @@ export function fakeTaro(options) {
     wx,
     login: promised(wx.login),
     request: promised(wx.request),
+    uploadFile: promised(wx.uploadFile),
     checkSession: promised(wx.checkSession),
     getStorageSync: wx.getStorageSync,
     setStorageSync: wx.setStorageSync,
@@ -116,6 +154,7 @@ export function fakeUni(options) {
       wx.login(o);
     },
     request: wx.request,
+    uploadFile: wx.uploadFile,
     checkSession: wx.checkSession,
     getStorageSync: wx.getStorageSync,
     setStorageSync: wx.setStorageSync,

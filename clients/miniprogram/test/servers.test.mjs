@@ -4,7 +4,11 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createClient, fromTaro, fromUni, isWxLoginError } from "../dist/esm/index.js";
 import { fakeTaro, fakeUni, fakeWx } from "./fakes.mjs";
+import { imageFiles } from "./images.mjs";
 import { startServer } from "./server.mjs";
+
+const files = imageFiles();
+after(() => files.remove());
 
 describe("sessions of one second (SESSION_TTL_SECS=1)", () => {
   let server;
@@ -33,6 +37,20 @@ describe("sessions of one second (SESSION_TTL_SECS=1)", () => {
     assert.equal(wx.calls.login.length, 2);
     assert.equal(wx.requestsTo("/api/login").length, 2);
     assert.equal(wx.requestsTo("/api/me").length, 16);
+  });
+
+  test("uploads refused with token_expired share the one refused refresh and one login, each replayed once", async () => {
+    const frozen = Date.now();
+    const wx = fakeWx({ person: "vik" });
+    const c = createClient({ baseURL: server.baseURL, wx, now: () => frozen });
+    await c.login();
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const users = await Promise.all([c.uploadAvatar(files.png), c.uploadAvatar(files.png), c.me()]);
+    assert.ok(users.every((u) => typeof u.id === "string"));
+    assert.ok(users.slice(0, 2).every((u) => typeof u.avatarUrl === "string"));
+    assert.equal(wx.requestsTo("/api/token/refresh").length, 1);
+    assert.equal(wx.calls.login.length, 2);
+    assert.equal(wx.uploadsTo("/api/me/avatar").length, 4);
   });
 });
 
@@ -79,6 +97,17 @@ describe("adapters", () => {
     assert.equal(taro.wx.storage.size, 0);
   });
 
+  test("fromTaro: Taro.uploadFile uploads the avatar; a failed one rejects once, as network_error", async () => {
+    const taro = fakeTaro({ person: "xiu" });
+    const c = createClient({ baseURL: server.baseURL, wx: fromTaro(taro) });
+    const user = await c.uploadAvatar(files.png);
+    assert.equal((await fetch(user.avatarUrl)).headers.get("content-type"), "image/jpeg");
+    await assert.rejects(c.uploadAvatar(files.text), (e) => isWxLoginError(e, "invalid_image"));
+    // Taro.uploadFile's promise rejects too when the upload fails: not an unhandled rejection.
+    await assert.rejects(c.uploadAvatar(`${files.dir}/missing.png`), (e) => isWxLoginError(e, "network_error"));
+    assert.equal(taro.wx.calls.login.length, 1);
+  });
+
   test("fromUni: uni.login is asked for the weixin provider", async () => {
     const uni = fakeUni({ person: "yan" });
     const c = createClient({ baseURL: server.baseURL, wx: fromUni(uni) });
@@ -86,5 +115,15 @@ describe("adapters", () => {
     assert.equal(answer.userExist, false);
     assert.equal((await c.me()).id, answer.userInfo.id);
     assert.deepEqual([...uni.wx.storage.keys()], ["wxlogin:v1:token"]);
+  });
+
+  test("fromUni: uni.uploadFile uploads the avatar, and updateProfile sets the nickname", async () => {
+    const uni = fakeUni({ person: "yue" });
+    const c = createClient({ baseURL: server.baseURL, wx: fromUni(uni) });
+    const user = await c.uploadAvatar(files.png);
+    assert.equal(uni.wx.uploadsTo("/api/me/avatar")[0].name, "file");
+    assert.equal((await fetch(user.avatarUrl)).status, 200);
+    assert.equal((await c.updateProfile({ nickName: "悦" })).nickName, "悦");
+    assert.equal(uni.wx.calls.login.length, 1);
   });
 });

@@ -5,6 +5,7 @@ import {
   isWxLoginError,
   type ErrorKind,
   type LoginResponse,
+  type ProfileUpdate,
   type RefreshResponse,
   type User,
   type WxLike,
@@ -42,6 +43,28 @@ export function handlers() {
     success: (res) => void client.sendUserInfo(res),
   });
   return (e: WechatMiniprogram.ButtonGetPhoneNumber) => client.sendPhoneNumber(e.detail);
+}
+
+// The chooseAvatar button's temporary file and the nickname form's value go through as
+// WeChat types them; content_rejected and invalid_image are kinds to branch on.
+export function profileHandlers() {
+  return {
+    onChooseAvatar: (e: WechatMiniprogram.CustomEvent<{ avatarUrl: string }>): Promise<User> =>
+      client.uploadAvatar(e.detail.avatarUrl),
+    async onSaveNickname(e: WechatMiniprogram.FormSubmit): Promise<User | "换一个昵称" | "换一张图片"> {
+      const update: ProfileUpdate = { nickName: String(e.detail.value["nickName"] ?? "") };
+      try {
+        return await client.updateProfile(update);
+      } catch (err) {
+        if (isWxLoginError(err, "content_rejected")) return "换一个昵称";
+        if (isWxLoginError(err, "invalid_image")) return "换一张图片";
+        throw err;
+      }
+    },
+    clearAvatar: (): Promise<User> => client.updateProfile({ avatarUrl: null }),
+    // @ts-expect-error the field is nickName, as the server spells it
+    misspelt: () => client.updateProfile({ nickname: "x" }),
+  };
 }
 
 // The login's and the refresh's answers carry both tokens, typed from /openapi.json.

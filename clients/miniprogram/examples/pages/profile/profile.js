@@ -1,5 +1,6 @@
-// A page that shows the account, binds a phone number, fills the profile from WeChat, and logs
-// out or deletes the account. Paste it, with profile.wxml, into pages/profile/.
+// A page that shows the account, lets the person pick their avatar (chooseAvatar button) and
+// nickname (nickname input), binds a phone number, and logs out or deletes the account. Paste
+// it, with profile.wxml and profile.json, into pages/profile/ (base library 2.21.2 or later).
 const { isWxLoginError } = require("wxlogin-miniprogram");
 
 const { api } = getApp();
@@ -14,8 +15,12 @@ function explain(e) {
       return "WeChat blocked this login";
     case "rate_limited":
       return "Too many attempts: wait a minute";
-    case "session_key_stale":
-      return "Please tap again";
+    case "invalid_image":
+      return "That picture cannot be used: choose another one";
+    case "payload_too_large":
+      return "That picture is too large: choose a smaller one";
+    case "content_rejected":
+      return "换一个昵称 (WeChat refused this nickname: choose another)";
     case "wechat_unavailable":
     case "unavailable":
       return "The service is busy: try again";
@@ -45,18 +50,26 @@ Page({
     }
   },
 
-  // <button bindtap="onProfile">: getUserProfile needs a tap.
-  onProfile() {
-    wx.getUserProfile({
-      desc: "Show your nickname and avatar",
-      success: async (res) => {
-        try {
-          this.setData({ user: await api.sendUserInfo(res), error: "" });
-        } catch (e) {
-          this.setData({ error: explain(e) });
-        }
-      },
-    });
+  // <button open-type="chooseAvatar" bindchooseavatar="onChooseAvatar">: e.detail.avatarUrl is
+  // a temporary local file, uploaded with the token (the client logs in first if it must).
+  async onChooseAvatar(e) {
+    try {
+      this.setData({ user: await api.uploadAvatar(e.detail.avatarUrl), error: "" });
+    } catch (err) {
+      this.setData({ error: explain(err) });
+    }
+  },
+
+  // <form bindsubmit="onSaveNickname"> around <input type="nickname" name="nickName">: the
+  // nickname WeChat's keyboard offers is only sure to be in the field at submit time.
+  async onSaveNickname(e) {
+    const nickName = (e.detail.value.nickName || "").trim();
+    if (!nickName) return;
+    try {
+      this.setData({ user: await api.updateProfile({ nickName }), error: "" });
+    } catch (err) {
+      this.setData({ error: explain(err) });
+    }
   },
 
   async onLogout() {
