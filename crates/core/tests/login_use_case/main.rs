@@ -5,6 +5,7 @@
 
 mod apps;
 mod authentication;
+mod avatars;
 mod building;
 mod code_replay;
 mod deletion;

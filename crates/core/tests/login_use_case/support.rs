@@ -97,7 +97,12 @@ impl Mocks {
         }
     }
 
-    pub(crate) fn service(mut self) -> Arc<LoginService> {
+    pub(crate) fn service(self) -> Arc<LoginService> {
+        self.builder().build().expect("every port given")
+    }
+
+    /// The builder with every mock given, for cases that add to it (media, content checks).
+    pub(crate) fn builder(mut self) -> wxlogin_core::LoginServiceBuilder {
         self.wechat.expect_appid().return_const(APP.to_owned());
         LoginService::builder()
             .wechat(Arc::new(self.wechat))
@@ -107,8 +112,6 @@ impl Mocks {
             .tokens(Arc::new(self.tokens))
             .clock(self.clock)
             .settings(self.settings)
-            .build()
-            .expect("every port given")
     }
 
     /// The store holds `session` (and `user`, if any), read once.
