@@ -192,6 +192,9 @@ impl Application {
             trusted_proxies: config.trusted_proxies.clone(),
             media: Some(media),
             avatar_max_bytes: config.media.limits.max_bytes,
+            upload_turns: Arc::new(tokio::sync::Semaphore::new(
+                config.media.upload_concurrency * 2,
+            )),
         });
         let max_body = config.max_body_bytes;
         let description = web::Data::new(crate::routes::ApiDescription(

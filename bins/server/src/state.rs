@@ -38,6 +38,9 @@ pub struct AppState {
     pub media: Option<Arc<dyn wxlogin_domain::MediaStore>>,
     /// `AVATAR_MAX_BYTES`: the upload route stops reading beyond it.
     pub avatar_max_bytes: usize,
+    /// Uploads being read or decoded at once (twice `AVATAR_UPLOAD_CONCURRENCY`): what bounds
+    /// the memory uploads hold, however slowly their bodies arrive.
+    pub upload_turns: Arc<tokio::sync::Semaphore>,
 }
 
 #[cfg(test)]

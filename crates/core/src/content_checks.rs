@@ -94,6 +94,11 @@ impl ContentChecks {
         }
     }
 
+    /// Counts a check whose image WeChat could not download (`status_code` -1008).
+    pub(crate) fn undownloadable(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn stats(&self) -> ContentCheckStats {
         ContentCheckStats {
             passed: self.passed.load(Ordering::Relaxed),

@@ -14,6 +14,7 @@ wxlogin_e2e::on_both_databases!(
     a_phone_photo_comes_back_scaled_with_no_exif_and_no_gps,
     png_webp_and_gif_are_taken_and_a_gif_gives_its_first_frame,
     what_is_not_an_avatar_is_refused_and_the_avatar_before_stays,
+    uploads_held_open_are_bounded_and_the_next_is_told_to_come_back,
 );
 
 async fn a_phone_photo_comes_back_scaled_with_no_exif_and_no_gps(db: &TestDatabase) {
@@ -122,4 +123,35 @@ async fn what_is_not_an_avatar_is_refused_and_the_avatar_before_stays(db: &TestD
     );
     assert_eq!(app.me(&token).await.json["avatarUrl"], url.as_str());
     assert_eq!(app.request_raw("GET", &path_of(&url), &[]).await.0, 200);
+}
+
+async fn uploads_held_open_are_bounded_and_the_next_is_told_to_come_back(db: &TestDatabase) {
+    use std::io::Write;
+    // One decoding at once: two uploads may be read at once.
+    let app = TestApp::spawn_env(db.url(), &[("AVATAR_UPLOAD_CONCURRENCY", "1")]).await;
+    let token = app.token("slow.1").await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let held: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+            // A body that says 5 MB and sends a few bytes of it, then nothing.
+            write!(
+                stream,
+                "POST /api/me/avatar HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+                 Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 5000000\r\n\r\n\
+                 --b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n\
+                 \u{ff}"
+            )
+            .expect("written");
+            stream
+        })
+        .collect();
+    // Both are being read (holding their turns) before the third comes.
+    actix_rt::time::sleep(std::time::Duration::from_millis(500)).await;
+    let third = upload(&app, &token, &png(), "c.png").await;
+    assert_error(&third, 503, "unavailable");
+    drop(held);
+    actix_rt::time::sleep(std::time::Duration::from_millis(300)).await;
+    let fourth = upload(&app, &token, &png(), "d.png").await;
+    assert_eq!(fourth.status, 200, "turns are given back: {}", fourth.text);
 }

@@ -16,6 +16,7 @@ use crate::support::{path_of, upload};
 wxlogin_e2e::on_both_databases!(
     a_risky_nickname_is_refused_and_nothing_changes,
     a_risky_media_check_push_takes_the_avatar_down_and_a_replay_does_nothing,
+    an_external_avatar_url_is_checked_and_taken_down_like_an_upload,
     when_wechat_cannot_check_the_change_is_taken_or_refused_as_configured,
 );
 
@@ -146,6 +147,36 @@ async fn a_risky_media_check_push_takes_the_avatar_down_and_a_replay_does_nothin
         .await;
     assert_error(&forged, 403, "push_rejected");
     assert_eq!(app.me(&token).await.json["avatarUrl"], new_url.as_str());
+}
+
+async fn an_external_avatar_url_is_checked_and_taken_down_like_an_upload(db: &TestDatabase) {
+    let app = checked_app(db, &[]).await;
+    let token = app.token("ext.1").await;
+    app.fake
+        .set_media_verdict(&app.fake.openid_for("ext"), Suggest::Risky);
+    // Any URL WeChat can download: the server's own health probe will do.
+    let url = format!("{}/healthz", app.base);
+    let reply = app
+        .put_me(&token, &format!(r#"{{"avatarUrl":"{url}"}}"#))
+        .await;
+    let call = app
+        .fake
+        .media_check_calls()
+        .pop()
+        .expect("WeChat was asked");
+    assert_eq!(call.media_url, url);
+    match reply.status {
+        200 => assert_eq!(reply.json["avatarUrl"], url.as_str()),
+        _ => assert_error(&reply, 400, "content_rejected"),
+    }
+    app.fake
+        .wait_for_media_check(&call.trace_id.expect("trace"), Duration::from_secs(10))
+        .await
+        .expect("the check finished");
+    assert_eq!(
+        app.me(&token).await.json["avatarUrl"],
+        serde_json::Value::Null
+    );
 }
 
 async fn when_wechat_cannot_check_the_change_is_taken_or_refused_as_configured(db: &TestDatabase) {

@@ -130,7 +130,8 @@ pub(super) fn media_config(dev: bool, vars: &mut Vars<'_>) -> MediaConfig {
         ..defaults
     };
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    let upload_concurrency = vars.number("AVATAR_UPLOAD_CONCURRENCY", cores, 1..=256);
+    // Each decoding may hold up to about 150 MiB (a large progressive JPEG).
+    let upload_concurrency = vars.number("AVATAR_UPLOAD_CONCURRENCY", cores, 1..=64);
     let enabled = match vars.get("CONTENT_CHECK").as_deref().map(str::trim) {
         // On wherever WeChat is real; dev mode's fake answers too, when asked to.
         None => !dev,

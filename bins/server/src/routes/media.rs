@@ -36,7 +36,7 @@ pub(crate) async fn avatar(
         .flat_map(|v| v.split(','))
         .any(|tag| {
             let tag = tag.trim();
-            tag == etag || tag.strip_prefix("W/") == Some(etag.as_str()) || tag == "*"
+            tag == etag || tag.strip_prefix("W/") == Some(etag.as_str())
         });
     let Some(media) = &state.media else {
         return Err(ApiErrorKind::NotFound.error());
@@ -62,8 +62,14 @@ pub(crate) async fn avatar(
     let Some(file) = file else {
         return Err(ApiErrorKind::NotFound.error());
     };
+    // Only an image type is served from the API's origin, whatever a bucket says an object
+    // is (a text/html object written there by other means is not a page of ours).
+    let content_type = match file.content_type.as_str() {
+        known @ ("image/jpeg" | "image/webp" | "image/png" | "image/gif") => known.to_owned(),
+        _ => "application/octet-stream".to_owned(),
+    };
     Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, file.content_type))
+        .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::ETAG, etag))
         .insert_header(cache)
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

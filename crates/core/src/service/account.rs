@@ -13,13 +13,24 @@ impl LoginService {
         caller: &Caller,
         edit: ProfileEdit,
     ) -> Result<User, CoreError> {
-        let update = edit.validate()?;
+        let mut update = edit.validate()?;
         if let Some(Some(nick_name)) = &update.nick_name {
             self.check_nickname(caller, nick_name).await?;
         }
+        // With content checks on, an external avatar URL is checked like an upload: recorded
+        // as the file the account shows, so WeChat's verdict can take it down.
+        let checked_avatar = match &update.avatar_url {
+            Some(Some(url)) if self.checks_external_avatars() => Some(url.clone()),
+            _ => None,
+        };
+        if checked_avatar.is_some() {
+            update.avatar_url = None;
+        }
         let new_avatar = update.avatar_url.is_some();
-        let user = self.store_update(caller, update).await?;
-        if new_avatar {
+        let mut user = self.store_update(caller, update).await?;
+        if let Some(url) = checked_avatar {
+            user = self.show_external_avatar(caller, &url).await?;
+        } else if new_avatar {
             // The uploaded file it replaced, if any, is shown no more.
             self.collect_unused_media_now().await;
         }

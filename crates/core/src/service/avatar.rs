@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 use wxlogin_domain::{
-    Cause, ContentVerdict, MediaObject, OpenId, Suggest, User, error_chain, to_hex,
+    Cause, ContentVerdict, MediaObject, OpenId, Suggest, User, WeChatError, error_chain, to_hex,
 };
 use wxlogin_media::{AvatarError, process_avatar};
 
@@ -35,6 +35,10 @@ impl LoginService {
         if upload.len() > limits.max_bytes {
             return Err(CoreError::ImageTooLarge);
         }
+        // Each upload costs a decoding and, with checks on, a call on the app's WeChat quota:
+        // counted against the account like the other calls that do (`USER_RATE_LIMIT`), so one
+        // account cannot spend the app's quota (and so pause everyone's checks).
+        self.spend_user_call(caller)?;
         // Each decoding holds a whole image: a bounded number at once, the others wait a
         // while, then are told to come back, never pile up in memory.
         let turn = tokio::time::timeout(
@@ -103,6 +107,48 @@ impl LoginService {
         Ok(user)
     }
 
+    /// Whether an external avatar URL goes through WeChat's check (checks on, and the records
+    /// of shown avatars at hand).
+    pub(super) fn checks_external_avatars(&self) -> bool {
+        self.content_checks.settings.enabled && self.media.is_some()
+    }
+
+    /// Shows an external avatar URL once WeChat has been asked about it, recorded as a file of
+    /// the account's (`external/<digest>`, nothing stored) so that a risky verdict takes it
+    /// down as it does an upload.
+    pub(super) async fn show_external_avatar(
+        &self,
+        caller: &Caller,
+        url: &str,
+    ) -> Result<User, CoreError> {
+        let media = self.media()?;
+        let app = self.app_of(caller)?;
+        self.spend_user_call(caller)?;
+        let now = self.clock.now();
+        let name =
+            file_name(&caller.user.id, url.as_bytes(), "url").replacen("avatars/", "external/", 1);
+        media
+            .records
+            .register_media(&name, &caller.user.id, now)
+            .await?;
+        if let Some(trace_id) = self.ask_media_check(app, caller, url).await?
+            && media
+                .records
+                .note_media_check(&name, &trace_id, self.clock.now())
+                .await?
+        {
+            return Err(CoreError::ContentRejected);
+        }
+        let user = media
+            .records
+            .attach_avatar(&caller.user.id, &name, url, now)
+            .await?
+            .ok_or(CoreError::ContentRejected)?;
+        self.cache.update_user(&user);
+        self.collect_unused_media_now().await;
+        Ok(user)
+    }
+
     /// Checks a nickname with WeChat before it is kept: `risky` refuses it
     /// ([`CoreError::ContentRejected`]); when WeChat cannot be asked, it is kept unchecked, or
     /// refused with checks failing closed.
@@ -116,8 +162,9 @@ impl LoginService {
             return Ok(());
         }
         let app = self.app_of(caller)?;
+        self.spend_user_call(caller)?;
         let asked = match self.openid_for_check(caller).await? {
-            None => return Ok(()),
+            None => return self.unchecked(&caller.appid, "a nickname", None),
             Some(_) if !checks.may_ask(&caller.appid, self.clock.now()) => {
                 return self.unchecked(&caller.appid, "a nickname", None);
             }
@@ -158,7 +205,9 @@ impl LoginService {
             return Ok(None);
         }
         let Some(openid) = self.openid_for_check(caller).await? else {
-            return Ok(None);
+            return self
+                .unchecked(&caller.appid, "an avatar", None)
+                .map(|()| None);
         };
         if !checks.may_ask(&caller.appid, self.clock.now()) {
             return self
@@ -185,8 +234,12 @@ impl LoginService {
         Ok(self.users.openid(&caller.user.id, &caller.appid).await?)
     }
 
-    /// A check WeChat did not answer (`error`) or was not asked (the quota is spent): counted,
-    /// and the change accepted, or refused when checks fail closed.
+    /// A check WeChat did not answer (`error`) or was not asked (the quota is spent, no
+    /// identity to ask in the name of): counted, and the change accepted, or refused when
+    /// checks fail closed. Only WeChat being unavailable is let through unchecked: a check
+    /// WeChat refuses (an errcode: the user has not used the mini program for two hours, a
+    /// malformed request; a reply that is not one) refuses the change whatever the mode, or
+    /// waiting two hours with a token would be a way around the check.
     fn unchecked(
         &self,
         appid: &str,
@@ -194,13 +247,22 @@ impl LoginService {
         error: Option<CoreError>,
     ) -> Result<(), CoreError> {
         let checks = &self.content_checks;
+        let mut refused = false;
         if let Some(e) = &error {
             if let CoreError::WeChat(wechat) = e {
                 checks.failed(appid, wechat, self.clock.now());
+                refused = !matches!(
+                    wechat,
+                    WeChatError::Busy
+                        | WeChatError::Timeout
+                        | WeChatError::Unreachable(_)
+                        | WeChatError::Unavailable(_)
+                        | WeChatError::QuotaExhausted
+                );
             }
             log::warn!("WeChat could not check {what}: {}", error_chain(e));
         }
-        if checks.settings.fail_closed {
+        if checks.settings.fail_closed || refused {
             Err(CoreError::ContentCheckUnavailable)
         } else {
             Ok(())
@@ -213,10 +275,20 @@ impl LoginService {
     pub(super) async fn apply_media_verdict(
         &self,
         trace_id: &str,
-        suggest: Suggest,
+        suggest: Option<Suggest>,
     ) -> Result<Option<String>, CoreError> {
-        self.content_checks.verdict(suggest);
-        if suggest != Suggest::Risky {
+        match suggest {
+            Some(suggest) => self.content_checks.verdict(suggest),
+            // WeChat could not download it: nobody looked at it. Counted as a check that
+            // failed; with checks failing closed, an avatar nobody looked at is not shown.
+            None => self.content_checks.undownloadable(),
+        }
+        let take_down = match suggest {
+            Some(Suggest::Risky) => true,
+            None => self.content_checks.settings.fail_closed,
+            Some(_) => false,
+        };
+        if !take_down {
             return Ok(None);
         }
         let media = self.media()?;

@@ -276,18 +276,19 @@ impl LoginService {
             log::warn!("a media check pushed to {appid} without a trace_id or a verdict; ignored");
             return Ok(PushEffect::Nothing);
         };
-        let MediaCheckOutcome::Checked(verdict) = result.outcome else {
-            log::warn!(
-                "WeChat could not check an avatar of {appid} (trace {}): it could not download it",
-                result.trace_id
-            );
-            return Ok(PushEffect::Nothing);
+        let suggest = match result.outcome {
+            MediaCheckOutcome::Checked(verdict) => Some(verdict.suggest),
+            MediaCheckOutcome::Undownloadable => {
+                log::warn!(
+                    "WeChat could not download an avatar of {appid} to check it (trace {}): is \
+                     PUBLIC_BASE_URL (or MEDIA_PUBLIC_BASE_URL) reachable from the internet?",
+                    result.trace_id
+                );
+                None
+            }
         };
         Ok(
-            match self
-                .apply_media_verdict(&result.trace_id, verdict.suggest)
-                .await?
-            {
+            match self.apply_media_verdict(&result.trace_id, suggest).await? {
                 Some(user_id) => PushEffect::AvatarTakenDown(user_id),
                 None => PushEffect::Nothing,
             },

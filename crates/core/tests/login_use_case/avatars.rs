@@ -62,10 +62,16 @@ async fn an_upload_that_is_not_an_image_is_refused_before_anything_is_stored() {
     let refused = service
         .upload_avatar(&caller_in_app(), b"<svg onload=alert(1)>".to_vec())
         .await;
-    assert!(matches!(refused, Err(CoreError::InvalidImage(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CoreError::InvalidImage(_))),
+        "{refused:?}"
+    );
     let big = vec![0u8; MediaSettings::default().limits.max_bytes + 1];
     let refused = service.upload_avatar(&caller_in_app(), big).await;
-    assert!(matches!(refused, Err(CoreError::ImageTooLarge)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(CoreError::ImageTooLarge)),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -124,9 +130,11 @@ async fn an_upload_is_stored_checked_then_shown_under_its_public_url() {
         .upload_avatar(&caller_in_app(), tiny_png())
         .await
         .expect("taken");
-    assert!(shown
-        .avatar_url
-        .is_some_and(|url| url.starts_with("https://cdn.example/avatars/")));
+    assert!(
+        shown
+            .avatar_url
+            .is_some_and(|url| url.starts_with("https://cdn.example/avatars/"))
+    );
 }
 
 #[tokio::test]
@@ -144,7 +152,11 @@ async fn a_risky_nickname_is_refused_before_the_store_sees_it() {
             })
         });
     m.users.expect_update_profile().never();
-    let service = m.builder().content_checks(CHECKS_ON).build().expect("built");
+    let service = m
+        .builder()
+        .content_checks(CHECKS_ON)
+        .build()
+        .expect("built");
     let edit = ProfileEdit {
         nick_name: Some(Some("bad name".into())),
         ..ProfileEdit::default()
@@ -169,7 +181,11 @@ async fn a_spent_quota_takes_nicknames_unchecked_and_pauses_the_apps_checks_for_
         .times(2)
         .returning(|id, _, _| Ok(Some(user(id))));
     let clock = Arc::clone(&m.clock);
-    let service = m.builder().content_checks(CHECKS_ON).build().expect("built");
+    let service = m
+        .builder()
+        .content_checks(CHECKS_ON)
+        .build()
+        .expect("built");
     let edit = || ProfileEdit {
         nick_name: Some(Some("小明".into())),
         ..ProfileEdit::default()
