@@ -70,10 +70,11 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
             "20261202000002",
             "20261204000001",
             "20261205000001",
-            "20261206000001"
+            "20261206000001",
+            "20261206000002"
         ],
         "identities, the login codes (old sessions have none), the profile's change times, \
-         the login codes' own table, v3 tokens"
+         the login codes' own table, v3 tokens, avatars"
     );
     assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 2);
     assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("claim"), 2);
@@ -186,7 +187,7 @@ async fn the_upgrade_moves_the_last_minute_of_login_codes_out_of_sessions(db: &T
 
     assert_eq!(
         store.run_migrations().await.expect("the upgrade"),
-        ["20261205000001", "20261206000001"]
+        ["20261205000001", "20261206000001", "20261206000002"]
     );
     let found = store
         .find_login_by_code("digest-recent", now - 10)
