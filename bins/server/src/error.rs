@@ -314,7 +314,7 @@ impl From<CoreError> for ApiError {
             K::InvalidProfile => Self::invalid_request(e.to_string()),
             K::UserRateLimited => Self::new(
                 ApiErrorKind::RateLimited,
-                "too many requests for WeChat data from this account; try again in a minute",
+                "too many of these requests from this account (each costs WeChat calls or an image's decoding); try again in a minute",
             ),
             K::ReauthFailed => ApiErrorKind::ReauthFailed.error(),
             K::PushRejected => ApiErrorKind::PushRejected.error(),

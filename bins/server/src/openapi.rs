@@ -109,8 +109,13 @@ fn kinds_of(operation_id: &str) -> &'static [ApiErrorKind] {
             K::WeChatUnavailable,
             K::Unavailable,
         ],
-        "update_me" => &[K::ContentRejected, K::Unavailable],
-        "upload_avatar" => &[K::InvalidImage, K::ContentRejected, K::Unavailable],
+        "update_me" => &[K::ContentRejected, K::RateLimited, K::Unavailable],
+        "upload_avatar" => &[
+            K::InvalidImage,
+            K::ContentRejected,
+            K::RateLimited,
+            K::Unavailable,
+        ],
         "avatar" => &[K::NotFound, K::Unavailable],
         "readyz" => &[K::Unavailable],
         "refresh" => &[

@@ -925,6 +925,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Service Unavailable: `unavailable` */
             503: {
                 headers: {
@@ -1140,6 +1151,17 @@ export interface operations {
             };
             /** @description Payload Too Large: `payload_too_large` */
             413: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too Many Requests: `rate_limited` */
+            429: {
                 headers: {
                     /** @description This request's id, as in the server's log */
                     "X-Request-Id"?: string;
