@@ -47,7 +47,7 @@ impl TestApp {
         reply.json["token"].as_str().expect("token").to_owned()
     }
 
-    /// Any request, with extra headers.
+    /// Any request, with extra headers; a body is sent as JSON.
     pub async fn request_with(
         &self,
         method: &str,
@@ -55,40 +55,12 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Reply {
-        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        for (name, value) in headers {
-            req = req.insert_header((*name, *value));
+        let mut headers = headers.to_vec();
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
         }
-        let mut res = match body {
-            Some(body) => req
-                .insert_header(("Content-Type", "application/json"))
-                .send_body(body.to_owned())
-                .await
-                .expect("request sent"),
-            None => req.send().await.expect("request sent"),
-        };
-        let bytes = res.body().limit(1 << 20).await.expect("body read");
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let headers = res
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
-        Reply {
-            headers,
-            status: res.status().as_u16(),
-            content_type: res
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
-            json: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
+        self.send(method, path, &headers, body.map(|b| b.as_bytes().to_vec()))
+            .await
     }
 
     /// A request with a body of any bytes (a multipart upload), answered as a [`Reply`].
@@ -99,32 +71,24 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Reply {
-        let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        for (name, value) in headers {
-            req = req.insert_header((*name, *value));
-        }
-        let mut res = req.send_body(body).await.expect("request sent");
-        let bytes = res.body().limit(1 << 20).await.expect("body read");
+        self.send(method, path, headers, Some(body)).await
+    }
+
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let (status, bytes, headers) = self.exchange(method, path, headers, body).await;
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        let headers = res
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| {
-                Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-            })
-            .collect();
         Reply {
-            headers,
-            status: res.status().as_u16(),
-            content_type: res
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned(),
+            status,
+            content_type: headers.get("content-type").cloned().unwrap_or_default(),
             json: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
+            headers,
         }
     }
 
@@ -136,12 +100,25 @@ impl TestApp {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (u16, Vec<u8>, std::collections::HashMap<String, String>) {
+        self.exchange(method, path, headers, None).await
+    }
+
+    async fn exchange(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (u16, Vec<u8>, std::collections::HashMap<String, String>) {
         let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         for (name, value) in headers {
             req = req.insert_header((*name, *value));
         }
-        let mut res = req.send().await.expect("request sent");
+        let mut res = match body {
+            Some(body) => req.send_body(body).await.expect("request sent"),
+            None => req.send().await.expect("request sent"),
+        };
         let bytes = res.body().limit(16 << 20).await.expect("body read");
         let headers = res
             .headers()
