@@ -30,10 +30,11 @@ function done(summary, latency, requests)
   io.write(string.format(
     "WXBENCH {\"requests\":%d,\"duration_us\":%d,\"socket_errors\":%d,\"non2xx\":%d," ..
     "\"p50_us\":%d,\"p99_us\":%d,\"p999_us\":%d,\"max_us\":%d,\"mean_us\":%.1f,\"stdev_us\":%.1f," ..
-    "\"connect_errors\":%d,\"read_errors\":%d,\"write_errors\":%d,\"timeouts\":%d}\n",
+    "\"connect_errors\":%d,\"read_errors\":%d,\"write_errors\":%d,\"timeouts\":%d," ..
+    "\"bytes\":%d}\n",
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
     latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max,
-    latency.mean, latency.stdev, e.connect, e.read, e.write, e.timeout))
+    latency.mean, latency.stdev, e.connect, e.read, e.write, e.timeout, summary.bytes))
   for _, thread in ipairs(threads) do
     io.write(string.format("WXTHREAD {\"id\":%d,\"sent\":%d,\"stats\":%s,\"latency\":%s}\n",
       thread:get("id"), thread:get("sent") or 0, json(thread:get("stats") or {}),

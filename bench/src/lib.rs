@@ -150,7 +150,18 @@ pub mod harness {
         n: usize,
         run: &str,
     ) -> anyhow::Result<Vec<String>> {
-        log_in_users_for(addr, n, run, "token")
+        log_in_users_for(addr, "tok", n, run, "token")
+    }
+
+    /// [`log_in_token_users`] for users `<name>0` .. `<name><n-1>`: WeChat users of their own,
+    /// whom nothing done to the token set's users touches.
+    pub fn log_in_named_users(
+        addr: SocketAddr,
+        name: &str,
+        n: usize,
+        run: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        log_in_users_for(addr, name, n, run, "token")
     }
 
     /// [`log_in_token_users`], answering each user's refresh token instead (for the refresh
@@ -160,11 +171,12 @@ pub mod harness {
         n: usize,
         run: &str,
     ) -> anyhow::Result<Vec<String>> {
-        log_in_users_for(addr, n, run, "refreshToken")
+        log_in_users_for(addr, "tok", n, run, "refreshToken")
     }
 
     fn log_in_users_for(
         addr: SocketAddr,
+        name: &str,
         n: usize,
         run: &str,
         field: &'static str,
@@ -179,10 +191,10 @@ pub mod harness {
                         (first..n)
                             .step_by(connections)
                             .map(|k| {
-                                let body = format!(r#"{{"code":"tok{k}.setup-{run}"}}"#);
+                                let body = format!(r#"{{"code":"{name}{k}.setup-{run}"}}"#);
                                 let (status, reply) = client.post("/api/login", &body)?;
                                 if status != 200 {
-                                    bail!("login of tok{k} answered {status}: {reply}");
+                                    bail!("login of {name}{k} answered {status}: {reply}");
                                 }
                                 let reply: serde_json::Value = serde_json::from_str(&reply)?;
                                 reply[field]

@@ -3,7 +3,8 @@
 //! `GET /healthz` (the ceiling of the same run), `GET /api/me` over a rotating set of valid
 //! tokens, `POST /api/login` with fresh codes for returning and new users, a burst of sign-ups
 //! followed by reads, reads and logins mixed 9 to 1, reads over a working set ten times the
-//! session cache with skewed popularity, and logins on a week's sessions table. For each it
+//! session cache with skewed popularity, logins on a week's sessions table, and (asked for)
+//! avatar uploads of a phone photo and reads of stored avatars. For each it
 //! prints requests/s, latency percentiles, errors, the server's CPU per 1,000 requests (from
 //! `/proc/<pid>/stat`), its peak RSS (VmHWM, reset before each scenario) and its session cache
 //! (hit rate and size, from its `/metrics`), then every wrk's own figures. `--peer fastify`
@@ -15,11 +16,13 @@
 mod measure;
 mod options;
 mod peer;
+mod photo;
 mod population;
 mod scenarios;
 mod servers;
 mod skewed;
 mod tables;
+mod upload;
 mod wrk;
 
 use std::io::Write;
@@ -32,7 +35,7 @@ use wxlogin_bench::harness::{build, start_fake_from, step, workspace_root};
 use wxlogin_user_store::testing::TestDatabase;
 
 use crate::options::{Database, Options};
-use crate::scenarios::{Bench, Outcome, Scenario, System, Tables};
+use crate::scenarios::{AvatarFiles, Bench, Outcome, Scenario, System, Tables, avatar_groups};
 use crate::servers::{Launcher, TOKEN_SECRET};
 
 fn main() -> anyhow::Result<()> {
@@ -114,8 +117,9 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
         .scenarios
         .iter()
         .copied()
-        .filter(|s| *s != Scenario::Skewed)
+        .filter(|s| *s != Scenario::Skewed && !s.is_avatar())
         .collect();
+    let avatars = avatar_groups(&options.scenarios);
 
     let launcher = Launcher {
         bin,
@@ -152,6 +156,24 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
             tables: Tables::Sessions(db.url()),
         };
         bench.run_reference(&system, &mut ours)?;
+    }
+    if !avatars.is_empty() {
+        let files = AvatarFiles::create(work)?;
+        for (k, group) in avatars.iter().enumerate() {
+            // Servers of the group's own: a peak of memory is then the group's, not what a
+            // scenario before it left in the allocator.
+            let servers = launcher.start(None, &format!("-avatars{k}"))?;
+            let system = System {
+                name: "wxlogin",
+                addrs: servers.addrs.clone(),
+                instances: servers.instances.clone(),
+                database_measured: options.database == Database::Postgres,
+                run_id: format!("{run_id}a{k}"),
+                cache_mib: Some(servers.cache_mib),
+                tables: Tables::Sessions(db.url()),
+            };
+            bench.run_avatars(&system, group, &files, &mut ours)?;
+        }
     }
     if skewed {
         // Fresh servers with a cache a tenth of the working set (the others stop first: a
@@ -212,6 +234,12 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
             tables: Tables::PeerUsers(peer_db.url()),
         };
         let mut theirs = Outcome::default();
+        if !avatars.is_empty() {
+            step(&format!(
+                "{}: avatar scenarios: no avatars, skipped",
+                peer.name()
+            ));
+        }
         if !others.is_empty() {
             bench.run(&system, &others, &mut theirs)?;
         }

@@ -2,6 +2,7 @@
 //! the database's CPU, and the server's session cache (from its `/metrics`); and the tables
 //! they are printed in.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -200,6 +201,91 @@ impl CacheReading {
     }
 }
 
+/// The answers of one route and method by status (`wxlogin_http_requests_total` of every
+/// instance's `/metrics`, added up), to tell a scenario's 304s and 503s apart.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answers(pub BTreeMap<u16, u64>);
+
+impl Answers {
+    pub fn read(instances: &[Instance], route: &str, method: &str) -> anyhow::Result<Self> {
+        let mut all = Self::default();
+        for addr in instances.iter().filter_map(|i| i.metrics) {
+            let (status, text) = http(addr, "GET", "/metrics", None, None)
+                .with_context(|| format!("reading the metrics at {addr}"))?;
+            anyhow::ensure!(status == 200, "/metrics at {addr} answered {status}");
+            for (code, n) in Self::parse(&text, route, method).0 {
+                *all.0.entry(code).or_default() += n;
+            }
+        }
+        Ok(all)
+    }
+
+    fn parse(text: &str, route: &str, method: &str) -> Self {
+        let mut answers = Self::default();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("wxlogin_http_requests_total{") else {
+                continue;
+            };
+            // The route itself may hold braces (`/media/avatars/{name}`): the labels end at
+            // the last one.
+            let Some((labels, value)) = rest.rsplit_once("} ") else {
+                continue;
+            };
+            let label = |name: &str| {
+                let start = labels.find(&format!("{name}=\""))? + name.len() + 2;
+                let len = labels[start..].find('"')?;
+                Some(&labels[start..start + len])
+            };
+            if label("route") == Some(route) && label("method") == Some(method) {
+                let (Some(code), Ok(n)) = (
+                    label("status").and_then(|s| s.parse::<u16>().ok()),
+                    value.trim().parse::<f64>(),
+                ) else {
+                    continue;
+                };
+                *answers.0.entry(code).or_default() += n as u64;
+            }
+        }
+        answers
+    }
+
+    /// What was answered between `before` and `self`.
+    pub fn since(&self, before: &Self) -> Self {
+        Self(
+            self.0
+                .iter()
+                .map(|(code, n)| {
+                    (
+                        *code,
+                        n.saturating_sub(before.0.get(code).copied().unwrap_or(0)),
+                    )
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+        )
+    }
+
+    pub fn count(&self, status: u16) -> u64 {
+        self.0.get(&status).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    /// `200 × 41, 503 × 2`, or `none`.
+    pub fn describe(&self) -> String {
+        if self.0.is_empty() {
+            return "none".to_owned();
+        }
+        self.0
+            .iter()
+            .map(|(code, n)| format!("{code} × {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +300,23 @@ mod tests {
     fn the_parent_is_read_after_a_command_name_with_spaces() {
         let stat = "4243 (node worker) S 4242 4242 4242 0 -1";
         assert_eq!(parent_pid(stat), Some(4242));
+    }
+
+    #[test]
+    fn answers_are_counted_by_status_for_one_route_and_method() {
+        let text = "# TYPE wxlogin_http_requests counter\n\
+                    wxlogin_http_requests_total{route=\"/media/avatars/{name}\",method=\"GET\",status=\"200\"} 7\n\
+                    wxlogin_http_requests_total{route=\"/media/avatars/{name}\",method=\"GET\",status=\"304\"} 90\n\
+                    wxlogin_http_requests_total{route=\"/media/avatars/{name}\",method=\"HEAD\",status=\"200\"} 1\n\
+                    wxlogin_http_requests_total{route=\"/api/me\",method=\"GET\",status=\"200\"} 5\n";
+        let before = Answers::parse(text, "/media/avatars/{name}", "GET");
+        assert_eq!(
+            (before.count(200), before.count(304), before.total()),
+            (7, 90, 97)
+        );
+        let after = Answers(BTreeMap::from([(200, 7), (304, 100), (503, 1)]));
+        let during = after.since(&before);
+        assert_eq!(during.describe(), "304 × 10, 503 × 1");
     }
 
     #[test]

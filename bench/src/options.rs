@@ -64,10 +64,12 @@ impl Peer {
 
 const USAGE: &str = "usage: wxlogin-bench [--db sqlite|postgres] [--users N] [--tokens N] \
 [--duration SECS] [--threads N] [--connections N] \
-[--scenarios healthz,me,login,burst-me,mix,skewed,week | all] [--burst SECS] [--working-set N] \
+[--scenarios healthz,me,login,refresh,burst-me,mix,skewed,week,avatar-upload,avatar-burst,\
+media,media-304 | avatars | all] [--burst SECS] [--working-set N] \
 [--log LEVEL] [--env NAME=VALUE]... [--instances N] [--peer fastify] [--markdown FILE]
 
-scenarios (default healthz,me,login,burst-me,mix,skewed; `all` adds week):
+scenarios (default healthz,me,login,refresh,burst-me,mix,skewed; `all` adds week and the four
+avatar scenarios, `avatars` is those four):
   healthz   GET /healthz: the server's ceiling in this run
   me        GET /api/me over the token set (--tokens), rotating
   login     POST /api/login with fresh codes, half returning users, half new
@@ -80,7 +82,13 @@ scenarios (default healthz,me,login,burst-me,mix,skewed; `all` adds week):
             --env SESSION_CACHE_MB=.. overrides): the cache's hit rate against an ideal LRU
             of the same size on the same trace. Always runs last.
   week      the login scenario, with a check of the live sessions the table holds (every one of
-            --users users has one: use --users 1000000 for a week's table)";
+            --users users has one: use --users 1000000 for a week's table)
+  avatar-upload  POST /api/me/avatar with a ~200 KB 1600x1200 phone JPEG (made by the bench),
+            one connection (the memory of one upload), then 8 (uploads/s per core of server
+            CPU); a server of its own, as each avatar group has
+  avatar-burst   16 uploads sent at one instant, 5 times: peak RSS, and any 503s
+  media     GET /media/avatars/{name} over 500 stored avatars (stored first, a user each)
+  media-304 the same with each one's If-None-Match: 304 without reading the store";
 
 impl Options {
     pub fn from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
@@ -130,10 +138,11 @@ impl Options {
                     options.scenarios = if value == "all" {
                         Scenario::ALL.to_vec()
                     } else {
-                        value
-                            .split(',')
-                            .map(Scenario::parse)
-                            .collect::<anyhow::Result<_>>()?
+                        let mut scenarios = Vec::new();
+                        for name in value.split(',') {
+                            scenarios.extend(Scenario::parse_names(name)?);
+                        }
+                        scenarios
                     };
                 }
                 "--burst" => options.burst_secs = number(&value)?.max(1),

@@ -14,8 +14,11 @@ use crate::skewed::{self, Lru, Replay};
 use crate::tables::Row;
 use crate::wrk::{self, Histogram, Run, Spec};
 
+mod avatars;
 mod mix;
 mod working_set;
+
+pub use avatars::{AvatarFiles, avatar_groups};
 
 const REPORT_LUA: &str = include_str!("../lua/report.lua");
 const ME_LUA: &str = include_str!("../lua/me.lua");
@@ -23,6 +26,8 @@ const LOGIN_LUA: &str = include_str!("../lua/login.lua");
 const MIX_LUA: &str = include_str!("../lua/mix.lua");
 const SKEWED_LUA: &str = include_str!("../lua/skewed.lua");
 const REFRESH_LUA: &str = include_str!("../lua/refresh.lua");
+const AVATAR_LUA: &str = include_str!("../lua/avatar.lua");
+const MEDIA_LUA: &str = include_str!("../lua/media.lua");
 
 /// A load scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +50,16 @@ pub enum Scenario {
     /// `POST /api/token/refresh`, each request spending a session's current refresh token
     /// (wxlogin only: the peer has none).
     Refresh,
+    /// `POST /api/me/avatar` with a ~200 KB phone JPEG: one at a time, then a few more
+    /// connections than the server decodes at once (wxlogin only, as are the three below).
+    AvatarUpload,
+    /// Uploads sent at one instant, a few times over: the server's peak memory with most of
+    /// them waiting for a turn.
+    AvatarBurst,
+    /// `GET /media/avatars/{name}` over many stored avatars, from the media store.
+    Media,
+    /// The same with the `If-None-Match` of each: 304, the store not read.
+    Media304,
 }
 
 impl Scenario {
@@ -59,7 +74,7 @@ impl Scenario {
         Self::Skewed,
     ];
     /// `--scenarios all`.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 12] = [
         Self::Healthz,
         Self::Me,
         Self::Login,
@@ -67,8 +82,34 @@ impl Scenario {
         Self::BurstMe,
         Self::Mix,
         Self::Week,
+        Self::AvatarUpload,
+        Self::AvatarBurst,
+        Self::Media,
+        Self::Media304,
         Self::Skewed,
     ];
+    /// `--scenarios avatars`. Not in [`Self::DEFAULT`]: each runs on servers of its own, and
+    /// together they add about a minute to a run.
+    pub const AVATARS: [Self; 4] = [
+        Self::AvatarUpload,
+        Self::AvatarBurst,
+        Self::Media,
+        Self::Media304,
+    ];
+
+    /// One name of `--scenarios`, or `avatars` (the four avatar scenarios).
+    pub fn parse_names(name: &str) -> anyhow::Result<Vec<Self>> {
+        if name.trim() == "avatars" {
+            Ok(Self::AVATARS.to_vec())
+        } else {
+            Ok(vec![Self::parse(name)?])
+        }
+    }
+
+    /// Whether this is one of the avatar scenarios (run on servers of their own).
+    pub fn is_avatar(self) -> bool {
+        Self::AVATARS.contains(&self)
+    }
 
     pub fn parse(name: &str) -> anyhow::Result<Self> {
         match name.trim() {
@@ -80,12 +121,22 @@ impl Scenario {
             "skewed" => Ok(Self::Skewed),
             "week" => Ok(Self::Week),
             "refresh" => Ok(Self::Refresh),
+            "avatar-upload" => Ok(Self::AvatarUpload),
+            "avatar-burst" => Ok(Self::AvatarBurst),
+            "media" => Ok(Self::Media),
+            "media-304" => Ok(Self::Media304),
             other => bail!(
                 "unknown scenario {other}: use healthz, me, login, refresh, burst-me, mix, \
-                 skewed, week (or all)"
+                 skewed, week, avatar-upload, avatar-burst, media, media-304 (or all, or \
+                 avatars for the last four)"
             ),
         }
     }
+}
+
+/// Whether a row is one of the avatar scenarios' (whose memory is said in their own notes).
+pub fn is_avatar_row(key: &str) -> bool {
+    key.starts_with("avatar") || key.starts_with("media")
 }
 
 /// What the `week` scenario checks in the system's database.
@@ -116,6 +167,13 @@ pub struct System<'a> {
 pub struct Outcome {
     pub rows: Vec<Row>,
     pub runs: Vec<Run>,
+}
+
+/// wrk's threads and connections for a run, shared out among the instances' wrks.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub threads: u32,
+    pub connections: u32,
 }
 
 /// Runs scenarios with the run's options, writing scripts and token files in `work`.
@@ -289,7 +347,12 @@ impl Bench<'_> {
                         },
                     )?;
                 }
-                Scenario::Skewed => {}
+                // On servers of their own: `run_skewed`, `run_avatars`.
+                Scenario::Skewed
+                | Scenario::AvatarUpload
+                | Scenario::AvatarBurst
+                | Scenario::Media
+                | Scenario::Media304 => {}
             }
         }
         Ok(())
@@ -326,6 +389,14 @@ impl Bench<'_> {
         Ok(path)
     }
 
+    /// The run's `--threads` and `--connections`.
+    fn load(&self) -> Load {
+        Load {
+            threads: self.options.threads,
+            connections: self.options.connections,
+        }
+    }
+
     /// One wrk per instance at once, each with its share of the threads and connections.
     #[allow(clippy::too_many_arguments)]
     fn wrk_all(
@@ -336,15 +407,15 @@ impl Bench<'_> {
         path: &'static str,
         script: &Path,
         secs: u64,
+        load: Load,
         args: impl Fn(usize) -> Vec<String>,
     ) -> anyhow::Result<Vec<Run>> {
-        let options = self.options;
         let share = u32::try_from(system.addrs.len()).unwrap_or(1);
         step(&format!(
             "{}: {what}: {secs} s, {} threads, {} connections, {} target(s)",
             system.name,
-            options.threads,
-            options.connections,
+            load.threads,
+            load.connections,
             system.addrs.len()
         ));
         let running = system
@@ -356,8 +427,8 @@ impl Bench<'_> {
                     what: what.to_owned(),
                     addr: *addr,
                     path,
-                    threads: (options.threads / share).max(1),
-                    connections: (options.connections / share).max(1),
+                    threads: (load.threads / share).max(1),
+                    connections: (load.connections / share).max(1),
                     secs,
                     measured,
                 };
@@ -379,7 +450,7 @@ impl Bench<'_> {
         secs: u64,
         args: impl Fn(usize) -> Vec<String>,
     ) -> anyhow::Result<()> {
-        let runs = self.wrk_all(system, what, false, path, script, secs, args)?;
+        let runs = self.wrk_all(system, what, false, path, script, secs, self.load(), args)?;
         out.runs.extend(runs);
         Ok(())
     }
@@ -398,9 +469,27 @@ impl Bench<'_> {
         secs: u64,
         args: impl Fn(usize) -> Vec<String>,
     ) -> anyhow::Result<()> {
+        let load = self.load();
+        self.measured_under(system, out, key, label, path, script, secs, load, args)
+    }
+
+    /// [`Self::measured`] with threads and connections of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn measured_under(
+        &self,
+        system: &System<'_>,
+        out: &mut Outcome,
+        key: &str,
+        label: String,
+        path: &'static str,
+        script: &Path,
+        secs: u64,
+        load: Load,
+        args: impl Fn(usize) -> Vec<String>,
+    ) -> anyhow::Result<()> {
         measure::reset_peak_rss(&system.instances);
         let before = Sample::read(&system.instances)?;
-        let runs = self.wrk_all(system, key, true, path, script, secs, args)?;
+        let runs = self.wrk_all(system, key, true, path, script, secs, load, args)?;
         let after = Sample::read(&system.instances)?;
         let results: Vec<_> = runs.iter().map(|r| &r.result).collect();
         out.rows.push(Row::new(

@@ -27,6 +27,9 @@ pub struct WrkResult {
     pub stdev_us: f64,
     #[serde(default)]
     pub timeouts: u64,
+    /// Bytes read from the server (answers, headers included).
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 /// One wrk thread's line: the requests its script made, and the script's own counts.
@@ -162,6 +165,7 @@ pub fn combine(results: &[&WrkResult]) -> WrkResult {
         mean_us: results.iter().map(|r| r.mean_us).fold(0.0, f64::max),
         stdev_us: results.iter().map(|r| r.stdev_us).fold(0.0, f64::max),
         timeouts: results.iter().map(|r| r.timeouts).sum(),
+        bytes: results.iter().map(|r| r.bytes).sum(),
     }
 }
 
@@ -250,6 +254,7 @@ mod tests {
             mean_us: 10.0,
             stdev_us: 1.0,
             timeouts: 0,
+            bytes: 0,
         };
         let both = combine(&[&run(100, 900), &run(50, 2000)]);
         assert_eq!((both.requests, both.non2xx, both.p99_us), (150, 2, 2000));
