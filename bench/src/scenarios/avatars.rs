@@ -274,7 +274,7 @@ impl Bench<'_> {
              next: answers {} ({} told to come back with 503, {} not answered); the last of \
              each instant answered after {} ms; \
              peak RSS {peak:.1} MiB, {:.1} MiB above the {start:.1} MiB when the bursts began, \
-             the server decoding {} at once while the others' bodies wait.",
+             the server decoding {} at once and the others waiting for a turn.",
             answers.describe(),
             answers.count(503),
             result.socket_errors,
