@@ -1,17 +1,22 @@
 #![doc = include_str!("../README.md")]
 
+mod audit;
 mod avatars;
 mod cause;
 mod clock;
 mod hex;
 mod keys;
 mod media;
+mod operators;
 mod secret;
 mod store;
 mod token;
 mod user;
 mod wechat;
 
+#[cfg(feature = "mock")]
+pub use audit::MockAuditLog;
+pub use audit::{Actor, Audit, AuditEntry, AuditKind, AuditLog, AuditQuery};
 pub use avatars::AvatarStore;
 #[cfg(feature = "mock")]
 pub use avatars::MockAvatarStore;
@@ -24,6 +29,9 @@ pub use keys::{SigningKeyStore, StoredSigningKey};
 #[cfg(feature = "mock")]
 pub use media::MockMediaStore;
 pub use media::{MediaError, MediaObject, MediaStore, is_media_name};
+#[cfg(feature = "mock")]
+pub use operators::MockOperatorStore;
+pub use operators::{OperatorStore, SessionInfo};
 pub use secret::{AccessToken, AppSecret, OpenId, PrivateKey, SessionKey, UnionId};
 pub use store::{
     AccessTokenStore, ChangeFeed, ChangeHandler, SessionStore, StoreChange, StoreError,

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use crate::{
-    AccessToken, Cause, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin, ProfileUpdate,
+    AccessToken, Audit, Cause, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin, ProfileUpdate,
     RefreshState, Revocations, Session, SessionKey, StoredAccessToken, User,
 };
 
@@ -27,6 +27,10 @@ pub enum StoreError {
     /// A stored secret could not be sealed or opened (a rotated-away key, an altered value).
     #[error("a stored secret could not be used")]
     Sealed(#[source] Cause),
+    /// The account is banned: no session was opened for it. Not a failure of the store: the
+    /// answer to the login.
+    #[error("the account is disabled")]
+    AccountDisabled,
     /// The store failed in itself (a worker thread lost).
     #[error("the store failed internally")]
     Internal(#[source] Cause),
@@ -57,6 +61,7 @@ pub trait UserStore: Send + Sync {
         user_id: &str,
         appid: &str,
         openid: &OpenId,
+        audit: &Audit,
     ) -> Result<Option<Deletion>, StoreError>;
 
     /// Deletes identity (`appid`, `openid`) and its sessions in that app, and the account with
@@ -68,6 +73,7 @@ pub trait UserStore: Send + Sync {
         appid: &str,
         openid: &OpenId,
         existed_at: i64,
+        audit: &Audit,
     ) -> Result<Option<Deletion>, StoreError>;
 
     /// The user with this public id.
@@ -132,13 +138,17 @@ pub trait SessionStore: Send + Sync {
         now: i64,
     ) -> Result<Option<Session>, StoreError>;
 
-    /// Ends a session now, erasing its session_key; `false` if there was no such session or it
-    /// had already ended.
-    async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Ends a session at `audit.at`, erasing its session_key, and records `audit` with it;
+    /// `false` (nothing recorded) if there was no such session or it had already ended.
+    async fn revoke_session(&self, id: &str, audit: &Audit) -> Result<bool, StoreError>;
 
-    /// Ends every live session of the user, in every app, now; the ids of those it ended.
-    async fn revoke_all_sessions(&self, user_id: &str, now: i64)
-    -> Result<Vec<String>, StoreError>;
+    /// Ends every live session of the user, in every app, at `audit.at`, and records `audit`
+    /// with it; the ids of those it ended.
+    async fn revoke_all_sessions(
+        &self,
+        user_id: &str,
+        audit: &Audit,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Makes a session expire at `now` at the latest; `false` if there was no such session.
     async fn expire_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
@@ -155,14 +165,15 @@ pub trait SessionStore: Send + Sync {
     async fn find_refresh_state(&self, id: &str) -> Result<Option<RefreshState>, StoreError>;
 
     /// Spends refresh token number `counter` of a live session: the session's counter moves on
-    /// to `counter + 1`, stamped `now`, only if it was `counter` and the session is neither
-    /// ended nor expired at `now`; the session so moved on, or `None` if not (another refresh
-    /// was first, the token is an old one, or the session ended: the caller reads the state).
+    /// to `counter + 1`, stamped `audit.at`, only if it was `counter`, the session is neither
+    /// ended nor expired then and its account is not banned, and `audit` is recorded with it;
+    /// the session so moved on, or `None` if not (another refresh was first, the token is an
+    /// old one, the session ended, the account was banned: the caller reads the state).
     async fn rotate_refresh(
         &self,
         id: &str,
         counter: i64,
-        now: i64,
+        audit: &Audit,
     ) -> Result<Option<Session>, StoreError>;
 
     /// The sessions that ended at or after `since_ms` (milliseconds of the store's clock), as

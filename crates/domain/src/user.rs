@@ -25,6 +25,18 @@ pub struct User {
     pub created_at: i64,
     /// Unix seconds.
     pub updated_at: i64,
+    /// Unix seconds since which the account is banned (its logins and refreshes refused), if
+    /// it is. Shown to operators only.
+    pub disabled_at: Option<i64>,
+    /// Why, as the operator who banned it said.
+    pub disabled_reason: Option<String>,
+}
+
+impl User {
+    /// Whether the account is banned.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }
 
 /// A change to a user's profile: `None` leaves a field alone, `Some(None)` clears it.
@@ -77,6 +89,8 @@ pub struct NewLogin {
     /// until it is purged ([`SessionStore::purge_login_codes`](crate::SessionStore::purge_login_codes)).
     /// `None` records nothing.
     pub login_code: Option<String>,
+    /// The address the login came from: kept with the session and in the audit log.
+    pub client_addr: Option<String>,
 }
 
 /// The login a code opened, as another instance finds it.
@@ -161,6 +175,8 @@ pub struct RefreshState {
     pub refreshed_at: Option<i64>,
     /// Unix seconds of the refresh before that, if any.
     pub prior_refreshed_at: Option<i64>,
+    /// Whether the session's account is banned (or gone).
+    pub user_disabled: bool,
 }
 
 /// A session that ended (logout, logout everywhere, deletion, merge, a stale key), as the

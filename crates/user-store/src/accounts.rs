@@ -196,6 +196,8 @@ pub(crate) fn fresh_account(
             apps: vec![appid.to_owned()],
             created_at: now,
             updated_at: now,
+            disabled_at: None,
+            disabled_reason: None,
         },
         created: true,
         merged: None,

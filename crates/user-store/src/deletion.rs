@@ -3,9 +3,10 @@
 //! of it on disk.
 
 use diesel::prelude::*;
-use wxlogin_domain::{Cause, Deletion, OpenId, StoreChange, StoreError};
+use wxlogin_domain::{Audit, Cause, Deletion, OpenId, StoreChange, StoreError};
 
 use crate::accounts::{advisory_lock, identity_key, unionid_key};
+use crate::audit::write_entries;
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::database::Database;
@@ -20,6 +21,7 @@ impl Database {
         user_id: &str,
         appid: &str,
         openid: &OpenId,
+        audit: &Audit,
     ) -> DbResult<Option<Deletion>> {
         let mut conn = self.writer()?;
         let deleted = conn.transaction(|conn| {
@@ -39,7 +41,7 @@ impl Database {
                 lock_account(conn, &row)?;
                 // Read again under the locks: a merge may have moved it meanwhile.
                 if row_by_id(conn, &row.id)?.is_some() {
-                    return delete_locked_account(conn, &row.id).map(Some);
+                    return delete_locked_account(conn, &row.id, Some(appid), audit).map(Some);
                 }
                 target = row.id;
             }
@@ -58,6 +60,7 @@ impl Database {
         appid: &str,
         openid: &OpenId,
         existed_at: i64,
+        audit: &Audit,
     ) -> DbResult<Option<Deletion>> {
         let mut conn = self.writer()?;
         let deleted = conn.transaction(|conn| {
@@ -81,7 +84,7 @@ impl Database {
                 .count()
                 .get_result(&mut *conn)?;
             if others <= 1 {
-                return delete_locked_account(conn, &user_id).map(Some);
+                return delete_locked_account(conn, &user_id, Some(appid), audit).map(Some);
             }
             let ended = delete_sessions(conn, &user_id, Some(appid))?;
             diesel::delete(
@@ -95,11 +98,35 @@ impl Database {
             {
                 announce(conn, &change)?;
             }
+            let entry = audit.entry(Some(&user_id), Some(appid), None, "identity deleted");
+            write_entries(conn, &[entry])?;
             Ok(Some(Deletion {
                 user_id,
                 account_deleted: false,
                 ended_sessions: ended,
             }))
+        })?;
+        if deleted.is_some() {
+            erase_old_pages(&mut conn);
+        }
+        Ok(deleted)
+    }
+}
+
+impl Database {
+    /// Deletes account `user_id` as its owner's deletion does, found by id alone (an operator's
+    /// deletion, which has no identity to follow through merges: a merged-away id is gone).
+    pub(crate) fn delete_user(&self, user_id: &str, audit: &Audit) -> DbResult<Option<Deletion>> {
+        let mut conn = self.writer()?;
+        let deleted = conn.transaction(|conn| {
+            let Some(row) = row_by_id(conn, user_id)? else {
+                return Ok(None);
+            };
+            lock_account(conn, &row)?;
+            if row_by_id(conn, &row.id)?.is_none() {
+                return Ok(None);
+            }
+            delete_locked_account(conn, &row.id, None, audit).map(Some)
         })?;
         if deleted.is_some() {
             erase_old_pages(&mut conn);
@@ -169,8 +196,13 @@ fn lock_account(conn: &mut AnyConnection, row: &UserRow) -> DbResult<()> {
 }
 
 /// Deletes `user_id` with its identities and sessions, in the caller's transaction, after
-/// [`lock_account`].
-fn delete_locked_account(conn: &mut AnyConnection, user_id: &str) -> DbResult<Deletion> {
+/// [`lock_account`], and records `audit` (in `appid`, if the deletion came through one).
+fn delete_locked_account(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    appid: Option<&str>,
+    audit: &Audit,
+) -> DbResult<Deletion> {
     let ended = delete_sessions(conn, user_id, None)?;
     diesel::delete(identities::table.filter(identities::user_id.eq(user_id)))
         .execute(&mut *conn)?;
@@ -180,6 +212,10 @@ fn delete_locked_account(conn: &mut AnyConnection, user_id: &str) -> DbResult<De
     {
         announce(conn, &change)?;
     }
+    write_entries(
+        conn,
+        &[audit.entry(Some(user_id), appid, None, "account deleted")],
+    )?;
     Ok(Deletion {
         user_id: user_id.to_owned(),
         account_deleted: true,

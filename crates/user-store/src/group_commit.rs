@@ -115,6 +115,7 @@ impl Database {
             .iter()
             .zip(answers)
             .map(|(job, answer)| match answer {
+                refused @ Err(DbError::Store(StoreError::AccountDisabled)) => refused,
                 Err(_) => self.open_login(&job.login),
                 opened => opened,
             })
@@ -122,7 +123,8 @@ impl Database {
     }
 
     /// The logins of `batch` in one transaction, kept `apart` as said. Without savepoints, a
-    /// login may fail only by asking to be opened alone (before it wrote anything); any other
+    /// login may fail only by asking to be opened alone, or by being refused (a banned account),
+    /// both before it wrote anything; any other
     /// failure of a login sets `failed_within`, rolls the whole transaction back and is the
     /// answer.
     fn open_together(
@@ -142,6 +144,10 @@ impl Database {
                     }
                     Apart::No => match self.open_login_on(conn, &job.login, true) {
                         Err(DbError::OpenAlone) => Err(DbError::OpenAlone),
+                        // Refused before it wrote anything: the batch goes on.
+                        Err(DbError::Store(StoreError::AccountDisabled)) => {
+                            Err(DbError::Store(StoreError::AccountDisabled))
+                        }
                         Err(e) => {
                             *failed_within = true;
                             return Err(e);

@@ -2,6 +2,7 @@
 
 mod access_tokens;
 mod accounts;
+mod audit;
 mod changes;
 mod connection;
 mod database;
@@ -17,6 +18,7 @@ mod media_files;
 mod media_objects;
 mod media_ports;
 mod migrations;
+mod operators;
 mod ports;
 mod prepared;
 mod profiles;

@@ -5,11 +5,15 @@
 
 use crate::sessions::NewSession;
 use diesel::prelude::*;
-use wxlogin_domain::{NewLogin, OpenId, OpenedLogin, Session, UnionId, User};
+use wxlogin_domain::{
+    Actor, Audit, AuditEntry, AuditKind, NewLogin, OpenId, OpenedLogin, Session, StoreError,
+    UnionId, User,
+};
 
 use crate::accounts::{
     Resolved, add_identity, fresh_account, locked, lost_race, person_key, resolve,
 };
+use crate::audit::write_entries;
 use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::{DbError, DbResult};
@@ -21,12 +25,14 @@ use crate::users::{UserRow, fold_user, known_identity};
 /// What the statement that opens a known identity's login found.
 enum KnownLogin {
     /// Its account, and the session opened for it.
-    Opened(User),
+    Opened(Box<User>),
     /// The identity is known but this login adds to its account (a unionid it does not hold
     /// yet): resolved under the person's lock.
     Resolve,
     /// No such identity: a first login.
     Unknown,
+    /// Its account is banned: no session was opened.
+    Disabled,
 }
 
 /// One row of that statement: the account with one of its apps, and whether the session went in.
@@ -56,24 +62,41 @@ macro_rules! traced_code {
     };
 }
 
+/// The part of a login's statement that writes its audit entry for the session `opened`
+/// inserted, in the same statement (the appid and the client address are the last two `?`).
+macro_rules! audited_login {
+    ($outcome:literal) => {
+        concat!(
+            "audited AS (\
+                INSERT INTO audit_log (at, kind, user_id, appid, session_id, client_addr, outcome, actor) \
+                SELECT opened.created_at, 'login', opened.user_id, ?, opened.id, ?, ",
+            $outcome,
+            ", 'user' FROM opened) "
+        )
+    };
+}
+
 /// A returning user's login on PostgreSQL in one statement (one round trip, one commit): the
 /// identity's account is read and the session inserted for it, unless the login carries a
 /// unionid the account does not hold; then the account with its apps comes back.
 const OPEN_KNOWN_LOGIN: &str = concat!(
     "\
     WITH account AS (\
-        SELECT u.id, u.unionid FROM identities mine JOIN users u ON u.id = mine.user_id \
+        SELECT u.id, u.unionid, u.disabled_at FROM identities mine JOIN users u ON u.id = mine.user_id \
         WHERE mine.appid = ? AND mine.openid = ?), \
     opened AS (\
-        INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at) \
-        SELECT ?, account.id, ?, ?, ?, ? FROM account \
-        WHERE ?::text IS NULL OR account.unionid = ? \
-        RETURNING id, created_at), \
+        INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at, client_addr) \
+        SELECT ?, account.id, ?, ?, ?, ?, ? FROM account \
+        WHERE (?::text IS NULL OR account.unionid = ?) AND account.disabled_at IS NULL \
+        RETURNING id, user_id, created_at), \
     ",
     traced_code!("TRUE"),
+    ", ",
+    audited_login!("'ok'"),
     "\
     SELECT u.id, u.unionid, u.nick_name, u.avatar_url, u.gender, u.phone_number, u.created_at, \
-        u.updated_at, theirs.appid AS app, EXISTS (SELECT 1 FROM opened) AS opened \
+        u.updated_at, u.disabled_at, u.disabled_reason, theirs.appid AS app, \
+        EXISTS (SELECT 1 FROM opened) AS opened \
     FROM account JOIN users u ON u.id = account.id \
         JOIN identities theirs ON theirs.user_id = u.id \
     ORDER BY theirs.created_at, theirs.appid"
@@ -98,16 +121,20 @@ fn open_known_login(
             Bind::Text(&sealed.session_key),
             Bind::BigInt(login.created_at),
             Bind::BigInt(login.expires_at),
+            Bind::OptionalText(login.client_addr.as_deref()),
             Bind::OptionalText(unionid),
             Bind::OptionalText(unionid),
             Bind::OptionalText(login.login_code.as_deref()),
+            Bind::Text(&login.appid),
+            Bind::OptionalText(login.client_addr.as_deref()),
         ],
     )
     .load::<KnownLoginRow>(c)?;
     let opened = rows.first().map(|row| row.opened);
     let user = fold_user(rows.into_iter().map(|row| (row.user, row.app)).collect());
     Ok(match (user, opened) {
-        (Some(user), Some(true)) => KnownLogin::Opened(user),
+        (Some(user), Some(true)) => KnownLogin::Opened(Box::new(user)),
+        (Some(user), _) if user.is_disabled() => KnownLogin::Disabled,
         (Some(_), _) => KnownLogin::Resolve,
         (None, _) => KnownLogin::Unknown,
     })
@@ -120,6 +147,7 @@ pub(crate) struct FirstSession<'a> {
     pub(crate) session_key: &'a str,
     pub(crate) expires_at: i64,
     pub(crate) login_code: Option<&'a str>,
+    pub(crate) client_addr: Option<&'a str>,
 }
 
 /// The account, identity and session of a first login on PostgreSQL: one round trip, one
@@ -135,11 +163,13 @@ const FIRST_LOGIN: &str = concat!(
         ON CONFLICT (appid, openid) DO NOTHING \
         RETURNING user_id), \
     opened AS (\
-        INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at) \
-        SELECT ?, user_id, ?, ?, ?, ? FROM identity \
-        RETURNING id, created_at), \
+        INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at, client_addr) \
+        SELECT ?, user_id, ?, ?, ?, ?, ? FROM identity \
+        RETURNING id, user_id, created_at), \
     ",
     traced_code!("FALSE"),
+    ", ",
+    audited_login!("'created'"),
     "\
     SELECT count(*) AS n FROM opened"
 );
@@ -179,7 +209,10 @@ pub(crate) fn add_identity_without_unionid(
             Bind::Text(session.session_key),
             Bind::BigInt(now),
             Bind::BigInt(session.expires_at),
+            Bind::OptionalText(session.client_addr),
             Bind::OptionalText(session.login_code),
+            Bind::Text(appid),
+            Bind::OptionalText(session.client_addr),
         ],
     )
     .get_result::<Count>(c)?
@@ -213,6 +246,9 @@ impl Database {
     ) -> DbResult<OpenedLogin> {
         let (appid, openid, unionid) = (&login.appid, &login.openid, login.unionid.as_ref());
         let open = |conn: &mut AnyConnection, resolved: Resolved| -> DbResult<OpenedLogin> {
+            if resolved.user.is_disabled() {
+                return Err(DbError::Store(StoreError::AccountDisabled));
+            }
             let session = self.insert_session(
                 conn,
                 &NewSession {
@@ -221,12 +257,14 @@ impl Database {
                     session_key: login.session_key.clone(),
                     created_at: login.created_at,
                     expires_at: login.expires_at,
+                    client_addr: login.client_addr.clone(),
                 },
                 login.login_code.as_deref().map(|login_code| LoginTrace {
                     login_code,
                     user_existed: !resolved.created,
                 }),
             )?;
+            write_entries(conn, &login_entries(login, &resolved, &session.id))?;
             Ok(OpenedLogin {
                 user: resolved.user,
                 created: resolved.created,
@@ -276,7 +314,10 @@ impl Database {
                     known => known?,
                 };
                 match known {
-                    KnownLogin::Opened(user) => return Ok(opened_for(user, false)),
+                    KnownLogin::Opened(user) => return Ok(opened_for(*user, false)),
+                    KnownLogin::Disabled => {
+                        return Err(DbError::Store(StoreError::AccountDisabled));
+                    }
                     // No identity, and no unionid to link it by: a first login.
                     KnownLogin::Unknown if unionid.is_none() => {
                         let (resolved, opened) = add_identity_without_unionid(
@@ -289,6 +330,7 @@ impl Database {
                                 session_key: &sealed.session_key,
                                 expires_at: login.expires_at,
                                 login_code: login.login_code.as_deref(),
+                                client_addr: login.client_addr.as_deref(),
                             },
                         )?;
                         return if opened {
@@ -309,4 +351,24 @@ impl Database {
             }
         }
     }
+}
+
+/// The audit entries of a login the store resolved (not one of its one-statement paths, which
+/// write theirs in the statement): the login, and the merge it made, if any.
+fn login_entries(login: &NewLogin, resolved: &Resolved, session_id: &str) -> Vec<AuditEntry> {
+    let note =
+        |kind| Audit::new(kind, Actor::User, login.created_at).from_addr(login.client_addr.clone());
+    let user_id = Some(resolved.user.id.as_str());
+    let appid = Some(login.appid.as_str());
+    let outcome = if resolved.created { "created" } else { "ok" };
+    let mut entries = vec![note(AuditKind::Login).entry(user_id, appid, Some(session_id), outcome)];
+    if let Some(merged) = &resolved.merged {
+        entries.push(note(AuditKind::Merge).entry(
+            user_id,
+            appid,
+            Some(session_id),
+            &format!("merged {}", merged.user_id),
+        ));
+    }
+    entries
 }

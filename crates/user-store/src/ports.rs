@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use wxlogin_domain::{
-    AccessToken, AccessTokenStore, CodeLogin, Deletion, NewLogin, OpenId, OpenedLogin,
-    ProfileUpdate, RefreshState, Revocations, Session, SessionKey, SessionStore, SigningKeyStore,
-    StoreError, StoredAccessToken, StoredSigningKey, User, UserStore,
+    AccessToken, AccessTokenStore, Audit, AuditEntry, AuditLog, AuditQuery, CodeLogin, Deletion,
+    NewLogin, OpenId, OpenedLogin, OperatorStore, ProfileUpdate, RefreshState, Revocations,
+    Session, SessionInfo, SessionKey, SessionStore, SigningKeyStore, StoreError, StoredAccessToken,
+    StoredSigningKey, User, UserStore,
 };
 
 use wxlogin_domain::{Cause, ChangeFeed, ChangeHandler, Subscription};
@@ -50,9 +51,11 @@ impl UserStore for DieselStore {
         user_id: &str,
         appid: &str,
         openid: &OpenId,
+        audit: &Audit,
     ) -> Result<Option<Deletion>, StoreError> {
         let (user_id, appid, openid) = (user_id.to_owned(), appid.to_owned(), openid.clone());
-        self.run(move |db| db.delete_account(&user_id, &appid, &openid))
+        let audit = audit.clone();
+        self.run(move |db| db.delete_account(&user_id, &appid, &openid, &audit))
             .await
     }
 
@@ -61,9 +64,10 @@ impl UserStore for DieselStore {
         appid: &str,
         openid: &OpenId,
         existed_at: i64,
+        audit: &Audit,
     ) -> Result<Option<Deletion>, StoreError> {
-        let (appid, openid) = (appid.to_owned(), openid.clone());
-        self.run(move |db| db.delete_identity(&appid, &openid, existed_at))
+        let (appid, openid, audit) = (appid.to_owned(), openid.clone(), audit.clone());
+        self.run(move |db| db.delete_identity(&appid, &openid, existed_at, &audit))
             .await
     }
 
@@ -117,18 +121,18 @@ impl SessionStore for DieselStore {
             .await
     }
 
-    async fn revoke_session(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        let id = id.to_owned();
-        self.run(move |db| db.revoke_session(&id, now)).await
+    async fn revoke_session(&self, id: &str, audit: &Audit) -> Result<bool, StoreError> {
+        let (id, audit) = (id.to_owned(), audit.clone());
+        self.run(move |db| db.revoke_session(&id, &audit)).await
     }
 
     async fn revoke_all_sessions(
         &self,
         user_id: &str,
-        now: i64,
+        audit: &Audit,
     ) -> Result<Vec<String>, StoreError> {
-        let user_id = user_id.to_owned();
-        self.run(move |db| db.revoke_all_sessions(&user_id, now))
+        let (user_id, audit) = (user_id.to_owned(), audit.clone());
+        self.run(move |db| db.revoke_all_sessions(&user_id, &audit))
             .await
     }
 
@@ -154,9 +158,9 @@ impl SessionStore for DieselStore {
         &self,
         id: &str,
         counter: i64,
-        now: i64,
+        audit: &Audit,
     ) -> Result<Option<Session>, StoreError> {
-        DieselStore::rotate_refresh(self, id, counter, now).await
+        DieselStore::rotate_refresh(self, id, counter, audit).await
     }
 
     async fn ended_sessions_since(&self, since_ms: i64) -> Result<Revocations, StoreError> {
@@ -166,6 +170,55 @@ impl SessionStore for DieselStore {
     async fn purge_ended_sessions_before(&self, before_ms: i64) -> Result<usize, StoreError> {
         self.run(move |db| db.purge_ended_sessions_before(before_ms))
             .await
+    }
+}
+
+#[async_trait]
+impl AuditLog for DieselStore {
+    async fn record(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let entry = entry.clone();
+        self.run(move |db| db.record_audit(&entry)).await
+    }
+
+    async fn audit_entries(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = query.clone();
+        self.run(move |db| db.audit_entries(&query)).await
+    }
+
+    async fn purge_audit(&self, before: i64, most: usize) -> Result<usize, StoreError> {
+        self.run(move |db| db.purge_audit(before, most)).await
+    }
+}
+
+#[async_trait]
+impl OperatorStore for DieselStore {
+    async fn ban(
+        &self,
+        user_id: &str,
+        reason: &str,
+        audit: &Audit,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let (user_id, reason, audit) = (user_id.to_owned(), reason.to_owned(), audit.clone());
+        self.run(move |db| db.ban(&user_id, &reason, &audit)).await
+    }
+
+    async fn unban(&self, user_id: &str, audit: &Audit) -> Result<bool, StoreError> {
+        let (user_id, audit) = (user_id.to_owned(), audit.clone());
+        self.run(move |db| db.unban(&user_id, &audit)).await
+    }
+
+    async fn sessions_of(&self, user_id: &str) -> Result<Vec<SessionInfo>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.run(move |db| db.sessions_of(&user_id)).await
+    }
+
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        audit: &Audit,
+    ) -> Result<Option<Deletion>, StoreError> {
+        let (user_id, audit) = (user_id.to_owned(), audit.clone());
+        self.run(move |db| db.delete_user(&user_id, &audit)).await
     }
 }
 

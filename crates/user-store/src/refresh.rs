@@ -5,13 +5,14 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Nullable, Text};
-use wxlogin_domain::{Cause, RefreshState, Session, StoreError};
+use wxlogin_domain::{Audit, Cause, RefreshState, Session, StoreError};
 
+use crate::audit::write_entries;
 use crate::connection::AnyConnection;
 use crate::database::{Database, WriterGone};
 use crate::error::{DbError, DbResult};
 use crate::group_commit::serve_batches;
-use crate::schema::sessions;
+use crate::schema::{sessions, users};
 use crate::sessions::SessionRow;
 
 /// The most compare-and-sets one commit takes.
@@ -21,28 +22,42 @@ const MOST_PER_COMMIT: usize = 128;
 pub(crate) struct RefreshJob {
     pub(crate) id: String,
     pub(crate) counter: i64,
-    pub(crate) now: i64,
+    /// Its time is the refresh's.
+    pub(crate) audit: Audit,
     pub(crate) answer: tokio::sync::oneshot::Sender<Result<Option<Session>, StoreError>>,
 }
 
 impl Database {
     pub(crate) fn find_refresh_state(&self, id: &str) -> DbResult<Option<RefreshState>> {
-        let found: Option<(SessionRow, i64, Option<i64>, Option<i64>)> = sessions::table
+        type Found = (
+            SessionRow,
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        );
+        let found: Option<Found> = sessions::table
+            .left_join(users::table)
             .filter(sessions::id.eq(id))
             .select((
                 SessionRow::as_select(),
                 sessions::refresh_counter,
                 sessions::refreshed_at,
                 sessions::prior_refreshed_at,
+                users::id.nullable(),
+                users::disabled_at.nullable(),
             ))
             .first(&mut *self.conn()?)
             .optional()?;
         Ok(found.map(
-            |(row, counter, refreshed_at, prior_refreshed_at)| RefreshState {
+            |(row, counter, refreshed_at, prior_refreshed_at, account, disabled_at)| RefreshState {
                 session: row.into(),
                 counter,
                 refreshed_at,
                 prior_refreshed_at,
+                // No account row (deleted): as refused as a banned one.
+                user_disabled: account.is_none() || disabled_at.is_some(),
             },
         ))
     }
@@ -53,16 +68,27 @@ impl Database {
     /// spent and is answered the current pair, as a retry would be).
     fn rotate_together(&self, batch: &[RefreshJob]) -> DbResult<Vec<Option<Session>>> {
         let mut conn = self.writer()?;
-        match (&mut *conn, batch) {
-            // One statement: atomic on its own, without a transaction's two more round trips.
-            (_, [job]) => return Ok(vec![rotate(&mut conn, &job.id, job.counter, job.now)?]),
-            (AnyConnection::Postgresql(c), _) => return rotate_batch_on_postgres(c, batch),
-            (AnyConnection::Sqlite(_), _) => {}
+        if let AnyConnection::Postgresql(c) = &mut *conn {
+            // One statement, the audit entries included: atomic on its own, without a
+            // transaction's two more round trips.
+            return rotate_batch_on_postgres(c, batch);
         }
         conn.transaction(|conn| {
             batch
                 .iter()
-                .map(|job| rotate(conn, &job.id, job.counter, job.now))
+                .map(|job| {
+                    let moved = rotate(conn, &job.id, job.counter, job.audit.at)?;
+                    if let Some(session) = &moved {
+                        let entry = job.audit.entry(
+                            Some(&session.user_id),
+                            Some(&session.appid),
+                            Some(&session.id),
+                            "ok",
+                        );
+                        write_entries(conn, &[entry])?;
+                    }
+                    Ok(moved)
+                })
                 .collect()
         })
     }
@@ -74,13 +100,21 @@ impl Database {
 /// batch twice, PostgreSQL updates its row once: the other finds it moved on, as it would in
 /// the next batch.
 const ROTATE_BATCH: &str = "\
-    UPDATE sessions AS s SET refresh_counter = s.refresh_counter + 1, \
-        prior_refreshed_at = s.refreshed_at, refreshed_at = v.now \
-    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS v(id, counter, now) \
-    WHERE s.id = v.id AND s.refresh_counter = v.counter \
-        AND s.revoked_at IS NULL AND s.expires_at >= v.now \
-    RETURNING s.id, s.user_id, s.appid, s.created_at, s.expires_at, s.revoked_at, \
-        v.counter AS spent";
+    WITH moved AS (\
+        UPDATE sessions AS s SET refresh_counter = s.refresh_counter + 1, \
+            prior_refreshed_at = s.refreshed_at, refreshed_at = v.now \
+        FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) \
+            AS v(id, counter, now, client_addr) \
+        WHERE s.id = v.id AND s.refresh_counter = v.counter \
+            AND s.revoked_at IS NULL AND s.expires_at >= v.now \
+            AND NOT EXISTS (SELECT 1 FROM users u \
+                WHERE u.id = s.user_id AND u.disabled_at IS NOT NULL) \
+        RETURNING s.id, s.user_id, s.appid, s.created_at, s.expires_at, s.revoked_at, \
+            v.counter AS spent, v.now, v.client_addr), \
+    audited AS (\
+        INSERT INTO audit_log (at, kind, user_id, appid, session_id, client_addr, outcome, actor) \
+        SELECT now, 'refresh', user_id, appid, id, client_addr, 'ok', 'user' FROM moved) \
+    SELECT id, user_id, appid, created_at, expires_at, revoked_at, spent FROM moved";
 
 #[derive(QueryableByName)]
 struct Rotated {
@@ -106,11 +140,16 @@ fn rotate_batch_on_postgres(
 ) -> DbResult<Vec<Option<Session>>> {
     let ids: Vec<&str> = batch.iter().map(|job| job.id.as_str()).collect();
     let counters: Vec<i64> = batch.iter().map(|job| job.counter).collect();
-    let nows: Vec<i64> = batch.iter().map(|job| job.now).collect();
+    let nows: Vec<i64> = batch.iter().map(|job| job.audit.at).collect();
+    let addrs: Vec<Option<&str>> = batch
+        .iter()
+        .map(|job| job.audit.client_addr.as_deref())
+        .collect();
     let mut rotated: Vec<Option<Rotated>> = diesel::sql_query(ROTATE_BATCH)
         .bind::<Array<Text>, _>(ids)
         .bind::<Array<BigInt>, _>(counters)
         .bind::<Array<BigInt>, _>(nows)
+        .bind::<Array<Nullable<Text>>, _>(addrs)
         .load::<Rotated>(conn)?
         .into_iter()
         .map(Some)
@@ -139,7 +178,7 @@ fn rotate_batch_on_postgres(
         .collect())
 }
 
-/// One compare-and-set on the counter: of two refreshes of the same token, here or on another
+/// One compare-and-set on the counter (never for a banned account): of two refreshes of the same token, here or on another
 /// instance, one moves it on and the other finds it moved.
 fn rotate(conn: &mut AnyConnection, id: &str, counter: i64, now: i64) -> DbResult<Option<Session>> {
     Ok(diesel::update(sessions::table)
@@ -147,6 +186,11 @@ fn rotate(conn: &mut AnyConnection, id: &str, counter: i64, now: i64) -> DbResul
         .filter(sessions::refresh_counter.eq(counter))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.ge(now))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            users::table
+                .filter(users::id.eq(sessions::user_id))
+                .filter(users::disabled_at.is_not_null()),
+        )))
         .set((
             sessions::refresh_counter.eq(counter.saturating_add(1)),
             sessions::prior_refreshed_at.eq(sessions::refreshed_at),

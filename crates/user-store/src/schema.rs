@@ -14,6 +14,8 @@ diesel::table! {
         avatar_url_changed_at -> Nullable<BigInt>,
         phone_number_changed_at -> Nullable<BigInt>,
         avatar_media -> Nullable<Text>,
+        disabled_at -> Nullable<BigInt>,
+        disabled_reason -> Nullable<Text>,
     }
 }
 
@@ -40,6 +42,7 @@ diesel::table! {
         refresh_counter -> BigInt,
         refreshed_at -> Nullable<BigInt>,
         prior_refreshed_at -> Nullable<BigInt>,
+        client_addr -> Nullable<Text>,
     }
 }
 
@@ -112,6 +115,20 @@ diesel::table! {
         content_type -> Text,
         bytes -> Binary,
         created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        appid -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        client_addr -> Nullable<Text>,
+        outcome -> Text,
+        actor -> Nullable<Text>,
     }
 }
 

@@ -1,9 +1,10 @@
 //! Sessions: sealed and inserted, found, ended, purged.
 
 use diesel::prelude::*;
-use wxlogin_domain::{Session, SessionKey, StoreChange, User};
+use wxlogin_domain::{Audit, Session, SessionKey, StoreChange, User};
 
 use crate::SealError;
+use crate::audit::write_entries;
 use crate::changes::announce;
 use crate::connection::AnyConnection;
 use crate::database::Database;
@@ -51,6 +52,8 @@ pub struct NewSession {
     pub created_at: i64,
     /// Unix seconds; the session's tokens expire with it.
     pub expires_at: i64,
+    /// The address of the login that opens it.
+    pub client_addr: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -62,6 +65,7 @@ struct NewSessionRow<'a> {
     session_key: &'a str,
     created_at: i64,
     expires_at: i64,
+    client_addr: Option<&'a str>,
 }
 
 fn load_session(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Session>> {
@@ -113,6 +117,7 @@ impl Database {
                 session_key: &sealed.session_key,
                 created_at: session.created_at,
                 expires_at: session.expires_at,
+                client_addr: session.client_addr.as_deref(),
             })
             .execute(conn)?;
         if let Some(trace) = trace {
@@ -201,38 +206,40 @@ impl Database {
             .map(Session::from))
     }
 
-    pub(crate) fn revoke_session(&self, id: &str, now: i64) -> DbResult<bool> {
+    pub(crate) fn revoke_session(&self, id: &str, audit: &Audit) -> DbResult<bool> {
         self.writer()?.transaction(|conn| {
-            let revoked = diesel::update(sessions::table)
+            let revoked: Option<(String, String)> = diesel::update(sessions::table)
                 .filter(sessions::id.eq(id))
                 .filter(sessions::revoked_at.is_null())
                 // An ended session's session_key is of no more use: erased at once.
-                .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
-                .execute(&mut *conn)?;
-            if revoked == 1 {
-                announce(conn, &StoreChange::SessionEnded(id.to_owned()))?;
-            }
-            Ok(revoked == 1)
+                .set((
+                    sessions::revoked_at.eq(audit.at),
+                    sessions::session_key.eq(""),
+                ))
+                .returning((sessions::user_id, sessions::appid))
+                .get_result(&mut *conn)
+                .optional()?;
+            let Some((user_id, appid)) = revoked else {
+                return Ok(false);
+            };
+            announce(conn, &StoreChange::SessionEnded(id.to_owned()))?;
+            write_entries(
+                conn,
+                &[audit.entry(Some(&user_id), Some(&appid), Some(id), "ok")],
+            )?;
+            Ok(true)
         })
     }
 
-    pub(crate) fn revoke_all_sessions(&self, user_id: &str, now: i64) -> DbResult<Vec<String>> {
+    pub(crate) fn revoke_all_sessions(
+        &self,
+        user_id: &str,
+        audit: &Audit,
+    ) -> DbResult<Vec<String>> {
         self.writer()?.transaction(|conn| {
-            let ended: Vec<String> = diesel::update(sessions::table)
-                .filter(sessions::user_id.eq(user_id))
-                .filter(sessions::revoked_at.is_null())
-                // An ended session's session_key is of no more use: erased at once.
-                .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
-                .returning(sessions::id)
-                .get_results(&mut *conn)?;
-            if !ended.is_empty() {
-                // The user's entries in every cache are forgotten by this one announcement;
-                // each session's follows for caches that hold a session without its user.
-                announce(conn, &StoreChange::UserChanged(user_id.to_owned()))?;
-                for id in &ended {
-                    announce(conn, &StoreChange::SessionEnded(id.clone()))?;
-                }
-            }
+            let ended = end_all_sessions(conn, user_id, audit.at)?;
+            let outcome = format!("{} sessions ended", ended.len());
+            write_entries(conn, &[audit.entry(Some(user_id), None, None, &outcome)])?;
             Ok(ended)
         })
     }
@@ -271,6 +278,31 @@ impl Database {
                 .execute(conn)?)
         })
     }
+}
+
+/// Ends every live session of `user_id` at `now` in the caller's transaction, announcing them;
+/// the ids of those it ended.
+pub(crate) fn end_all_sessions(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> DbResult<Vec<String>> {
+    let ended: Vec<String> = diesel::update(sessions::table)
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        // An ended session's session_key is of no more use: erased at once.
+        .set((sessions::revoked_at.eq(now), sessions::session_key.eq("")))
+        .returning(sessions::id)
+        .get_results(&mut *conn)?;
+    if !ended.is_empty() {
+        // The user's entries in every cache are forgotten by this one announcement;
+        // each session's follows for caches that hold a session without its user.
+        announce(conn, &StoreChange::UserChanged(user_id.to_owned()))?;
+        for id in &ended {
+            announce(conn, &StoreChange::SessionEnded(id.clone()))?;
+        }
+    }
+    Ok(ended)
 }
 
 /// Sessions that ended (expired, or revoked) before `before`: those a purge deletes.

@@ -220,7 +220,7 @@ impl DieselStore {
         &self,
         id: &str,
         counter: i64,
-        now: i64,
+        audit: &wxlogin_domain::Audit,
     ) -> Result<Option<wxlogin_domain::Session>, StoreError> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.db
@@ -228,7 +228,7 @@ impl DieselStore {
             .send(crate::refresh::RefreshJob {
                 id: id.to_owned(),
                 counter,
-                now,
+                audit: audit.clone(),
                 answer,
             })
             .map_err(|e| StoreError::Internal(Cause::new(WriterGone(e.to_string()))))?;

@@ -258,3 +258,12 @@ impl TestDatabase {
         }
     }
 }
+
+/// The audit note of a change its user makes at `at`, for tests of the store's changes.
+pub fn audit_at(at: i64) -> wxlogin_domain::Audit {
+    wxlogin_domain::Audit::new(
+        wxlogin_domain::AuditKind::Logout,
+        wxlogin_domain::Actor::User,
+        at,
+    )
+}

@@ -20,6 +20,8 @@ pub(crate) struct UserRow {
     pub(crate) phone_number: Option<String>,
     pub(crate) created_at: i64,
     pub(crate) updated_at: i64,
+    pub(crate) disabled_at: Option<i64>,
+    pub(crate) disabled_reason: Option<String>,
 }
 
 impl UserRow {
@@ -34,6 +36,8 @@ impl UserRow {
             apps,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            disabled_at: self.disabled_at,
+            disabled_reason: self.disabled_reason,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! The announcement is made to fail by a role that may not call `pg_notify`.
 
 use wxlogin_domain::{NewLogin, OpenId, ProfileUpdate, SessionKey, SessionStore, UserStore};
-use wxlogin_user_store::testing::{TestDatabase, execute_sql, test_sealer};
+use wxlogin_user_store::testing::{TestDatabase, audit_at, execute_sql, test_sealer};
 use wxlogin_user_store::{DieselStore, PoolOptions};
 
 const NOW: i64 = 1_800_000_000;
@@ -83,6 +83,7 @@ async fn a_change_whose_announcement_fails_is_not_made_and_fails() {
         created_at: at,
         expires_at: at + 3600,
         login_code: None,
+        client_addr: None,
     };
     let first = admin.open_login(&login(NOW)).await.expect("login");
     let second = admin.open_login(&login(NOW + 1)).await.expect("login");
@@ -103,14 +104,14 @@ async fn a_change_whose_announcement_fails_is_not_made_and_fails() {
 
     assert!(
         store
-            .revoke_session(&first.session.id, NOW + 2)
+            .revoke_session(&first.session.id, &audit_at(NOW + 2))
             .await
             .is_err(),
         "a logout that other instances would not hear of fails"
     );
     assert!(
         store
-            .revoke_all_sessions(&first.user.id, NOW + 2)
+            .revoke_all_sessions(&first.user.id, &audit_at(NOW + 2))
             .await
             .is_err()
     );
@@ -132,12 +133,17 @@ async fn a_change_whose_announcement_fails_is_not_made_and_fails() {
     );
     assert!(
         store
-            .delete_account(&first.user.id, APP, &openid)
+            .delete_account(&first.user.id, APP, &openid, &audit_at(NOW))
             .await
             .is_err(),
         "a deletion never answers done having deleted nothing"
     );
-    assert!(store.delete_identity(APP, &openid, NOW + 2).await.is_err());
+    assert!(
+        store
+            .delete_identity(APP, &openid, NOW + 2, &audit_at(NOW))
+            .await
+            .is_err()
+    );
 
     for session in [&first.session.id, &second.session.id] {
         let kept = admin

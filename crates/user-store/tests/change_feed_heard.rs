@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wxlogin_domain::{ChangeFeed, SessionStore, StoreChange};
-use wxlogin_user_store::testing::{TestDatabase, test_sealer};
+use wxlogin_user_store::testing::{TestDatabase, audit_at, test_sealer};
 use wxlogin_user_store::{DatabaseUrl, DieselStore, PoolOptions};
 
 /// A TCP proxy to PostgreSQL that drops every notification the server sends; stopped (and its
@@ -119,13 +119,14 @@ async fn heard_through(store: &DieselStore, within: Duration) -> (usize, bool) {
             created_at: 1_800_000_000,
             expires_at: 1_800_003_600,
             login_code: None,
+            client_addr: None,
         })
         .await
         .expect("login");
     let start = Instant::now();
     tokio::time::sleep(Duration::from_millis(600)).await;
     store
-        .revoke_session(&login.session.id, 1_800_000_001)
+        .revoke_session(&login.session.id, &audit_at(1_800_000_001))
         .await
         .expect("logout");
     tokio::time::sleep(within.saturating_sub(start.elapsed())).await;

@@ -1,7 +1,7 @@
 //! The change feed: every change is announced to every listener.
 
 use wxlogin_domain::{ChangeFeed, ProfileUpdate, SessionStore, StoreChange, UserStore};
-use wxlogin_user_store::testing::TestDatabase;
+use wxlogin_user_store::testing::{TestDatabase, audit_at};
 
 use crate::support::{APP, NOW, new_session, open, openid};
 
@@ -54,11 +54,11 @@ async fn changes_are_announced_to_every_listener(db: &TestDatabase) {
         .await
         .expect("session");
     elsewhere
-        .revoke_session(&first.id, NOW)
+        .revoke_session(&first.id, &audit_at(NOW))
         .await
         .expect("revoke");
     elsewhere
-        .revoke_session(&first.id, NOW)
+        .revoke_session(&first.id, &audit_at(NOW))
         .await
         .expect("revoked already: no news");
     elsewhere

@@ -7,7 +7,9 @@ use tokio::sync::Barrier;
 
 use wxlogin_domain::{OpenId, ProfileUpdate, SessionStore, UserStore};
 use wxlogin_user_store::DieselStore;
-use wxlogin_user_store::testing::{TestDatabase, every_stored_value, stored_values_outside};
+use wxlogin_user_store::testing::{
+    TestDatabase, audit_at, every_stored_value, stored_values_outside,
+};
 
 use crate::support::{APP, NOW, OTHER_APP, login_through, open, person, raw_session_key};
 
@@ -60,7 +62,12 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
     }
 
     let deleted = store
-        .delete_account(&first.user.id, APP, &OpenId::new(format!("openid-{APP}-x")))
+        .delete_account(
+            &first.user.id,
+            APP,
+            &OpenId::new(format!("openid-{APP}-x")),
+            &audit_at(NOW),
+        )
         .await
         .expect("delete")
         .expect("it existed");
@@ -69,14 +76,20 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
     assert_eq!(deleted.ended_sessions.len(), 2);
     assert_eq!(store.find_user(&first.user.id).await.expect("query"), None);
     // The ended sessions' random ids stay in the revocation feed's table until their tokens
-    // could have expired: verifiers elsewhere must refuse those tokens. Nothing else of the
-    // person is there (that table holds ids and times only), and nothing at all elsewhere.
-    let stored = stored_values_outside(db.url(), &["ended_sessions"]).join("\n");
+    // could have expired: verifiers elsewhere must refuse those tokens. The audit log keeps
+    // the account's and sessions' random ids (what was deleted, when, by whom) for its
+    // retention. Nothing else of the person is in either (they hold ids, times, addresses and
+    // outcomes only), and nothing at all elsewhere.
+    let stored = stored_values_outside(db.url(), &["ended_sessions", "audit_log"]).join("\n");
     for trace in traces {
         assert!(!stored.contains(trace), "{trace} is still stored");
     }
     let feed = every_stored_value(db.url()).join("\n");
-    for trace in &traces[..7] {
+    assert!(
+        feed.contains("account deleted"),
+        "the audit log records the deletion"
+    );
+    for trace in &traces[1..7] {
         assert!(!feed.contains(trace), "{trace} is still stored");
     }
     for session in [&first.session.id, &second.session.id] {
@@ -91,7 +104,12 @@ async fn a_deleted_account_leaves_nothing_of_the_person_in_any_table(db: &TestDa
     );
     assert_eq!(
         store
-            .delete_account(&first.user.id, APP, &OpenId::new(format!("openid-{APP}-x")))
+            .delete_account(
+                &first.user.id,
+                APP,
+                &OpenId::new(format!("openid-{APP}-x")),
+                &audit_at(NOW)
+            )
             .await
             .expect("again"),
         None
@@ -108,14 +126,14 @@ async fn an_identity_is_deleted_alone_unless_it_is_the_accounts_last(store: &Die
 
     assert_eq!(
         store
-            .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW - 100)
+            .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW - 100, &audit_at(NOW))
             .await
             .expect("query"),
         None,
         "an event older than the identity does not touch it"
     );
     let first = store
-        .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW + 50)
+        .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW + 50, &audit_at(NOW))
         .await
         .expect("delete")
         .expect("it existed");
@@ -137,14 +155,14 @@ async fn an_identity_is_deleted_alone_unless_it_is_the_accounts_last(store: &Die
     );
     assert_eq!(
         store
-            .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW + 50)
+            .delete_identity(OTHER_APP, &openid_in(OTHER_APP), NOW + 50, &audit_at(NOW))
             .await
             .expect("again"),
         None,
         "applied twice: nothing more"
     );
     let last = store
-        .delete_identity(APP, &openid_in(APP), NOW + 50)
+        .delete_identity(APP, &openid_in(APP), NOW + 50, &audit_at(NOW))
         .await
         .expect("delete")
         .expect("it existed");
@@ -171,7 +189,7 @@ async fn a_deletion_racing_logins_of_the_same_person_leaves_no_half_account(stor
             barrier.wait().await;
             let openid = OpenId::new(format!("openid-{APP}-z"));
             store
-                .delete_account(&id, APP, &openid)
+                .delete_account(&id, APP, &openid, &audit_at(NOW))
                 .await
                 .expect("delete")
         })
@@ -228,7 +246,7 @@ async fn a_deletion_after_a_merge_deletes_the_account_the_person_is_now(store: &
 
     let openid = OpenId::new(format!("openid-{APP}-mo"));
     let deleted = store
-        .delete_account(&caller.user.id, APP, &openid)
+        .delete_account(&caller.user.id, APP, &openid, &audit_at(NOW))
         .await
         .expect("delete")
         .expect("the person's account is deleted");
@@ -245,7 +263,7 @@ async fn a_deletion_after_a_merge_deletes_the_account_the_person_is_now(store: &
     }
     assert_eq!(
         store
-            .delete_account(&caller.user.id, APP, &openid)
+            .delete_account(&caller.user.id, APP, &openid, &audit_at(NOW))
             .await
             .expect("again"),
         None,
@@ -288,6 +306,7 @@ async fn a_deleted_phone_number_is_not_left_in_the_sqlite_files() {
             &first.user.id,
             APP,
             &OpenId::new(format!("openid-{APP}-erased")),
+            &audit_at(NOW),
         )
         .await
         .expect("delete")

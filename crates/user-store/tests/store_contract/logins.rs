@@ -7,7 +7,7 @@ use tokio::sync::Barrier;
 
 use wxlogin_domain::{NewLogin, OpenId, SessionKey, SessionStore, UnionId, UserStore};
 use wxlogin_user_store::DieselStore;
-use wxlogin_user_store::testing::TestDatabase;
+use wxlogin_user_store::testing::{TestDatabase, audit_at};
 
 use crate::support::{APP, NOW, OTHER_APP, execute, open, openid};
 
@@ -152,6 +152,7 @@ async fn a_login_finds_or_creates_the_user_and_opens_a_session_in_one_step(store
         created_at: NOW,
         expires_at: NOW + 60,
         login_code: None,
+        client_addr: None,
     };
     let first = store
         .open_login(&login("k1", None))
@@ -198,6 +199,7 @@ async fn concurrent_first_logins_in_one_step_create_one_account(store: &DieselSt
                         created_at: NOW,
                         expires_at: NOW + 60,
                         login_code: None,
+                        client_addr: None,
                     })
                     .await
                     .expect("login")
@@ -223,6 +225,7 @@ async fn a_login_is_found_again_by_its_code_within_the_window(store: &DieselStor
         created_at: at,
         expires_at: at + 3600,
         login_code: code.map(str::to_owned),
+        client_addr: None,
     };
     let first = store
         .open_login(&login(Some("digest-1"), NOW))
@@ -281,6 +284,7 @@ async fn a_login_code_is_forgotten_once_purged_or_its_session_deleted(store: &Di
         created_at: at,
         expires_at: at + 3600,
         login_code: Some(code.to_owned()),
+        client_addr: None,
     };
     let first = store
         .open_login(&login("openid-purged", None, "digest-first", NOW))
@@ -351,7 +355,12 @@ async fn a_login_code_is_forgotten_once_purged_or_its_session_deleted(store: &Di
     );
 
     store
-        .delete_account(&linked.user.id, APP, &OpenId::new("openid-linked"))
+        .delete_account(
+            &linked.user.id,
+            APP,
+            &OpenId::new("openid-linked"),
+            &audit_at(NOW),
+        )
         .await
         .expect("delete")
         .expect("deleted");
@@ -388,6 +397,7 @@ async fn a_crowd_of_logins_each_gets_its_own_session_and_one_account_per_person(
                         created_at: NOW,
                         expires_at: NOW + 60,
                         login_code: None,
+                        client_addr: None,
                     })
                     .await
                     .expect("login");
@@ -459,6 +469,7 @@ async fn a_login_that_fails_in_a_crowd_costs_the_others_nothing(db: &TestDatabas
         created_at: NOW,
         expires_at: NOW + 60,
         login_code: Some(format!("digest-{i}")),
+        client_addr: None,
     };
     // Half of them come back: their accounts exist before the crowd.
     for person in 0..10 {

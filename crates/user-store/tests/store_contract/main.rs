@@ -24,6 +24,7 @@ macro_rules! contract {
 }
 
 mod access_tokens;
+mod audit;
 mod change_feed;
 mod deletion;
 mod logins;

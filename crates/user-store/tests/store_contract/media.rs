@@ -3,7 +3,7 @@
 
 use wxlogin_domain::{AvatarStore, MediaError, MediaObject, MediaStore, ProfileUpdate, UserStore};
 use wxlogin_user_store::DieselStore;
-use wxlogin_user_store::testing::TestDatabase;
+use wxlogin_user_store::testing::{TestDatabase, audit_at};
 
 use crate::support::{APP, NOW, OTHER_APP, login_through, open, openid, person};
 
@@ -138,7 +138,7 @@ async fn deleting_the_account_makes_its_file_unused(store: &DieselStore) {
         .expect("create");
     upload(store, &user.id, "gone", NOW).await;
     store
-        .delete_account(&user.id, APP, &openid("m3"))
+        .delete_account(&user.id, APP, &openid("m3"), &audit_at(NOW))
         .await
         .expect("query")
         .expect("deleted");

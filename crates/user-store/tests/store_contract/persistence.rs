@@ -71,10 +71,11 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
             "20261204000001",
             "20261205000001",
             "20261206000001",
-            "20261206000002"
+            "20261206000002",
+            "20261206000003"
         ],
         "identities, the login codes (old sessions have none), the profile's change times, \
-         the login codes' own table, v3 tokens, avatars"
+         the login codes' own table, v3 tokens, avatars, the operators' side"
     );
     assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 2);
     assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("claim"), 2);
@@ -132,6 +133,7 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
             created_at: NOW,
             expires_at: NOW + 60,
             login_code: None,
+            client_addr: None,
         })
         .await
         .expect("login");
@@ -148,6 +150,7 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
             created_at: NOW,
             expires_at: NOW + 60,
             login_code: None,
+            client_addr: None,
         })
         .await
         .expect("login");
@@ -187,7 +190,12 @@ async fn the_upgrade_moves_the_last_minute_of_login_codes_out_of_sessions(db: &T
 
     assert_eq!(
         store.run_migrations().await.expect("the upgrade"),
-        ["20261205000001", "20261206000001", "20261206000002"]
+        [
+            "20261205000001",
+            "20261206000001",
+            "20261206000002",
+            "20261206000003"
+        ]
     );
     let found = store
         .find_login_by_code("digest-recent", now - 10)

@@ -5,7 +5,7 @@ use wxlogin_domain::{
     AccessToken, AccessTokenStore, ProfileUpdate, SessionStore, UnionId, UserStore,
 };
 use wxlogin_user_store::PoolOptions;
-use wxlogin_user_store::testing::TestDatabase;
+use wxlogin_user_store::testing::{TestDatabase, audit_at};
 
 use crate::support::{APP, NOW, new_session, open_with, openid};
 
@@ -62,7 +62,7 @@ async fn every_method_works_with_a_pool_of_one_connection(db: &TestDatabase) {
     );
     assert!(
         store
-            .revoke_session(&session.id, NOW + 3)
+            .revoke_session(&session.id, &audit_at(NOW + 3))
             .await
             .expect("revoke")
     );

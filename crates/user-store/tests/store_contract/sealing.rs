@@ -2,7 +2,7 @@
 //! as soon as their session ends.
 
 use wxlogin_domain::{OpenedLogin, SessionKey, SessionStore, StoreError};
-use wxlogin_user_store::testing::{TestDatabase, test_sealer};
+use wxlogin_user_store::testing::{TestDatabase, audit_at, test_sealer};
 use wxlogin_user_store::{DieselStore, PoolOptions, SealingSecret, SecretSealer};
 
 use crate::support::{
@@ -82,7 +82,7 @@ async fn an_ended_sessions_session_key_is_erased_at_once(db: &TestDatabase) {
         );
     }
     store
-        .revoke_session(&ended[0].id, NOW + 1)
+        .revoke_session(&ended[0].id, &audit_at(NOW + 1))
         .await
         .expect("revoke");
     store
@@ -90,7 +90,7 @@ async fn an_ended_sessions_session_key_is_erased_at_once(db: &TestDatabase) {
         .await
         .expect("expire");
     store
-        .revoke_all_sessions(&user.id, NOW + 2)
+        .revoke_all_sessions(&user.id, &audit_at(NOW + 2))
         .await
         .expect("revoke all");
     for session in &ended {

@@ -3,7 +3,7 @@
 
 use wxlogin_domain::{SessionKey, SessionStore, StoreError};
 use wxlogin_user_store::DieselStore;
-use wxlogin_user_store::testing::TestDatabase;
+use wxlogin_user_store::testing::{TestDatabase, audit_at};
 
 use crate::support::{APP, NOW, OTHER_APP, login_through, new_session, open, openid, person};
 
@@ -75,13 +75,13 @@ async fn revoking_ends_a_session_once(store: &DieselStore) {
         .expect("create");
     assert!(
         store
-            .revoke_session(&session.id, NOW + 1)
+            .revoke_session(&session.id, &audit_at(NOW + 1))
             .await
             .expect("query")
     );
     assert!(
         !store
-            .revoke_session(&session.id, NOW + 2)
+            .revoke_session(&session.id, &audit_at(NOW + 2))
             .await
             .expect("query"),
         "already ended"
@@ -96,7 +96,7 @@ async fn revoking_ends_a_session_once(store: &DieselStore) {
     );
     assert!(
         !store
-            .revoke_session("no-such-session", NOW)
+            .revoke_session("no-such-session", &audit_at(NOW))
             .await
             .expect("query")
     );
@@ -161,7 +161,7 @@ async fn the_latest_live_session_holds_the_current_session_key(store: &DieselSto
         Some(newest.id.clone())
     );
     store
-        .revoke_session(&newest.id, NOW + 7)
+        .revoke_session(&newest.id, &audit_at(NOW + 7))
         .await
         .expect("revoke");
     let live = store
@@ -206,7 +206,7 @@ async fn purging_removes_only_ended_sessions(store: &DieselStore) {
         .await
         .expect("create");
     store
-        .revoke_session(&revoked.id, NOW)
+        .revoke_session(&revoked.id, &audit_at(NOW))
         .await
         .expect("revoke");
     assert_eq!(store.purge_sessions(NOW + 1).await.expect("purge"), 2);
@@ -232,7 +232,7 @@ async fn every_session_of_an_account_ends_at_once(store: &DieselStore) {
     let two = login_through(store, OTHER_APP, "v", Some(person("v")), NOW + 1).await;
     let bystander = login_through(store, APP, "w", None, NOW).await;
     let mut ended = store
-        .revoke_all_sessions(&one.user.id, NOW + 5)
+        .revoke_all_sessions(&one.user.id, &audit_at(NOW + 5))
         .await
         .expect("revoke");
     ended.sort();
@@ -253,7 +253,7 @@ async fn every_session_of_an_account_ends_at_once(store: &DieselStore) {
     );
     assert!(
         store
-            .revoke_all_sessions(&one.user.id, NOW + 6)
+            .revoke_all_sessions(&one.user.id, &audit_at(NOW + 6))
             .await
             .expect("again")
             .is_empty()

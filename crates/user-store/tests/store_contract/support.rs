@@ -32,6 +32,7 @@ pub(crate) fn new_session(user_id: &str, key: &str, created_at: i64) -> NewSessi
         session_key: SessionKey::new(key),
         created_at,
         expires_at: created_at + 3600,
+        client_addr: None,
     }
 }
 
@@ -46,6 +47,28 @@ pub(crate) async fn login_through(
     unionid: Option<UnionId>,
     at: i64,
 ) -> OpenedLogin {
+    open_login_of(store, appid, name, unionid, at)
+        .await
+        .expect("login")
+}
+
+/// [`login_through`] without unionid, answered as the store answers it (a refusal included).
+pub(crate) async fn try_login_through(
+    store: &DieselStore,
+    appid: &str,
+    name: &str,
+    at: i64,
+) -> Result<OpenedLogin, wxlogin_domain::StoreError> {
+    open_login_of(store, appid, name, None, at).await
+}
+
+async fn open_login_of(
+    store: &DieselStore,
+    appid: &str,
+    name: &str,
+    unionid: Option<UnionId>,
+    at: i64,
+) -> Result<OpenedLogin, wxlogin_domain::StoreError> {
     store
         .open_login(&NewLogin {
             appid: appid.to_owned(),
@@ -55,9 +78,9 @@ pub(crate) async fn login_through(
             created_at: at,
             expires_at: at + 3600,
             login_code: None,
+            client_addr: None,
         })
         .await
-        .expect("login")
 }
 
 pub(crate) fn raw_session_key(db: &TestDatabase, session_id: &str) -> String {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use wxlogin_domain::{PrivateKey, SessionStore, SigningKeyStore, StoredSigningKey, UserStore};
 use wxlogin_user_store::DieselStore;
-use wxlogin_user_store::testing::TestDatabase;
+use wxlogin_user_store::testing::{TestDatabase, audit_at};
 
 use crate::support::{APP, NOW, execute, login_through, open, openid};
 
@@ -87,7 +87,10 @@ async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(st
         (state.counter, state.refreshed_at, state.prior_refreshed_at),
         (0, None, None)
     );
-    let moved = store.rotate_refresh(id, 0, NOW + 10).await.expect("rotate");
+    let moved = store
+        .rotate_refresh(id, 0, &audit_at(NOW + 10))
+        .await
+        .expect("rotate");
     assert_eq!(
         moved.as_ref(),
         Some(&login.session),
@@ -95,14 +98,14 @@ async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(st
     );
     assert!(
         store
-            .rotate_refresh(id, 0, NOW + 11)
+            .rotate_refresh(id, 0, &audit_at(NOW + 11))
             .await
             .expect("spent")
             .is_none()
     );
     assert!(
         store
-            .rotate_refresh(id, 1, NOW + 20)
+            .rotate_refresh(id, 1, &audit_at(NOW + 20))
             .await
             .expect("rotate")
             .is_some()
@@ -119,15 +122,18 @@ async fn a_refresh_moves_the_counter_on_once_and_only_while_the_session_lives(st
     // Past its expiry, or ended, a session's token is not moved on.
     assert!(
         store
-            .rotate_refresh(id, 2, NOW + 3601)
+            .rotate_refresh(id, 2, &audit_at(NOW + 3601))
             .await
             .expect("expired")
             .is_none()
     );
-    store.revoke_session(id, NOW + 30).await.expect("revoke");
+    store
+        .revoke_session(id, &audit_at(NOW + 30))
+        .await
+        .expect("revoke");
     assert!(
         store
-            .rotate_refresh(id, 2, NOW + 31)
+            .rotate_refresh(id, 2, &audit_at(NOW + 31))
             .await
             .expect("ended")
             .is_none()
@@ -154,7 +160,12 @@ async fn two_refreshes_of_one_token_at_once_move_it_on_once(store: &DieselStore)
         .flat_map(|login| std::iter::repeat_n(login.session.id.clone(), 8))
         .map(|id| {
             let store = store.clone();
-            tokio::spawn(async move { (id.clone(), store.rotate_refresh(&id, 0, NOW + 1).await) })
+            tokio::spawn(async move {
+                (
+                    id.clone(),
+                    store.rotate_refresh(&id, 0, &audit_at(NOW + 1)).await,
+                )
+            })
         })
         .collect();
     let mut moved = std::collections::HashMap::<String, usize>::new();
@@ -186,15 +197,20 @@ async fn every_way_a_session_ends_is_recorded_for_the_feed_in_order(store: &Dies
     let c = login_through(store, APP, "eve", None, NOW).await;
     let d = login_through(store, APP, "fay", None, NOW).await;
     store
-        .revoke_session(&a.session.id, NOW + 5)
+        .revoke_session(&a.session.id, &audit_at(NOW + 5))
         .await
         .expect("logout");
     store
-        .revoke_all_sessions(&b1.user.id, NOW + 6)
+        .revoke_all_sessions(&b1.user.id, &audit_at(NOW + 6))
         .await
         .expect("logout everywhere");
     store
-        .delete_account(&c.user.id, APP, &openid(&format!("{APP}-eve")))
+        .delete_account(
+            &c.user.id,
+            APP,
+            &openid(&format!("{APP}-eve")),
+            &audit_at(NOW),
+        )
         .await
         .expect("delete")
         .expect("deleted");
@@ -233,7 +249,7 @@ async fn every_way_a_session_ends_is_recorded_for_the_feed_in_order(store: &Dies
 async fn ended_sessions_are_purged_by_age(store: &DieselStore) {
     let a = login_through(store, APP, "gus", None, NOW).await;
     store
-        .revoke_session(&a.session.id, NOW + 1)
+        .revoke_session(&a.session.id, &audit_at(NOW + 1))
         .await
         .expect("logout");
     let feed = store.ended_sessions_since(0).await.expect("read");

@@ -1,0 +1,135 @@
+//! The audit log as rows: written in the caller's transaction with the change it records, or
+//! alone for what changes nothing; listed by cursor; purged in bounded batches.
+
+use diesel::prelude::*;
+use wxlogin_domain::{AuditEntry, AuditKind, AuditQuery, Cause, StoreError};
+
+use crate::connection::AnyConnection;
+use crate::database::Database;
+use crate::error::{DbError, DbResult};
+use crate::schema::audit_log;
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+struct NewEntry<'a> {
+    at: i64,
+    kind: &'a str,
+    user_id: Option<&'a str>,
+    appid: Option<&'a str>,
+    session_id: Option<&'a str>,
+    client_addr: Option<&'a str>,
+    outcome: &'a str,
+    actor: Option<&'a str>,
+}
+
+impl<'a> From<&'a AuditEntry> for NewEntry<'a> {
+    fn from(entry: &'a AuditEntry) -> Self {
+        Self {
+            at: entry.at,
+            kind: entry.kind.as_str(),
+            user_id: entry.user_id.as_deref(),
+            appid: entry.appid.as_deref(),
+            session_id: entry.session_id.as_deref(),
+            client_addr: entry.client_addr.as_deref(),
+            outcome: &entry.outcome,
+            actor: entry.actor.as_deref(),
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+struct EntryRow {
+    id: i64,
+    at: i64,
+    kind: String,
+    user_id: Option<String>,
+    appid: Option<String>,
+    session_id: Option<String>,
+    client_addr: Option<String>,
+    outcome: String,
+    actor: Option<String>,
+}
+
+impl TryFrom<EntryRow> for AuditEntry {
+    type Error = DbError;
+
+    fn try_from(row: EntryRow) -> DbResult<Self> {
+        let kind = AuditKind::parse(&row.kind).ok_or_else(|| {
+            DbError::Store(StoreError::Query(Cause::msg(
+                "an audit entry of a kind this release does not know",
+            )))
+        })?;
+        Ok(AuditEntry {
+            id: row.id,
+            at: row.at,
+            kind,
+            user_id: row.user_id,
+            appid: row.appid,
+            session_id: row.session_id,
+            client_addr: row.client_addr,
+            outcome: row.outcome,
+            actor: row.actor,
+        })
+    }
+}
+
+/// Writes `entries` in the caller's transaction.
+pub(crate) fn write_entries(conn: &mut AnyConnection, entries: &[AuditEntry]) -> DbResult<()> {
+    // One statement each: the multi-backend connection takes no multi-row insert, and a
+    // change records one or two.
+    for entry in entries {
+        diesel::insert_into(audit_log::table)
+            .values(NewEntry::from(entry))
+            .execute(&mut *conn)?;
+    }
+    Ok(())
+}
+
+/// The most entries one listing answers.
+pub const MOST_LISTED: usize = 1000;
+
+impl Database {
+    pub(crate) fn record_audit(&self, entry: &AuditEntry) -> DbResult<()> {
+        let mut conn = self.writer()?;
+        write_entries(&mut conn, std::slice::from_ref(entry))
+    }
+
+    pub(crate) fn audit_entries(&self, query: &AuditQuery) -> DbResult<Vec<AuditEntry>> {
+        let mut select = audit_log::table
+            .filter(audit_log::id.gt(query.after))
+            .order(audit_log::id)
+            .limit(query.limit.clamp(1, MOST_LISTED) as i64)
+            .select(EntryRow::as_select())
+            .into_boxed();
+        if let Some(user_id) = &query.user_id {
+            select = select.filter(audit_log::user_id.eq(user_id.clone()));
+        }
+        if let Some(kind) = query.kind {
+            select = select.filter(audit_log::kind.eq(kind.as_str()));
+        }
+        let rows: Vec<EntryRow> = select.load(&mut *self.conn()?)?;
+        rows.into_iter().map(AuditEntry::try_from).collect()
+    }
+
+    pub(crate) fn purge_audit(&self, before: i64, most: usize) -> DbResult<usize> {
+        let mut conn = self.writer()?;
+        // The batch's last id first (ids grow with time, nearly: entries of one second may
+        // commit out of order), then one ranged delete: bounded, and portable.
+        let last: Option<i64> = audit_log::table
+            .filter(audit_log::at.lt(before))
+            .order(audit_log::id)
+            .offset(most.max(1) as i64 - 1)
+            .select(audit_log::id)
+            .first(&mut *conn)
+            .optional()?;
+        let batch = audit_log::table.filter(audit_log::at.lt(before));
+        Ok(match last {
+            Some(last) => {
+                diesel::delete(batch.filter(audit_log::id.le(last))).execute(&mut *conn)?
+            }
+            // Fewer than `most` left: all of them.
+            None => diesel::delete(batch).execute(&mut *conn)?,
+        })
+    }
+}
