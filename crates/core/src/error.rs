@@ -60,6 +60,9 @@ pub enum CoreError {
     /// Pushes are not received for this app (not served, or no push settings).
     #[error("WeChat pushes are not received for this app")]
     PushNotConfigured,
+    /// The account is banned: its logins and refreshes are refused.
+    #[error("the account is disabled")]
+    AccountDisabled,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -141,6 +144,8 @@ pub enum ErrorKind {
     NotFound,
     /// The store does not answer: try again.
     StoreUnavailable,
+    /// The account is banned.
+    AccountDisabled,
     /// The upload is not an image taken as an avatar.
     InvalidImage,
     /// The upload is too large.
@@ -190,6 +195,7 @@ impl CoreError {
             Self::PushNotConfigured => K::NotFound,
             // A secret that cannot be opened does not heal by retrying.
             Self::Store(StoreError::Sealed(_)) | Self::Internal(_) => K::Internal,
+            Self::AccountDisabled | Self::Store(StoreError::AccountDisabled) => K::AccountDisabled,
             Self::Store(_) => K::StoreUnavailable,
             Self::InvalidImage(_) => K::InvalidImage,
             Self::ImageTooLarge => K::PayloadTooLarge,

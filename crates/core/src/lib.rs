@@ -21,6 +21,7 @@ pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};
 pub use service::access_token::AccessTokenFetches;
 pub use service::builder::{BuildError, LoginServiceBuilder};
 pub use service::login::{LoginOutcome, MAX_CODE_LEN};
+pub use service::operators::{AUDIT_PURGE_BATCH, AdminService, Operator};
 pub use service::push::{PUSH_TIMESTAMP_WINDOW_SECS, PushEffect, PushQuery};
 pub use service::refresh::RefreshOutcome;
 pub use service::revocations::{MAX_REVOCATION_WAIT, RevocationPage, RevokedSession};

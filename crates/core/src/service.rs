@@ -11,6 +11,7 @@ mod authentication;
 mod avatar;
 pub(crate) mod builder;
 pub(crate) mod login;
+pub(crate) mod operators;
 pub(crate) mod push;
 pub(crate) mod refresh;
 pub(crate) mod revocations;
@@ -48,6 +49,17 @@ pub struct Caller {
     pub session_id: String,
     /// The mini program that session was opened through.
     pub appid: String,
+    /// The address the request came from, as the server knows it: recorded in the audit
+    /// log with what the caller changes. Set by the transport after authentication.
+    pub client: Option<std::net::IpAddr>,
+}
+
+impl Caller {
+    /// The note the audit log takes of a change of `kind` the caller makes at `at`.
+    pub(crate) fn audit(&self, kind: wxlogin_domain::AuditKind, at: i64) -> wxlogin_domain::Audit {
+        wxlogin_domain::Audit::new(kind, wxlogin_domain::Actor::User, at)
+            .from_addr(self.client.map(|ip| ip.to_canonical().to_string()))
+    }
 }
 
 /// One mini program the service serves: its WeChat API, and its access token (they are per
@@ -71,6 +83,10 @@ pub struct LoginService {
     users: Arc<dyn UserStore>,
     sessions: Arc<dyn SessionStore>,
     access_tokens: Arc<dyn AccessTokenStore>,
+    /// The audit log, for what changes nothing (the store records changes itself).
+    audit: Option<Arc<dyn wxlogin_domain::AuditLog>>,
+    /// Bans, session lists, deletions by operators.
+    operators: Option<Arc<dyn wxlogin_domain::OperatorStore>>,
     tokens: Arc<dyn TokenCodec>,
     clock: Arc<dyn Clock>,
     settings: LoginSettings,

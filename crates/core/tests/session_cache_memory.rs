@@ -44,6 +44,8 @@ fn user(i: usize) -> User {
         apps: vec![APP.into()],
         created_at: NOW,
         updated_at: NOW,
+        disabled_at: None,
+        disabled_reason: None,
     }
 }
 

@@ -13,6 +13,8 @@ fn user(id: &str, nick: &str) -> User {
         apps: vec!["wxapp".into()],
         created_at: 0,
         updated_at: 0,
+        disabled_at: None,
+        disabled_reason: None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! What a person does to their own account: edit the profile, delete it all.
 
-use wxlogin_domain::{User, WeChatError};
+use wxlogin_domain::{AuditKind, User, WeChatError};
 
 use super::login::is_plausible_code;
 use super::{Caller, LoginService};
@@ -67,7 +67,12 @@ impl LoginService {
         }
         if let Some(deleted) = self
             .users
-            .delete_account(&caller.user.id, &caller.appid, &proof.openid)
+            .delete_account(
+                &caller.user.id,
+                &caller.appid,
+                &proof.openid,
+                &caller.audit(AuditKind::Deletion, self.clock.now()),
+            )
             .await?
         {
             self.forget_all(&deleted.user_id, &deleted.ended_sessions);

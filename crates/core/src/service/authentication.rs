@@ -1,6 +1,8 @@
 //! Who is calling: a token and its session checked (from the session cache when it may be
 //! trusted), and sessions ended by logging out.
 
+use wxlogin_domain::AuditKind;
+
 use super::{Caller, LoginService};
 use crate::CoreError;
 
@@ -21,10 +23,14 @@ impl LoginService {
             if now > hit.expires_at {
                 return Err(CoreError::TokenExpired);
             }
+            if hit.user.is_disabled() {
+                return Err(CoreError::AccountDisabled);
+            }
             return Ok(Caller {
                 user: hit.user,
                 session_id: claims.session_id,
                 appid: hit.appid,
+                client: None,
             });
         }
         // A session that is gone was purged after it ended.
@@ -46,11 +52,17 @@ impl LoginService {
             return Err(CoreError::TokenExpired);
         }
         let user = user.ok_or_else(|| CoreError::token_invalid("the user no longer exists"))?;
+        // A session a login opened while its account was being banned: the ban ended every
+        // session it could see, and the account's mark refuses the rest.
+        if user.is_disabled() {
+            return Err(CoreError::AccountDisabled);
+        }
         self.cache.put(&session, &user, ticket);
         Ok(Caller {
             user,
             session_id: session.id,
             appid: session.appid,
+            client: None,
         })
     }
 
@@ -62,8 +74,9 @@ impl LoginService {
     /// before cannot put it back (see `SessionCache::put`).
     pub async fn logout(&self, caller: &Caller) -> Result<(), CoreError> {
         self.cache.forget_session(&caller.session_id);
+        let audit = caller.audit(AuditKind::Logout, self.clock.now());
         self.sessions
-            .revoke_session(&caller.session_id, self.clock.now())
+            .revoke_session(&caller.session_id, &audit)
             .await?;
         self.cache.forget_session(&caller.session_id);
         Ok(())
@@ -71,9 +84,10 @@ impl LoginService {
 
     /// Ends every session of the caller's account, in every app, on every instance.
     pub async fn logout_everywhere(&self, caller: &Caller) -> Result<(), CoreError> {
+        let audit = caller.audit(AuditKind::LogoutEverywhere, self.clock.now());
         let ended = self
             .sessions
-            .revoke_all_sessions(&caller.user.id, self.clock.now())
+            .revoke_all_sessions(&caller.user.id, &audit)
             .await?;
         self.forget_all(&caller.user.id, &ended);
         Ok(())

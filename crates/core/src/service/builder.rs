@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::verified_tokens::VerifiedTokens;
 
 use wxlogin_domain::{
-    AccessTokenStore, AvatarStore, ChangeFeed, Clock, MediaStore, SessionStore, StoreChange,
-    StoreError, SystemClock, TokenCodec, UserStore, WeChatApi,
+    AccessTokenStore, AuditLog, AvatarStore, ChangeFeed, Clock, MediaStore, OperatorStore,
+    SessionStore, StoreChange, StoreError, SystemClock, TokenCodec, UserStore, WeChatApi,
 };
 use wxlogin_wechat_protocol::PushSettings;
 
@@ -54,6 +54,8 @@ pub struct LoginServiceBuilder {
     users: Option<Arc<dyn UserStore>>,
     sessions: Option<Arc<dyn SessionStore>>,
     access_tokens: Option<Arc<dyn AccessTokenStore>>,
+    audit: Option<Arc<dyn AuditLog>>,
+    operators: Option<Arc<dyn OperatorStore>>,
     changes: Option<Arc<dyn ChangeFeed>>,
     clock: Option<Arc<dyn Clock>>,
     settings: LoginSettings,
@@ -82,15 +84,38 @@ impl LoginServiceBuilder {
         self
     }
 
-    /// One store for users, sessions, the access token and the change feed.
+    /// One store for users, sessions, the access token, the audit log, the operators' port and
+    /// the change feed.
     pub fn store<S>(self, store: Arc<S>) -> Self
     where
-        S: UserStore + SessionStore + AccessTokenStore + ChangeFeed + 'static,
+        S: UserStore
+            + SessionStore
+            + AccessTokenStore
+            + AuditLog
+            + OperatorStore
+            + ChangeFeed
+            + 'static,
     {
         self.users(store.clone())
             .sessions(store.clone())
             .access_tokens(store.clone())
+            .audit_log(store.clone())
+            .operators(store.clone())
             .change_feed(store)
+    }
+
+    /// The audit log, for what changes nothing (refused logins, refused admin keys); the
+    /// stores record changes themselves (optional: without it, those go unrecorded).
+    pub fn audit_log(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// The operators' port: bans, session lists, deletions by operators (optional: without
+    /// it, those fail).
+    pub fn operators(mut self, operators: Arc<dyn OperatorStore>) -> Self {
+        self.operators = Some(operators);
+        self
     }
 
     /// The user store.
@@ -213,6 +238,8 @@ impl LoginServiceBuilder {
             users,
             sessions,
             access_tokens,
+            audit: self.audit,
+            operators: self.operators,
             tokens,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             exchanges: CodeExchanges::new(settings.code_replay_secs),

@@ -4,8 +4,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use wxlogin_domain::{NewLogin, OpenedLogin, User, WeChatError};
+use wxlogin_domain::{Actor, Audit, AuditKind, NewLogin, OpenedLogin, User, WeChatError};
 
+use super::operators::outcome_of;
 use super::{App, LoginService};
 use crate::CoreError;
 use crate::exchange::{CodeDigest, Replay};
@@ -56,7 +57,29 @@ impl LoginService {
     /// [`Self::login`] for a request from `client`: a code's first answer is replayed only to
     /// the address that sent the code first (a copy of a code seen on the way, in a log or a
     /// proxy, is no way in from elsewhere), on this instance and on others.
+    ///
+    /// Every login is recorded in the audit log: a successful one with its session, in the
+    /// same transaction; a refused one with its error kind.
     pub async fn login_from(
+        &self,
+        appid: Option<&str>,
+        code: &str,
+        client: Option<IpAddr>,
+    ) -> Result<LoginOutcome, CoreError> {
+        let outcome = self.log_in(appid, code, client).await;
+        if let Err(e) = &outcome {
+            let known_app = self.app(appid).ok().map(|app| app.wechat.appid());
+            self.record_alone(
+                Audit::new(AuditKind::Login, Actor::User, self.clock.now())
+                    .from_addr(client.map(|ip| ip.to_canonical().to_string()))
+                    .entry(None, known_app, None, &outcome_of(e.kind())),
+            )
+            .await;
+        }
+        outcome
+    }
+
+    async fn log_in(
         &self,
         appid: Option<&str>,
         code: &str,
@@ -79,7 +102,7 @@ impl LoginService {
             log::debug!("a login code was submitted again; replaying its first answer");
             return Ok(outcome);
         }
-        let outcome = match self.exchange(app, code, &digest).await {
+        let outcome = match self.exchange(app, code, &digest, client).await {
             Err(CoreError::WeChat(WeChatError::CodeUsed)) => self
                 .replay_from_elsewhere(&digest)
                 .await?
@@ -167,6 +190,7 @@ impl LoginService {
         app: &App,
         code: &str,
         digest: &CodeDigest,
+        client: Option<IpAddr>,
     ) -> Result<LoginOutcome, CoreError> {
         let wechat = app.wechat.code2session(code).await?;
         let now = self.clock.now();
@@ -190,6 +214,7 @@ impl LoginService {
                 expires_at,
                 // Recorded only for replays from elsewhere: none when they are off.
                 login_code: (self.settings.code_replay_secs > 0).then(|| digest.with_client_hex()),
+                client_addr: client.map(|ip| ip.to_canonical().to_string()),
             })
             .await?;
         if let Some(merged) = merged {

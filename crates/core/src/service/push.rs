@@ -1,7 +1,7 @@
 //! WeChat's authorization events, received by message push: the URL check, plain and safe
 //! mode, XML and JSON, and what each event does to the person's data.
 
-use wxlogin_domain::{Cause, OpenId, ProfileUpdate, StoreError};
+use wxlogin_domain::{Actor, Audit, AuditKind, Cause, OpenId, ProfileUpdate, StoreError};
 use wxlogin_wechat_protocol::{
     MediaCheckOutcome, MediaCheckResult, PushFields, PushSettings, parse_push_body,
 };
@@ -198,7 +198,26 @@ impl LoginService {
             return Ok(PushEffect::Nothing);
         }
         if fields.get("Event") == Some("wxa_media_check") {
-            return self.apply_media_check(appid, fields).await;
+            let effect = self.apply_media_check(appid, fields).await?;
+            let user_id = match &effect {
+                PushEffect::AvatarTakenDown(user_id) => Some(user_id.as_str()),
+                _ => None,
+            };
+            let outcome = if user_id.is_some() {
+                "taken down"
+            } else {
+                "kept"
+            };
+            self.record_alone(
+                Audit::new(AuditKind::ContentCheck, Actor::WeChat, self.clock.now()).entry(
+                    user_id,
+                    Some(appid),
+                    None,
+                    outcome,
+                ),
+            )
+            .await;
+            return Ok(effect);
         }
         let Some(openid) = fields
             .get("OpenID")
@@ -222,11 +241,39 @@ impl LoginService {
             log::warn!("a push to {appid} says it was made after it was sent; ignored");
             return Ok(PushEffect::Nothing);
         }
+        let event = fields.get("Event").unwrap_or_default();
+        let effect = self
+            .apply_account_event(appid, &openid, created_at, fields)
+            .await?;
+        // A deletion's entry went in with it; the other events' here.
+        if !matches!(effect, PushEffect::Deleted { .. } | PushEffect::Nothing) {
+            self.record_alone(
+                Audit::new(AuditKind::Push, Actor::WeChat, self.clock.now()).entry(
+                    None,
+                    Some(appid),
+                    None,
+                    event,
+                ),
+            )
+            .await;
+        }
+        Ok(effect)
+    }
+
+    /// An authorization event about `openid` in `appid`, made by WeChat at `created_at`.
+    async fn apply_account_event(
+        &self,
+        appid: &str,
+        openid: &OpenId,
+        created_at: i64,
+        fields: &PushFields,
+    ) -> Result<PushEffect, CoreError> {
         match fields.get("Event") {
             Some("user_authorization_cancellation") => {
+                let audit = Audit::new(AuditKind::Deletion, Actor::WeChat, self.clock.now());
                 match self
                     .users
-                    .delete_identity(appid, &openid, created_at)
+                    .delete_identity(appid, openid, created_at, &audit)
                     .await?
                 {
                     Some(deleted) => {
@@ -251,11 +298,11 @@ impl LoginService {
             }
             Some("user_authorization_revoke") => {
                 let named = fields.get("RevokeInfo").unwrap_or_default();
-                self.clear(appid, &openid, revoked_fields(named), created_at)
+                self.clear(appid, openid, revoked_fields(named), created_at)
                     .await
             }
             Some("user_info_modified") => {
-                self.clear(appid, &openid, vec!["nickName", "avatarUrl"], created_at)
+                self.clear(appid, openid, vec!["nickName", "avatarUrl"], created_at)
                     .await
             }
             _ => Ok(PushEffect::Nothing),

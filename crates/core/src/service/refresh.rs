@@ -3,7 +3,11 @@
 //! (or, within `refresh_reuse_secs` of its use, the one before) gets the current pair again;
 //! an older one is a theft signal and ends the session.
 
-use wxlogin_domain::{RefreshClaim, RefreshState, Session, SessionToken, TokenError};
+use std::net::IpAddr;
+
+use wxlogin_domain::{
+    Actor, Audit, AuditKind, RefreshClaim, RefreshState, Session, SessionToken, TokenError,
+};
 
 use super::LoginService;
 use crate::CoreError;
@@ -73,6 +77,17 @@ impl LoginService {
     /// or ran out (or was deleted with its account); [`CoreError::RefreshTokenReused`] for a
     /// spent token presented too late, which ends the session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<RefreshOutcome, CoreError> {
+        self.refresh_from(refresh_token, None).await
+    }
+
+    /// [`Self::refresh`] for a request from `client`, recorded in the audit log with it.
+    /// [`CoreError::AccountDisabled`] for a banned account's session.
+    pub async fn refresh_from(
+        &self,
+        refresh_token: &str,
+        client: Option<IpAddr>,
+    ) -> Result<RefreshOutcome, CoreError> {
+        let client_addr = client.map(|ip| ip.to_canonical().to_string());
         let claim = self
             .tokens
             .verify_refresh(refresh_token)
@@ -82,10 +97,12 @@ impl LoginService {
             })?;
         for _ in 0..RACES {
             let now = self.clock.now();
+            let audit =
+                Audit::new(AuditKind::Refresh, Actor::User, now).from_addr(client_addr.clone());
             // The common case first, in one statement: the session's current token, moved on.
             if let Some(session) = self
                 .sessions
-                .rotate_refresh(&claim.session_id, claim.counter, now)
+                .rotate_refresh(&claim.session_id, claim.counter, &audit)
                 .await?
             {
                 return self.renewed(session, claim.counter.saturating_add(1), now);
@@ -96,6 +113,10 @@ impl LoginService {
                 .find_refresh_state(&claim.session_id)
                 .await?
                 .ok_or(CoreError::SessionRevoked)?;
+            // Before the session's own state: a ban ended it, and the answer is the ban.
+            if state.user_disabled {
+                return Err(CoreError::AccountDisabled);
+            }
             if state.session.revoked_at.is_some() {
                 return Err(CoreError::SessionRevoked);
             }
@@ -108,7 +129,11 @@ impl LoginService {
                 // round answers). Read it all again.
                 Judgement::Current => continue,
                 Judgement::Again => return self.renewed(state.session, state.counter, now),
-                Judgement::Theft => return Err(self.end_stolen(&state.session, now).await?),
+                Judgement::Theft => {
+                    let audit = Audit::new(AuditKind::RefreshReuse, Actor::Server, now)
+                        .from_addr(client_addr);
+                    return Err(self.end_stolen(&state.session, &audit).await?);
+                }
             }
         }
         Err(CoreError::Internal(wxlogin_domain::Cause::msg(
@@ -157,13 +182,13 @@ impl LoginService {
 
     /// Ends a session whose spent refresh token came back too late: someone else holds its
     /// tokens. Its access tokens stop working everywhere, as a logout's do.
-    async fn end_stolen(&self, session: &Session, now: i64) -> Result<CoreError, CoreError> {
+    async fn end_stolen(&self, session: &Session, audit: &Audit) -> Result<CoreError, CoreError> {
         log::warn!(
             "a spent refresh token of session {} was presented again; the session is ended",
             session.id
         );
         self.cache.forget_session(&session.id);
-        self.sessions.revoke_session(&session.id, now).await?;
+        self.sessions.revoke_session(&session.id, audit).await?;
         self.cache.forget_session(&session.id);
         Ok(CoreError::RefreshTokenReused)
     }

@@ -1,6 +1,6 @@
 //! Account deletion: re-authenticated by a fresh code of the same person, or nothing happens.
 
-use mockall::predicate::eq;
+use mockall::predicate::{always, eq};
 use wxlogin_core::{CoreError, MAX_CODE_LEN};
 use wxlogin_domain::{OpenId, WeChatError, WeChatSession};
 
@@ -21,9 +21,9 @@ async fn an_account_is_deleted_when_a_fresh_code_proves_it_is_its_owner() {
         .returning(|_, _| Ok(Some(OpenId::new("openid-1"))));
     m.users
         .expect_delete_account()
-        .with(eq("u1"), eq(APP), eq(OpenId::new("openid-1")))
+        .with(eq("u1"), eq(APP), eq(OpenId::new("openid-1")), always())
         .times(1)
-        .returning(|_, _, _| {
+        .returning(|_, _, _, _| {
             Ok(Some(wxlogin_domain::Deletion {
                 user_id: "u1".into(),
                 account_deleted: true,

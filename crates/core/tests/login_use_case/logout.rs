@@ -2,7 +2,7 @@
 
 use mockall::predicate::eq;
 
-use crate::support::{APP, Mocks, NOW, caller_in_app, user};
+use crate::support::{APP, Mocks, NOW, at, caller_in_app, user};
 
 #[tokio::test]
 async fn logout_revokes_the_callers_session_at_the_current_time() {
@@ -10,13 +10,14 @@ async fn logout_revokes_the_callers_session_at_the_current_time() {
     m.clock.advance(42);
     m.sessions
         .expect_revoke_session()
-        .with(eq("s1"), eq(NOW + 42))
+        .with(eq("s1"), at(NOW + 42))
         .times(1)
         .returning(|_, _| Ok(true));
     let caller = wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
         appid: APP.into(),
+        client: None,
     };
     m.service().logout(&caller).await.expect("logout");
 }
@@ -26,7 +27,7 @@ async fn logout_everywhere_ends_every_session_of_the_account() {
     let mut m = Mocks::new();
     m.sessions
         .expect_revoke_all_sessions()
-        .with(eq("u1"), eq(NOW))
+        .with(eq("u1"), at(NOW))
         .times(1)
         .returning(|_, _| Ok(vec!["s1".into(), "s2".into()]));
     m.sessions.expect_revoke_session().never();

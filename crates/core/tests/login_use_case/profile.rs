@@ -13,6 +13,7 @@ async fn a_profile_edit_is_validated_before_the_store_sees_it() {
         user: user("u1"),
         session_id: "s1".into(),
         appid: APP.into(),
+        client: None,
     };
     let edit = ProfileEdit {
         avatar_url: Some(Some("javascript:alert(1)".into())),
@@ -43,6 +44,7 @@ async fn a_valid_profile_edit_reaches_the_store_and_returns_the_new_profile() {
         user: user("u1"),
         session_id: "s1".into(),
         appid: APP.into(),
+        client: None,
     };
     let edit = ProfileEdit {
         nick_name: Some(Some("小明".into())),
@@ -64,6 +66,7 @@ async fn an_empty_profile_edit_touches_nothing() {
         user: user("u1"),
         session_id: "s1".into(),
         appid: APP.into(),
+        client: None,
     };
     let same = m
         .service()

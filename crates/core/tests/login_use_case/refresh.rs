@@ -7,7 +7,7 @@ use mockall::predicate::eq;
 use wxlogin_core::CoreError;
 use wxlogin_domain::{Cause, RefreshClaim, RefreshState, Session, SessionToken, TokenError};
 
-use crate::support::{Mocks, NOW, TTL, session};
+use crate::support::{Mocks, NOW, TTL, at, session};
 
 const REUSE: i64 = 10;
 
@@ -17,6 +17,7 @@ fn state(counter: i64, refreshed_at: Option<i64>, prior: Option<i64>) -> Refresh
         counter,
         refreshed_at,
         prior_refreshed_at: prior,
+        user_disabled: false,
     }
 }
 
@@ -56,7 +57,7 @@ async fn the_current_token_is_spent_for_a_new_pair_without_asking_wechat() {
     m.sessions.expect_find_refresh_state().never();
     m.sessions
         .expect_rotate_refresh()
-        .with(eq("s1"), eq(3), eq(NOW))
+        .with(eq("s1"), eq(3), at(NOW))
         .times(1)
         .returning(|_, _, _| Ok(Some(session("s1", "u1"))));
     let service = m.service();
@@ -120,7 +121,7 @@ async fn the_token_before_that_is_answered_within_the_reuse_window_only() {
     later
         .sessions
         .expect_revoke_session()
-        .with(eq("s1"), eq(NOW))
+        .with(eq("s1"), at(NOW))
         .times(1)
         .returning(|_, _| Ok(true));
     assert!(matches!(
@@ -153,7 +154,7 @@ async fn a_token_the_session_never_reached_ends_it_too() {
     stored_state(&mut m, state(3, Some(NOW - 1), None));
     m.sessions
         .expect_revoke_session()
-        .with(eq("s1"), eq(NOW))
+        .with(eq("s1"), at(NOW))
         .times(1)
         .returning(|_, _| Ok(true));
     assert!(matches!(

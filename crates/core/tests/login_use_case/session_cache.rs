@@ -7,7 +7,7 @@ use mockall::predicate::eq;
 use wxlogin_core::CoreError;
 use wxlogin_domain::{Session, SessionToken};
 
-use crate::support::{Mocks, NOW, TTL, opened, session, user, wechat_session};
+use crate::support::{Mocks, NOW, TTL, at, opened, session, user, wechat_session};
 
 /// A service whose store answers `s1` of `u1` exactly once, with a cache of `window`.
 fn cached_once(m: &mut Mocks, expires_at: i64, window: std::time::Duration) {
@@ -117,7 +117,7 @@ async fn after_logout_the_cached_session_is_read_again_and_refused_as_revoked() 
         .returning(|_| Ok(Some((session("s1", "u1"), Some(user("u1"))))));
     m.sessions
         .expect_revoke_session()
-        .with(eq("s1"), eq(NOW))
+        .with(eq("s1"), at(NOW))
         .times(1)
         .in_sequence(&mut reads)
         .returning(|_, _| Ok(true));

@@ -27,6 +27,8 @@ pub(crate) fn user(id: &str) -> User {
         apps: vec![APP.into()],
         created_at: NOW,
         updated_at: NOW,
+        disabled_at: None,
+        disabled_reason: None,
     }
 }
 
@@ -143,6 +145,7 @@ pub(crate) fn caller_in_app() -> wxlogin_core::Caller {
         user: user("u1"),
         session_id: "s1".into(),
         appid: APP.into(),
+        client: None,
     }
 }
 
@@ -153,5 +156,11 @@ pub(crate) fn fresh(session: Session) -> wxlogin_domain::RefreshState {
         counter: 0,
         refreshed_at: None,
         prior_refreshed_at: None,
+        user_disabled: false,
     }
+}
+
+/// An audit note made at `t` (what the store stamps the change with).
+pub(crate) fn at(t: i64) -> impl mockall::Predicate<wxlogin_domain::Audit> + Send + Sync {
+    mockall::predicate::function(move |audit: &wxlogin_domain::Audit| audit.at == t)
 }
