@@ -23,6 +23,8 @@ pub struct TestApp {
     pub fake_url: String,
     /// `http://127.0.0.1:<port>` of `/metrics`, when `METRICS_BIND_ADDR` was set.
     pub metrics: Option<String>,
+    /// The admin listener's base URL, when `ADMIN_BIND_ADDR` was set.
+    pub admin: Option<String>,
     handle: ServerHandle,
     task: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
     _fake_running: Option<RunningFake>,
@@ -165,6 +167,7 @@ impl TestApp {
         let app = Application::build(config).await.expect("server starts");
         let base = format!("http://{}", app.addr());
         let metrics = app.metrics_addr().map(|addr| format!("http://{addr}"));
+        let admin = app.admin_addr().map(|addr| format!("http://{addr}"));
         let handle = app.handle();
         let task = actix_web::rt::spawn(app.run_until_stopped());
         Self {
@@ -172,6 +175,7 @@ impl TestApp {
             fake,
             fake_url,
             metrics,
+            admin,
             handle,
             task,
             _fake_running: running,

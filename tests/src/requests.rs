@@ -81,7 +81,43 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Reply {
-        let (status, bytes, headers) = self.exchange(method, path, headers, body).await;
+        self.send_at(&self.base, method, path, headers, body).await
+    }
+
+    /// A request to the admin listener (`ADMIN_BIND_ADDR`) with `key` as its bearer, if any.
+    pub async fn admin_request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
+        let base = self.admin.clone().expect("the admin listener is on");
+        let auth = key.map(|key| format!("Bearer {key}"));
+        let mut headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        if body.is_some() {
+            headers.push(("Content-Type", "application/json"));
+        }
+        self.send_at(
+            &base,
+            method,
+            path,
+            &headers,
+            body.map(|b| b.as_bytes().to_vec()),
+        )
+        .await
+    }
+
+    async fn send_at(
+        &self,
+        base: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Reply {
+        let (status, bytes, headers) = self.exchange_at(base, method, path, headers, body).await;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         Reply {
             status,
@@ -100,18 +136,20 @@ impl TestApp {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (u16, Vec<u8>, std::collections::HashMap<String, String>) {
-        self.exchange(method, path, headers, None).await
+        self.exchange_at(&self.base, method, path, headers, None)
+            .await
     }
 
-    async fn exchange(
+    async fn exchange_at(
         &self,
+        base: &str,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> (u16, Vec<u8>, std::collections::HashMap<String, String>) {
         let method = actix_web::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        let mut req = self.client.request(method, format!("{base}{path}"));
         for (name, value) in headers {
             req = req.insert_header((*name, *value));
         }

@@ -34,6 +34,9 @@ impl FromRequest for Authenticated {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let client = state
+            .as_ref()
+            .and_then(|state| crate::client_addr::request_client(req, &state.trusted_proxies));
         let token = req
             .headers()
             .get(AUTHORIZATION)
@@ -52,7 +55,9 @@ impl FromRequest for Authenticated {
                 }
                 Some(Ok(Some(token))) => token,
             };
-            Ok(Self(state.service.authenticate(&token).await?))
+            let mut caller = state.service.authenticate(&token).await?;
+            caller.client = client;
+            Ok(Self(caller))
         })
     }
 }

@@ -101,6 +101,19 @@ fn forwarded_ip(hop: &str) -> Option<IpAddr> {
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
+/// The client of `req`: its peer, or the address the trusted proxies forwarded it for.
+pub fn request_client(req: &actix_web::HttpRequest, trusted: &[Network]) -> Option<IpAddr> {
+    req.peer_addr().map(|peer| {
+        client_ip(
+            peer.ip(),
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok()),
+            trusted,
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,7 @@ use wxlogin_core::LoginSettings;
 use wxlogin_user_store::{DEFAULT_POOL_SIZE, DatabaseUrl, SealingSecret};
 use wxlogin_wechat_client::WeChatConfig;
 
+mod admin;
 mod database;
 mod listeners;
 mod media;
@@ -19,6 +20,7 @@ mod tokens;
 mod vars;
 mod wechat;
 
+pub use admin::{AdminConfig, DEFAULT_AUDIT_RETENTION_DAYS};
 pub use database::DEFAULT_DATABASE_URL;
 pub use media::{MediaConfig, MediaStoreConfig, listening_base_url};
 pub use tokens::{TokenAlgorithm, TokenSettings};
@@ -95,6 +97,8 @@ pub struct Config {
     pub workers: usize,
     /// Avatars and content security.
     pub media: MediaConfig,
+    /// The admin API and the audit log's retention.
+    pub admin: AdminConfig,
 }
 
 /// One mini program served.
@@ -186,6 +190,7 @@ impl Config {
         let metrics_bind_addr = listeners::metrics_bind_addr(dev, &mut vars, bind_addr);
         let api_base = wechat::api_base(dev, &mut vars);
         let media = media::media_config(dev, &mut vars);
+        let admin = admin::admin_config(dev, &mut vars, bind_addr);
         vars.problems()?;
 
         let apps = apps
@@ -235,6 +240,7 @@ impl Config {
             max_body_bytes,
             workers,
             media,
+            admin,
         })
     }
 }

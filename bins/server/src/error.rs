@@ -46,8 +46,13 @@ pub enum ApiErrorKind {
     RefreshTokenInvalid,
     /// 401: a spent refresh token presented too late: the session was ended.
     RefreshTokenReused,
+    /// 401: a request to the admin API without a valid admin key (admin listener only).
+    AdminUnauthorized,
     /// 403: WeChat flags the user as high risk.
     RiskyUser,
+    /// 403: the account is banned: its logins and refreshes are refused. Final: logging in
+    /// again does not help.
+    AccountDisabled,
     /// 403: `DELETE /api/me` with a code that is not the caller's.
     ReauthFailed,
     /// 403: a WeChat push with a bad signature, a stale timestamp, or undecryptable.
@@ -74,7 +79,7 @@ pub enum ApiErrorKind {
 
 impl ApiErrorKind {
     /// Every kind, for the API description and its tests.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 26] = [
         Self::InvalidRequest,
         Self::InvalidCode,
         Self::UnknownApp,
@@ -88,7 +93,9 @@ impl ApiErrorKind {
         Self::SessionRevoked,
         Self::RefreshTokenInvalid,
         Self::RefreshTokenReused,
+        Self::AdminUnauthorized,
         Self::RiskyUser,
+        Self::AccountDisabled,
         Self::ReauthFailed,
         Self::PushRejected,
         Self::NotFound,
@@ -117,8 +124,11 @@ impl ApiErrorKind {
             | Self::TokenExpired
             | Self::SessionRevoked
             | Self::RefreshTokenInvalid
-            | Self::RefreshTokenReused => S::UNAUTHORIZED,
-            Self::RiskyUser | Self::ReauthFailed | Self::PushRejected => S::FORBIDDEN,
+            | Self::RefreshTokenReused
+            | Self::AdminUnauthorized => S::UNAUTHORIZED,
+            Self::RiskyUser | Self::AccountDisabled | Self::ReauthFailed | Self::PushRejected => {
+                S::FORBIDDEN
+            }
             Self::NotFound => S::NOT_FOUND,
             Self::MethodNotAllowed => S::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
@@ -152,7 +162,9 @@ impl ApiErrorKind {
             Self::RefreshTokenReused => {
                 "the refresh token was already used; the session was ended: log in again"
             }
+            Self::AdminUnauthorized => "a valid admin key is required (Authorization: Bearer)",
             Self::RiskyUser => "WeChat blocked this login as high risk",
+            Self::AccountDisabled => "this account is disabled; logging in again will not help",
             Self::ReauthFailed => {
                 "the code does not prove it is you: get a fresh code from wx.login and retry"
             }
@@ -191,7 +203,9 @@ impl ApiErrorKind {
             Self::SessionRevoked => "session_revoked",
             Self::RefreshTokenInvalid => "refresh_token_invalid",
             Self::RefreshTokenReused => "refresh_token_reused",
+            Self::AdminUnauthorized => "admin_unauthorized",
             Self::RiskyUser => "risky_user",
+            Self::AccountDisabled => "account_disabled",
             Self::ReauthFailed => "reauth_failed",
             Self::PushRejected => "push_rejected",
             Self::NotFound => "not_found",
@@ -317,6 +331,7 @@ impl From<CoreError> for ApiError {
                 "too many of these requests from this account (each costs WeChat calls or an image's decoding); try again in a minute",
             ),
             K::ReauthFailed => ApiErrorKind::ReauthFailed.error(),
+            K::AccountDisabled => ApiErrorKind::AccountDisabled.error(),
             K::PushRejected => ApiErrorKind::PushRejected.error(),
             K::NotFound => ApiErrorKind::NotFound.error(),
             K::StoreUnavailable => ApiErrorKind::Unavailable.error(),

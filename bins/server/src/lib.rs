@@ -4,6 +4,8 @@
 
 #![warn(missing_docs)]
 
+pub mod admin;
+pub mod admin_command;
 pub mod apps;
 pub mod auth;
 pub mod client_addr;

@@ -2,11 +2,13 @@
 
 use std::process::ExitCode;
 
+use wxlogin_server::admin_command::{ADMIN_USAGE, AdminCommand};
 use wxlogin_server::keys_command::KeysCommand;
 use wxlogin_server::{Application, Config};
 
 const USAGE: &str = "usage: wxlogin-server [--dev | --openapi]
        wxlogin-server [--dev] keys list | keys rotate
+       wxlogin-server [--dev] admin ...   (user, ban, unban, sessions, revoke, delete, audit)
 
   --dev       dev mode: a built-in fake WeChat, no credentials needed, SQLite by default.
               Never for production.
@@ -26,6 +28,7 @@ Configuration comes from the environment (see README.md):
   sessions:  SESSION_TTL_SECS, SESSION_CACHE_MS, SESSION_CACHE_FEED_SECS,
              SESSION_CACHE_MB, SESSION_PURGE_SECS, CODE_REPLAY_SECS
   database:  DATABASE_URL, DATABASE_LISTEN_URL, DB_POOL_SIZE
+  operators: ADMIN_BIND_ADDR, ADMIN_API_KEYS_FILE, AUDIT_RETENTION_DAYS
   serving:   BIND_ADDR, METRICS_BIND_ADDR, WORKERS, MAX_BODY_BYTES, TRUSTED_PROXIES,
              LOGIN_RATE_LIMIT, USER_RATE_LIMIT
   dev mode:  DEV_APPS
@@ -36,6 +39,7 @@ async fn main() -> ExitCode {
     let mut dev = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut keys = None;
+    let mut admin = None;
     for (at, arg) in args.iter().enumerate() {
         match arg.as_str() {
             "--dev" => dev = true,
@@ -45,6 +49,14 @@ async fn main() -> ExitCode {
                     return ExitCode::from(2);
                 };
                 keys = Some(command);
+                break;
+            }
+            "admin" => {
+                let Some(command) = AdminCommand::parse(&args[at + 1..]) else {
+                    eprintln!("wxlogin-server: usage: wxlogin-server {ADMIN_USAGE}");
+                    return ExitCode::from(2);
+                };
+                admin = Some(command);
                 break;
             }
             "--openapi" => {
@@ -80,6 +92,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(command) = admin {
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+        return match command.run(&config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wxlogin-server: admin: {e:#}");
+                ExitCode::from(1)
+            }
+        };
+    }
     if let Some(command) = keys {
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
         return match command.run(&config).await {

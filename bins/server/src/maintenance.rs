@@ -63,3 +63,23 @@ pub(crate) async fn collect_unused_media(service: Arc<LoginService>) {
         }
     }
 }
+
+/// How often audit entries past their retention are deleted (the first time soon after start).
+const AUDIT_PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+const AUDIT_PURGE_FIRST: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Deletes, hourly, the audit entries older than `retention_days`, in bounded batches.
+pub(crate) async fn purge_audit(admin: wxlogin_core::AdminService, retention_days: i64) {
+    actix_web::rt::time::sleep(AUDIT_PURGE_FIRST).await;
+    loop {
+        match admin.purge_audit(retention_days).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("deleted {n} audit entries older than {retention_days} days"),
+            Err(e) => log::warn!(
+                "purging the audit log failed: {}",
+                wxlogin_domain::error_chain(&e)
+            ),
+        }
+        actix_web::rt::time::sleep(AUDIT_PURGE_EVERY).await;
+    }
+}

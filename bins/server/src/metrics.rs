@@ -54,6 +54,7 @@ pub struct Metrics {
     logins: Family<LoginLabels, Counter>,
     refreshes: Family<LoginLabels, Counter>,
     key_rotations: Counter,
+    admin_refused: Counter,
     wechat_calls: Family<WeChatLabels, Counter>,
     wechat_seconds: Family<WeChatApiLabels, Histogram>,
     http_requests: Family<HttpLabels, Counter>,
@@ -92,6 +93,12 @@ impl Metrics {
             "Token signing keys this instance made (the first, and each rotation)",
             key_rotations.clone(),
         );
+        let admin_refused = Counter::default();
+        registry.register(
+            "admin_unauthorized",
+            "Admin API requests refused for a missing or wrong key",
+            admin_refused.clone(),
+        );
         let wechat_calls = Family::<WeChatLabels, Counter>::default();
         registry.register(
             "wechat_calls",
@@ -119,6 +126,7 @@ impl Metrics {
             logins,
             refreshes,
             key_rotations,
+            admin_refused,
             wechat_calls,
             wechat_seconds,
             http_requests,
@@ -142,6 +150,11 @@ impl Metrics {
     /// Counts a refresh's outcome: `ok`, or the error kind answered.
     pub fn refresh(&self, outcome: &'static str) {
         self.refreshes.get_or_create(&LoginLabels { outcome }).inc();
+    }
+
+    /// Counts an admin request refused for its key.
+    pub fn admin_refused(&self) {
+        self.admin_refused.inc();
     }
 
     /// Counts a signing key made here.

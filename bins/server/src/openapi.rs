@@ -79,6 +79,7 @@ fn kinds_of(operation_id: &str) -> &'static [ApiErrorKind] {
             K::InvalidCode,
             K::UnknownApp,
             K::RiskyUser,
+            K::AccountDisabled,
             K::RateLimited,
             K::WeChatError,
             K::WeChatUnavailable,
@@ -123,6 +124,7 @@ fn kinds_of(operation_id: &str) -> &'static [ApiErrorKind] {
             K::RefreshTokenReused,
             K::TokenExpired,
             K::SessionRevoked,
+            K::AccountDisabled,
             K::Unavailable,
         ],
         "revocations" => &[K::InvalidRequest, K::Unavailable],
@@ -152,6 +154,8 @@ pub fn error_kinds_of(operation_id: &str) -> Vec<ApiErrorKind> {
             K::TokenInvalid,
             K::TokenExpired,
             K::SessionRevoked,
+            // A session a login opened while its account was being banned.
+            K::AccountDisabled,
             K::Unavailable,
         ]);
     }

@@ -29,6 +29,8 @@ pub struct Application {
     addr: SocketAddr,
     /// `/metrics`, on its own listener, when `METRICS_BIND_ADDR` is set.
     metrics_server: Option<(Server, SocketAddr)>,
+    /// The admin API, on its own listener, when `ADMIN_BIND_ADDR` is set.
+    admin_server: Option<(Server, SocketAddr)>,
     #[cfg(feature = "dev")]
     fake: Option<RunningFake>,
     /// Owns the change-feed subscription and the WeChat transport threads; dropped after the
@@ -241,6 +243,25 @@ impl Application {
             Some(at) => Some(serve_metrics(at, Arc::clone(&metrics))?),
             None => None,
         };
+        let admin = service
+            .admin()
+            .context("the login service was built without its operators' ports")?;
+        let admin_server = match config.admin.bind_addr {
+            Some(at) => Some(crate::admin::serve_admin(
+                at,
+                crate::admin::AdminState {
+                    admin: admin.clone(),
+                    service: Arc::clone(&service),
+                    keys: config.admin.keys.clone(),
+                    metrics: Arc::clone(&metrics),
+                },
+            )?),
+            None => None,
+        };
+        let audit_purge = actix_web::rt::spawn(crate::maintenance::purge_audit(
+            admin,
+            config.admin.audit_retention_days,
+        ));
         let purge = (config.session_purge_secs > 0).then(|| {
             actix_web::rt::spawn(crate::maintenance::purge_sessions(
                 Arc::clone(&service),
@@ -260,12 +281,13 @@ impl Application {
         let maintenance = purge
             .into_iter()
             .chain(prune)
-            .chain([short_lived, key_sync, collect])
+            .chain([short_lived, key_sync, collect, audit_purge])
             .collect();
         Ok(Self {
             server,
             addr,
             metrics_server,
+            admin_server,
             #[cfg(feature = "dev")]
             fake,
             service,
@@ -291,6 +313,11 @@ impl Application {
         self.metrics_server.as_ref().map(|(_, addr)| *addr)
     }
 
+    /// Where the admin API listens, when `ADMIN_BIND_ADDR` is set.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_server.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// A handle to stop it gracefully (`handle.stop(true)` lets requests in flight finish).
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
@@ -298,12 +325,17 @@ impl Application {
 
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let metrics = self.metrics_server.map(|(server, _)| {
-            let handle = server.handle();
-            (actix_web::rt::spawn(server), handle)
-        });
+        let side_listeners: Vec<_> = self
+            .metrics_server
+            .into_iter()
+            .chain(self.admin_server)
+            .map(|(server, _)| {
+                let handle = server.handle();
+                (actix_web::rt::spawn(server), handle)
+            })
+            .collect();
         let result = self.server.await;
-        if let Some((task, handle)) = metrics {
+        for (task, handle) in side_listeners {
             handle.stop(true).await;
             let _ = task.await;
         }

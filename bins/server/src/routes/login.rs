@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::{UserBody, json_object, rfc3339};
 use crate::auth::Authenticated;
-use crate::client_addr::{client_ip, limit_key};
+use crate::client_addr::limit_key;
 use crate::error::{ApiError, ApiErrorKind};
 use crate::state::AppState;
 
@@ -93,15 +93,7 @@ async fn answer_login(
     body: serde_json::Value,
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = json_object(body)?;
-    let client = req.peer_addr().map(|peer| {
-        client_ip(
-            peer.ip(),
-            req.headers()
-                .get_all("x-forwarded-for")
-                .filter_map(|v| v.to_str().ok()),
-            &state.trusted_proxies,
-        )
-    });
+    let client = crate::client_addr::request_client(req, &state.trusted_proxies);
     if let (Some(limiter), Some(client)) = (&state.login_limiter, client)
         && limiter.check_key(&limit_key(client)).is_err()
     {

@@ -72,9 +72,11 @@ pub(crate) struct RefreshResponse {
     responses((status = 200, description = "Renewed", body = RefreshResponse)))]
 pub(crate) async fn refresh(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let answer = answer_refresh(&state, body.into_inner()).await;
+    let client = crate::client_addr::request_client(&req, &state.trusted_proxies);
+    let answer = answer_refresh(&state, body.into_inner(), client).await;
     state.metrics.refresh(match &answer {
         Ok(_) => "ok",
         Err(e) => e.kind().as_str(),
@@ -85,9 +87,13 @@ pub(crate) async fn refresh(
 async fn answer_refresh(
     state: &AppState,
     body: serde_json::Value,
+    client: Option<std::net::IpAddr>,
 ) -> Result<HttpResponse, ApiError> {
     let body: RefreshRequest = json_object(body)?;
-    let pair = state.service.refresh(&body.refresh_token).await?;
+    let pair = state
+        .service
+        .refresh_from(&body.refresh_token, client)
+        .await?;
     Ok(HttpResponse::Ok().json(RefreshResponse {
         token: pair.token,
         token_type: "Bearer",
