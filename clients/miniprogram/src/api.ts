@@ -327,7 +327,7 @@ export interface components {
          *     kinds the code can send, and a front end can switch over them.
          * @enum {string}
          */
-        ApiErrorKind: "invalid_request" | "invalid_code" | "unknown_app" | "invalid_signature" | "decrypt_failed" | "invalid_image" | "content_rejected" | "not_logged_in" | "token_invalid" | "token_expired" | "session_revoked" | "refresh_token_invalid" | "refresh_token_reused" | "risky_user" | "reauth_failed" | "push_rejected" | "not_found" | "method_not_allowed" | "payload_too_large" | "rate_limited" | "wechat_error" | "wechat_unavailable" | "unavailable" | "internal";
+        ApiErrorKind: "invalid_request" | "invalid_code" | "unknown_app" | "invalid_signature" | "decrypt_failed" | "invalid_image" | "content_rejected" | "not_logged_in" | "token_invalid" | "token_expired" | "session_revoked" | "refresh_token_invalid" | "refresh_token_reused" | "admin_unauthorized" | "risky_user" | "account_disabled" | "reauth_failed" | "push_rejected" | "not_found" | "method_not_allowed" | "payload_too_large" | "rate_limited" | "wechat_error" | "wechat_unavailable" | "unavailable" | "internal";
         /** @description The multipart form, for the API description. */
         AvatarUpload: {
             /**
@@ -683,7 +683,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Forbidden: `risky_user` */
+            /** @description Forbidden: `risky_user`, `account_disabled` */
             403: {
                 headers: {
                     /** @description This request's id, as in the server's log */
@@ -790,6 +790,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Forbidden: `account_disabled` */
+            403: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Payload Too Large: `payload_too_large` */
             413: {
                 headers: {
@@ -842,6 +853,17 @@ export interface operations {
                 headers: {
                     /** @description `Bearer` */
                     "WWW-Authenticate"?: string;
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden: `account_disabled` */
+            403: {
+                headers: {
                     /** @description This request's id, as in the server's log */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -906,6 +928,17 @@ export interface operations {
                 headers: {
                     /** @description `Bearer` */
                     "WWW-Authenticate"?: string;
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden: `account_disabled` */
+            403: {
+                headers: {
                     /** @description This request's id, as in the server's log */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -998,7 +1031,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Forbidden: `risky_user`, `reauth_failed` */
+            /** @description Forbidden: `risky_user`, `account_disabled`, `reauth_failed` */
             403: {
                 headers: {
                     /** @description This request's id, as in the server's log */
@@ -1087,6 +1120,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Forbidden: `account_disabled` */
+            403: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Service Unavailable: `unavailable` */
             503: {
                 headers: {
@@ -1141,6 +1183,17 @@ export interface operations {
                 headers: {
                     /** @description `Bearer` */
                     "WWW-Authenticate"?: string;
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden: `account_disabled` */
+            403: {
+                headers: {
                     /** @description This request's id, as in the server's log */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1235,7 +1288,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Forbidden: `risky_user` */
+            /** @description Forbidden: `risky_user`, `account_disabled` */
             403: {
                 headers: {
                     /** @description This request's id, as in the server's log */
@@ -1343,6 +1396,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Forbidden: `account_disabled` */
+            403: {
+                headers: {
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Payload Too Large: `payload_too_large` */
             413: {
                 headers: {
@@ -1432,6 +1496,17 @@ export interface operations {
                 headers: {
                     /** @description `Bearer` */
                     "WWW-Authenticate"?: string;
+                    /** @description This request's id, as in the server's log */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Forbidden: `account_disabled` */
+            403: {
+                headers: {
                     /** @description This request's id, as in the server's log */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;

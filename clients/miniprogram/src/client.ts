@@ -5,7 +5,8 @@
  * a request's token and the request wrapper together, and adds the account routes.
  */
 
-import { errorOf, WxLoginError } from "./errors.js";
+import { createDisabled } from "./disabled.js";
+import { WxLoginError } from "./errors.js";
 import { createLogin, sessionEnded } from "./login.js";
 import { createRefresh } from "./refresh.js";
 import { createAuthorized, createRequest } from "./request.js";
@@ -108,9 +109,12 @@ export function createClient(options: ClientOptions): WxLoginClient {
   const { stored, forget } = store;
   const wxCode = createWxCode(wx, timeout, now, sleep);
   const send = createSend(wx, base, timeout);
-  const login = createLogin(appid, wxCode, send, store);
-  const session = createSession(login, createRefresh(send, store), store);
-  const authorized = createAuthorized(session, store);
+  const disabled = createDisabled(store);
+  // Every answer's error goes through it: `account_disabled` removes the tokens.
+  const errorOf = disabled.errorOf;
+  const login = createLogin(appid, wxCode, send, store, disabled);
+  const session = createSession(login, createRefresh(send, store, disabled), store, disabled);
+  const authorized = createAuthorized(session, store, disabled);
   const request = createRequest(send, authorized);
   const upload = createUpload(wx, base, uploadTimeout);
 
@@ -155,7 +159,7 @@ export function createClient(options: ClientOptions): WxLoginClient {
     },
 
     async deleteAccount() {
-      const renewal = { refreshed: false };
+      const renewal = session.begin();
       let token = await session.tokenFor(renewal);
       for (let attempt = 0; ; attempt++) {
         const code = await wxCode();

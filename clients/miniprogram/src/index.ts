@@ -7,7 +7,8 @@
  * and logs in again only when refreshing is refused or the session is gone — once, however many
  * requests are waiting (single flight), and replaying each of them once. Everything else
  * (network errors, 403, 429, 5xx) is handed to the caller as a typed {@link WxLoginError} and
- * never starts a login.
+ * never starts a login; `account_disabled` (a banned account) also removes the tokens and ends
+ * every call under way.
  *
  * @packageDocumentation
  */

@@ -3,7 +3,8 @@
  * (single flight), the tokens kept in the store; and what a `401` that ended a token says.
  */
 
-import { errorOf, WxLoginError } from "./errors.js";
+import type { Disabled } from "./disabled.js";
+import { WxLoginError } from "./errors.js";
 import type { ErrorBody, LoginResponse } from "./schemas.js";
 import type { TokenStore } from "./token-store.js";
 import type { Send } from "./transport.js";
@@ -26,12 +27,16 @@ export function sessionEnded(res: WxResponse): boolean {
 /** Logs in now, or joins the login under way. */
 export type Login = () => Promise<LoginResponse>;
 
-/** Logs in with codes from `wxCode`, sent with `appid` when given, keeping the tokens in `store`. */
+/**
+ * Logs in with codes from `wxCode`, sent with `appid` when given, keeping the tokens in `store`;
+ * a refusal goes through `disabled` (which ends everything on `account_disabled`).
+ */
 export function createLogin(
   appid: string | undefined,
   wxCode: () => Promise<string>,
   send: Send,
   store: TokenStore,
+  disabled: Disabled,
 ): Login {
   let inflight: Promise<LoginResponse> | null = null;
 
@@ -49,7 +54,8 @@ export function createLogin(
         store.save(body);
         return body;
       }
-      const error = errorOf(res);
+      // `account_disabled` removes the tokens: final, never retried.
+      const error = disabled.errorOf(res);
       // A code WeChat refused (used, expired): one fresh code, then give up.
       if (error.error === "invalid_code" && attempt === 0) {
         continue;

@@ -3,7 +3,8 @@
  * flight), spending the stored refresh token and keeping the pair it gives in its place.
  */
 
-import { errorOf, WxLoginError } from "./errors.js";
+import type { Disabled } from "./disabled.js";
+import { WxLoginError } from "./errors.js";
 import type { RefreshResponse } from "./schemas.js";
 import type { TokenStore } from "./token-store.js";
 import type { Send } from "./transport.js";
@@ -14,12 +15,13 @@ import type { Send } from "./transport.js";
  * spent long ago, or malformed; or there is none to send): the tokens are then dropped, and
  * only a login gives new ones. Rejects, keeping the tokens, when no answer came (`network_error`)
  * or the server could not answer (`unavailable`, other 5xx, 429): sending the same refresh token
- * again later is safe, the server answers a just-spent one with the current pair.
+ * again later is safe, the server answers a just-spent one with the current pair. Rejects with
+ * `account_disabled` (a banned account), the tokens removed: no login can help.
  */
 export type Refresh = () => Promise<string | null>;
 
-/** Refreshes the tokens in `store` through `send`. */
-export function createRefresh(send: Send, store: TokenStore): Refresh {
+/** Refreshes the tokens in `store` through `send`; `disabled` sees its refusals first. */
+export function createRefresh(send: Send, store: TokenStore, disabled: Disabled): Refresh {
   let inflight: Promise<string | null> | null = null;
 
   async function doRefresh(): Promise<string | null> {
@@ -43,6 +45,11 @@ export function createRefresh(send: Send, store: TokenStore): Refresh {
       store.saveRefreshed(s.refreshToken, body);
       return body.token;
     }
+    // `account_disabled` (403) removes the tokens and rejects: final, no login after it.
+    const error = disabled.errorOf(res);
+    if (error.error === "account_disabled") {
+      throw error;
+    }
     // 401 (`refresh_token_invalid`, `refresh_token_reused`, `session_revoked`, `token_expired`)
     // and 400 (a refresh token the server cannot read) are final for this refresh token:
     // sending it again could only get the same answer.
@@ -50,7 +57,7 @@ export function createRefresh(send: Send, store: TokenStore): Refresh {
       store.forget(s.token);
       return null;
     }
-    throw errorOf(res);
+    throw error;
   }
 
   return function refresh(): Promise<string | null> {

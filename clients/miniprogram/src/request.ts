@@ -4,7 +4,7 @@
  * once. The same for a request through `wx.request` and an upload through `wx.uploadFile`.
  */
 
-import { errorOf } from "./errors.js";
+import type { Disabled } from "./disabled.js";
 import { sessionEnded } from "./login.js";
 import type { Session } from "./session.js";
 import type { TokenStore } from "./token-store.js";
@@ -23,11 +23,14 @@ export type Authorized = (exchange: Exchange) => Promise<WxResponse>;
 /** Sends a request with the token; rejects with the error of any answer of 400 or more. */
 export type Request = <T>(opts: RequestOptions) => Promise<WxResponse & { data: T }>;
 
-/** An {@link Authorized} that gets its tokens from `session`. */
-export function createAuthorized(session: Session, store: TokenStore): Authorized {
+/**
+ * An {@link Authorized} that gets its tokens from `session`, its errors from `disabled` (an
+ * `account_disabled` answer removes the tokens).
+ */
+export function createAuthorized(session: Session, store: TokenStore, disabled: Disabled): Authorized {
   return async function authorized(exchange: Exchange): Promise<WxResponse> {
     // At most one refresh for the whole request, and the request sent at most twice.
-    const attempt = { refreshed: false };
+    const attempt = session.begin();
     let token = await session.tokenFor(attempt);
     let res = await exchange(token);
     if (sessionEnded(res)) {
@@ -36,11 +39,11 @@ export function createAuthorized(session: Session, store: TokenStore): Authorize
       if (sessionEnded(res)) {
         // Refused again right after a renewal: not something another one would fix.
         store.forget(token);
-        throw errorOf(res);
+        throw disabled.errorOf(res);
       }
     }
     if (res.statusCode >= 400) {
-      throw errorOf(res);
+      throw disabled.errorOf(res);
     }
     return res;
   };

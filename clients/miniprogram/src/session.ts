@@ -2,9 +2,12 @@
  * Which token a request is to carry: the stored access token while it is fresh; a refreshed
  * one when it is due (shortly before it expires) or when the server answered `token_expired`;
  * a login's when there is no token, when refreshing is refused, or when the session was
- * revoked. Refreshes and logins are each single flight, so waiting requests share them.
+ * revoked. Refreshes and logins are each single flight, so waiting requests share them. None
+ * after an `account_disabled` that came while the request was under way.
  */
 
+import type { Disabled } from "./disabled.js";
+import { isWxLoginError } from "./errors.js";
 import { errorKind } from "./login.js";
 import type { Login } from "./login.js";
 import type { Refresh } from "./refresh.js";
@@ -15,10 +18,17 @@ import type { WxResponse } from "./wx-like.js";
 export interface Attempt {
   /** A refresh was made (or joined) for it: it gets no second one. */
   refreshed: boolean;
+  /**
+   * When it started ({@link Disabled.mark}): an `account_disabled` seen since then ends it,
+   * with no login and no refresh.
+   */
+  since: number;
 }
 
 /** The tokens requests are sent with. */
 export interface Session {
+  /** A new request's (or account call's) {@link Attempt}: nothing spent yet. */
+  begin(): Attempt;
   /** The token to send first: the fresh stored one, a refreshed one, or a login's. */
   tokenFor(attempt: Attempt): Promise<string>;
   /**
@@ -33,8 +43,26 @@ export interface Session {
   tokenWithoutLogin(): Promise<string | null>;
 }
 
-/** Tokens from `store`, renewed by `refresh` and, when that is refused, by `login`. */
-export function createSession(login: Login, refresh: Refresh, store: TokenStore): Session {
+/**
+ * Tokens from `store`, renewed by `refresh` and, when that is refused, by `login`; neither for
+ * an attempt that `disabled` has ended.
+ */
+export function createSession(
+  login: Login,
+  refresh: Refresh,
+  store: TokenStore,
+  disabled: Disabled,
+): Session {
+  function begin(): Attempt {
+    return { refreshed: false, since: disabled.mark() };
+  }
+
+  /** A login's token, unless `account_disabled` came since the attempt started. */
+  async function loginFor(attempt: Attempt): Promise<string> {
+    disabled.check(attempt.since);
+    return (await login()).token;
+  }
+
   /** The stored token when it needs no refresh yet. */
   function fresh(): string | null {
     const s = store.stored();
@@ -42,8 +70,9 @@ export function createSession(login: Login, refresh: Refresh, store: TokenStore)
   }
 
   async function refreshedOrLogin(attempt: Attempt): Promise<string> {
+    disabled.check(attempt.since);
     attempt.refreshed = true;
-    return (await refresh()) ?? (await login()).token;
+    return (await refresh()) ?? (await loginFor(attempt));
   }
 
   async function tokenFor(attempt: Attempt): Promise<string> {
@@ -55,6 +84,10 @@ export function createSession(login: Login, refresh: Refresh, store: TokenStore)
       try {
         return await refreshedOrLogin(attempt);
       } catch (e) {
+        // A banned account: the tokens are gone, and nothing is sent.
+        if (isWxLoginError(e, "account_disabled")) {
+          throw e;
+        }
         // The refresh got no answer (or 503) before the token expired: the token still
         // lives, so the request goes with it; the next one tries the refresh again.
         const live = store.liveToken();
@@ -64,7 +97,7 @@ export function createSession(login: Login, refresh: Refresh, store: TokenStore)
         throw e;
       }
     }
-    return store.liveToken() ?? (await login()).token;
+    return store.liveToken() ?? (await loginFor(attempt));
   }
 
   async function tokenAfter(used: string, res: WxResponse, attempt: Attempt): Promise<string> {
@@ -77,7 +110,7 @@ export function createSession(login: Login, refresh: Refresh, store: TokenStore)
       return refreshedOrLogin(attempt);
     }
     store.forget(used);
-    return (await login()).token;
+    return loginFor(attempt);
   }
 
   async function tokenWithoutLogin(): Promise<string | null> {
@@ -88,6 +121,9 @@ export function createSession(login: Login, refresh: Refresh, store: TokenStore)
     try {
       return await refresh();
     } catch (e) {
+      if (isWxLoginError(e, "account_disabled")) {
+        throw e;
+      }
       const live = store.liveToken();
       if (live !== null) {
         return live;
@@ -96,5 +132,5 @@ export function createSession(login: Login, refresh: Refresh, store: TokenStore)
     }
   }
 
-  return { tokenFor, tokenAfter, tokenWithoutLogin };
+  return { begin, tokenFor, tokenAfter, tokenWithoutLogin };
 }

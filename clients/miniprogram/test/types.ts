@@ -75,3 +75,13 @@ export function tokensOf(answer: LoginResponse | RefreshResponse): [string, stri
 export function refreshKind(e: unknown): boolean {
   return isWxLoginError(e, "refresh_token_reused") || isWxLoginError(e, "refresh_token_invalid");
 }
+
+// account_disabled (a banned account's login or refresh, 403) is a kind to branch on, though
+// the generated api.ts may not list it yet.
+export function banned(e: unknown): boolean {
+  if (isWxLoginError(e)) {
+    const kind: ErrorKind = e.error;
+    return kind === "account_disabled";
+  }
+  return isWxLoginError(e, "account_disabled");
+}
