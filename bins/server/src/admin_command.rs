@@ -79,7 +79,7 @@ impl AdminCommand {
     }
 
     /// Runs it against the configured database, writing JSON lines to stdout. Changes are
-    /// recorded in the audit log as made by `cli:<user>` (the OS user running it).
+    /// recorded in the audit log as made by `admin:cli:<user>` (the OS user running it).
     pub async fn run(&self, config: &Config) -> anyhow::Result<()> {
         let (store, _) = DieselStore::open(
             &config.database_url,

@@ -38,7 +38,7 @@ impl Database {
             let ended = end_all_sessions(conn, user_id, audit.at)?;
             // Every cache forgets the account, sessions or not.
             announce(conn, &StoreChange::UserChanged(user_id.to_owned()))?;
-            let outcome = format!("{} sessions ended", ended.len());
+            let outcome = format!("sessions ended: {}", ended.len());
             write_entries(conn, &[audit.entry(Some(user_id), None, None, &outcome)])?;
             Ok(Some(ended))
         })

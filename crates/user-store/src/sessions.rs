@@ -238,7 +238,7 @@ impl Database {
     ) -> DbResult<Vec<String>> {
         self.writer()?.transaction(|conn| {
             let ended = end_all_sessions(conn, user_id, audit.at)?;
-            let outcome = format!("{} sessions ended", ended.len());
+            let outcome = format!("sessions ended: {}", ended.len());
             write_entries(conn, &[audit.entry(Some(user_id), None, None, &outcome)])?;
             Ok(ended)
         })

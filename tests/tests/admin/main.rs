@@ -15,6 +15,7 @@ on_both_databases!(
     sessions_are_listed_with_their_address_and_one_can_be_ended,
     an_operator_deletes_an_account_without_its_owner,
     the_audit_log_records_every_kind_of_change_and_no_secret,
+    the_command_line_bans_through_the_same_use_cases,
 );
 
 const KEY: &str = "operator-key-for-tests-0000000001";
@@ -59,6 +60,12 @@ async fn spawn_admin_env(db: &TestDatabase, keys: &KeysFile, more: &[(&str, &str
     ];
     env.extend_from_slice(more);
     TestApp::spawn_env(db.url(), &env).await
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 async fn refresh(app: &TestApp, token: &str) -> Reply {
@@ -146,7 +153,7 @@ async fn a_ban_ends_every_session_everywhere_and_refuses_logins_and_refreshes_un
             .assert_revoked_within(token, since, Duration::from_secs(1))
             .await;
     }
-    assert_error(&other.login("bob.3").await, 403, "account_disabled");
+    assert_error(&other.login("bob.6").await, 403, "account_disabled");
     assert_error(
         &refresh(other, &refresh_token).await,
         403,
@@ -171,7 +178,8 @@ async fn a_ban_ends_every_session_everywhere_and_refuses_logins_and_refreshes_un
         user.as_str(),
         "the same account"
     );
-    // The sessions the ban ended stay ended.
+    // The sessions the ban ended stay ended; the client treats 403 as final, the server keeps
+    // answering it the same way meanwhile.
     assert_error(&other.me(&token).await, 401, "session_revoked");
     assert_error(
         &refresh(other, &refresh_token).await,
@@ -422,6 +430,27 @@ async fn the_audit_log_records_every_kind_of_change_and_no_secret(db: &TestDatab
         401
     );
     let third_token = app.token("fay.3").await;
+    // An accepted WeChat push: fay's nickname cleared by user_info_modified.
+    assert_eq!(
+        app.put_me(&third_token, r#"{"nickName":"Fay"}"#)
+            .await
+            .status,
+        200
+    );
+    let push = wxlogin_fake_wechat::FakePush {
+        appid: Some(app.fake.appids()[0].clone()),
+        user: "fay".into(),
+        event: "user_info_modified".into(),
+        revoke_info: None,
+        // Made after the nickname was set (an event changes only what is older).
+        create_time: Some(unix_now() + 1),
+        mode: wxlogin_fake_wechat::PushMode::Safe,
+        format: wxlogin_fake_wechat::PushFormat::Xml,
+    };
+    assert_eq!(
+        app.fake.push(&app.base, &push).await.expect("pushed").0,
+        200
+    );
     let sessions = app
         .admin_request(
             "GET",
@@ -491,6 +520,7 @@ async fn the_audit_log_records_every_kind_of_change_and_no_secret(db: &TestDatab
         "session_revoked",
         "deletion",
         "admin_unauthorized",
+        "push",
     ] {
         assert!(kinds.contains(kind), "no {kind} entry in {kinds:?}");
     }
@@ -517,5 +547,70 @@ async fn the_audit_log_records_every_kind_of_change_and_no_secret(db: &TestDatab
     // One account's entries, by the `user` filter.
     let own = audit(&app, &format!("&user={user}")).await;
     assert!(!own.is_empty() && own.iter().all(|e| e["userId"] == user.as_str()));
+    app.stop().await;
+}
+
+async fn the_command_line_bans_through_the_same_use_cases(db: &TestDatabase) {
+    use wxlogin_server::admin_command::AdminCommand;
+    let keys = KeysFile::new(&[KEY]);
+    let app = spawn_admin(db, &keys).await;
+    let login = app.login("hal.1").await;
+    let user = login.json["userInfo"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let token = login.json["token"].as_str().expect("token").to_owned();
+    let env: std::collections::HashMap<&str, String> = [
+        ("WECHAT_APPID", wxlogin_fake_wechat::DEV_APPID.to_owned()),
+        ("WECHAT_SECRET", wxlogin_fake_wechat::DEV_SECRET.to_owned()),
+        ("TOKEN_SECRET", wxlogin_e2e::TOKEN_SECRET.to_owned()),
+        ("DATABASE_URL", db.url().to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let config =
+        wxlogin_server::Config::from_env(false, |name| env.get(name).cloned()).expect("config");
+    let args = |line: &str| -> Vec<String> { line.split(' ').map(str::to_owned).collect() };
+    assert_eq!(AdminCommand::parse(&args("ban")), None);
+    assert_eq!(
+        AdminCommand::parse(&args(&format!("ban {user}"))),
+        None,
+        "a reason is needed"
+    );
+    let since = Instant::now();
+    AdminCommand::parse(&args(&format!("ban {user} abuse reported")))
+        .expect("parsed")
+        .run(&config)
+        .await
+        .expect("banned");
+    app.assert_revoked_within(&token, since, Duration::from_secs(1))
+        .await;
+    assert_error(&app.login("hal.2").await, 403, "account_disabled");
+    let shown = app
+        .admin_request("GET", &format!("/admin/users/{user}"), Some(KEY), None)
+        .await;
+    assert_eq!(shown.json["disabledReason"], "abuse reported");
+    let bans = audit(&app, "&kind=ban").await;
+    assert!(
+        bans.iter().any(|e| e["userId"] == user.as_str()
+            && e["actor"]
+                .as_str()
+                .is_some_and(|a| a.starts_with("admin:cli:"))),
+        "{bans:?}"
+    );
+    AdminCommand::parse(&args(&format!("unban {user}")))
+        .expect("parsed")
+        .run(&config)
+        .await
+        .expect("unbanned");
+    assert_eq!(app.login("hal.3").await.status, 200);
+    assert!(
+        AdminCommand::parse(&args("unban no-such-account"))
+            .expect("parsed")
+            .run(&config)
+            .await
+            .is_err(),
+        "an unknown account is an error"
+    );
     app.stop().await;
 }
