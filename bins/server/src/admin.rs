@@ -5,11 +5,14 @@ mod description;
 mod keys;
 mod routes;
 
-use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
 
-use actix_web::dev::Server;
-use actix_web::{App, HttpRequest, HttpServer, web};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use wxlogin_core::{AdminService, LoginService, Operator};
 
@@ -25,12 +28,40 @@ pub(crate) struct AdminState {
     pub(crate) service: Arc<LoginService>,
     pub(crate) keys: AdminKeys,
     pub(crate) metrics: Arc<Metrics>,
+    /// The addresses whose refusal this minute is in the audit log already.
+    pub(crate) refusals: Mutex<RecentRefusals>,
+}
+
+/// The addresses refused within one clock minute: each is audited once a minute, so that
+/// requests without a key cannot turn into a database write each (they are all counted in
+/// metrics). Bounded: past [`MOST_REFUSALS_AUDITED`] addresses in a minute, only metrics count.
+#[derive(Default)]
+pub(crate) struct RecentRefusals {
+    minute: u64,
+    addresses: HashSet<Option<IpAddr>>,
+}
+
+/// The most addresses a minute's refusals are audited for.
+const MOST_REFUSALS_AUDITED: usize = 1000;
+
+impl RecentRefusals {
+    /// Whether the refusal of `client` now is the first of its minute (and there is room).
+    fn first_this_minute(&mut self, client: Option<IpAddr>) -> bool {
+        let minute = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() / 60);
+        if minute != self.minute {
+            self.minute = minute;
+            self.addresses.clear();
+        }
+        self.addresses.len() < MOST_REFUSALS_AUDITED && self.addresses.insert(client)
+    }
 }
 
 impl AdminState {
     /// The operator making `req`, by its `Authorization: Bearer <key>`; a missing or wrong key
     /// is 401 `admin_unauthorized`, counted and recorded in the audit log (never the key).
-    pub(crate) async fn operator(&self, req: &HttpRequest) -> Result<Operator, ApiError> {
+    async fn operator(&self, req: &HttpRequest) -> Result<Operator, ApiError> {
         let client = req.peer_addr().map(|addr| addr.ip());
         let presented = req
             .headers()
@@ -41,11 +72,34 @@ impl AdminState {
             Some(key) => Ok(Operator { key, client }),
             None => {
                 self.metrics.admin_refused();
-                self.admin.record_refused_key(client).await;
+                let audited = self
+                    .refusals
+                    .lock()
+                    .map(|mut recent| recent.first_this_minute(client))
+                    .unwrap_or(false);
+                if audited {
+                    self.admin.record_refused_key(client).await;
+                }
                 Err(ApiErrorKind::AdminUnauthorized.error())
             }
         }
     }
+}
+
+/// Every request's key, checked before routing, before its body or query is read: without a
+/// key nothing answers but 401 (not even which routes exist). The operator goes to the
+/// handler in the request's extensions.
+async fn require_key(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AdminState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::new(ApiErrorKind::Internal, "no admin state"))?;
+    let operator = state.operator(req.request()).await?;
+    req.extensions_mut().insert(operator);
+    next.call(req).await
 }
 
 /// Serves the admin API on `at`, one worker.
@@ -53,6 +107,13 @@ pub(crate) fn serve_admin(
     at: SocketAddr,
     state: AdminState,
 ) -> anyhow::Result<(Server, SocketAddr)> {
+    if !at.ip().is_loopback() {
+        log::warn!(
+            "ADMIN_BIND_ADDR {at} is not a loopback address: the admin API speaks plain HTTP, \
+             so its keys cross the network in the clear; keep it on a private network or behind \
+             TLS"
+        );
+    }
     let listener = TcpListener::bind(at).with_context(|| format!("ADMIN_BIND_ADDR {at}"))?;
     let addr = listener.local_addr()?;
     let state = web::Data::new(state);
@@ -68,6 +129,8 @@ pub(crate) fn serve_admin(
             .app_data(web::QueryConfig::default().error_handler(|e, _| {
                 ApiError::invalid_request(format!("the query does not fit: {e}")).into()
             }))
+            // Outermost last: the logger sees the key check's refusals too.
+            .wrap(actix_web::middleware::from_fn(require_key))
             .wrap(actix_web::middleware::Logger::new("admin %a %U %s %b %Dms"))
             .configure(routes::configure)
             .default_service(web::to(crate::routes::not_found))

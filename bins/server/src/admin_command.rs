@@ -105,7 +105,7 @@ impl AdminCommand {
         };
         match self {
             Self::User(id) => {
-                let user = admin.user(id).await?.context("no such account")?;
+                let user = admin.user(&by, id).await?.context("no such account")?;
                 println!("{}", user_line(&user));
             }
             Self::Ban(id, reason) => {
@@ -117,7 +117,7 @@ impl AdminCommand {
                 println!("unbanned {id}: it may log in again");
             }
             Self::Sessions(id) => {
-                for info in admin.sessions(id).await? {
+                for info in admin.sessions(&by, id).await? {
                     println!(
                         "{}",
                         serde_json::json!({
@@ -141,12 +141,15 @@ impl AdminCommand {
             }
             Self::Audit { user, after } => {
                 let entries = admin
-                    .audit(&AuditQuery {
-                        user_id: user.clone(),
-                        kind: None::<AuditKind>,
-                        after: *after,
-                        limit: 1000,
-                    })
+                    .audit(
+                        &by,
+                        &AuditQuery {
+                            user_id: user.clone(),
+                            kind: None::<AuditKind>,
+                            after: *after,
+                            limit: 1000,
+                        },
+                    )
                     .await?;
                 for e in entries {
                     println!(

@@ -254,6 +254,7 @@ impl Application {
                     service: Arc::clone(&service),
                     keys: config.admin.keys.clone(),
                     metrics: Arc::clone(&metrics),
+                    refusals: Default::default(),
                 },
             )?),
             None => None,

@@ -31,6 +31,8 @@ pub enum AuditKind {
     SessionRevoked,
     /// A request to the admin API with a missing or wrong key.
     AdminUnauthorized,
+    /// An operator read an account, its sessions, or the audit log (the outcome says which).
+    AdminLookup,
     /// A WeChat push accepted (its event type is the outcome).
     Push,
     /// WeChat's content-security verdict on an avatar.
@@ -39,7 +41,7 @@ pub enum AuditKind {
 
 impl AuditKind {
     /// Every kind, in the order above.
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 14] = [
         AuditKind::Login,
         AuditKind::Refresh,
         AuditKind::RefreshReuse,
@@ -51,6 +53,7 @@ impl AuditKind {
         AuditKind::Unban,
         AuditKind::SessionRevoked,
         AuditKind::AdminUnauthorized,
+        AuditKind::AdminLookup,
         AuditKind::Push,
         AuditKind::ContentCheck,
     ];
@@ -69,6 +72,7 @@ impl AuditKind {
             AuditKind::Unban => "unban",
             AuditKind::SessionRevoked => "session_revoked",
             AuditKind::AdminUnauthorized => "admin_unauthorized",
+            AuditKind::AdminLookup => "admin_lookup",
             AuditKind::Push => "push",
             AuditKind::ContentCheck => "content_check",
         }

@@ -323,6 +323,16 @@ fn merge(
             .set(users::avatar_media.eq(other_media))
             .execute(&mut *conn)?;
     }
+    // A ban is the person's: a banned account merged away bans the one it joins (the login
+    // that would merge them is then refused, and nothing is merged).
+    if survivor.disabled_at.is_none() && other.disabled_at.is_some() {
+        diesel::update(users::table.filter(users::id.eq(&survivor.id)))
+            .set((
+                users::disabled_at.eq(other.disabled_at),
+                users::disabled_reason.eq(&other.disabled_reason),
+            ))
+            .execute(&mut *conn)?;
+    }
     for change in [
         StoreChange::UserChanged(survivor.id.clone()),
         StoreChange::UserChanged(other.id.clone()),

@@ -109,7 +109,18 @@ impl Database {
             select = select.filter(audit_log::kind.eq(kind.as_str()));
         }
         let rows: Vec<EntryRow> = select.load(&mut *self.conn()?)?;
-        rows.into_iter().map(AuditEntry::try_from).collect()
+        // An entry of a kind a newer release writes (during a rolling upgrade) is left out,
+        // not a failure of the whole page.
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match AuditEntry::try_from(row) {
+                Ok(entry) => Some(entry),
+                Err(_) => {
+                    log::warn!("an audit entry of a kind this release does not know was skipped");
+                    None
+                }
+            })
+            .collect())
     }
 
     pub(crate) fn purge_audit(&self, before: i64, most: usize) -> DbResult<usize> {

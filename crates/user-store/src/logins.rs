@@ -78,12 +78,15 @@ macro_rules! audited_login {
 
 /// A returning user's login on PostgreSQL in one statement (one round trip, one commit): the
 /// identity's account is read and the session inserted for it, unless the login carries a
-/// unionid the account does not hold; then the account with its apps comes back.
+/// unionid the account does not hold, or the account is banned; then the account with its apps
+/// comes back. The account's row is key-share locked as it is read: a ban, which holds the row
+/// for update, either committed first (the lock waits for it, and READ COMMITTED then reads the
+/// row as the ban left it: no session) or waits for this login's commit, and ends its session.
 const OPEN_KNOWN_LOGIN: &str = concat!(
     "\
     WITH account AS (\
         SELECT u.id, u.unionid, u.disabled_at FROM identities mine JOIN users u ON u.id = mine.user_id \
-        WHERE mine.appid = ? AND mine.openid = ?), \
+        WHERE mine.appid = ? AND mine.openid = ? FOR KEY SHARE OF u), \
     opened AS (\
         INSERT INTO sessions (id, user_id, appid, session_key, created_at, expires_at, client_addr) \
         SELECT ?, account.id, ?, ?, ?, ?, ? FROM account \
@@ -95,7 +98,7 @@ const OPEN_KNOWN_LOGIN: &str = concat!(
     audited_login!("'ok'"),
     "\
     SELECT u.id, u.unionid, u.nick_name, u.avatar_url, u.gender, u.phone_number, u.created_at, \
-        u.updated_at, u.disabled_at, u.disabled_reason, theirs.appid AS app, \
+        u.updated_at, account.disabled_at, u.disabled_reason, theirs.appid AS app, \
         EXISTS (SELECT 1 FROM opened) AS opened \
     FROM account JOIN users u ON u.id = account.id \
         JOIN identities theirs ON theirs.user_id = u.id \
@@ -246,7 +249,7 @@ impl Database {
     ) -> DbResult<OpenedLogin> {
         let (appid, openid, unionid) = (&login.appid, &login.openid, login.unionid.as_ref());
         let open = |conn: &mut AnyConnection, resolved: Resolved| -> DbResult<OpenedLogin> {
-            if resolved.user.is_disabled() {
+            if resolved.user.is_disabled() || banned_now(conn, &resolved.user.id)? {
                 return Err(DbError::Store(StoreError::AccountDisabled));
             }
             let session = self.insert_session(
@@ -351,6 +354,27 @@ impl Database {
             }
         }
     }
+}
+
+/// Whether the account is banned, read on PostgreSQL under a key-share lock of its row: a ban
+/// (which holds the row for update) either committed before, and is seen here, or waits until
+/// this login's session is in, and ends it. On SQLite the process's write turn, held, already
+/// keeps a ban from landing between the account's read and the session's insert.
+fn banned_now(conn: &mut AnyConnection, user_id: &str) -> DbResult<bool> {
+    let AnyConnection::Postgresql(c) = conn else {
+        return Ok(false);
+    };
+    #[derive(QueryableByName)]
+    struct Mark {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        disabled_at: Option<i64>,
+    }
+    let mark: Option<Mark> =
+        diesel::sql_query("SELECT disabled_at FROM users WHERE id = $1 FOR KEY SHARE")
+            .bind::<diesel::sql_types::Text, _>(user_id)
+            .get_result(c)
+            .optional()?;
+    Ok(mark.is_some_and(|m| m.disabled_at.is_some()))
 }
 
 /// The audit entries of a login the store resolved (not one of its one-statement paths, which

@@ -115,10 +115,12 @@ async fn ended_sessions_are_purged_on_schedule(db: &TestDatabase) {
     let since = std::time::Instant::now();
     loop {
         // The revocation feed keeps the ended session's id (random, nothing personal) until its
-        // tokens could have expired: that is another table's job.
-        let stored =
-            wxlogin_user_store::testing::stored_values_outside(db.url(), &["ended_sessions"])
-                .join("\n");
+        // tokens could have expired, and the audit log for its retention: other tables' jobs.
+        let stored = wxlogin_user_store::testing::stored_values_outside(
+            db.url(),
+            &["ended_sessions", "audit_log"],
+        )
+        .join("\n");
         assert!(stored.contains(&live_sid), "a live session is never purged");
         if !stored.contains(&ended_sid) {
             break;

@@ -1,16 +1,14 @@
 //! The admin API's routes: accounts, bans, sessions, deletion, the audit log, and this API's
 //! own description.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use wxlogin_core::Operator;
 use wxlogin_domain::{AuditEntry, AuditKind, AuditQuery, SessionInfo, User};
 
 use super::AdminState;
 use crate::error::{ApiError, ApiErrorKind};
 use crate::routes::rfc3339;
-
-/// The longest ban reason kept.
-const MAX_REASON_CHARS: usize = 500;
 
 /// The default and largest page of the audit log.
 const DEFAULT_AUDIT_PAGE: usize = 100;
@@ -134,11 +132,7 @@ fn no_such(what: &str) -> ApiError {
     ApiError::new(ApiErrorKind::NotFound, format!("no such {what}"))
 }
 
-async fn description(
-    state: web::Data<AdminState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
-    state.operator(&req).await?;
+async fn description() -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(super::document_json()))
@@ -152,13 +146,12 @@ struct IdentityQuery {
 
 async fn find_user(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     query: web::Query<IdentityQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    state.operator(&req).await?;
     let user = state
         .admin
-        .find_by_identity(&query.appid, &query.openid)
+        .find_by_identity(&by, &query.appid, &query.openid)
         .await?
         .ok_or_else(|| no_such("account"))?;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
@@ -166,13 +159,12 @@ async fn find_user(
 
 async fn show_user(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.operator(&req).await?;
     let user = state
         .admin
-        .user(&id)
+        .user(&by, &id)
         .await?
         .ok_or_else(|| no_such("account"))?;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
@@ -185,41 +177,37 @@ struct BanBody {
 
 async fn ban(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     id: web::Path<String>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = state.operator(&req).await?;
     let BanBody { reason } = crate::routes::json_object(body.into_inner())?;
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
-        return Err(ApiError::invalid_request(format!(
-            "\"reason\" must be 1 to {MAX_REASON_CHARS} characters"
-        )));
-    }
-    if !state.admin.ban(&by, &id, reason).await? {
+    if !state.admin.ban(&by, &id, &reason).await? {
         return Err(no_such("account"));
     }
-    changed_user(&state, &id).await
+    changed_user(&state, &by, &id).await
 }
 
 async fn unban(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = state.operator(&req).await?;
     if !state.admin.unban(&by, &id).await? {
         return Err(no_such("account"));
     }
-    changed_user(&state, &id).await
+    changed_user(&state, &by, &id).await
 }
 
 /// The account as it is after a change.
-async fn changed_user(state: &AdminState, id: &str) -> Result<HttpResponse, ApiError> {
+async fn changed_user(
+    state: &AdminState,
+    by: &Operator,
+    id: &str,
+) -> Result<HttpResponse, ApiError> {
     let user = state
         .admin
-        .user(id)
+        .user(by, id)
         .await?
         .ok_or_else(|| no_such("account"))?;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
@@ -227,16 +215,15 @@ async fn changed_user(state: &AdminState, id: &str) -> Result<HttpResponse, ApiE
 
 async fn sessions(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    state.operator(&req).await?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
     let sessions: Vec<SessionBody> = state
         .admin
-        .sessions(&id)
+        .sessions(&by, &id)
         .await?
         .into_iter()
         .map(|info| SessionBody::new(info, now))
@@ -246,10 +233,9 @@ async fn sessions(
 
 async fn revoke_session(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     sid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = state.operator(&req).await?;
     if !state.admin.revoke_session(&by, &sid).await? {
         return Err(no_such("live session"));
     }
@@ -258,10 +244,9 @@ async fn revoke_session(
 
 async fn delete_user(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let by = state.operator(&req).await?;
     if !state.admin.delete_user(&by, &id).await? {
         return Err(no_such("account"));
     }
@@ -285,10 +270,9 @@ struct AuditParams {
 
 async fn audit(
     state: web::Data<AdminState>,
-    req: HttpRequest,
+    by: web::ReqData<Operator>,
     params: web::Query<AuditParams>,
 ) -> Result<HttpResponse, ApiError> {
-    state.operator(&req).await?;
     let kind =
         match params.kind.as_deref() {
             None => None,
@@ -304,12 +288,15 @@ async fn audit(
     }
     let entries = state
         .admin
-        .audit(&AuditQuery {
-            user_id: params.user.clone(),
-            kind,
-            after: params.after.unwrap_or(0).max(0),
-            limit,
-        })
+        .audit(
+            &by,
+            &AuditQuery {
+                user_id: params.user.clone(),
+                kind,
+                after: params.after.unwrap_or(0).max(0),
+                limit,
+            },
+        )
         .await?;
     // The cursor of the next page: the last entry's id, or the one given when none came.
     let next = entries.last().map_or(params.after.unwrap_or(0), |e| e.id);

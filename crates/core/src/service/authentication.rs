@@ -55,6 +55,15 @@ impl LoginService {
         // A session a login opened while its account was being banned: the ban ended every
         // session it could see, and the account's mark refuses the rest.
         if user.is_disabled() {
+            // Ended now, and told to other services through the revocation feed.
+            let audit =
+                wxlogin_domain::Audit::new(AuditKind::Ban, wxlogin_domain::Actor::Server, now);
+            if let Err(e) = self.sessions.revoke_session(&session.id, &audit).await {
+                log::warn!(
+                    "ending a banned account's session failed: {}",
+                    wxlogin_domain::error_chain(&e)
+                );
+            }
             return Err(CoreError::AccountDisabled);
         }
         self.cache.put(&session, &user, ticket);

@@ -171,6 +171,9 @@ impl LoginService {
         let Some(user) = self.users.find_user(&replay.user_id).await? else {
             return Ok(None);
         };
+        if state.user_disabled || user.is_disabled() {
+            return Err(CoreError::AccountDisabled);
+        }
         // The session's current refresh token: a replay spends none.
         let pair = self.issue_pair(&state.session, state.counter, now)?;
         Ok(Some(LoginOutcome {

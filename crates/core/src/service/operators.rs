@@ -20,6 +20,9 @@ use crate::{CoreError, ErrorKind};
 /// table for long, however far behind it is.
 pub const AUDIT_PURGE_BATCH: usize = 5000;
 
+/// The longest ban reason kept.
+pub const MAX_BAN_REASON_CHARS: usize = 500;
+
 /// An operator, as the audit log names them: a fingerprint of their key, never the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operator {
@@ -116,25 +119,38 @@ impl AdminService {
     }
 
     /// The account with this id, as operators see it (its ban included).
-    pub async fn user(&self, id: &str) -> Result<Option<User>, CoreError> {
-        Ok(self.users.find_user(id).await?)
+    pub async fn user(&self, by: &Operator, id: &str) -> Result<Option<User>, CoreError> {
+        let user = self.users.find_user(id).await?;
+        self.looked_up(by, Some(id), "account").await;
+        Ok(user)
     }
 
     /// The account of identity (`appid`, `openid`): how support finds a person from a
     /// complaint. The openid is never answered.
     pub async fn find_by_identity(
         &self,
+        by: &Operator,
         appid: &str,
         openid: &str,
     ) -> Result<Option<User>, CoreError> {
         let openid = OpenId::new(openid);
-        Ok(self.users.find_by_identity(appid, &openid).await?)
+        let user = self.users.find_by_identity(appid, &openid).await?;
+        // The account found (never the openid asked with).
+        let found = user.as_ref().map(|u| u.id.as_str());
+        self.looked_up(by, found, "account by identity").await;
+        Ok(user)
     }
 
     /// Bans the account: its sessions end on every instance (their tokens refused, the
     /// revocation feed told), its logins and refreshes are refused until it is unbanned.
     /// `false` if there is no such account.
     pub async fn ban(&self, by: &Operator, user_id: &str, reason: &str) -> Result<bool, CoreError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_BAN_REASON_CHARS {
+            return Err(CoreError::InvalidProfile(format!(
+                "a ban's reason must be 1 to {MAX_BAN_REASON_CHARS} characters"
+            )));
+        }
         let audit = by.audit(AuditKind::Ban, self.clock.now());
         let Some(ended) = self.operators.ban(user_id, reason, &audit).await? else {
             return Ok(false);
@@ -161,8 +177,14 @@ impl AdminService {
     }
 
     /// The account's sessions, newest first.
-    pub async fn sessions(&self, user_id: &str) -> Result<Vec<SessionInfo>, CoreError> {
-        Ok(self.operators.sessions_of(user_id).await?)
+    pub async fn sessions(
+        &self,
+        by: &Operator,
+        user_id: &str,
+    ) -> Result<Vec<SessionInfo>, CoreError> {
+        let sessions = self.operators.sessions_of(user_id).await?;
+        self.looked_up(by, Some(user_id), "sessions").await;
+        Ok(sessions)
     }
 
     /// Ends one session on every instance, as its owner's logout does; `false` if there is no
@@ -195,8 +217,23 @@ impl AdminService {
     }
 
     /// The audit entries `query` asks for (none without an audit log).
-    pub async fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, CoreError> {
-        Ok(self.audit.audit_entries(query).await?)
+    pub async fn audit(
+        &self,
+        by: &Operator,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEntry>, CoreError> {
+        let entries = self.audit.audit_entries(query).await?;
+        self.looked_up(by, query.user_id.as_deref(), "audit log")
+            .await;
+        Ok(entries)
+    }
+
+    /// Records that `by` read `what` (of `user_id`, if an account's).
+    async fn looked_up(&self, by: &Operator, user_id: Option<&str>, what: &str) {
+        let entry = by
+            .audit(AuditKind::AdminLookup, self.clock.now())
+            .entry(user_id, None, None, what);
+        record_best_effort(self.audit.as_ref(), &entry).await;
     }
 
     /// Deletes the audit entries older than `retention_days`, in batches of

@@ -13,6 +13,7 @@ use crate::support::{APP, NOW, login_through, open};
 contract!(
     old_entries_are_purged_in_bounded_batches_and_recent_ones_kept,
     a_ban_ends_the_sessions_and_refuses_logins_and_refreshes_until_lifted;
+    a_login_waiting_on_a_ban_sees_it,
 );
 
 fn entry(at: i64, kind: AuditKind) -> wxlogin_domain::AuditEntry {
@@ -116,5 +117,43 @@ async fn a_ban_ends_the_sessions_and_refuses_logins_and_refreshes_until_lifted(
     assert_eq!(
         store.ban("no-such-account", "x", &by).await.expect("ban"),
         None
+    );
+}
+
+/// On PostgreSQL: a returning user's login that reaches the account while a ban holds its row
+/// waits for the ban, then sees it (no session the ban could not end). The ban is played by
+/// hand, holding the row as the store's ban does, so the login is sure to be waiting.
+async fn a_login_waiting_on_a_ban_sees_it(db: &TestDatabase) {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    if db.url().starts_with("sqlite") {
+        // One process, one write turn: a ban and a login cannot interleave.
+        return;
+    }
+    let store = open(db).await;
+    let known = login_through(&store, APP, "racer", None, NOW).await;
+    let mut ban = diesel::PgConnection::establish(db.url()).expect("connect");
+    ban.batch_execute(&format!(
+        "BEGIN; SELECT id FROM users WHERE id = '{id}' FOR UPDATE; \
+         UPDATE users SET disabled_at = {at}, disabled_reason = 'race' WHERE id = '{id}';",
+        id = known.user.id,
+        at = NOW + 1
+    ))
+    .expect("the ban holds the row");
+    let login = {
+        let store = std::sync::Arc::new(store);
+        let racing = std::sync::Arc::clone(&store);
+        let handle = tokio::spawn(async move {
+            crate::support::try_login_through(&racing, APP, "racer", NOW + 2).await
+        });
+        // Long enough for the login to reach the row and wait on it.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!handle.is_finished(), "the login waits for the ban");
+        ban.batch_execute("COMMIT").expect("the ban commits");
+        handle.await.expect("joined")
+    };
+    assert!(
+        matches!(login, Err(StoreError::AccountDisabled)),
+        "{login:?}"
     );
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::Barrier;
 
-use wxlogin_domain::{MergedAccount, OpenId, ProfileUpdate, SessionStore, UserStore};
+use wxlogin_domain::{
+    AuditKind, AuditLog, AuditQuery, MergedAccount, OpenId, ProfileUpdate, SessionStore, UserStore,
+};
 use wxlogin_user_store::DieselStore;
 use wxlogin_user_store::testing::TestDatabase;
 
@@ -16,7 +18,8 @@ contract!(
     a_later_unionid_merges_the_newer_account_into_the_older,
     the_older_account_stays_even_when_the_newer_holds_the_unionid,
     concurrent_logins_of_one_person_through_two_apps_create_one_account,
-    concurrent_logins_revealing_one_unionid_merge_once;
+    concurrent_logins_revealing_one_unionid_merge_once,
+    a_login_that_would_merge_a_banned_account_is_refused;
 );
 
 async fn one_person_logging_in_through_two_apps_is_one_account(store: &DieselStore) {
@@ -106,7 +109,18 @@ async fn a_later_unionid_merges_the_newer_account_into_the_older(store: &DieselS
             .is_some()
     );
     let again = login_through(store, OTHER_APP, "r", Some(person("r")), NOW + 30).await;
-    assert_eq!((again.user.id, again.merged), (older.user.id, None));
+    assert_eq!((again.user.id, again.merged), (older.user.id.clone(), None));
+    let merges = store
+        .audit_entries(&AuditQuery {
+            kind: Some(AuditKind::Merge),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("audit");
+    assert_eq!(merges.len(), 1, "the merge is in the audit log, once");
+    assert_eq!(merges[0].user_id.as_deref(), Some(older.user.id.as_str()));
+    assert_eq!(merges[0].outcome, format!("merged {}", newer.user.id));
 }
 
 async fn the_older_account_stays_even_when_the_newer_holds_the_unionid(store: &DieselStore) {
@@ -191,4 +205,51 @@ async fn concurrent_logins_revealing_one_unionid_merge_once(store: &DieselStore)
     }
     let after = login_through(store, OTHER_APP, "u", Some(person("u")), NOW + 30).await;
     assert_eq!(after.user.id, a.user.id);
+}
+
+async fn a_login_that_would_merge_a_banned_account_is_refused(store: &DieselStore) {
+    let older = login_through(store, APP, "s", Some(person("s")), NOW).await;
+    let newer = login_through(store, OTHER_APP, "s", None, NOW + 10).await;
+    let by = wxlogin_domain::Audit::new(
+        AuditKind::Ban,
+        wxlogin_domain::Actor::Admin("key-test".into()),
+        NOW + 11,
+    );
+    wxlogin_domain::OperatorStore::ban(store, &newer.user.id, "abuse", &by)
+        .await
+        .expect("ban")
+        .expect("banned");
+    let merging = store
+        .open_login(&wxlogin_domain::NewLogin {
+            appid: OTHER_APP.to_owned(),
+            openid: OpenId::new(format!("openid-{OTHER_APP}-s")),
+            unionid: Some(person("s")),
+            session_key: wxlogin_domain::SessionKey::new("key-s"),
+            created_at: NOW + 20,
+            expires_at: NOW + 3600,
+            login_code: None,
+            client_addr: None,
+        })
+        .await;
+    assert!(
+        matches!(merging, Err(wxlogin_domain::StoreError::AccountDisabled)),
+        "{merging:?}"
+    );
+    assert!(
+        store
+            .find_user(&newer.user.id)
+            .await
+            .expect("query")
+            .is_some(),
+        "nothing merged"
+    );
+    assert_eq!(
+        store
+            .find_user(&older.user.id)
+            .await
+            .expect("query")
+            .and_then(|u| u.disabled_at),
+        None,
+        "the older account is untouched"
+    );
 }
