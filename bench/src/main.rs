@@ -13,6 +13,7 @@
 //! `wrk` is the load generator (Debian package `wrk`); it rotates tokens and makes fresh codes
 //! with the Lua scripts in `bench/lua/`.
 
+mod baseline;
 mod measure;
 mod options;
 mod peer;
@@ -128,7 +129,15 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
         fake: fake_addr,
         options,
     };
+    // The previous release first: this release then runs on the larger tables.
+    let previous = match &options.baseline {
+        Some(dir) => Some(baseline::run_previous(
+            &bench, &launcher, dir, &others, &run_id,
+        )?),
+        None => None,
+    };
     let mut ours = Outcome::default();
+    let mut audit_note = None;
     if !others.is_empty() {
         let servers = launcher.start(None, "")?;
         let system = System {
@@ -141,6 +150,7 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
             tables: Tables::Sessions(db.url()),
         };
         bench.run(&system, &others, &mut ours)?;
+        audit_note = Some(baseline::audit_note(db.url())?);
     }
     if others.contains(&Scenario::Me) {
         // The same reads with HS256 tokens, in the same run: what an asymmetric signature
@@ -203,8 +213,25 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
     let mut report = tables::table(&title, options, &ours.rows);
     report.push('\n');
     report.push_str(&tables::own_ratios(&ours.rows));
+    if let Some(note) = &audit_note {
+        report.push_str(&format!("- {note}\n"));
+    }
     report.push('\n');
     report.push_str(&tables::runs_table(&ours.runs));
+    if let (Some(previous), Some(dir)) = (&previous, &options.baseline) {
+        report.push('\n');
+        report.push_str(&tables::table(
+            &format!(
+                "previous release ({}) · {}",
+                dir.display(),
+                options.database.name()
+            ),
+            options,
+            &previous.rows,
+        ));
+        report.push('\n');
+        report.push_str(&baseline::ratios(&ours.rows, &previous.rows));
+    }
 
     if let Some(peer) = options.peer {
         let peer_db = TestDatabase::postgres().context(

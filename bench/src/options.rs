@@ -45,6 +45,9 @@ pub struct Options {
     pub instances: u32,
     /// A peer stack measured after wxlogin in the same run.
     pub peer: Option<Peer>,
+    /// A folder holding a previous release's `wxlogin-server`: its login and refresh measured
+    /// in the same run, on the same database, before this release's.
+    pub baseline: Option<PathBuf>,
 }
 
 /// A peer stack in `bench/peers/`.
@@ -66,7 +69,12 @@ const USAGE: &str = "usage: wxlogin-bench [--db sqlite|postgres] [--users N] [--
 [--duration SECS] [--threads N] [--connections N] \
 [--scenarios healthz,me,login,refresh,burst-me,mix,skewed,week,avatar-upload,avatar-burst,\
 media,media-304 | avatars | all] [--burst SECS] [--working-set N] \
-[--log LEVEL] [--env NAME=VALUE]... [--instances N] [--peer fastify] [--markdown FILE]
+[--log LEVEL] [--env NAME=VALUE]... [--instances N] [--peer fastify] [--baseline DIR] \
+[--markdown FILE]
+
+--baseline DIR: the folder of a previous release's wxlogin-server (build one with
+  `bash bench/baseline <git rev>`): its login and refresh scenarios run first, on the same
+  database, and the report compares this release's rates with its
 
 scenarios (default healthz,me,login,refresh,burst-me,mix,skewed; `all` adds week and the four
 avatar scenarios, `avatars` is those four):
@@ -107,6 +115,7 @@ impl Options {
             markdown: None,
             instances: 1,
             peer: None,
+            baseline: None,
         };
         while let Some(flag) = args.next() {
             if flag == "--help" || flag == "-h" {
@@ -155,6 +164,7 @@ impl Options {
                     options.server_env.push((name.to_owned(), v.to_owned()));
                 }
                 "--markdown" => options.markdown = Some(PathBuf::from(value)),
+                "--baseline" => options.baseline = Some(PathBuf::from(value)),
                 "--instances" => {
                     options.instances = u32::try_from(number(&value)?.clamp(1, 16))?;
                 }
