@@ -165,10 +165,10 @@ pub trait SessionStore: Send + Sync {
     async fn find_refresh_state(&self, id: &str) -> Result<Option<RefreshState>, StoreError>;
 
     /// Spends refresh token number `counter` of a live session: the session's counter moves on
-    /// to `counter + 1`, stamped `audit.at`, only if it was `counter`, the session is neither
-    /// ended nor expired then and its account is not banned, and `audit` is recorded with it;
-    /// the session so moved on, or `None` if not (another refresh was first, the token is an
-    /// old one, the session ended, the account was banned: the caller reads the state).
+    /// to `counter + 1`, stamped `audit.at`, only if it was `counter` and the session is
+    /// neither ended nor expired then, and `audit` is recorded with it; the session so moved
+    /// on, or `None` if not (another refresh was first, the token is an old one, the session
+    /// ended: a ban ends every session of its account; the caller reads the state).
     async fn rotate_refresh(
         &self,
         id: &str,

@@ -9,8 +9,11 @@ use crate::database::Database;
 use crate::error::{DbError, DbResult};
 use crate::schema::audit_log;
 
+/// `None` is bound as NULL, not left to the column's default: the statement's text is then the
+/// same whatever is missing, and diesel prepares it once per connection (with defaults it
+/// cannot cache it, and SQLite would parse it for every entry).
 #[derive(Insertable)]
-#[diesel(table_name = audit_log)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
 struct NewEntry<'a> {
     at: i64,
     kind: &'a str,
@@ -125,22 +128,34 @@ impl Database {
 
     pub(crate) fn purge_audit(&self, before: i64, most: usize) -> DbResult<usize> {
         let mut conn = self.writer()?;
-        // The batch's last id first (ids grow with time, nearly: entries of one second may
-        // commit out of order), then one ranged delete: bounded, and portable.
-        let last: Option<i64> = audit_log::table
-            .filter(audit_log::at.lt(before))
+        // The oldest ids are the oldest entries (ids grow with time; entries of one moment
+        // may commit a little out of order, and one a little newer stops the walk until it
+        // ages too): the batch is the run of the oldest `most` made before `before`, found on
+        // the primary key, then deleted by one ranged statement.
+        let oldest: Vec<(i64, i64)> = audit_log::table
             .order(audit_log::id)
-            .offset(most.max(1) as i64 - 1)
-            .select(audit_log::id)
-            .first(&mut *conn)
-            .optional()?;
-        let batch = audit_log::table.filter(audit_log::at.lt(before));
-        Ok(match last {
-            Some(last) => {
-                diesel::delete(batch.filter(audit_log::id.le(last))).execute(&mut *conn)?
-            }
-            // Fewer than `most` left: all of them.
-            None => diesel::delete(batch).execute(&mut *conn)?,
-        })
+            .limit(most.max(1) as i64)
+            .select((audit_log::id, audit_log::at))
+            .load(&mut *conn)?;
+        let Some(last) = oldest
+            .iter()
+            .take_while(|(_, at)| *at < before)
+            .last()
+            .map(|(id, _)| *id)
+        else {
+            return Ok(0);
+        };
+        // The newest entry stays, whatever its age: SQLite's ids (rowids) start again after
+        // the largest left, and a cursor must never see them go back.
+        let newest: Option<i64> = audit_log::table
+            .select(diesel::dsl::max(audit_log::id))
+            .first(&mut *conn)?;
+        let last = last.min(newest.unwrap_or(0) - 1);
+        Ok(diesel::delete(
+            audit_log::table
+                .filter(audit_log::id.le(last))
+                .filter(audit_log::at.lt(before)),
+        )
+        .execute(&mut *conn)?)
     }
 }

@@ -107,8 +107,6 @@ const ROTATE_BATCH: &str = "\
             AS v(id, counter, now, client_addr) \
         WHERE s.id = v.id AND s.refresh_counter = v.counter \
             AND s.revoked_at IS NULL AND s.expires_at >= v.now \
-            AND NOT EXISTS (SELECT 1 FROM users u \
-                WHERE u.id = s.user_id AND u.disabled_at IS NOT NULL) \
         RETURNING s.id, s.user_id, s.appid, s.created_at, s.expires_at, s.revoked_at, \
             v.counter AS spent, v.now, v.client_addr), \
     audited AS (\
@@ -178,7 +176,7 @@ fn rotate_batch_on_postgres(
         .collect())
 }
 
-/// One compare-and-set on the counter (never for a banned account): of two refreshes of the same token, here or on another
+/// One compare-and-set on the counter: of two refreshes of the same token, here or on another
 /// instance, one moves it on and the other finds it moved.
 fn rotate(conn: &mut AnyConnection, id: &str, counter: i64, now: i64) -> DbResult<Option<Session>> {
     Ok(diesel::update(sessions::table)
@@ -186,11 +184,6 @@ fn rotate(conn: &mut AnyConnection, id: &str, counter: i64, now: i64) -> DbResul
         .filter(sessions::refresh_counter.eq(counter))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::expires_at.ge(now))
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            users::table
-                .filter(users::id.eq(sessions::user_id))
-                .filter(users::disabled_at.is_not_null()),
-        )))
         .set((
             sessions::refresh_counter.eq(counter.saturating_add(1)),
             sessions::prior_refreshed_at.eq(sessions::refreshed_at),

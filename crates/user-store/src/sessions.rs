@@ -56,8 +56,10 @@ pub struct NewSession {
     pub client_addr: Option<String>,
 }
 
+// `None` (no client address) bound as NULL: one statement text, prepared once (see
+// `audit.rs`).
 #[derive(Insertable)]
-#[diesel(table_name = sessions)]
+#[diesel(table_name = sessions, treat_none_as_default_value = false)]
 struct NewSessionRow<'a> {
     id: &'a str,
     user_id: &'a str,

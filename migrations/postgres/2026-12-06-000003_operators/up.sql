@@ -19,5 +19,6 @@ CREATE TABLE audit_log (
     outcome TEXT NOT NULL,
     actor TEXT
 );
+-- One account's history. No index on `at`: the retention purge walks the oldest ids (the
+-- primary key), which are the oldest entries, and every index is a cost of every login.
 CREATE INDEX audit_log_user ON audit_log (user_id, id) WHERE user_id IS NOT NULL;
-CREATE INDEX audit_log_at ON audit_log (at);

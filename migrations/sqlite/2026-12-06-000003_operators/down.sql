@@ -1,5 +1,3 @@
-DROP INDEX audit_log_at;
-DROP INDEX audit_log_user;
 DROP TABLE audit_log;
 ALTER TABLE sessions DROP COLUMN client_addr;
 ALTER TABLE users DROP COLUMN disabled_reason;
