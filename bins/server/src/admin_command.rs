@@ -8,10 +8,9 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use wxlogin_core::{AdminService, Operator};
 use wxlogin_domain::{AuditKind, AuditQuery, SystemClock};
-use wxlogin_user_store::{DieselStore, PoolOptions};
 
 use crate::config::Config;
-use crate::startup::sealer;
+use crate::startup::open_store;
 
 /// What `admin` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,13 +80,7 @@ impl AdminCommand {
     /// Runs it against the configured database, writing JSON lines to stdout. Changes are
     /// recorded in the audit log as made by `admin:cli:<user>` (the OS user running it).
     pub async fn run(&self, config: &Config) -> anyhow::Result<()> {
-        let (store, _) = DieselStore::open(
-            &config.database_url,
-            &PoolOptions::default(),
-            sealer(config)?,
-        )
-        .await
-        .context("DATABASE_URL")?;
+        let store = open_store(config).await?;
         let admin = AdminService::new(Arc::new(store), Arc::new(SystemClock));
         let by = Operator {
             key: format!(

@@ -1,14 +1,12 @@
 //! `wxlogin-server keys list` and `keys rotate`: the token signing keys, for operators, through
 //! the same store and key ring the server uses. Never key material.
 
-use anyhow::Context;
 use wxlogin_domain::{Clock, SystemClock};
 use wxlogin_token::KeyInfo;
-use wxlogin_user_store::{DieselStore, PoolOptions};
 
 use crate::config::Config;
 use crate::signing_keys::key_ring;
-use crate::startup::sealer;
+use crate::startup::open_store;
 
 /// What `keys` was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,13 +29,7 @@ impl KeysCommand {
 
     /// Runs it against the configured database, writing to stdout.
     pub async fn run(self, config: &Config) -> anyhow::Result<()> {
-        let (store, _) = DieselStore::open(
-            &config.database_url,
-            &PoolOptions::default(),
-            sealer(config)?,
-        )
-        .await
-        .context("DATABASE_URL")?;
+        let store = open_store(config).await?;
         let ring = key_ring(config);
         let now = SystemClock.now();
         match self {

@@ -402,6 +402,18 @@ fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Serve
     Ok((server, addr))
 }
 
+/// The configured database, opened (and migrated) for a command-line door: `keys`, `admin`.
+pub async fn open_store(config: &Config) -> anyhow::Result<DieselStore> {
+    let (store, _) = DieselStore::open(
+        &config.database_url,
+        &wxlogin_user_store::PoolOptions::default(),
+        sealer(config)?,
+    )
+    .await
+    .context("DATABASE_URL")?;
+    Ok(store)
+}
+
 /// The sealer of secrets at rest the configuration describes.
 pub fn sealer(config: &Config) -> anyhow::Result<SecretSealer> {
     let mut sealer = SecretSealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;

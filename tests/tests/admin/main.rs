@@ -62,6 +62,24 @@ async fn spawn_admin_env(db: &TestDatabase, keys: &KeysFile, more: &[(&str, &str
     TestApp::spawn_env(db.url(), &env).await
 }
 
+/// A login's account id, access token and refresh token.
+struct Login {
+    user: String,
+    token: String,
+    refresh: String,
+}
+
+async fn log_in(app: &TestApp, code: &str) -> Login {
+    let reply = app.login(code).await;
+    assert_eq!(reply.status, 200, "login {code}: {}", reply.text);
+    let text = |field: &Value| field.as_str().expect("a string").to_owned();
+    Login {
+        user: text(&reply.json["userInfo"]["id"]),
+        token: text(&reply.json["token"]),
+        refresh: text(&reply.json["refreshToken"]),
+    }
+}
+
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -126,17 +144,11 @@ async fn a_ban_ends_every_session_everywhere_and_refuses_logins_and_refreshes_un
         false => None,
     };
     let other = b.as_ref().unwrap_or(&a);
-    let login = a.login("bob.1").await;
-    assert_eq!(login.status, 200, "{}", login.text);
-    let token = login.json["token"].as_str().expect("token").to_owned();
-    let refresh_token = login.json["refreshToken"]
-        .as_str()
-        .expect("refresh")
-        .to_owned();
-    let user = login.json["userInfo"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let Login {
+        user,
+        token,
+        refresh: refresh_token,
+    } = log_in(&a, "bob.1").await;
     let second = a.token("bob.2").await;
     assert_eq!(
         other.me(&token).await.status,
@@ -197,10 +209,7 @@ async fn a_ban_ends_every_session_everywhere_and_refuses_logins_and_refreshes_un
 async fn admin_routes_take_only_a_listed_key_and_are_not_on_the_public_listener(db: &TestDatabase) {
     let keys = KeysFile::new(&[KEY, OTHER_KEY]);
     let app = spawn_admin(db, &keys).await;
-    let user = app.login("cy.1").await.json["userInfo"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let user = log_in(&app, "cy.1").await.user;
     let path = format!("/admin/users/{user}");
     assert_eq!(
         app.admin_request("GET", &path, Some(KEY), None)
@@ -321,12 +330,9 @@ async fn admin_routes_take_only_a_listed_key_and_are_not_on_the_public_listener(
 async fn sessions_are_listed_with_their_address_and_one_can_be_ended(db: &TestDatabase) {
     let keys = KeysFile::new(&[KEY]);
     let app = spawn_admin(db, &keys).await;
-    let first = app.login("dee.1").await;
-    let user = first.json["userInfo"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let first_token = first.json["token"].as_str().expect("token").to_owned();
+    let first = log_in(&app, "dee.1").await;
+    let user = first.user.clone();
+    let first_token = first.token.clone();
     let second = app.token("dee.2").await;
     let listed = app
         .admin_request(
@@ -382,12 +388,9 @@ async fn sessions_are_listed_with_their_address_and_one_can_be_ended(db: &TestDa
 async fn an_operator_deletes_an_account_without_its_owner(db: &TestDatabase) {
     let keys = KeysFile::new(&[KEY]);
     let app = spawn_admin(db, &keys).await;
-    let login = app.login("eve.1").await;
-    let user = login.json["userInfo"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let token = login.json["token"].as_str().expect("token").to_owned();
+    let login = log_in(&app, "eve.1").await;
+    let user = login.user.clone();
+    let token = login.token.clone();
     let path = format!("/admin/users/{user}");
     let deleted = app.admin_request("DELETE", &path, Some(KEY), None).await;
     assert_eq!(deleted.status, 204, "{}", deleted.text);
@@ -424,16 +427,10 @@ async fn the_audit_log_records_every_kind_of_change_and_no_secret(db: &TestDatab
     // No reuse window: a token two steps back is a theft signal at once.
     let app = spawn_admin_env(db, &keys, &[("REFRESH_REUSE_SECS", "0")]).await;
     let mut secrets: Vec<String> = Vec::new();
-    let login = app.login("fay.1").await;
-    let user = login.json["userInfo"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let token = login.json["token"].as_str().expect("token").to_owned();
-    let first_refresh = login.json["refreshToken"]
-        .as_str()
-        .expect("refresh")
-        .to_owned();
+    let login = log_in(&app, "fay.1").await;
+    let user = login.user.clone();
+    let token = login.token.clone();
+    let first_refresh = login.refresh.clone();
     let renewed = refresh(&app, &first_refresh).await;
     assert_eq!(renewed.status, 200, "{}", renewed.text);
     let second_refresh = renewed.json["refreshToken"]
@@ -516,8 +513,7 @@ async fn the_audit_log_records_every_kind_of_change_and_no_secret(db: &TestDatab
         .status,
         204
     );
-    let gone = app.login("gus.1").await;
-    let gone_user = gone.json["userInfo"]["id"].as_str().expect("id").to_owned();
+    let gone_user = log_in(&app, "gus.1").await.user;
     assert_eq!(
         app.admin_request(
             "DELETE",
@@ -593,12 +589,9 @@ async fn the_command_line_bans_through_the_same_use_cases(db: &TestDatabase) {
     use wxlogin_server::admin_command::AdminCommand;
     let keys = KeysFile::new(&[KEY]);
     let app = spawn_admin(db, &keys).await;
-    let login = app.login("hal.1").await;
-    let user = login.json["userInfo"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let token = login.json["token"].as_str().expect("token").to_owned();
+    let login = log_in(&app, "hal.1").await;
+    let user = login.user.clone();
+    let token = login.token.clone();
     let env: std::collections::HashMap<&str, String> = [
         ("WECHAT_APPID", wxlogin_fake_wechat::DEV_APPID.to_owned()),
         ("WECHAT_SECRET", wxlogin_fake_wechat::DEV_SECRET.to_owned()),
