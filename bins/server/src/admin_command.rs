@@ -10,7 +10,7 @@ use wxlogin_core::{AdminService, Operator};
 use wxlogin_domain::{AuditKind, AuditQuery, SystemClock};
 
 use crate::config::Config;
-use crate::startup::open_store;
+use crate::database::open_store;
 
 /// What `admin` was asked to do.
 #[derive(Debug, Clone, PartialEq, Eq)]

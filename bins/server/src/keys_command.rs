@@ -6,7 +6,7 @@ use wxlogin_token::KeyInfo;
 
 use crate::config::Config;
 use crate::signing_keys::key_ring;
-use crate::startup::open_store;
+use crate::database::open_store;
 
 /// What `keys` was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,6 +10,7 @@ pub mod apps;
 pub mod auth;
 pub mod client_addr;
 pub mod config;
+pub mod database;
 pub mod error;
 pub mod keys_command;
 mod maintenance;

@@ -12,7 +12,7 @@ use wxlogin_domain::SystemClock;
 #[cfg(feature = "dev")]
 use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
 use wxlogin_token::{SignedTokens, TokenConfig};
-use wxlogin_user_store::{DieselStore, PoolOptions, SecretSealer};
+use wxlogin_user_store::{DieselStore, PoolOptions};
 use wxlogin_wechat_client::HttpWeChatClient;
 
 use crate::config::Config;
@@ -65,7 +65,7 @@ impl Application {
             None
         };
 
-        let sealer = sealer(&config)?;
+        let sealer = crate::database::sealer(&config)?;
         log::info!("secrets at rest are sealed under key {}", sealer.key_id());
         let pool = PoolOptions {
             max_size: config.db_pool_size,
@@ -400,27 +400,4 @@ fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Serve
     .run();
     log::info!("metrics on http://{addr}/metrics");
     Ok((server, addr))
-}
-
-/// The configured database, opened (and migrated) for a command-line door: `keys`, `admin`.
-pub async fn open_store(config: &Config) -> anyhow::Result<DieselStore> {
-    let (store, _) = DieselStore::open(
-        &config.database_url,
-        &wxlogin_user_store::PoolOptions::default(),
-        sealer(config)?,
-    )
-    .await
-    .context("DATABASE_URL")?;
-    Ok(store)
-}
-
-/// The sealer of secrets at rest the configuration describes.
-pub fn sealer(config: &Config) -> anyhow::Result<SecretSealer> {
-    let mut sealer = SecretSealer::new(&config.sealing_secret).context("SESSION_KEY_SECRET")?;
-    if let Some(previous) = &config.previous_sealing_secret {
-        sealer = sealer
-            .with_previous(previous)
-            .context("SESSION_KEY_SECRET_PREVIOUS")?;
-    }
-    Ok(sealer)
 }
