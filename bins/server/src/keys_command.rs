@@ -5,8 +5,8 @@ use wxlogin_domain::{Clock, SystemClock};
 use wxlogin_token::KeyInfo;
 
 use crate::config::Config;
-use crate::signing_keys::key_ring;
 use crate::database::open_store;
+use crate::signing_keys::key_ring;
 
 /// What `keys` was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
