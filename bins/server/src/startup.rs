@@ -240,7 +240,7 @@ impl Application {
         .run();
         log::info!("wxlogin-server listening on http://{addr}");
         let metrics_server = match config.metrics_bind_addr {
-            Some(at) => Some(serve_metrics(at, Arc::clone(&metrics))?),
+            Some(at) => Some(crate::metrics::serve_metrics(at, Arc::clone(&metrics))?),
             None => None,
         };
         let admin = service
@@ -379,25 +379,4 @@ async fn claim_legacy_rows(store: &DieselStore, config: &Config) -> anyhow::Resu
         only.wechat.appid
     );
     Ok(())
-}
-
-/// `GET /metrics` on a listener of its own, one worker: never reachable on the public one.
-fn serve_metrics(at: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<(Server, SocketAddr)> {
-    let listener = TcpListener::bind(at).with_context(|| format!("METRICS_BIND_ADDR {at}"))?;
-    let addr = listener.local_addr()?;
-    let metrics = web::Data::from(metrics);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(metrics.clone())
-            .route("/metrics", web::get().to(crate::metrics::serve))
-            .route("/metrics", web::head().to(crate::metrics::serve))
-            .default_service(web::to(routes::not_found))
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)?
-    .run();
-    log::info!("metrics on http://{addr}/metrics");
-    Ok((server, addr))
 }

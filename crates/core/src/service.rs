@@ -13,6 +13,7 @@ pub(crate) mod builder;
 pub(crate) mod login;
 pub(crate) mod operators;
 pub(crate) mod push;
+mod push_events;
 pub(crate) mod refresh;
 pub(crate) mod revocations;
 pub(crate) mod user_data;
