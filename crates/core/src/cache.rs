@@ -267,6 +267,15 @@ impl SessionCache {
         });
     }
 
+    /// Forgets a user and the sessions named (those a change ended), so that none is served
+    /// from here again.
+    pub(crate) fn forget_all(&self, user_id: &str, sessions: &[String]) {
+        self.forget_user(user_id);
+        for session in sessions {
+            self.forget_session(session);
+        }
+    }
+
     /// Forgets everything (changes elsewhere may have gone unheard).
     pub(crate) fn clear(&self) {
         self.forget(Cache::clear);

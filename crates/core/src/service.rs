@@ -58,8 +58,7 @@ pub struct Caller {
 impl Caller {
     /// The note the audit log takes of a change of `kind` the caller makes at `at`.
     pub(crate) fn audit(&self, kind: wxlogin_domain::AuditKind, at: i64) -> wxlogin_domain::Audit {
-        wxlogin_domain::Audit::new(kind, wxlogin_domain::Actor::User, at)
-            .from_addr(self.client.map(|ip| ip.to_canonical().to_string()))
+        wxlogin_domain::Audit::new(kind, wxlogin_domain::Actor::User, at).from_client(self.client)
     }
 }
 
@@ -153,10 +152,7 @@ impl LoginService {
     /// Forgets a user and sessions of theirs that ended here, at once (other instances hear
     /// of it from the change feed).
     fn forget_all(&self, user_id: &str, sessions: &[String]) {
-        self.cache.forget_user(user_id);
-        for session in sessions {
-            self.cache.forget_session(session);
-        }
+        self.cache.forget_all(user_id, sessions);
     }
 
     /// Deletes the sessions that ended (expired, logged out) more than `after` seconds ago, and

@@ -141,6 +141,11 @@ impl Audit {
         self
     }
 
+    /// The same, from `client` (an IPv4-mapped IPv6 address written as the IPv4 address).
+    pub fn from_client(self, client: Option<std::net::IpAddr>) -> Self {
+        self.from_addr(client.map(client_addr))
+    }
+
     /// The entry this note makes for the given account, app and session.
     pub fn entry(
         &self,
@@ -161,6 +166,12 @@ impl Audit {
             actor: Some(self.actor.to_text()),
         }
     }
+}
+
+/// An address as the audit log and the session list write it: an IPv4-mapped IPv6 address as
+/// the IPv4 address.
+pub fn client_addr(ip: std::net::IpAddr) -> String {
+    ip.to_canonical().to_string()
 }
 
 /// One entry of the audit log.

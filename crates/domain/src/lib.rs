@@ -16,7 +16,7 @@ mod wechat;
 
 #[cfg(feature = "mock")]
 pub use audit::MockAuditLog;
-pub use audit::{Actor, Audit, AuditEntry, AuditKind, AuditLog, AuditQuery};
+pub use audit::{Actor, Audit, AuditEntry, AuditKind, AuditLog, AuditQuery, client_addr};
 pub use avatars::AvatarStore;
 #[cfg(feature = "mock")]
 pub use avatars::MockAvatarStore;

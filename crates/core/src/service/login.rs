@@ -71,7 +71,7 @@ impl LoginService {
             let known_app = self.app(appid).ok().map(|app| app.wechat.appid());
             self.record_alone(
                 Audit::new(AuditKind::Login, Actor::User, self.clock.now())
-                    .from_addr(client.map(|ip| ip.to_canonical().to_string()))
+                    .from_client(client)
                     .entry(None, known_app, None, &outcome_of(e.kind())),
             )
             .await;
@@ -217,7 +217,7 @@ impl LoginService {
                 expires_at,
                 // Recorded only for replays from elsewhere: none when they are off.
                 login_code: (self.settings.code_replay_secs > 0).then(|| digest.with_client_hex()),
-                client_addr: client.map(|ip| ip.to_canonical().to_string()),
+                client_addr: client.map(wxlogin_domain::client_addr),
             })
             .await?;
         if let Some(merged) = merged {

@@ -34,8 +34,7 @@ pub struct Operator {
 
 impl Operator {
     fn audit(&self, kind: AuditKind, at: i64) -> Audit {
-        Audit::new(kind, Actor::Admin(self.key.clone()), at)
-            .from_addr(self.client.map(|ip| ip.to_canonical().to_string()))
+        Audit::new(kind, Actor::Admin(self.key.clone()), at).from_client(self.client)
     }
 }
 
@@ -111,10 +110,7 @@ impl AdminService {
 
     fn forget_all(&self, user_id: &str, sessions: &[String]) {
         if let Some(cache) = &self.cache {
-            cache.forget_user(user_id);
-            for session in sessions {
-                cache.forget_session(session);
-            }
+            cache.forget_all(user_id, sessions);
         }
     }
 
@@ -262,7 +258,7 @@ impl AdminService {
             Actor::Admin("unknown".to_owned()),
             self.clock.now(),
         )
-        .from_addr(client.map(|ip| ip.to_canonical().to_string()))
+        .from_client(client)
         .entry(None, None, None, "refused");
         record_best_effort(self.audit.as_ref(), &entry).await;
     }

@@ -87,7 +87,6 @@ impl LoginService {
         refresh_token: &str,
         client: Option<IpAddr>,
     ) -> Result<RefreshOutcome, CoreError> {
-        let client_addr = client.map(|ip| ip.to_canonical().to_string());
         let claim = self
             .tokens
             .verify_refresh(refresh_token)
@@ -97,8 +96,7 @@ impl LoginService {
             })?;
         for _ in 0..RACES {
             let now = self.clock.now();
-            let audit =
-                Audit::new(AuditKind::Refresh, Actor::User, now).from_addr(client_addr.clone());
+            let audit = Audit::new(AuditKind::Refresh, Actor::User, now).from_client(client);
             // The common case first, in one statement: the session's current token, moved on.
             if let Some(session) = self
                 .sessions
@@ -130,8 +128,8 @@ impl LoginService {
                 Judgement::Current => continue,
                 Judgement::Again => return self.renewed(state.session, state.counter, now),
                 Judgement::Theft => {
-                    let audit = Audit::new(AuditKind::RefreshReuse, Actor::Server, now)
-                        .from_addr(client_addr);
+                    let audit =
+                        Audit::new(AuditKind::RefreshReuse, Actor::Server, now).from_client(client);
                     return Err(self.end_stolen(&state.session, &audit).await?);
                 }
             }
