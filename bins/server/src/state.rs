@@ -30,8 +30,11 @@ pub struct AppState {
     pub keys: Arc<wxlogin_token::KeyRing>,
     /// What `/metrics` reports (counted whether or not it is served).
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// The login rate limiter, if on.
+    /// The login rate limiter of this process, if on: what decides when limits are not
+    /// shared by the instances (SQLite), or when the shared store fails.
     pub login_limiter: Option<Arc<LoginLimiter>>,
+    /// `LOGIN_RATE_LIMIT`: attempts per client address per minute (0: off).
+    pub login_rate_limit: u32,
     /// The reverse proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<crate::client_addr::Network>,
     /// Where avatar files are kept, for `/media/avatars/{name}`.

@@ -69,6 +69,11 @@ impl ContentChecks {
         !paused
     }
 
+    /// Counts a check not asked because another instance saw the app's quota spent.
+    pub(crate) fn paused_elsewhere(&self) {
+        self.quota_paused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a verdict.
     pub(crate) fn verdict(&self, suggest: Suggest) {
         let counter = match suggest {

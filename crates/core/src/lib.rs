@@ -3,11 +3,13 @@
 mod access_token_cache;
 mod cache;
 mod content_checks;
+mod deployment_limits;
 mod error;
 mod exchange;
 mod limits;
 mod media;
 mod profile;
+mod quota_pauses;
 mod seen_pushes;
 mod service;
 mod settings;
@@ -15,6 +17,7 @@ mod verified_tokens;
 
 pub use cache::CacheStats;
 pub use content_checks::{ContentCheckSettings, ContentCheckStats};
+pub use deployment_limits::DeploymentLimits;
 pub use error::{CoreError, ErrorKind};
 pub use media::MediaSettings;
 pub use profile::{MAX_AVATAR_URL_CHARS, MAX_NICK_NAME_CHARS, ProfileEdit};

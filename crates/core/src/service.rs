@@ -14,6 +14,7 @@ pub(crate) mod login;
 pub(crate) mod operators;
 pub(crate) mod push;
 mod push_events;
+mod quotas;
 pub(crate) mod refresh;
 pub(crate) mod revocations;
 pub(crate) mod user_data;
@@ -30,9 +31,11 @@ use crate::CoreError;
 use crate::access_token_cache::AccessTokenBroker;
 use crate::cache::SessionCache;
 use crate::content_checks::ContentChecks;
+use crate::deployment_limits::DeploymentLimits;
 use crate::exchange::CodeExchanges;
 use crate::limits::{PerKeyLimit, Verdicts};
 use crate::media::Media;
+use crate::quota_pauses::QuotaPauses;
 use crate::seen_pushes::SeenPushes;
 use crate::settings::LoginSettings;
 use crate::verified_tokens::VerifiedTokens;
@@ -99,7 +102,12 @@ pub struct LoginService {
     ended: tokio::sync::watch::Sender<u64>,
     /// Readers of the revocation feed allowed to wait at once.
     revocation_waiters: Arc<tokio::sync::Semaphore>,
+    /// USER_RATE_LIMIT in this process: what decides when limits are not shared.
     user_calls: PerKeyLimit,
+    /// The limits and quota pauses of the whole deployment, when the store shares them.
+    limits: Arc<DeploymentLimits>,
+    /// The quotas this process saw spent (phone numbers; content checks keep their own).
+    quotas: QuotaPauses,
     verdicts: Verdicts,
     /// The pushes accepted within their timestamp window, not to be applied twice.
     seen_pushes: SeenPushes,
@@ -121,6 +129,11 @@ impl std::fmt::Debug for LoginService {
 }
 
 impl LoginService {
+    /// The limits of the deployment: the server counts its login rate limit there too.
+    pub fn limits(&self) -> &DeploymentLimits {
+        &self.limits
+    }
+
     /// The appids of the mini programs served.
     pub fn appids(&self) -> impl Iterator<Item = &str> {
         self.apps.keys().map(String::as_str)

@@ -95,7 +95,15 @@ async fn answer_login(
     let body: LoginRequest = json_object(body)?;
     let client = crate::client_addr::request_client(req, &state.trusted_proxies);
     if let (Some(limiter), Some(client)) = (&state.login_limiter, client)
-        && limiter.check_key(&limit_key(client)).is_err()
+        && !state
+            .service
+            .limits()
+            .take(
+                &format!("login:{}", limit_key(client)),
+                state.login_rate_limit,
+                || limiter.check_key(&limit_key(client)).is_ok(),
+            )
+            .await
     {
         return Err(ApiError::new(
             ApiErrorKind::RateLimited,

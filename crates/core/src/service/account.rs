@@ -51,7 +51,7 @@ impl LoginService {
         if !is_plausible_code(code) {
             return Err(CoreError::MalformedCode);
         }
-        self.spend_user_call(caller)?;
+        self.spend_user_call(caller).await?;
         let proof = match app.wechat.code2session(code).await {
             Ok(session) => session,
             Err(e @ (WeChatError::InvalidCode | WeChatError::CodeUsed)) => {

@@ -11,6 +11,7 @@ use wxlogin_domain::{
 };
 use wxlogin_media::{AvatarError, process_avatar};
 
+use super::quotas::Quota;
 use super::{App, Caller, LoginService};
 use crate::CoreError;
 use crate::media::Media;
@@ -38,7 +39,7 @@ impl LoginService {
         // Each upload costs a decoding and, with checks on, a call on the app's WeChat quota:
         // counted against the account like the other calls that do (`USER_RATE_LIMIT`), so one
         // account cannot spend the app's quota (and so pause everyone's checks).
-        self.spend_user_call(caller)?;
+        self.spend_user_call(caller).await?;
         // Each decoding holds a whole image: a bounded number at once, the others wait a
         // while, then are told to come back, never pile up in memory.
         let turn = tokio::time::timeout(
@@ -123,7 +124,7 @@ impl LoginService {
     ) -> Result<User, CoreError> {
         let media = self.media()?;
         let app = self.app_of(caller)?;
-        self.spend_user_call(caller)?;
+        self.spend_user_call(caller).await?;
         let now = self.clock.now();
         let name =
             file_name(&caller.user.id, url.as_bytes(), "url").replacen("avatars/", "external/", 1);
@@ -162,10 +163,10 @@ impl LoginService {
             return Ok(());
         }
         let app = self.app_of(caller)?;
-        self.spend_user_call(caller)?;
+        self.spend_user_call(caller).await?;
         let asked = match self.openid_for_check(caller).await? {
             None => return self.unchecked(&caller.appid, "a nickname", None),
-            Some(_) if !checks.may_ask(&caller.appid, self.clock.now()) => {
+            Some(_) if !self.may_check_content(&caller.appid).await => {
                 return self.unchecked(&caller.appid, "a nickname", None);
             }
             Some(openid) => {
@@ -188,7 +189,11 @@ impl LoginService {
                 }
                 Ok(())
             }
-            Err(e) => self.unchecked(&caller.appid, "a nickname", Some(e)),
+            Err(e) => {
+                self.note_quota(Quota::ContentCheck, &caller.appid, &e)
+                    .await;
+                self.unchecked(&caller.appid, "a nickname", Some(e))
+            }
         }
     }
 
@@ -209,7 +214,7 @@ impl LoginService {
                 .unchecked(&caller.appid, "an avatar", None)
                 .map(|()| None);
         };
-        if !checks.may_ask(&caller.appid, self.clock.now()) {
+        if !self.may_check_content(&caller.appid).await {
             return self
                 .unchecked(&caller.appid, "an avatar", None)
                 .map(|()| None);
@@ -222,10 +227,27 @@ impl LoginService {
             .await;
         match asked {
             Ok(trace_id) => Ok(Some(trace_id)),
-            Err(e) => self
-                .unchecked(&caller.appid, "an avatar", Some(e))
-                .map(|()| None),
+            Err(e) => {
+                self.note_quota(Quota::ContentCheck, &caller.appid, &e)
+                    .await;
+                self.unchecked(&caller.appid, "an avatar", Some(e))
+                    .map(|()| None)
+            }
         }
+    }
+
+    /// Whether `appid`'s content checks may be asked: not while its quota is spent, as this
+    /// process or (limits shared) any instance saw.
+    async fn may_check_content(&self, appid: &str) -> bool {
+        let checks = &self.content_checks;
+        if !checks.may_ask(appid, self.clock.now()) {
+            return false;
+        }
+        if self.quota_paused(Quota::ContentCheck, appid).await {
+            checks.paused_elsewhere();
+            return false;
+        }
+        true
     }
 
     /// The caller's openid in the app of their session: WeChat checks content in a user's

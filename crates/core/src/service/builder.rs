@@ -8,7 +8,8 @@ use crate::verified_tokens::VerifiedTokens;
 
 use wxlogin_domain::{
     AccessTokenStore, AuditLog, AvatarStore, ChangeFeed, Clock, MediaStore, OperatorStore,
-    SessionStore, StoreChange, StoreError, SystemClock, TokenCodec, UserStore, WeChatApi,
+    SessionStore, SharedLimits, StoreChange, StoreError, SystemClock, TokenCodec, UserStore,
+    WeChatApi,
 };
 use wxlogin_wechat_protocol::PushSettings;
 
@@ -17,6 +18,7 @@ use super::{App, LoginService};
 use crate::access_token_cache::AccessTokenBroker;
 use crate::cache::SessionCache;
 use crate::content_checks::{ContentCheckSettings, ContentChecks};
+use crate::deployment_limits::DeploymentLimits;
 use crate::exchange::CodeExchanges;
 use crate::limits::{PerKeyLimit, Verdicts};
 use crate::media::{Media, MediaSettings};
@@ -61,6 +63,7 @@ pub struct LoginServiceBuilder {
     settings: LoginSettings,
     media: Option<Media>,
     content_checks: ContentCheckSettings,
+    shared_limits: Option<Arc<dyn SharedLimits>>,
 }
 
 impl LoginServiceBuilder {
@@ -174,6 +177,14 @@ impl LoginServiceBuilder {
         self
     }
 
+    /// Limits counted for every instance of the deployment (`USER_RATE_LIMIT`, WeChat's quota
+    /// pauses, and the server's login rate limit). Optional: without it, each process limits
+    /// by itself, which is right for a store one process serves (SQLite).
+    pub fn shared_limits(mut self, limits: Arc<dyn SharedLimits>) -> Self {
+        self.shared_limits = Some(limits);
+        self
+    }
+
     /// The service, subscribed to the change feed if there is one and the cache is on.
     pub fn build(self) -> Result<Arc<LoginService>, BuildError> {
         let users = self.users.ok_or(BuildError::Missing("user store"))?;
@@ -233,6 +244,7 @@ impl LoginServiceBuilder {
             }
             None => None,
         };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         Ok(Arc::new(LoginService {
             apps,
             users,
@@ -241,7 +253,12 @@ impl LoginServiceBuilder {
             audit: self.audit,
             operators: self.operators,
             tokens,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            limits: Arc::new(DeploymentLimits::new(
+                self.shared_limits,
+                Arc::clone(&clock),
+            )),
+            quotas: Default::default(),
+            clock,
             exchanges: CodeExchanges::new(settings.code_replay_secs),
             cache,
             verified: VerifiedTokens::new(settings.verified_token_bytes),

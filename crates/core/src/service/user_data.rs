@@ -8,6 +8,7 @@ use wxlogin_wechat_protocol::{OpenDataError, decrypt_open_data, verify_raw_data}
 
 use super::App;
 use super::login::is_plausible_code;
+use super::quotas::Quota;
 use crate::{Caller, CoreError, LoginService, ProfileEdit};
 
 /// What `wx.getUserInfo` returns, as the front end forwards it.
@@ -54,7 +55,7 @@ impl LoginService {
         data: UserInfoData,
     ) -> Result<User, CoreError> {
         let app = self.app_of(caller)?;
-        self.spend_user_call(caller)?;
+        self.spend_user_call(caller).await?;
         let now = self.clock.now();
         let session_id = self
             .sessions
@@ -152,12 +153,19 @@ impl LoginService {
             return Err(CoreError::MalformedCode);
         }
         let app = self.app_of(caller)?;
-        self.spend_user_call(caller)?;
-        let phone = self
+        self.spend_user_call(caller).await?;
+        if self.quota_paused(Quota::PhoneNumber, &caller.appid).await {
+            return Err(Self::quota_spent(Quota::PhoneNumber));
+        }
+        let asked = self
             .with_access_token(app, |token| async move {
                 app.wechat.phone_number(&token, code).await
             })
-            .await?;
+            .await;
+        if let Err(e) = &asked {
+            self.note_quota(Quota::PhoneNumber, &caller.appid, e).await;
+        }
+        let phone = asked?;
         let number = phone.phone_number;
         if number.chars().count() > MAX_PHONE_CHARS
             || !number
@@ -175,9 +183,17 @@ impl LoginService {
         self.store_update(caller, update).await
     }
 
-    /// Counts one user-data call of the caller's account, or refuses it before WeChat is asked.
-    pub(super) fn spend_user_call(&self, caller: &Caller) -> Result<(), CoreError> {
-        if self.user_calls.allow(&caller.user.id) {
+    /// Counts one user-data call of the caller's account (for the whole deployment when limits
+    /// are shared), or refuses it before WeChat is asked.
+    pub(super) async fn spend_user_call(&self, caller: &Caller) -> Result<(), CoreError> {
+        let id = &caller.user.id;
+        let allowed = self
+            .limits
+            .take(&format!("user:{id}"), self.settings.user_rate_limit, || {
+                self.user_calls.allow(id)
+            })
+            .await;
+        if allowed {
             Ok(())
         } else {
             Err(CoreError::UserRateLimited)

@@ -1,8 +1,12 @@
 //! USER_RATE_LIMIT: an account spends at most that many WeChat calls a minute.
 
-use wxlogin_core::CoreError;
+use std::sync::Arc;
 
-use crate::support::{Mocks, NOW, caller_in_app, user};
+use mockall::predicate::eq;
+use wxlogin_core::CoreError;
+use wxlogin_domain::{Cause, MockSharedLimits, StoreError, WeChatError};
+
+use crate::support::{APP, Mocks, NOW, caller_in_app, user};
 
 #[tokio::test]
 async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
@@ -40,4 +44,182 @@ async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
         Err(CoreError::UserRateLimited)
     ));
     // `times(3)` on phone_number: the fourth call never reached WeChat.
+}
+
+/// A phone number call WeChat answers, and the access token it is asked with.
+fn phone_answers(m: &mut Mocks, times: usize) {
+    m.access_tokens.expect_load_access_token().returning(|_| {
+        Ok(Some(wxlogin_domain::StoredAccessToken {
+            token: wxlogin_domain::AccessToken::new("AT"),
+            use_until: NOW + 3600,
+            fetches: 1,
+        }))
+    });
+    m.wechat
+        .expect_phone_number()
+        .times(times)
+        .returning(|_, _| {
+            Ok(wxlogin_domain::PhoneInfo {
+                phone_number: "13800138000".into(),
+                pure_phone_number: "13800138000".into(),
+                country_code: "86".into(),
+            })
+        });
+    m.users
+        .expect_update_profile()
+        .times(times)
+        .returning(|_, _, _| Ok(Some(user("u1"))));
+}
+
+/// Shared limits that never saw the phone quota spent.
+fn no_pauses(shared: &mut MockSharedLimits) {
+    shared.expect_paused().returning(|_, _| Ok(false));
+}
+
+#[tokio::test]
+async fn with_shared_limits_the_deployments_count_decides_not_the_processes() {
+    let mut m = Mocks::new();
+    m.settings.user_rate_limit = 1;
+    phone_answers(&mut m, 2);
+    let mut shared = MockSharedLimits::new();
+    no_pauses(&mut shared);
+    // The deployment allows two (this process alone would allow one), then refuses.
+    let mut answers = [true, true, false].into_iter();
+    shared
+        .expect_take()
+        .with(eq("user:u1"), eq(1), eq(NOW * 1000))
+        .times(3)
+        .returning(move |_, _, _| Ok(answers.next().unwrap_or(false)));
+    let service = m
+        .builder()
+        .shared_limits(Arc::new(shared))
+        .build()
+        .expect("built");
+    for _ in 0..2 {
+        service
+            .bind_phone_number(&caller_in_app(), "13800138000")
+            .await
+            .expect("the deployment allows it");
+    }
+    assert!(matches!(
+        service
+            .bind_phone_number(&caller_in_app(), "13800138000")
+            .await,
+        Err(CoreError::UserRateLimited)
+    ));
+    assert_eq!(service.limits().fallbacks(), 0);
+}
+
+#[tokio::test]
+async fn when_the_shared_limits_fail_the_processes_own_limit_decides() {
+    let mut m = Mocks::new();
+    m.settings.user_rate_limit = 2;
+    phone_answers(&mut m, 2);
+    let mut shared = MockSharedLimits::new();
+    no_pauses(&mut shared);
+    shared
+        .expect_take()
+        .times(3)
+        .returning(|_, _, _| Err(StoreError::Unavailable(Cause::msg("connection refused"))));
+    let service = m
+        .builder()
+        .shared_limits(Arc::new(shared))
+        .build()
+        .expect("built");
+    for _ in 0..2 {
+        service
+            .bind_phone_number(&caller_in_app(), "13800138000")
+            .await
+            .expect("within this process's limit");
+    }
+    assert!(
+        matches!(
+            service
+                .bind_phone_number(&caller_in_app(), "13800138000")
+                .await,
+            Err(CoreError::UserRateLimited)
+        ),
+        "the store being down does not lift the limit"
+    );
+    assert_eq!(service.limits().fallbacks(), 3);
+}
+
+#[tokio::test]
+async fn a_spent_phone_quota_pauses_the_app_for_every_instance_until_midnight_in_beijing() {
+    let mut m = Mocks::new();
+    m.access_tokens.expect_load_access_token().returning(|_| {
+        Ok(Some(wxlogin_domain::StoredAccessToken {
+            token: wxlogin_domain::AccessToken::new("AT"),
+            use_until: NOW + 3600,
+            fetches: 1,
+        }))
+    });
+    m.wechat.expect_phone_number().times(1).returning(|_, _| {
+        Err(WeChatError::Api {
+            errcode: 1_400_001,
+            errmsg: "quota".into(),
+        })
+    });
+    m.users.expect_update_profile().never();
+    let mut shared = MockSharedLimits::new();
+    shared.expect_take().returning(|_, _, _| Ok(true));
+    shared
+        .expect_paused()
+        .with(eq(format!("pause:phone:{APP}")), eq(NOW * 1000))
+        .times(1)
+        .returning(|_, _| Ok(false));
+    // NOW is 2027-01-15T08:00:00Z, 16:00 in Beijing: its midnight is 16:00Z.
+    shared
+        .expect_pause_until()
+        .with(
+            eq(format!("pause:phone:{APP}")),
+            eq((NOW + 8 * 3600) * 1000),
+        )
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let service = m
+        .builder()
+        .shared_limits(Arc::new(shared))
+        .build()
+        .expect("built");
+    assert!(
+        service
+            .bind_phone_number(&caller_in_app(), "13800138000")
+            .await
+            .is_err()
+    );
+    // Paused here too now: neither WeChat (`times(1)`) nor the store (`paused` once) is asked.
+    assert!(
+        service
+            .bind_phone_number(&caller_in_app(), "13800138000")
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_phone_quota_another_instance_saw_spent_is_not_asked_for() {
+    let mut m = Mocks::new();
+    m.wechat.expect_phone_number().never();
+    let mut shared = MockSharedLimits::new();
+    shared.expect_take().returning(|_, _, _| Ok(true));
+    shared.expect_paused().times(1).returning(|_, _| Ok(true));
+    let service = m
+        .builder()
+        .shared_limits(Arc::new(shared))
+        .build()
+        .expect("built");
+    let refused = service
+        .bind_phone_number(&caller_in_app(), "13800138000")
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(CoreError::WeChat(WeChatError::Api {
+                errcode: 1_400_001,
+                ..
+            }))
+        ),
+        "{refused:?}"
+    );
 }
