@@ -4,6 +4,7 @@
 mod description;
 mod keys;
 mod routes;
+mod webhooks;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -30,6 +31,8 @@ pub(crate) struct AdminState {
     pub(crate) metrics: Arc<Metrics>,
     /// The addresses whose refusal this minute is in the audit log already.
     pub(crate) refusals: Mutex<RecentRefusals>,
+    /// The webhook outbox, for its given-up deliveries.
+    pub(crate) outbox: Arc<dyn wxlogin_domain::WebhookOutbox>,
 }
 
 /// The addresses refused within one clock minute: each is audited once a minute, so that
@@ -133,6 +136,7 @@ pub(crate) fn serve_admin(
             .wrap(actix_web::middleware::from_fn(require_key))
             .wrap(actix_web::middleware::Logger::new("admin %a %U %s %b %Dms"))
             .configure(routes::configure)
+            .configure(webhooks::configure)
             .default_service(web::to(crate::routes::not_found))
     })
     .workers(1)

@@ -18,6 +18,7 @@ mod secrets;
 mod tests;
 mod tokens;
 mod vars;
+mod webhooks;
 mod wechat;
 
 pub use admin::{AdminConfig, DEFAULT_AUDIT_RETENTION_DAYS};
@@ -25,6 +26,7 @@ pub use database::DEFAULT_DATABASE_URL;
 pub use media::{MediaConfig, MediaStoreConfig, listening_base_url};
 pub use tokens::{TokenAlgorithm, TokenSettings};
 use vars::Vars;
+pub use webhooks::routes_of;
 
 /// The token signing key; `Debug` hides it.
 #[derive(Clone)]
@@ -99,6 +101,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// The admin API and the audit log's retention.
     pub admin: AdminConfig,
+    /// The endpoints of `WEBHOOKS_FILE`.
+    pub webhooks: Vec<wxlogin_webhooks::Endpoint>,
 }
 
 /// One mini program served.
@@ -191,6 +195,7 @@ impl Config {
         let api_base = wechat::api_base(dev, &mut vars);
         let media = media::media_config(dev, &mut vars);
         let admin = admin::admin_config(dev, &mut vars, bind_addr);
+        let webhooks = webhooks::webhook_endpoints(&mut vars);
         vars.problems()?;
 
         let apps = apps
@@ -241,6 +246,7 @@ impl Config {
             workers,
             media,
             admin,
+            webhooks,
         })
     }
 }

@@ -15,6 +15,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<DieselStore> {
     )
     .await
     .context("DATABASE_URL")?;
+    // Changes made from the command line raise their events like the server's.
+    store.route_webhooks(crate::config::routes_of(&config.webhooks));
     Ok(store)
 }
 

@@ -20,9 +20,11 @@ pub mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod routes;
+mod shared_limits;
 mod signing_keys;
 pub mod startup;
 pub mod state;
+mod webhooks;
 
 pub use config::Config;
 pub use startup::Application;

@@ -9,7 +9,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use actix_web::HttpResponse;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -19,6 +18,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use wxlogin_core::LoginService;
 use wxlogin_user_store::DieselStore;
+
+mod listener;
+pub(crate) use listener::serve_metrics;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct LoginLabels {
@@ -142,6 +144,11 @@ impl Metrics {
         let _ = self.observed.store.set(store);
     }
 
+    /// Reports the webhook dispatcher's counts too.
+    pub fn observe_webhooks(&self, webhooks: Arc<crate::webhooks::Webhooks>) {
+        let _ = self.observed.webhooks.set(webhooks);
+    }
+
     /// Counts a login's outcome: `ok`, or the error kind answered.
     pub fn login(&self, outcome: &'static str) {
         self.logins.get_or_create(&LoginLabels { outcome }).inc();
@@ -224,21 +231,12 @@ impl Default for Metrics {
     }
 }
 
-/// `GET /metrics`.
-pub async fn serve(metrics: actix_web::web::Data<Metrics>) -> HttpResponse {
-    match metrics.render() {
-        Ok(text) => HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(text),
-        Err(_) => HttpResponse::InternalServerError().finish(),
-    }
-}
-
 /// Values owned by the service and the store, read at each scrape.
 #[derive(Default)]
 struct Observed {
     service: OnceLock<Arc<LoginService>>,
     store: OnceLock<Arc<DieselStore>>,
+    webhooks: OnceLock<Arc<crate::webhooks::Webhooks>>,
 }
 
 impl std::fmt::Debug for Observed {
@@ -320,6 +318,12 @@ impl Collector for Observed {
         ] {
             counter(&mut encoder, name, help, value)?;
         }
+        counter(
+            &mut encoder,
+            "limits_fallbacks",
+            "Rate-limit decisions made by this process alone: the shared counters could not be read",
+            service.limits().fallbacks(),
+        )?;
         if let Some(store) = self.store.get() {
             let pool = store.pool_state();
             gauge(
@@ -347,11 +351,14 @@ impl Collector for Observed {
                 pool.in_use,
             )?;
         }
-        Ok(())
+        match self.webhooks.get() {
+            Some(webhooks) => webhooks.encode(encoder),
+            None => Ok(()),
+        }
     }
 }
 
-fn counter(
+pub(crate) fn counter(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -361,7 +368,7 @@ fn counter(
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
 }
 
-fn gauge(
+pub(crate) fn gauge(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -369,31 +376,4 @@ fn gauge(
 ) -> Result<(), std::fmt::Error> {
     let metric = ConstGauge::new(value.into());
     metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
-}
-
-/// `GET /metrics` on a listener of its own, one worker: never reachable on the public one.
-pub(crate) fn serve_metrics(
-    at: std::net::SocketAddr,
-    metrics: Arc<Metrics>,
-) -> anyhow::Result<(actix_web::dev::Server, std::net::SocketAddr)> {
-    use actix_web::{App, HttpServer, web};
-    use anyhow::Context;
-    let listener =
-        std::net::TcpListener::bind(at).with_context(|| format!("METRICS_BIND_ADDR {at}"))?;
-    let addr = listener.local_addr()?;
-    let metrics = web::Data::from(metrics);
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(metrics.clone())
-            .route("/metrics", web::get().to(serve))
-            .route("/metrics", web::head().to(serve))
-            .default_service(web::to(crate::routes::not_found))
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)?
-    .run();
-    log::info!("metrics on http://{addr}/metrics");
-    Ok((server, addr))
 }

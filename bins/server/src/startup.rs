@@ -75,6 +75,8 @@ impl Application {
         let (store, applied) = DieselStore::open(&config.database_url, &pool, sealer)
             .await
             .context("DATABASE_URL")?;
+        // Before anything changes an account: every change records its events from now on.
+        store.route_webhooks(crate::config::routes_of(&config.webhooks));
         let store = Arc::new(store);
         for migration in applied {
             log::info!("applied migration {migration}");
@@ -139,6 +141,7 @@ impl Application {
             }
         }
         let media = crate::media_store::media_store(&config.media, &store)?;
+        let builder = crate::shared_limits::with_shared_limits(builder, &store);
         let service = builder
             .store(Arc::clone(&store))
             .media(
@@ -191,6 +194,7 @@ impl Application {
             keys: Arc::clone(&keys),
             metrics: Arc::clone(&metrics),
             login_limiter: limiter,
+            login_rate_limit: config.login_rate_limit,
             trusted_proxies: config.trusted_proxies.clone(),
             media: Some(media),
             avatar_max_bytes: config.media.limits.max_bytes,
@@ -255,6 +259,7 @@ impl Application {
                     keys: config.admin.keys.clone(),
                     metrics: Arc::clone(&metrics),
                     refusals: Default::default(),
+                    outbox: Arc::clone(&store) as Arc<dyn wxlogin_domain::WebhookOutbox>,
                 },
             )?),
             None => None,
@@ -279,9 +284,25 @@ impl Application {
         let collect = actix_web::rt::spawn(crate::maintenance::collect_unused_media(Arc::clone(
             &service,
         )));
+        let limits_purge = actix_web::rt::spawn(crate::shared_limits::purge_shared_limits(
+            Arc::clone(&service),
+        ));
+        let webhooks = crate::webhooks::start(
+            &config.webhooks,
+            Arc::clone(&store) as Arc<dyn wxlogin_domain::WebhookOutbox>,
+        )?;
+        let dispatching = match webhooks {
+            Some(started) => {
+                metrics.observe_webhooks(started.webhooks);
+                started.tasks
+            }
+            None => Vec::new(),
+        };
         let maintenance = purge
             .into_iter()
+            .chain(dispatching)
             .chain(prune)
+            .chain([limits_purge])
             .chain([short_lived, key_sync, collect, audit_purge])
             .collect();
         Ok(Self {

@@ -37,11 +37,13 @@ pub enum AuditKind {
     Push,
     /// WeChat's content-security verdict on an avatar.
     ContentCheck,
+    /// Given-up webhook deliveries put back by an operator.
+    WebhookRetry,
 }
 
 impl AuditKind {
     /// Every kind, in the order above.
-    pub const ALL: [AuditKind; 14] = [
+    pub const ALL: [AuditKind; 15] = [
         AuditKind::Login,
         AuditKind::Refresh,
         AuditKind::RefreshReuse,
@@ -56,6 +58,7 @@ impl AuditKind {
         AuditKind::AdminLookup,
         AuditKind::Push,
         AuditKind::ContentCheck,
+        AuditKind::WebhookRetry,
     ];
 
     /// The name stored and answered (`snake_case`).
@@ -75,6 +78,7 @@ impl AuditKind {
             AuditKind::AdminLookup => "admin_lookup",
             AuditKind::Push => "push",
             AuditKind::ContentCheck => "content_check",
+            AuditKind::WebhookRetry => "webhook_retry",
         }
     }
 

@@ -6,12 +6,14 @@ mod cause;
 mod clock;
 mod hex;
 mod keys;
+mod limits;
 mod media;
 mod operators;
 mod secret;
 mod store;
 mod token;
 mod user;
+mod webhooks;
 mod wechat;
 
 #[cfg(feature = "mock")]
@@ -26,6 +28,9 @@ pub use hex::to_hex;
 #[cfg(feature = "mock")]
 pub use keys::MockSigningKeyStore;
 pub use keys::{SigningKeyStore, StoredSigningKey};
+#[cfg(feature = "mock")]
+pub use limits::MockSharedLimits;
+pub use limits::SharedLimits;
 #[cfg(feature = "mock")]
 pub use media::MockMediaStore;
 pub use media::{MediaError, MediaObject, MediaStore, is_media_name};
@@ -45,6 +50,11 @@ pub use token::{RefreshClaim, SessionToken, TokenCodec, TokenError};
 pub use user::{
     CodeLogin, Deletion, EndedSession, MergedAccount, NewLogin, OpenedLogin, ProfileUpdate,
     RefreshState, Revocations, Session, StoredAccessToken, User,
+};
+#[cfg(feature = "mock")]
+pub use webhooks::MockWebhookOutbox;
+pub use webhooks::{
+    OutboxCounts, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEvent, WebhookOutbox, WebhookRoutes,
 };
 #[cfg(feature = "mock")]
 pub use wechat::MockWeChatApi;

@@ -2,7 +2,9 @@
 //! alone for what changes nothing; listed by cursor; purged in bounded batches.
 
 use diesel::prelude::*;
-use wxlogin_domain::{AuditEntry, AuditKind, AuditQuery, Cause, StoreError};
+use wxlogin_domain::{
+    AuditEntry, AuditKind, AuditQuery, Cause, StoreError, WebhookEvent, WebhookRoutes,
+};
 
 use crate::connection::AnyConnection;
 use crate::database::Database;
@@ -77,14 +79,23 @@ impl TryFrom<EntryRow> for AuditEntry {
     }
 }
 
-/// Writes `entries` in the caller's transaction.
-pub(crate) fn write_entries(conn: &mut AnyConnection, entries: &[AuditEntry]) -> DbResult<()> {
+/// Writes `entries` in the caller's transaction, and the webhook events they raise for the
+/// endpoints of `webhooks` that want them: the change, its entry and its events commit or
+/// roll back together.
+pub(crate) fn write_entries(
+    conn: &mut AnyConnection,
+    webhooks: Option<&WebhookRoutes>,
+    entries: &[AuditEntry],
+) -> DbResult<()> {
     // One statement each: the multi-backend connection takes no multi-row insert, and a
     // change records one or two.
     for entry in entries {
         diesel::insert_into(audit_log::table)
             .values(NewEntry::from(entry))
             .execute(&mut *conn)?;
+        if let (Some(routes), Some(event)) = (webhooks, WebhookEvent::of(entry)) {
+            crate::outbox::record_event(conn, routes, &event)?;
+        }
     }
     Ok(())
 }
@@ -95,7 +106,7 @@ pub const MOST_LISTED: usize = 1000;
 impl Database {
     pub(crate) fn record_audit(&self, entry: &AuditEntry) -> DbResult<()> {
         let mut conn = self.writer()?;
-        write_entries(&mut conn, std::slice::from_ref(entry))
+        write_entries(&mut conn, self.webhooks.get(), std::slice::from_ref(entry))
     }
 
     pub(crate) fn audit_entries(&self, query: &AuditQuery) -> DbResult<Vec<AuditEntry>> {

@@ -51,6 +51,9 @@ pub(crate) struct Database {
     /// How many writer threads are writing a batch now: they hold connections outside the
     /// permits, and the pool's use counts them too.
     pub(crate) busy_writers: std::sync::atomic::AtomicU32,
+    /// Which endpoints want which events (`DieselStore::route_webhooks`): the changes record
+    /// their events for them in the outbox. Unset: no event is recorded.
+    pub(crate) webhooks: std::sync::OnceLock<wxlogin_domain::WebhookRoutes>,
 }
 
 /// A login waiting for a writer thread, and where its answer goes.

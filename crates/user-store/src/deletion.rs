@@ -3,7 +3,7 @@
 //! of it on disk.
 
 use diesel::prelude::*;
-use wxlogin_domain::{Audit, Cause, Deletion, OpenId, StoreChange, StoreError};
+use wxlogin_domain::{Audit, Cause, Deletion, OpenId, StoreChange, StoreError, WebhookRoutes};
 
 use crate::accounts::{advisory_lock, identity_key, unionid_key};
 use crate::audit::write_entries;
@@ -41,7 +41,14 @@ impl Database {
                 lock_account(conn, &row)?;
                 // Read again under the locks: a merge may have moved it meanwhile.
                 if row_by_id(conn, &row.id)?.is_some() {
-                    return delete_locked_account(conn, &row.id, Some(appid), audit).map(Some);
+                    return delete_locked_account(
+                        conn,
+                        &row.id,
+                        Some(appid),
+                        audit,
+                        self.webhooks.get(),
+                    )
+                    .map(Some);
                 }
                 target = row.id;
             }
@@ -84,7 +91,14 @@ impl Database {
                 .count()
                 .get_result(&mut *conn)?;
             if others <= 1 {
-                return delete_locked_account(conn, &user_id, Some(appid), audit).map(Some);
+                return delete_locked_account(
+                    conn,
+                    &user_id,
+                    Some(appid),
+                    audit,
+                    self.webhooks.get(),
+                )
+                .map(Some);
             }
             let ended = delete_sessions(conn, &user_id, Some(appid))?;
             diesel::delete(
@@ -99,7 +113,7 @@ impl Database {
                 announce(conn, &change)?;
             }
             let entry = audit.entry(Some(&user_id), Some(appid), None, "identity deleted");
-            write_entries(conn, &[entry])?;
+            write_entries(conn, self.webhooks.get(), &[entry])?;
             Ok(Some(Deletion {
                 user_id,
                 account_deleted: false,
@@ -126,7 +140,7 @@ impl Database {
             if row_by_id(conn, &row.id)?.is_none() {
                 return Ok(None);
             }
-            delete_locked_account(conn, &row.id, None, audit).map(Some)
+            delete_locked_account(conn, &row.id, None, audit, self.webhooks.get()).map(Some)
         })?;
         if deleted.is_some() {
             erase_old_pages(&mut conn);
@@ -202,6 +216,7 @@ fn delete_locked_account(
     user_id: &str,
     appid: Option<&str>,
     audit: &Audit,
+    webhooks: Option<&WebhookRoutes>,
 ) -> DbResult<Deletion> {
     let ended = delete_sessions(conn, user_id, None)?;
     diesel::delete(identities::table.filter(identities::user_id.eq(user_id)))
@@ -214,6 +229,7 @@ fn delete_locked_account(
     }
     write_entries(
         conn,
+        webhooks,
         &[audit.entry(Some(user_id), appid, None, "account deleted")],
     )?;
     Ok(Deletion {

@@ -12,6 +12,7 @@ mod ended_sessions;
 mod error;
 mod group_commit;
 mod legacy;
+mod limits;
 mod login_codes;
 mod logins;
 mod media_files;
@@ -19,6 +20,8 @@ mod media_objects;
 mod media_ports;
 mod migrations;
 mod operators;
+mod outbox;
+mod outbox_port;
 mod ports;
 mod prepared;
 mod profiles;
@@ -34,6 +37,7 @@ mod users;
 
 pub use connection::{CHECK_IDLE_AFTER, DEFAULT_POOL_SIZE, PoolOptions};
 pub use database_url::DatabaseUrl;
+pub use limits::SharedRateLimits;
 pub use sealing::{MIN_SECRET_LEN, SealError, SealingSecret, SecretSealer};
 pub use store::{DieselStore, PoolState};
 

@@ -7,7 +7,7 @@ use crate::sessions::NewSession;
 use diesel::prelude::*;
 use wxlogin_domain::{
     Actor, Audit, AuditEntry, AuditKind, NewLogin, OpenId, OpenedLogin, Session, StoreError,
-    UnionId, User,
+    UnionId, User, WebhookEvent, WebhookRoutes,
 };
 
 use crate::accounts::{
@@ -173,7 +173,14 @@ const FIRST_LOGIN: &str = concat!(
     traced_code!("FALSE"),
     ", ",
     audited_login!("'created'"),
-    "\
+    // `user.created` for each endpoint that wants it (the payload, then the endpoints' keys:
+    // none when no endpoint does), in the same statement as the account.
+    ", hooked AS (\
+        INSERT INTO webhook_outbox \
+            (endpoint, user_id, event_type, payload, created_at, next_at, window_start) \
+        SELECT e.endpoint, opened.user_id, 'user.created', ?, opened.created_at, \
+            opened.created_at, opened.created_at \
+        FROM opened CROSS JOIN unnest(?::text[]) AS e (endpoint)) \
     SELECT count(*) AS n FROM opened"
 );
 
@@ -193,11 +200,23 @@ pub(crate) fn add_identity_without_unionid(
     openid: &OpenId,
     now: i64,
     session: &FirstSession<'_>,
+    webhooks: Option<&WebhookRoutes>,
 ) -> DbResult<(Resolved, bool)> {
     let AnyConnection::Postgresql(c) = &mut *conn else {
         return Ok((add_identity(conn, appid, openid, None, now)?, false));
     };
     let id = uuid::Uuid::now_v7().to_string();
+    // The event the SQLite path draws from the login's audit entry, drawn from the same entry.
+    let created = Audit::new(AuditKind::Login, Actor::User, now)
+        .from_addr(session.client_addr.map(str::to_owned))
+        .entry(Some(&id), Some(appid), Some(session.id), "created");
+    let hook = WebhookEvent::of(&created).map(|event| {
+        let endpoints = webhooks
+            .map(|routes| routes.endpoints_for(event.event_type).collect::<Vec<_>>())
+            .unwrap_or_default();
+        (crate::outbox::payload(&event), endpoints)
+    });
+    let (payload, endpoints) = hook.unwrap_or_default();
     let opened = Statement::new(
         FIRST_LOGIN,
         vec![
@@ -216,6 +235,8 @@ pub(crate) fn add_identity_without_unionid(
             Bind::OptionalText(session.login_code),
             Bind::Text(appid),
             Bind::OptionalText(session.client_addr),
+            Bind::Text(&payload),
+            Bind::TextArray(endpoints),
         ],
     )
     .get_result::<Count>(c)?
@@ -267,7 +288,11 @@ impl Database {
                     user_existed: !resolved.created,
                 }),
             )?;
-            write_entries(conn, &login_entries(login, &resolved, &session.id))?;
+            write_entries(
+                conn,
+                self.webhooks.get(),
+                &login_entries(login, &resolved, &session.id),
+            )?;
             Ok(OpenedLogin {
                 user: resolved.user,
                 created: resolved.created,
@@ -335,6 +360,7 @@ impl Database {
                                 login_code: login.login_code.as_deref(),
                                 client_addr: login.client_addr.as_deref(),
                             },
+                            self.webhooks.get(),
                         )?;
                         return if opened {
                             Ok(opened_for(resolved.user, true))

@@ -2,7 +2,7 @@
 //! account shows (to delete from the media store), and WeChat's content checks of them.
 
 use diesel::prelude::*;
-use wxlogin_domain::{StoreChange, User};
+use wxlogin_domain::{StoreChange, User, WebhookEvent, WebhookRoutes};
 
 use crate::accounts::locked;
 use crate::changes::announce;
@@ -73,7 +73,7 @@ impl Database {
             if waited == 0 {
                 return Ok(false);
             }
-            reject(conn, name, now)?;
+            reject(conn, self.webhooks.get(), name, now)?;
             Ok(true)
         })
     }
@@ -107,7 +107,7 @@ impl Database {
                 };
                 return Ok(None);
             };
-            reject(conn, &name, now)
+            reject(conn, self.webhooks.get(), &name, now)
         })
     }
 
@@ -160,7 +160,14 @@ const VERDICT_KEPT_SECS: i64 = 24 * 3600;
 
 /// Marks file `name` rejected (never shown again) and takes it down from the account that
 /// shows it, if one does; answers that account.
-fn reject(conn: &mut AnyConnection, name: &str, now: i64) -> DbResult<Option<String>> {
+/// Takes `name` down: no account shows it any more, and each that did raises
+/// `avatar.rejected` for `webhooks`, in the caller's transaction.
+fn reject(
+    conn: &mut AnyConnection,
+    webhooks: Option<&WebhookRoutes>,
+    name: &str,
+    now: i64,
+) -> DbResult<Option<String>> {
     diesel::update(media_files::table.filter(media_files::name.eq(name)))
         .set(media_files::rejected_at.eq(now))
         .execute(&mut *conn)?;
@@ -175,6 +182,9 @@ fn reject(conn: &mut AnyConnection, name: &str, now: i64) -> DbResult<Option<Str
         .get_results::<String>(&mut *conn)?;
     for id in &shown_by {
         announce(conn, &StoreChange::UserChanged(id.clone()))?;
+        if let Some(routes) = webhooks {
+            crate::outbox::record_event(conn, routes, &WebhookEvent::avatar_rejected(id, now))?;
+        }
     }
     Ok(shown_by.into_iter().next())
 }

@@ -39,7 +39,11 @@ impl Database {
             // Every cache forgets the account, sessions or not.
             announce(conn, &StoreChange::UserChanged(user_id.to_owned()))?;
             let outcome = format!("sessions ended: {}", ended.len());
-            write_entries(conn, &[audit.entry(Some(user_id), None, None, &outcome)])?;
+            write_entries(
+                conn,
+                self.webhooks.get(),
+                &[audit.entry(Some(user_id), None, None, &outcome)],
+            )?;
             Ok(Some(ended))
         })
     }
@@ -56,7 +60,11 @@ impl Database {
                 return Ok(false);
             }
             announce(conn, &StoreChange::UserChanged(user_id.to_owned()))?;
-            write_entries(conn, &[audit.entry(Some(user_id), None, None, "ok")])?;
+            write_entries(
+                conn,
+                self.webhooks.get(),
+                &[audit.entry(Some(user_id), None, None, "ok")],
+            )?;
             Ok(true)
         })
     }

@@ -7,7 +7,7 @@
 
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Nullable, Text, Untyped};
+use diesel::sql_types::{Array, BigInt, Nullable, Text, Untyped};
 use diesel::{QueryResult, RunQueryDsl};
 
 /// A value bound to one `?` of a [`Statement`].
@@ -15,6 +15,8 @@ pub(crate) enum Bind<'a> {
     Text(&'a str),
     OptionalText(Option<&'a str>),
     BigInt(i64),
+    /// A `text[]`, as `unnest(?::text[])` reads it.
+    TextArray(Vec<&'a str>),
 }
 
 /// Constant SQL whose `?`s take `binds` in order (each `?` its own value, even when two are
@@ -41,6 +43,9 @@ impl QueryFragment<Pg> for Statement<'_> {
                         out.push_bind_param::<Nullable<Text>, _>(value)?;
                     }
                     Some(Bind::BigInt(value)) => out.push_bind_param::<BigInt, _>(value)?,
+                    Some(Bind::TextArray(values)) => {
+                        out.push_bind_param::<Array<Text>, _>(values)?;
+                    }
                     None => {
                         return Err(diesel::result::Error::QueryBuilderError(
                             "a statement has more `?` than values".into(),

@@ -85,7 +85,7 @@ impl Database {
                             Some(&session.id),
                             "ok",
                         );
-                        write_entries(conn, &[entry])?;
+                        write_entries(conn, self.webhooks.get(), &[entry])?;
                     }
                     Ok(moved)
                 })

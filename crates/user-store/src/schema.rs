@@ -132,4 +132,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_outbox (id) {
+        id -> BigInt,
+        endpoint -> Text,
+        user_id -> Nullable<Text>,
+        event_type -> Text,
+        payload -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_at -> BigInt,
+        leased_until -> BigInt,
+        window_start -> BigInt,
+        last_error -> Nullable<Text>,
+        failed_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(users, media_files);

@@ -227,6 +227,7 @@ impl Database {
             announce(conn, &StoreChange::SessionEnded(id.to_owned()))?;
             write_entries(
                 conn,
+                self.webhooks.get(),
                 &[audit.entry(Some(&user_id), Some(&appid), Some(id), "ok")],
             )?;
             Ok(true)
@@ -241,7 +242,11 @@ impl Database {
         self.writer()?.transaction(|conn| {
             let ended = end_all_sessions(conn, user_id, audit.at)?;
             let outcome = format!("sessions ended: {}", ended.len());
-            write_entries(conn, &[audit.entry(Some(user_id), None, None, &outcome)])?;
+            write_entries(
+                conn,
+                self.webhooks.get(),
+                &[audit.entry(Some(user_id), None, None, &outcome)],
+            )?;
             Ok(ended)
         })
     }

@@ -144,6 +144,7 @@ impl DieselStore {
                 logins,
                 refreshes,
                 busy_writers: std::sync::atomic::AtomicU32::new(0),
+                webhooks: std::sync::OnceLock::new(),
             }
         });
         spawned.map_err(|e| StoreError::Internal(Cause::new(e)))?;

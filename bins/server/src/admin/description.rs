@@ -85,6 +85,23 @@ pub fn document_json() -> String {
                 ],
                 "responses": {"200": ok("A page of entries", "AuditPage"), "400": invalid, "401": unauthorized}
             }},
+            "/admin/webhooks/failed": {"get": {
+                "summary": "Webhook deliveries given up after 24 hours of failures (or whose endpoint left WEBHOOKS_FILE), oldest first",
+                "parameters": [
+                    {"name": "after", "in": "query", "description": "The `next` of the previous page", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}}
+                ],
+                "responses": {"200": ok("A page of failed deliveries", "FailedWebhooks"), "400": invalid, "401": unauthorized}
+            }},
+            "/admin/webhooks/failed/retry": {"post": {
+                "summary": "Put every failed delivery back, for another 24 hours of attempts",
+                "responses": {"200": ok("How many", "Retried"), "401": unauthorized}
+            }},
+            "/admin/webhooks/failed/{id}/retry": {"post": {
+                "summary": "Put one failed delivery back, for another 24 hours of attempts",
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+                "responses": {"200": ok("How many (1)", "Retried"), "401": unauthorized, "404": not_found}
+            }},
             "/admin/openapi.json": {"get": {
                 "summary": "This description",
                 "responses": {"200": {"description": "OpenAPI 3.1"}, "401": unauthorized}
@@ -114,6 +131,16 @@ pub fn document_json() -> String {
                         "lastRefreshedAt": {"type": ["string", "null"], "format": "date-time"},
                         "clientAddr": {"type": ["string", "null"]},
                         "state": {"type": "string", "enum": ["active", "expired", "revoked"]}}}}}},
+                "FailedWebhooks": {"type": "object", "required": ["deliveries", "next"], "properties": {
+                    "next": {"type": "integer", "description": "`after` for the next page"},
+                    "deliveries": {"type": "array", "items": {"type": "object", "properties": {
+                        "id": {"type": "integer"}, "messageId": {"type": "string", "description": "The webhook-id sent"},
+                        "endpoint": {"type": "string", "description": "The URL, without query or credentials"},
+                        "eventType": {"type": "string"}, "userId": {"type": ["string", "null"]},
+                        "createdAt": {"type": "string", "format": "date-time"},
+                        "attempts": {"type": "integer"}, "lastError": {"type": ["string", "null"]},
+                        "failedAt": {"type": ["string", "null"], "format": "date-time"}}}}}},
+                "Retried": {"type": "object", "required": ["retried"], "properties": {"retried": {"type": "integer"}}},
                 "AuditKind": {"type": "string", "enum": wxlogin_domain::AuditKind::ALL.map(|k| k.as_str())},
                 "AuditPage": {"type": "object", "required": ["entries", "next"], "properties": {
                     "next": {"type": "integer", "description": "`after` for the next page"},

@@ -128,7 +128,7 @@ impl From<AuditEntry> for AuditBody {
     }
 }
 
-fn no_such(what: &str) -> ApiError {
+pub(super) fn no_such(what: &str) -> ApiError {
     ApiError::new(ApiErrorKind::NotFound, format!("no such {what}"))
 }
 

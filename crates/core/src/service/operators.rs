@@ -226,9 +226,22 @@ impl AdminService {
 
     /// Records that `by` read `what` (of `user_id`, if an account's).
     async fn looked_up(&self, by: &Operator, user_id: Option<&str>, what: &str) {
+        self.record_action(by, AuditKind::AdminLookup, user_id, what)
+            .await;
+    }
+
+    /// Records an operator's action on something the other use cases do not hold (the
+    /// webhook outbox: a read of its failures, a retry): best effort, on its own.
+    pub async fn record_action(
+        &self,
+        by: &Operator,
+        kind: AuditKind,
+        user_id: Option<&str>,
+        outcome: &str,
+    ) {
         let entry = by
-            .audit(AuditKind::AdminLookup, self.clock.now())
-            .entry(user_id, None, None, what);
+            .audit(kind, self.clock.now())
+            .entry(user_id, None, None, outcome);
         record_best_effort(self.audit.as_ref(), &entry).await;
     }
 

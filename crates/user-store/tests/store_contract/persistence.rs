@@ -72,10 +72,13 @@ async fn the_upgrade_to_identities_keeps_every_user_session_and_sealed_key(db: &
             "20261205000001",
             "20261206000001",
             "20261206000002",
-            "20261206000003"
+            "20261206000003",
+            "20261206000004",
+            "20261206000005"
         ],
         "identities, the login codes (old sessions have none), the profile's change times, \
-         the login codes' own table, v3 tokens, avatars, the operators' side"
+         the login codes' own table, v3 tokens, avatars, the operators' side, webhooks, \
+         shared limits"
     );
     assert_eq!(store.unclaimed_legacy_rows().await.expect("count"), 2);
     assert_eq!(store.claim_legacy_rows("wxlegacy").await.expect("claim"), 2);
@@ -194,7 +197,9 @@ async fn the_upgrade_moves_the_last_minute_of_login_codes_out_of_sessions(db: &T
             "20261205000001",
             "20261206000001",
             "20261206000002",
-            "20261206000003"
+            "20261206000003",
+            "20261206000004",
+            "20261206000005"
         ]
     );
     let found = store

@@ -1,0 +1,268 @@
+//! The webhook outbox as rows: written in the transaction of the change that raises the event,
+//! one row per endpoint that wants it; claimed by dispatchers with a lease (on PostgreSQL
+//! `FOR UPDATE SKIP LOCKED`, so two instances never claim one row), oldest first and one at a
+//! time per account and endpoint; deleted once delivered, kept as failed once given up.
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use wxlogin_domain::{OutboxCounts, WebhookDelivery, WebhookEvent, WebhookRoutes};
+
+use crate::connection::AnyConnection;
+use crate::database::Database;
+use crate::error::DbResult;
+use crate::schema::webhook_outbox;
+
+/// Records `event` for every endpoint of `routes` that wants it, in the caller's transaction.
+pub(crate) fn record_event(
+    conn: &mut AnyConnection,
+    routes: &WebhookRoutes,
+    event: &WebhookEvent,
+) -> DbResult<()> {
+    let mut endpoints = routes.endpoints_for(event.event_type).peekable();
+    if endpoints.peek().is_none() {
+        return Ok(());
+    }
+    let payload = payload(event);
+    for endpoint in endpoints {
+        diesel::insert_into(webhook_outbox::table)
+            .values((
+                webhook_outbox::endpoint.eq(endpoint),
+                webhook_outbox::user_id.eq(event.user_id.as_deref()),
+                webhook_outbox::event_type.eq(event.event_type),
+                webhook_outbox::payload.eq(&payload),
+                webhook_outbox::created_at.eq(event.at),
+                webhook_outbox::next_at.eq(event.at),
+                webhook_outbox::window_start.eq(event.at),
+            ))
+            .execute(&mut *conn)?;
+    }
+    Ok(())
+}
+
+/// The body receivers get, in the Standard Webhooks shape: `type`, `timestamp`, `data`.
+pub(crate) fn payload(event: &WebhookEvent) -> String {
+    let mut data = serde_json::Map::new();
+    let mut put = |name: &str, value: Option<&str>| {
+        if let Some(value) = value {
+            data.insert(name.to_owned(), value.into());
+        }
+    };
+    put("userId", event.user_id.as_deref());
+    put("appid", event.appid.as_deref());
+    put("sessionId", event.session_id.as_deref());
+    put("reason", event.reason);
+    put("mergedUserId", event.merged_user_id.as_deref());
+    put("actor", event.actor.as_deref());
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(event.at.max(0).unsigned_abs());
+    serde_json::json!({
+        "type": event.event_type,
+        "timestamp": humantime::format_rfc3339_seconds(at).to_string(),
+        "data": data,
+    })
+    .to_string()
+}
+
+#[derive(Queryable, QueryableByName, Selectable)]
+#[diesel(table_name = webhook_outbox)]
+struct DeliveryRow {
+    id: i64,
+    endpoint: String,
+    user_id: Option<String>,
+    event_type: String,
+    payload: String,
+    created_at: i64,
+    attempts: i32,
+    window_start: i64,
+    last_error: Option<String>,
+    failed_at: Option<i64>,
+}
+
+impl From<DeliveryRow> for WebhookDelivery {
+    fn from(row: DeliveryRow) -> Self {
+        Self {
+            id: row.id,
+            endpoint: row.endpoint,
+            user_id: row.user_id,
+            event_type: row.event_type,
+            payload: row.payload,
+            created_at: row.created_at,
+            attempts: u32::try_from(row.attempts).unwrap_or(0),
+            window_start: row.window_start,
+            last_error: row.last_error,
+            failed_at: row.failed_at,
+        }
+    }
+}
+
+/// What is due and claimed by no one, oldest first, and for each endpoint and account only the
+/// oldest delivery still waiting (one in flight or waiting for its retry holds back the newer
+/// ones). Skipped rows another dispatcher is claiming are left to it.
+const CLAIM: &str = "\
+    UPDATE webhook_outbox SET leased_until = $1 + $2, attempts = attempts + 1 \
+    WHERE id IN ( \
+        SELECT o.id FROM webhook_outbox o \
+        WHERE o.failed_at IS NULL AND o.next_at <= $1 AND o.leased_until <= $1 \
+          AND NOT EXISTS ( \
+              SELECT 1 FROM webhook_outbox p \
+              WHERE p.endpoint = o.endpoint AND p.user_id = o.user_id \
+                AND p.id < o.id AND p.failed_at IS NULL) \
+        ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+    RETURNING id, endpoint, user_id, event_type, payload, created_at, attempts, \
+        window_start, last_error, failed_at";
+
+impl Database {
+    pub(crate) fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_secs: i64,
+        most: usize,
+    ) -> DbResult<Vec<WebhookDelivery>> {
+        let most = i64::try_from(most).unwrap_or(i64::MAX);
+        let mut conn = self.writer()?;
+        let mut rows: Vec<DeliveryRow> = match &mut *conn {
+            AnyConnection::Postgresql(c) => diesel::sql_query(CLAIM)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(lease_secs)
+                .bind::<BigInt, _>(most)
+                .load(c)?,
+            // One process, whose writers take turns: nothing to skip. `?N` is SQLite's
+            // numbered parameter.
+            AnyConnection::Sqlite(c) => diesel::sql_query(
+                CLAIM
+                    .replace(" FOR UPDATE SKIP LOCKED", "")
+                    .replace('$', "?"),
+            )
+            .bind::<BigInt, _>(now)
+            .bind::<BigInt, _>(lease_secs)
+            .bind::<BigInt, _>(most)
+            .load(c)?,
+        };
+        rows.sort_by_key(|row| row.id);
+        Ok(rows.into_iter().map(WebhookDelivery::from).collect())
+    }
+
+    pub(crate) fn delivered(&self, id: i64) -> DbResult<()> {
+        let mut conn = self.writer()?;
+        diesel::delete(webhook_outbox::table.find(id)).execute(&mut *conn)?;
+        Ok(())
+    }
+
+    pub(crate) fn attempt_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<i64>,
+        now: i64,
+    ) -> DbResult<()> {
+        let mut conn = self.writer()?;
+        let row = webhook_outbox::table.find(id);
+        let error = error.chars().take(500).collect::<String>();
+        match retry_at {
+            Some(at) => diesel::update(row)
+                .set((
+                    webhook_outbox::next_at.eq(at),
+                    webhook_outbox::leased_until.eq(0),
+                    webhook_outbox::last_error.eq(error),
+                ))
+                .execute(&mut *conn)?,
+            None => diesel::update(row)
+                .set((
+                    webhook_outbox::failed_at.eq(now),
+                    webhook_outbox::leased_until.eq(0),
+                    webhook_outbox::last_error.eq(error),
+                ))
+                .execute(&mut *conn)?,
+        };
+        Ok(())
+    }
+
+    pub(crate) fn failed_deliveries(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> DbResult<Vec<WebhookDelivery>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows: Vec<DeliveryRow> = webhook_outbox::table
+            .filter(webhook_outbox::failed_at.is_not_null())
+            .filter(webhook_outbox::id.gt(after))
+            .order(webhook_outbox::id)
+            .limit(limit)
+            .select(DeliveryRow::as_select())
+            .load(&mut *self.conn()?)?;
+        Ok(rows.into_iter().map(WebhookDelivery::from).collect())
+    }
+
+    pub(crate) fn retry_failed(&self, id: Option<i64>, now: i64) -> DbResult<u64> {
+        let mut conn = self.writer()?;
+        let back = (
+            webhook_outbox::failed_at.eq(None::<i64>),
+            webhook_outbox::next_at.eq(now),
+            webhook_outbox::window_start.eq(now),
+            webhook_outbox::leased_until.eq(0),
+        );
+        let failed = webhook_outbox::table.filter(webhook_outbox::failed_at.is_not_null());
+        let count = match id {
+            Some(id) => diesel::update(failed.filter(webhook_outbox::id.eq(id)))
+                .set(back)
+                .execute(&mut *conn)?,
+            None => diesel::update(failed).set(back).execute(&mut *conn)?,
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    pub(crate) fn outbox_counts(&self) -> DbResult<OutboxCounts> {
+        let mut conn = self.conn()?;
+        let count = |failed: bool, conn: &mut AnyConnection| -> DbResult<u64> {
+            let rows: i64 = if failed {
+                webhook_outbox::table
+                    .filter(webhook_outbox::failed_at.is_not_null())
+                    .count()
+                    .get_result(conn)?
+            } else {
+                webhook_outbox::table
+                    .filter(webhook_outbox::failed_at.is_null())
+                    .count()
+                    .get_result(conn)?
+            };
+            Ok(u64::try_from(rows).unwrap_or(0))
+        };
+        Ok(OutboxCounts {
+            pending: count(false, &mut conn)?,
+            failed: count(true, &mut conn)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_has_the_standard_shape_and_public_ids_only() {
+        let event = WebhookEvent {
+            event_type: "session.revoked",
+            at: 1_614_265_330,
+            user_id: Some("u1".into()),
+            appid: Some("wxapp".into()),
+            session_id: None,
+            reason: Some("logout_everywhere"),
+            merged_user_id: None,
+            actor: Some("user".into()),
+        };
+        let body: serde_json::Value =
+            serde_json::from_str(&payload(&event)).expect("the payload is JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "session.revoked",
+                "timestamp": "2021-02-25T15:02:10Z",
+                "data": {
+                    "userId": "u1",
+                    "appid": "wxapp",
+                    "reason": "logout_everywhere",
+                    "actor": "user",
+                },
+            })
+        );
+    }
+}

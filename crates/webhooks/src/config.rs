@@ -1,0 +1,494 @@
+//! The `WEBHOOKS_FILE`: which URLs hear which events, and the secret each one's deliveries are
+//! signed with.
+//!
+//! ```toml
+//! [[webhook]]
+//! url = "https://hooks.example.com/wxlogin?tenant=7"
+//! secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+//! events = ["user.created", "user.deleted"]
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::events::is_event_type;
+use crate::signing::{Secret, SecretError};
+
+/// One receiver of webhooks, checked: an http(s) URL, a valid secret, known event types.
+#[derive(Clone)]
+pub struct Endpoint {
+    written: String,
+    url: Url,
+    secret: Secret,
+    events: Vec<String>,
+}
+
+impl Endpoint {
+    /// Whether this endpoint subscribed to `event_type`.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.events.iter().any(|event| event == event_type)
+    }
+
+    /// The URL exactly as written in the file: the stable name that deliveries are keyed by.
+    /// It may hold a token in its query or userinfo, so it is not for logs: see
+    /// [`Endpoint::shown_url`].
+    pub fn key(&self) -> &str {
+        &self.written
+    }
+
+    /// `scheme://host:port/path`, without userinfo or query (where receivers put tokens): what
+    /// logs and admin answers may show.
+    pub fn shown_url(&self) -> String {
+        shown_url(&self.url)
+    }
+
+    /// The URL to POST to.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The key this endpoint's deliveries are signed with.
+    pub fn secret(&self) -> &Secret {
+        &self.secret
+    }
+
+    /// The event types this endpoint subscribed to, as written.
+    pub fn events(&self) -> &[String] {
+        &self.events
+    }
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &self.shown_url())
+            .field("secret", &self.secret)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+/// An endpoint's key (its URL as written) as logs and admin answers may show it: no query,
+/// no credentials; `(not a URL)` if it is none (an endpoint recorded by another release).
+pub fn shown_key(key: &str) -> String {
+    Url::parse(key).map_or_else(|_| "(not a URL)".to_owned(), |url| shown_url(&url))
+}
+
+fn shown_url(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port_or_known_default() {
+        Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
+        None => format!("{}://{host}{}", url.scheme(), url.path()),
+    }
+}
+
+/// Why the endpoints file was refused. Webhooks are numbered from 1 in the order of the file's
+/// `[[webhook]]` tables. No variant carries a secret or a URL's query.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the webhooks file {}", path.display())]
+    Read {
+        /// The file named.
+        path: PathBuf,
+        /// Why it could not be read.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML of the expected shape (an unknown key, a missing one, a wrong type).
+    #[error("webhooks file, line {line}: {message}")]
+    Syntax {
+        /// 1-based line of the problem.
+        line: usize,
+        /// The TOML parser's message, without its quote of the line (which may hold a secret).
+        message: String,
+    },
+    /// A `url` that does not parse as a URL.
+    #[error("webhook #{webhook}: `url` is not a valid URL: {reason}")]
+    BadUrl {
+        /// Which `[[webhook]]`, from 1.
+        webhook: usize,
+        /// Why it does not parse.
+        #[source]
+        reason: url::ParseError,
+    },
+    /// A `url` whose scheme is not http or https.
+    #[error("webhook #{webhook}: `url` must be http or https, not `{scheme}`")]
+    UnsupportedScheme {
+        /// Which `[[webhook]]`, from 1.
+        webhook: usize,
+        /// The scheme written.
+        scheme: String,
+    },
+    /// A `secret` that is not `whsec_` and 24 to 64 bytes of base64.
+    #[error("webhook #{webhook}: bad `secret`")]
+    BadSecret {
+        /// Which `[[webhook]]`, from 1.
+        webhook: usize,
+        /// What is wrong with it.
+        #[source]
+        reason: SecretError,
+    },
+    /// An empty `events` list: the endpoint would never be called.
+    #[error("webhook #{webhook}: `events` is empty")]
+    NoEvents {
+        /// Which `[[webhook]]`, from 1.
+        webhook: usize,
+    },
+    /// An event type that wxlogin does not send.
+    #[error("webhook #{webhook}: unknown event type `{event}` (known: {known})", known = crate::EVENT_TYPES.join(", "))]
+    UnknownEvent {
+        /// Which `[[webhook]]`, from 1.
+        webhook: usize,
+        /// The name written.
+        event: String,
+    },
+    /// Two endpoints with the same URL: deliveries are keyed by URL, so they would collide.
+    #[error("webhook #{webhook}: same url as webhook #{first} ({url})")]
+    DuplicateUrl {
+        /// The later `[[webhook]]`, from 1.
+        webhook: usize,
+        /// The earlier one with the same URL.
+        first: usize,
+        /// The URL as [`Endpoint::shown_url`] shows it.
+        url: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    webhook: Vec<RawEndpoint>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    url: String,
+    secret: String,
+    events: Vec<String>,
+}
+
+/// Reads and checks the endpoints file at `path` (see [`parse_endpoints`]).
+pub fn load_endpoints(path: &Path) -> Result<Vec<Endpoint>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_endpoints(&text)
+}
+
+/// Parses the endpoints file's text: one `[[webhook]]` table per endpoint with `url`, `secret`
+/// and `events`, and nothing else. A file with no table configures no webhooks.
+pub fn parse_endpoints(text: &str) -> Result<Vec<Endpoint>, ConfigError> {
+    let file: File = toml::from_str(text).map_err(|error| syntax_error(text, &error))?;
+    let mut endpoints: Vec<Endpoint> = Vec::with_capacity(file.webhook.len());
+    for (index, raw) in file.webhook.into_iter().enumerate() {
+        let webhook = index + 1;
+        let endpoint = check(webhook, raw)?;
+        if let Some(first) = endpoints.iter().position(|seen| seen.url == endpoint.url) {
+            return Err(ConfigError::DuplicateUrl {
+                webhook,
+                first: first + 1,
+                url: endpoint.shown_url(),
+            });
+        }
+        endpoints.push(endpoint);
+    }
+    Ok(endpoints)
+}
+
+fn check(webhook: usize, raw: RawEndpoint) -> Result<Endpoint, ConfigError> {
+    let url = Url::parse(&raw.url).map_err(|reason| ConfigError::BadUrl { webhook, reason })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::UnsupportedScheme {
+            webhook,
+            scheme: url.scheme().to_owned(),
+        });
+    }
+    let secret =
+        Secret::parse(&raw.secret).map_err(|reason| ConfigError::BadSecret { webhook, reason })?;
+    if raw.events.is_empty() {
+        return Err(ConfigError::NoEvents { webhook });
+    }
+    if let Some(event) = raw.events.iter().find(|event| !is_event_type(event)) {
+        return Err(ConfigError::UnknownEvent {
+            webhook,
+            event: event.clone(),
+        });
+    }
+    Ok(Endpoint {
+        written: raw.url,
+        url,
+        secret,
+        events: raw.events,
+    })
+}
+
+// toml's Display quotes the offending line, which may be a `secret = ...` line: keep only its
+// message and turn the span into a line number.
+fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
+    let line = error.span().map_or(1, |span| {
+        let end = span.start.min(text.len());
+        text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    });
+    ConfigError::Syntax {
+        line,
+        message: error.message().to_owned(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const SECRET_BODY: &str = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    fn one(url: &str, secret: &str, events: &str) -> String {
+        format!("[[webhook]]\nurl = \"{url}\"\nsecret = \"{secret}\"\nevents = {events}\n")
+    }
+
+    fn refused(text: &str) -> ConfigError {
+        let error = parse_endpoints(text).unwrap_err();
+        let shown = full_chain(&error);
+        assert!(!shown.contains(SECRET_BODY), "secret leaked: {shown}");
+        error
+    }
+
+    fn full_chain(error: &dyn std::error::Error) -> String {
+        let mut shown = format!("{error} / {error:?}");
+        let mut source = error.source();
+        while let Some(cause) = source {
+            shown.push_str(&format!(" / {cause}"));
+            source = cause.source();
+        }
+        shown
+    }
+
+    #[test]
+    fn two_endpoints_are_read_with_their_events() {
+        let text = one(
+            "https://hooks.example.com/wx?token=abc",
+            SECRET,
+            r#"["user.created", "user.deleted"]"#,
+        ) + &one("http://127.0.0.1:9000/in", SECRET, r#"["session.revoked"]"#);
+
+        let endpoints = parse_endpoints(&text).unwrap();
+
+        assert_eq!(endpoints.len(), 2);
+        assert!(endpoints[0].wants("user.created"));
+        assert!(endpoints[0].wants("user.deleted"));
+        assert!(!endpoints[0].wants("session.revoked"));
+        assert!(endpoints[1].wants("session.revoked"));
+        assert_eq!(endpoints[0].key(), "https://hooks.example.com/wx?token=abc");
+    }
+
+    #[test]
+    fn a_file_without_webhooks_configures_none() {
+        assert!(parse_endpoints("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_shown_url_has_no_userinfo_and_no_query_but_always_a_port() {
+        let text = one(
+            "https://user:pass@hooks.example.com/wx/in?token=abc#frag",
+            SECRET,
+            r#"["user.created"]"#,
+        ) + &one("http://[::1]:8080/", SECRET, r#"["user.created"]"#);
+
+        let endpoints = parse_endpoints(&text).unwrap();
+
+        assert_eq!(
+            endpoints[0].shown_url(),
+            "https://hooks.example.com:443/wx/in"
+        );
+        assert_eq!(endpoints[1].shown_url(), "http://[::1]:8080/");
+    }
+
+    #[test]
+    fn debug_of_an_endpoint_shows_neither_secret_nor_query() {
+        let text = one(
+            "https://h.example/x?token=abc",
+            SECRET,
+            r#"["user.created"]"#,
+        );
+
+        let shown = format!("{:?}", parse_endpoints(&text).unwrap()[0]);
+
+        assert!(!shown.contains(SECRET_BODY));
+        assert!(!shown.contains("token=abc"));
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_refused() {
+        let error = refused(&one("not a url", SECRET, r#"["user.created"]"#));
+
+        assert!(
+            matches!(error, ConfigError::BadUrl { webhook: 1, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_url_that_is_not_http_or_https_is_refused() {
+        let error = refused(&one("ftp://h.example/x", SECRET, r#"["user.created"]"#));
+
+        assert!(
+            matches!(&error, ConfigError::UnsupportedScheme { webhook: 1, scheme } if scheme == "ftp"),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_secret_without_the_prefix_is_refused_without_being_shown() {
+        let error = refused(&one(
+            "https://h.example/",
+            SECRET_BODY,
+            r#"["user.created"]"#,
+        ));
+
+        assert!(
+            matches!(
+                error,
+                ConfigError::BadSecret {
+                    webhook: 1,
+                    reason: SecretError::MissingPrefix
+                }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_short_secret_is_refused_without_being_shown() {
+        let error = refused(&one(
+            "https://h.example/",
+            "whsec_c2hvcnQ=",
+            r#"["user.created"]"#,
+        ));
+
+        assert!(
+            matches!(
+                error,
+                ConfigError::BadSecret {
+                    webhook: 1,
+                    reason: SecretError::WrongLength { bytes: 5 }
+                }
+            ),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_empty_event_list_is_refused() {
+        let error = refused(&one("https://h.example/", SECRET, "[]"));
+
+        assert!(
+            matches!(error, ConfigError::NoEvents { webhook: 1 }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_event_is_refused_by_name() {
+        let text = one("https://a.example/", SECRET, r#"["user.created"]"#)
+            + &one(
+                "https://b.example/",
+                SECRET,
+                r#"["user.created", "user.renamed"]"#,
+            );
+
+        let error = refused(&text);
+
+        assert!(
+            matches!(&error, ConfigError::UnknownEvent { webhook: 2, event } if event == "user.renamed"),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("`user.renamed`"));
+    }
+
+    #[test]
+    fn two_endpoints_with_the_same_url_are_refused() {
+        let text = one("https://a.example/in?t=1", SECRET, r#"["user.created"]"#)
+            + &one("https://a.example/in?t=1", SECRET, r#"["user.deleted"]"#);
+
+        let error = refused(&text);
+
+        assert!(
+            matches!(&error, ConfigError::DuplicateUrl { webhook: 2, first: 1, url } if url == "https://a.example:443/in"),
+            "{error:?}"
+        );
+        assert!(!error.to_string().contains("t=1"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_its_line() {
+        let text = one("https://a.example/", SECRET, r#"["user.created"]"#) + "retries = 3\n";
+
+        let error = refused(&text);
+
+        assert!(
+            matches!(&error, ConfigError::Syntax { line: 5, message } if message.contains("retries")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_top_level_table_is_refused() {
+        let error = refused("[[hook]]\nurl = \"https://a.example/\"\n");
+
+        assert!(
+            matches!(error, ConfigError::Syntax { line: 1, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_secret_is_refused() {
+        let error =
+            refused("[[webhook]]\nurl = \"https://a.example/\"\nevents = [\"user.created\"]\n");
+
+        assert!(
+            matches!(&error, ConfigError::Syntax { message, .. } if message.contains("secret")),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_toml_error_on_the_secret_line_does_not_quote_it() {
+        let text = format!(
+            "[[webhook]]\nurl = \"https://a.example/\"\nsecret = \"{SECRET}\" oops\nevents = [\"user.created\"]\n"
+        );
+
+        let error = refused(&text);
+
+        assert!(
+            matches!(error, ConfigError::Syntax { line: 3, .. }),
+            "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_names_the_path() {
+        let path = Path::new("/nonexistent/wxlogin-webhooks.toml");
+
+        let error = load_endpoints(path).unwrap_err();
+
+        assert!(matches!(error, ConfigError::Read { .. }));
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent/wxlogin-webhooks.toml")
+        );
+    }
+}
