@@ -33,6 +33,8 @@ pub(crate) struct AdminState {
     pub(crate) refusals: Mutex<RecentRefusals>,
     /// The webhook outbox, for its given-up deliveries.
     pub(crate) outbox: Arc<dyn wxlogin_domain::WebhookOutbox>,
+    /// The endpoints configured here, to name the deliveries' endpoints.
+    pub(crate) webhooks: Vec<wxlogin_webhooks::Endpoint>,
 }
 
 /// The addresses refused within one clock minute: each is audited once a minute, so that

@@ -260,6 +260,7 @@ impl Application {
                     metrics: Arc::clone(&metrics),
                     refusals: Default::default(),
                     outbox: Arc::clone(&store) as Arc<dyn wxlogin_domain::WebhookOutbox>,
+                    webhooks: config.webhooks.clone(),
                 },
             )?),
             None => None,
@@ -290,6 +291,10 @@ impl Application {
         let webhooks = crate::webhooks::start(
             &config.webhooks,
             Arc::clone(&store) as Arc<dyn wxlogin_domain::WebhookOutbox>,
+            // Given-up deliveries are an operator's record, kept like the audit log.
+            std::time::Duration::from_secs(
+                u64::try_from(config.admin.audit_retention_days).unwrap_or(0) * 86_400,
+            ),
         )?;
         let dispatching = match webhooks {
             Some(started) => {

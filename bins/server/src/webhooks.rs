@@ -43,6 +43,7 @@ pub struct Started {
 pub fn start(
     endpoints: &[Endpoint],
     outbox: Arc<dyn WebhookOutbox>,
+    failed_kept: Duration,
 ) -> anyhow::Result<Option<Started>> {
     if endpoints.is_empty() {
         return Ok(None);
@@ -53,6 +54,7 @@ pub fn start(
         endpoints.to_vec(),
         sender,
         Arc::new(SystemClock),
+        failed_kept,
     ));
     let webhooks = Arc::new(Webhooks {
         dispatcher: Arc::clone(&dispatcher),
@@ -62,16 +64,17 @@ pub fn start(
     for endpoint in endpoints {
         log::info!(
             "webhooks to {}: {}",
-            endpoint.shown_url(),
+            endpoint.label(),
             endpoint.events().join(", ")
         );
     }
-    let run = actix_web::rt::spawn(dispatcher.run());
-    let counts = actix_web::rt::spawn(read_counts(Arc::clone(&webhooks)));
-    Ok(Some(Started {
-        webhooks,
-        tasks: vec![run, counts],
-    }))
+    let mut tasks: Vec<_> = dispatcher
+        .tasks()
+        .into_iter()
+        .map(actix_web::rt::spawn)
+        .collect();
+    tasks.push(actix_web::rt::spawn(read_counts(Arc::clone(&webhooks))));
+    Ok(Some(Started { webhooks, tasks }))
 }
 
 async fn read_counts(webhooks: Arc<Webhooks>) {

@@ -2,7 +2,7 @@
 //! (PostgreSQL), and for this process otherwise; and what happens when that store fails.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use wxlogin_domain::{Clock, SharedLimits, StoreError, error_chain};
 
@@ -11,15 +11,21 @@ use wxlogin_domain::{Clock, SharedLimits, StoreError, error_chain};
 /// by each caller's per-process limiter otherwise.
 ///
 /// When the shared store fails (the database is unreachable), each call is decided by the
-/// per-process limiter instead: a deployment of N instances then allows up to N times its
+/// per-process limiter alone: a deployment of N instances then allows up to N times its
 /// limits, which beats refusing every login or letting every one through. The failure is
 /// logged once when it starts, and once when the store answers again, not once per request.
 pub struct DeploymentLimits {
     shared: Option<Arc<dyn SharedLimits>>,
     clock: Arc<dyn Clock>,
     failing: AtomicBool,
+    /// After a failure, when rate limits ask the shared store again.
+    retry_shared_at_ms: AtomicI64,
     fallbacks: AtomicU64,
 }
+
+/// How long rate limits stay with the per-process limiters after the shared store failed,
+/// before asking it again.
+pub const RETRY_SHARED_AFTER_MS: i64 = 5_000;
 
 impl std::fmt::Debug for DeploymentLimits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,6 +42,7 @@ impl DeploymentLimits {
             shared,
             clock,
             failing: AtomicBool::new(false),
+            retry_shared_at_ms: AtomicI64::new(0),
             fallbacks: AtomicU64::new(0),
         }
     }
@@ -51,24 +58,36 @@ impl DeploymentLimits {
         self.fallbacks.load(Ordering::Relaxed)
     }
 
-    /// Spends one of the `per_minute` calls of `key` (0: no limit): for the whole deployment
-    /// when shared, else, or when the shared store fails, by `local`, the caller's
-    /// per-process limiter, asked only then (so it counts nothing while the store answers).
+    /// Spends one of the `per_minute` calls of `key` (0: no limit). `local`, the caller's
+    /// per-process limiter, is asked first: it counts every call this process sees, and a call
+    /// it refuses is refused (the deployment has seen at least as many), without a database
+    /// round trip, so a flood from one client is turned away in memory. A call it allows is
+    /// then counted for the whole deployment, when shared; when the shared store fails, the
+    /// local answer stands, and the store is not asked again for [`RETRY_SHARED_AFTER_MS`]
+    /// (each call would otherwise wait for the database's timeout).
     pub async fn take(&self, key: &str, per_minute: u32, local: impl FnOnce() -> bool) -> bool {
         if per_minute == 0 {
             return true;
         }
+        if !local() {
+            return false;
+        }
         let Some(shared) = &self.shared else {
-            return local();
+            return true;
         };
-        match shared.take(key, per_minute, self.clock.now_ms()).await {
+        let now_ms = self.clock.now_ms();
+        if now_ms < self.retry_shared_at_ms.load(Ordering::Relaxed) {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+            return true;
+        }
+        match shared.take(key, per_minute, now_ms).await {
             Ok(allowed) => {
                 self.answered();
                 allowed
             }
             Err(e) => {
                 self.failed(&e);
-                local()
+                true
             }
         }
     }
@@ -120,6 +139,10 @@ impl DeploymentLimits {
 
     fn failed(&self, e: &StoreError) {
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        self.retry_shared_at_ms.store(
+            self.clock.now_ms().saturating_add(RETRY_SHARED_AFTER_MS),
+            Ordering::Relaxed,
+        );
         if !self.failing.swap(true, Ordering::Relaxed) {
             log::error!(
                 "the shared limits cannot be counted ({}): until the database answers again, \

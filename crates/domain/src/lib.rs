@@ -54,7 +54,8 @@ pub use user::{
 #[cfg(feature = "mock")]
 pub use webhooks::MockWebhookOutbox;
 pub use webhooks::{
-    OutboxCounts, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEvent, WebhookOutbox, WebhookRoutes,
+    MOST_RETRIED_AT_ONCE, OutboxCounts, WEBHOOK_EVENT_TYPES, WebhookDelivery, WebhookEvent,
+    WebhookOutbox, WebhookRoutes,
 };
 #[cfg(feature = "mock")]
 pub use wechat::MockWeChatApi;

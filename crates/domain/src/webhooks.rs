@@ -30,7 +30,8 @@ pub struct WebhookEvent {
     pub appid: Option<String>,
     /// The session concerned (`session.revoked`; none when every session of the account ended).
     pub session_id: Option<String>,
-    /// Why (`session.revoked`: `logout`, `logout_everywhere`, `operator`, `refresh_reuse`).
+    /// Why (`session.revoked`: `logout`, `logout_everywhere`, `operator`, `refresh_reuse`,
+    /// `ban`).
     pub reason: Option<&'static str>,
     /// The account merged into `user_id` (`user.merged`).
     pub merged_user_id: Option<String>,
@@ -47,6 +48,11 @@ impl WebhookEvent {
             AuditKind::Login if entry.outcome == "created" => ("user.created", None),
             AuditKind::Merge => ("user.merged", None),
             AuditKind::Deletion if entry.outcome == "account deleted" => ("user.deleted", None),
+            // A banned account's session that a login slipped past the ban, ended when it was
+            // next used: the ban was told already.
+            AuditKind::Ban if entry.actor.as_deref() == Some("server") => {
+                ("session.revoked", Some("ban"))
+            }
             AuditKind::Ban => ("user.banned", None),
             AuditKind::Unban => ("user.unbanned", None),
             AuditKind::Logout => ("session.revoked", Some("logout")),
@@ -117,8 +123,12 @@ impl WebhookRoutes {
 /// One event for one endpoint, as the outbox keeps it until it is delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookDelivery {
-    /// Its place in the outbox: the message id is drawn from it.
+    /// Its place in the outbox (the admin API's id).
     pub id: i64,
+    /// The Standard Webhooks `webhook-id`: `msg_` and a random UUID, drawn when the event was
+    /// recorded and the same on every attempt (a receiver drops what it has seen), never the
+    /// same for two events, whatever database or deployment they came from.
+    pub message_id: String,
     /// The endpoint's key.
     pub endpoint: String,
     /// The account it is about.
@@ -129,23 +139,18 @@ pub struct WebhookDelivery {
     pub payload: String,
     /// Unix seconds it was recorded.
     pub created_at: i64,
-    /// Attempts made, this one included once claimed.
+    /// Attempts made, this one included once claimed (since the last retry by an operator).
     pub attempts: u32,
     /// Unix seconds from which a failing delivery has 24 hours: its recording, or its last
     /// retry by an operator.
     pub window_start: i64,
+    /// Until when the claim that handed it out holds it: settling it names this claim, so a
+    /// claim that outlived its lease (and was claimed again elsewhere) settles nothing.
+    pub leased_until: i64,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
     /// Unix seconds it was given up, if it was.
     pub failed_at: Option<i64>,
-}
-
-impl WebhookDelivery {
-    /// The Standard Webhooks `webhook-id`: the same on every attempt, so a receiver can drop
-    /// what it has seen.
-    pub fn message_id(&self) -> String {
-        format!("msg_{}", self.id)
-    }
 }
 
 /// How many deliveries wait and how many were given up.
@@ -157,33 +162,48 @@ pub struct OutboxCounts {
     pub failed: u64,
 }
 
-/// The outbox's port, for the dispatcher and the operators.
+/// The most failed deliveries one retry of them all puts back: a dead endpoint's day of
+/// events does not all fall due at once.
+pub const MOST_RETRIED_AT_ONCE: usize = 10_000;
+
+/// The outbox's port, for the dispatchers and the operators.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait WebhookOutbox: Send + Sync {
-    /// Claims up to `most` deliveries due at `now` for `lease_secs`, counting an attempt for
-    /// each: none another claim holds, none given up, and for each endpoint and account only
-    /// the oldest waiting one (an account's events arrive in order). Oldest first. A claim
-    /// not settled before its lease ends is claimed again (at least once).
+    /// Claims up to `most` deliveries to `endpoint` due at `now`, for `lease_secs`, counting an
+    /// attempt for each: none another claim holds, none given up, and for each account only
+    /// the oldest waiting one (an account's events arrive in order). A claim not settled
+    /// before its lease ends is claimed again (at least once).
     async fn claim_deliveries(
         &self,
+        endpoint: &str,
         now: i64,
         lease_secs: i64,
         most: usize,
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
 
-    /// The receiver took it: it leaves the outbox.
-    async fn delivered(&self, id: i64) -> Result<(), StoreError>;
+    /// The receiver took it: it leaves the outbox (unless its claim was lost to another).
+    async fn delivered(&self, delivery: &WebhookDelivery) -> Result<(), StoreError>;
 
-    /// The attempt failed with `error`: tried again at `retry_at`, or given up (kept as
-    /// failed) when `None`.
+    /// The attempt failed with `error`: tried again at `retry_at`, the account's newer
+    /// deliveries to the endpoint not before it; or given up (kept as failed) when `None`.
+    /// Nothing if the claim was lost to another.
     async fn attempt_failed(
         &self,
-        id: i64,
+        delivery: &WebhookDelivery,
         error: &str,
         retry_at: Option<i64>,
         now: i64,
     ) -> Result<(), StoreError>;
+
+    /// Gives up the deliveries to endpoints not in `known` recorded before `recorded_before`
+    /// (an endpoint removed from every instance's file: nobody will send them); how many.
+    async fn give_up_unrouted(
+        &self,
+        known: &[String],
+        recorded_before: i64,
+        now: i64,
+    ) -> Result<u64, StoreError>;
 
     /// Given-up deliveries with an id above `after`, oldest first, at most `limit`.
     async fn failed_deliveries(
@@ -192,9 +212,12 @@ pub trait WebhookOutbox: Send + Sync {
         limit: usize,
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
 
-    /// Puts given-up deliveries back (`id`, or every one when `None`) to be tried at `now`
-    /// for another 24 hours; how many.
+    /// Puts given-up deliveries back (`id`, or the oldest [`MOST_RETRIED_AT_ONCE`] when
+    /// `None`) to be tried at `now` for another 24 hours; how many.
     async fn retry_failed(&self, id: Option<i64>, now: i64) -> Result<u64, StoreError>;
+
+    /// Deletes up to `most` deliveries given up before `failed_before`; how many.
+    async fn purge_failed(&self, failed_before: i64, most: usize) -> Result<u64, StoreError>;
 
     /// How many wait and how many were given up.
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
@@ -239,6 +262,21 @@ mod tests {
         assert_eq!(
             (merge.event_type, merge.merged_user_id.as_deref()),
             ("user.merged", Some("u0"))
+        );
+    }
+
+    #[test]
+    fn a_leftover_session_of_a_banned_account_ended_later_is_no_second_ban() {
+        let late = Audit::new(AuditKind::Ban, Actor::Server, 100).entry(
+            Some("u1"),
+            None,
+            Some("s9"),
+            "ok",
+        );
+        let event = WebhookEvent::of(&late).expect("an event");
+        assert_eq!(
+            (event.event_type, event.reason, event.session_id.as_deref()),
+            ("session.revoked", Some("ban"), Some("s9"))
         );
     }
 

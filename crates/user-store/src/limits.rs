@@ -1,6 +1,7 @@
 //! Limits counted once for every instance, on PostgreSQL: the GCRA counters and quota pauses
-//! of the `rate_limits` table (UNLOGGED: a counter needs no durability, so spending one writes
-//! no WAL). SQLite is one process, whose limits stay in its memory: it has none of these.
+//! of the `rate_limits` table (UNLOGGED: a counter needs no durability, so spending one logs
+//! nothing but its commit record, and waits for no fsync). SQLite is one process, whose limits
+//! stay in its memory: it has none of these.
 
 use async_trait::async_trait;
 use diesel::sql_types::{BigInt, Text};
@@ -17,8 +18,9 @@ const BURST_WINDOW_MS: i64 = 60_000;
 
 /// GCRA in one statement, so that racing instances never both spend the last call: the row is
 /// locked by the upsert, and its `WHERE` sees the row as the other left it. No row back means
-/// refused, and a refused call writes nothing (it spends nothing, and a client hammering a
-/// limit costs no more than a read). $2 = now, $3 = the interval, $4 = the burst window.
+/// refused, and a refused call spends nothing (it still locks the row and takes a transaction
+/// id: a client hammering a limit is turned away first by the process's own limiter, which
+/// `DeploymentLimits` asks before this). $2 = now, $3 = the interval, $4 = the burst window.
 const TAKE: &str = "INSERT INTO rate_limits (key, tat) VALUES ($1, $2 + $3) \
      ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2) + $3 \
      WHERE GREATEST(rate_limits.tat, $2) + $3 - $2 <= $4 \

@@ -176,10 +176,11 @@ const FIRST_LOGIN: &str = concat!(
     // `user.created` for each endpoint that wants it (the payload, then the endpoints' keys:
     // none when no endpoint does), in the same statement as the account.
     ", hooked AS (\
-        INSERT INTO webhook_outbox \
-            (endpoint, user_id, event_type, payload, created_at, next_at, window_start) \
-        SELECT e.endpoint, opened.user_id, 'user.created', ?, opened.created_at, \
-            opened.created_at, opened.created_at \
+        INSERT INTO webhook_outbox (message_id, endpoint, user_id, event_type, payload, \
+            created_at, next_at, window_start) \
+        SELECT 'msg_' || replace(gen_random_uuid()::text, '-', ''), e.endpoint, \
+            opened.user_id, 'user.created', ?, opened.created_at, opened.created_at, \
+            opened.created_at \
         FROM opened CROSS JOIN unnest(?::text[]) AS e (endpoint)) \
     SELECT count(*) AS n FROM opened"
 );

@@ -4,8 +4,10 @@
 //! time per account and endpoint; deleted once delivered, kept as failed once given up.
 
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
-use wxlogin_domain::{OutboxCounts, WebhookDelivery, WebhookEvent, WebhookRoutes};
+use diesel::sql_types::{BigInt, Text};
+use wxlogin_domain::{
+    MOST_RETRIED_AT_ONCE, OutboxCounts, WebhookDelivery, WebhookEvent, WebhookRoutes,
+};
 
 use crate::connection::AnyConnection;
 use crate::database::Database;
@@ -13,6 +15,11 @@ use crate::error::DbResult;
 use crate::schema::webhook_outbox;
 
 /// Records `event` for every endpoint of `routes` that wants it, in the caller's transaction.
+///
+/// On PostgreSQL it first takes a transaction lock on the account's events: two transactions
+/// raising events for one account then insert them in the order they commit, so the outbox's
+/// ids (which claims follow) are the order of the changes. The lock is taken last, as the
+/// change's audit entry is written, and released at commit.
 pub(crate) fn record_event(
     conn: &mut AnyConnection,
     routes: &WebhookRoutes,
@@ -22,10 +29,14 @@ pub(crate) fn record_event(
     if endpoints.peek().is_none() {
         return Ok(());
     }
+    if let (AnyConnection::Postgresql(c), Some(user_id)) = (&mut *conn, &event.user_id) {
+        crate::accounts::advisory_lock(c, &format!("outbox:{user_id}"))?;
+    }
     let payload = payload(event);
     for endpoint in endpoints {
         diesel::insert_into(webhook_outbox::table)
             .values((
+                webhook_outbox::message_id.eq(message_id()),
                 webhook_outbox::endpoint.eq(endpoint),
                 webhook_outbox::user_id.eq(event.user_id.as_deref()),
                 webhook_outbox::event_type.eq(event.event_type),
@@ -37,6 +48,11 @@ pub(crate) fn record_event(
             .execute(&mut *conn)?;
     }
     Ok(())
+}
+
+/// A new `webhook-id`: `msg_` and a random (v4) UUID, unique whatever database recorded it.
+pub(crate) fn message_id() -> String {
+    format!("msg_{}", uuid::Uuid::new_v4().simple())
 }
 
 /// The body receivers get, in the Standard Webhooks shape: `type`, `timestamp`, `data`.
@@ -66,6 +82,7 @@ pub(crate) fn payload(event: &WebhookEvent) -> String {
 #[diesel(table_name = webhook_outbox)]
 struct DeliveryRow {
     id: i64,
+    message_id: String,
     endpoint: String,
     user_id: Option<String>,
     event_type: String,
@@ -73,6 +90,7 @@ struct DeliveryRow {
     created_at: i64,
     attempts: i32,
     window_start: i64,
+    leased_until: i64,
     last_error: Option<String>,
     failed_at: Option<i64>,
 }
@@ -81,6 +99,7 @@ impl From<DeliveryRow> for WebhookDelivery {
     fn from(row: DeliveryRow) -> Self {
         Self {
             id: row.id,
+            message_id: row.message_id,
             endpoint: row.endpoint,
             user_id: row.user_id,
             event_type: row.event_type,
@@ -88,31 +107,48 @@ impl From<DeliveryRow> for WebhookDelivery {
             created_at: row.created_at,
             attempts: u32::try_from(row.attempts).unwrap_or(0),
             window_start: row.window_start,
+            leased_until: row.leased_until,
             last_error: row.last_error,
             failed_at: row.failed_at,
         }
     }
 }
 
-/// What is due and claimed by no one, oldest first, and for each endpoint and account only the
-/// oldest delivery still waiting (one in flight or waiting for its retry holds back the newer
-/// ones). Skipped rows another dispatcher is claiming are left to it.
+/// What is due for one endpoint and claimed by no one, soonest due first, and for each
+/// account only the oldest delivery still waiting (one in flight or waiting for its retry
+/// holds back the newer ones, which its failure also pushes back, so that the due index
+/// mostly finds what can be sent). Rows another dispatcher is claiming are left to it.
 const CLAIM: &str = "\
     UPDATE webhook_outbox SET leased_until = $1 + $2, attempts = attempts + 1 \
     WHERE id IN ( \
         SELECT o.id FROM webhook_outbox o \
-        WHERE o.failed_at IS NULL AND o.next_at <= $1 AND o.leased_until <= $1 \
+        WHERE o.endpoint = $4 AND o.failed_at IS NULL AND o.next_at <= $1 \
+          AND o.leased_until <= $1 \
           AND NOT EXISTS ( \
               SELECT 1 FROM webhook_outbox p \
               WHERE p.endpoint = o.endpoint AND p.user_id = o.user_id \
                 AND p.id < o.id AND p.failed_at IS NULL) \
-        ORDER BY o.id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-    RETURNING id, endpoint, user_id, event_type, payload, created_at, attempts, \
-        window_start, last_error, failed_at";
+        ORDER BY o.next_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) \
+    RETURNING id, message_id, endpoint, user_id, event_type, payload, created_at, attempts, \
+        window_start, leased_until, last_error, failed_at";
+
+/// The row as `delivery`'s claim left it: settling names the claim, so a claim that outlived
+/// its lease and was claimed again elsewhere settles nothing.
+fn claimed(
+    delivery: &WebhookDelivery,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Find<webhook_outbox::table, i64>,
+    diesel::dsl::Eq<webhook_outbox::leased_until, i64>,
+> {
+    webhook_outbox::table
+        .find(delivery.id)
+        .filter(webhook_outbox::leased_until.eq(delivery.leased_until))
+}
 
 impl Database {
     pub(crate) fn claim_deliveries(
         &self,
+        endpoint: &str,
         now: i64,
         lease_secs: i64,
         most: usize,
@@ -124,6 +160,7 @@ impl Database {
                 .bind::<BigInt, _>(now)
                 .bind::<BigInt, _>(lease_secs)
                 .bind::<BigInt, _>(most)
+                .bind::<Text, _>(endpoint)
                 .load(c)?,
             // One process, whose writers take turns: nothing to skip. `?N` is SQLite's
             // numbered parameter.
@@ -135,45 +172,85 @@ impl Database {
             .bind::<BigInt, _>(now)
             .bind::<BigInt, _>(lease_secs)
             .bind::<BigInt, _>(most)
+            .bind::<Text, _>(endpoint)
             .load(c)?,
         };
         rows.sort_by_key(|row| row.id);
         Ok(rows.into_iter().map(WebhookDelivery::from).collect())
     }
 
-    pub(crate) fn delivered(&self, id: i64) -> DbResult<()> {
+    pub(crate) fn delivered(&self, delivery: &WebhookDelivery) -> DbResult<()> {
         let mut conn = self.writer()?;
-        diesel::delete(webhook_outbox::table.find(id)).execute(&mut *conn)?;
+        diesel::delete(claimed(delivery)).execute(&mut *conn)?;
         Ok(())
     }
 
     pub(crate) fn attempt_failed(
         &self,
-        id: i64,
+        delivery: &WebhookDelivery,
         error: &str,
         retry_at: Option<i64>,
         now: i64,
     ) -> DbResult<()> {
-        let mut conn = self.writer()?;
-        let row = webhook_outbox::table.find(id);
         let error = error.chars().take(500).collect::<String>();
-        match retry_at {
-            Some(at) => diesel::update(row)
+        let mut conn = self.writer()?;
+        conn.transaction(|conn| {
+            let Some(at) = retry_at else {
+                diesel::update(claimed(delivery))
+                    .set((
+                        webhook_outbox::failed_at.eq(now),
+                        webhook_outbox::leased_until.eq(0),
+                        webhook_outbox::last_error.eq(&error),
+                    ))
+                    .execute(&mut *conn)?;
+                return Ok(());
+            };
+            let settled = diesel::update(claimed(delivery))
                 .set((
                     webhook_outbox::next_at.eq(at),
                     webhook_outbox::leased_until.eq(0),
-                    webhook_outbox::last_error.eq(error),
+                    webhook_outbox::last_error.eq(&error),
                 ))
-                .execute(&mut *conn)?,
-            None => diesel::update(row)
-                .set((
-                    webhook_outbox::failed_at.eq(now),
-                    webhook_outbox::leased_until.eq(0),
-                    webhook_outbox::last_error.eq(error),
-                ))
-                .execute(&mut *conn)?,
-        };
-        Ok(())
+                .execute(&mut *conn)?;
+            // The account's newer deliveries to this endpoint wait behind it anyway: due no
+            // sooner, they are not walked over by every claim until then.
+            if settled == 1
+                && let Some(user_id) = &delivery.user_id
+            {
+                diesel::update(
+                    webhook_outbox::table
+                        .filter(webhook_outbox::endpoint.eq(&delivery.endpoint))
+                        .filter(webhook_outbox::user_id.eq(user_id))
+                        .filter(webhook_outbox::id.gt(delivery.id))
+                        .filter(webhook_outbox::failed_at.is_null())
+                        .filter(webhook_outbox::next_at.lt(at)),
+                )
+                .set(webhook_outbox::next_at.eq(at))
+                .execute(&mut *conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    pub(crate) fn give_up_unrouted(
+        &self,
+        known: &[String],
+        recorded_before: i64,
+        now: i64,
+    ) -> DbResult<u64> {
+        let mut conn = self.writer()?;
+        let count = diesel::update(
+            webhook_outbox::table
+                .filter(webhook_outbox::failed_at.is_null())
+                .filter(webhook_outbox::window_start.lt(recorded_before))
+                .filter(webhook_outbox::endpoint.ne_all(known)),
+        )
+        .set((
+            webhook_outbox::failed_at.eq(now),
+            webhook_outbox::last_error.eq("the endpoint is in no instance's WEBHOOKS_FILE"),
+        ))
+        .execute(&mut *conn)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     pub(crate) fn failed_deliveries(
@@ -199,36 +276,53 @@ impl Database {
             webhook_outbox::next_at.eq(now),
             webhook_outbox::window_start.eq(now),
             webhook_outbox::leased_until.eq(0),
+            webhook_outbox::attempts.eq(0),
         );
         let failed = webhook_outbox::table.filter(webhook_outbox::failed_at.is_not_null());
         let count = match id {
             Some(id) => diesel::update(failed.filter(webhook_outbox::id.eq(id)))
                 .set(back)
                 .execute(&mut *conn)?,
-            None => diesel::update(failed).set(back).execute(&mut *conn)?,
+            None => {
+                let oldest = failed
+                    .select(webhook_outbox::id)
+                    .order(webhook_outbox::id)
+                    .limit(i64::try_from(MOST_RETRIED_AT_ONCE).unwrap_or(i64::MAX))
+                    .load::<i64>(&mut *conn)?;
+                diesel::update(webhook_outbox::table.filter(webhook_outbox::id.eq_any(oldest)))
+                    .set(back)
+                    .execute(&mut *conn)?
+            }
         };
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    pub(crate) fn purge_failed(&self, failed_before: i64, most: usize) -> DbResult<u64> {
+        let mut conn = self.writer()?;
+        let oldest = webhook_outbox::table
+            .filter(webhook_outbox::failed_at.lt(failed_before))
+            .select(webhook_outbox::id)
+            .order(webhook_outbox::failed_at)
+            .limit(i64::try_from(most).unwrap_or(i64::MAX))
+            .load::<i64>(&mut *conn)?;
+        let count = diesel::delete(webhook_outbox::table.filter(webhook_outbox::id.eq_any(oldest)))
+            .execute(&mut *conn)?;
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
     pub(crate) fn outbox_counts(&self) -> DbResult<OutboxCounts> {
         let mut conn = self.conn()?;
-        let count = |failed: bool, conn: &mut AnyConnection| -> DbResult<u64> {
-            let rows: i64 = if failed {
-                webhook_outbox::table
-                    .filter(webhook_outbox::failed_at.is_not_null())
-                    .count()
-                    .get_result(conn)?
-            } else {
-                webhook_outbox::table
-                    .filter(webhook_outbox::failed_at.is_null())
-                    .count()
-                    .get_result(conn)?
-            };
-            Ok(u64::try_from(rows).unwrap_or(0))
-        };
+        let pending: i64 = webhook_outbox::table
+            .filter(webhook_outbox::failed_at.is_null())
+            .count()
+            .get_result(&mut *conn)?;
+        let failed: i64 = webhook_outbox::table
+            .filter(webhook_outbox::failed_at.is_not_null())
+            .count()
+            .get_result(&mut *conn)?;
         Ok(OutboxCounts {
-            pending: count(false, &mut conn)?,
-            failed: count(true, &mut conn)?,
+            pending: u64::try_from(pending).unwrap_or(0),
+            failed: u64::try_from(failed).unwrap_or(0),
         })
     }
 }

@@ -21,27 +21,41 @@ impl DieselStore {
 impl WebhookOutbox for DieselStore {
     async fn claim_deliveries(
         &self,
+        endpoint: &str,
         now: i64,
         lease_secs: i64,
         most: usize,
     ) -> Result<Vec<WebhookDelivery>, StoreError> {
-        self.run(move |db| db.claim_deliveries(now, lease_secs, most))
+        let endpoint = endpoint.to_owned();
+        self.run(move |db| db.claim_deliveries(&endpoint, now, lease_secs, most))
             .await
     }
 
-    async fn delivered(&self, id: i64) -> Result<(), StoreError> {
-        self.run(move |db| db.delivered(id)).await
+    async fn delivered(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
+        let delivery = delivery.clone();
+        self.run(move |db| db.delivered(&delivery)).await
     }
 
     async fn attempt_failed(
         &self,
-        id: i64,
+        delivery: &WebhookDelivery,
         error: &str,
         retry_at: Option<i64>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let error = error.to_owned();
-        self.run(move |db| db.attempt_failed(id, &error, retry_at, now))
+        let (delivery, error) = (delivery.clone(), error.to_owned());
+        self.run(move |db| db.attempt_failed(&delivery, &error, retry_at, now))
+            .await
+    }
+
+    async fn give_up_unrouted(
+        &self,
+        known: &[String],
+        recorded_before: i64,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let known = known.to_vec();
+        self.run(move |db| db.give_up_unrouted(&known, recorded_before, now))
             .await
     }
 
@@ -55,6 +69,11 @@ impl WebhookOutbox for DieselStore {
 
     async fn retry_failed(&self, id: Option<i64>, now: i64) -> Result<u64, StoreError> {
         self.run(move |db| db.retry_failed(id, now)).await
+    }
+
+    async fn purge_failed(&self, failed_before: i64, most: usize) -> Result<u64, StoreError> {
+        self.run(move |db| db.purge_failed(failed_before, most))
+            .await
     }
 
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {

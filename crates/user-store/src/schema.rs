@@ -135,6 +135,7 @@ diesel::table! {
 diesel::table! {
     webhook_outbox (id) {
         id -> BigInt,
+        message_id -> Text,
         endpoint -> Text,
         user_id -> Nullable<Text>,
         event_type -> Text,

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! [[webhook]]
+//! name = "crm"   # optional: how logs and the admin API name it
 //! url = "https://hooks.example.com/wxlogin?tenant=7"
 //! secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 //! events = ["user.created", "user.deleted"]
@@ -20,7 +21,8 @@ use crate::signing::{Secret, SecretError};
 /// One receiver of webhooks, checked: an http(s) URL, a valid secret, known event types.
 #[derive(Clone)]
 pub struct Endpoint {
-    written: String,
+    key: String,
+    name: Option<String>,
     url: Url,
     secret: Secret,
     events: Vec<String>,
@@ -32,17 +34,22 @@ impl Endpoint {
         self.events.iter().any(|event| event == event_type)
     }
 
-    /// The URL exactly as written in the file: the stable name that deliveries are keyed by.
-    /// It may hold a token in its query or userinfo, so it is not for logs: see
-    /// [`Endpoint::shown_url`].
+    /// What deliveries are keyed by in the outbox: `ep_` and a digest of the URL as written.
+    /// The URL may hold a token (in its path, query or userinfo), so the database holds only
+    /// this; the same URL in every instance's file gives the same key.
     pub fn key(&self) -> &str {
-        &self.written
+        &self.key
     }
 
-    /// `scheme://host:port/path`, without userinfo or query (where receivers put tokens): what
-    /// logs and admin answers may show.
+    /// `scheme://host:port`, without path, userinfo or query (where receivers put tokens):
+    /// what errors may show.
     pub fn shown_url(&self) -> String {
         shown_url(&self.url)
+    }
+
+    /// How logs and the admin API name it: its `name`, else [`Endpoint::shown_url`].
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.shown_url())
     }
 
     /// The URL to POST to.
@@ -71,17 +78,18 @@ impl fmt::Debug for Endpoint {
     }
 }
 
-/// An endpoint's key (its URL as written) as logs and admin answers may show it: no query,
-/// no credentials; `(not a URL)` if it is none (an endpoint recorded by another release).
-pub fn shown_key(key: &str) -> String {
-    Url::parse(key).map_or_else(|_| "(not a URL)".to_owned(), |url| shown_url(&url))
+/// The key of the URL written so: see [`Endpoint::key`].
+fn key_of(written: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(written.as_bytes());
+    format!("ep_{}", &wxlogin_domain::to_hex(&digest)[..24])
 }
 
 fn shown_url(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port_or_known_default() {
-        Some(port) => format!("{}://{host}:{port}{}", url.scheme(), url.path()),
-        None => format!("{}://{host}{}", url.scheme(), url.path()),
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
     }
 }
 
@@ -146,6 +154,12 @@ pub enum ConfigError {
         /// The name written.
         event: String,
     },
+    /// `name` is empty, longer than 64 characters, or holds control characters.
+    #[error("webhook #{webhook}: `name` must be 1 to 64 printable characters")]
+    BadName {
+        /// Which `[[webhook]]`, from 1.
+        webhook: usize,
+    },
     /// Two endpoints with the same URL: deliveries are keyed by URL, so they would collide.
     #[error("webhook #{webhook}: same url as webhook #{first} ({url})")]
     DuplicateUrl {
@@ -168,6 +182,7 @@ struct File {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEndpoint {
+    name: Option<String>,
     url: String,
     secret: String,
     events: Vec<String>,
@@ -215,6 +230,11 @@ fn check(webhook: usize, raw: RawEndpoint) -> Result<Endpoint, ConfigError> {
     if raw.events.is_empty() {
         return Err(ConfigError::NoEvents { webhook });
     }
+    if let Some(name) = &raw.name
+        && (name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control))
+    {
+        return Err(ConfigError::BadName { webhook });
+    }
     if let Some(event) = raw.events.iter().find(|event| !is_event_type(event)) {
         return Err(ConfigError::UnknownEvent {
             webhook,
@@ -222,7 +242,8 @@ fn check(webhook: usize, raw: RawEndpoint) -> Result<Endpoint, ConfigError> {
         });
     }
     Ok(Endpoint {
-        written: raw.url,
+        key: key_of(&raw.url),
+        name: raw.name,
         url,
         secret,
         events: raw.events,
@@ -242,8 +263,23 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> ConfigError {
     });
     ConfigError::Syntax {
         line,
-        message: error.message().to_owned(),
+        message: without_quoted_values(error.message()),
     }
+}
+
+/// The message with every quoted value replaced by `"…"`: serde quotes the value it found
+/// (`invalid type: string "whsec_…", expected a sequence` when a secret is where the events
+/// belong).
+fn without_quoted_values(message: &str) -> String {
+    let mut shown = String::with_capacity(message.len());
+    for (index, part) in message.split('"').enumerate() {
+        if index % 2 == 0 {
+            shown.push_str(part);
+        } else {
+            shown.push_str("\"…\"");
+        }
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -290,7 +326,46 @@ mod tests {
         assert!(endpoints[0].wants("user.deleted"));
         assert!(!endpoints[0].wants("session.revoked"));
         assert!(endpoints[1].wants("session.revoked"));
-        assert_eq!(endpoints[0].key(), "https://hooks.example.com/wx?token=abc");
+        assert!(endpoints[0].key().starts_with("ep_"));
+        assert!(
+            !endpoints[0].key().contains("token"),
+            "no token in the database"
+        );
+        let again = parse_endpoints(&text).unwrap();
+        assert_eq!(
+            endpoints[0].key(),
+            again[0].key(),
+            "the same URL, the same key"
+        );
+        assert_ne!(endpoints[0].key(), endpoints[1].key());
+        assert_eq!(endpoints[0].label(), "https://hooks.example.com:443");
+    }
+
+    #[test]
+    fn a_name_is_how_logs_call_it_and_a_bad_name_is_refused() {
+        let named = format!(
+            "[[webhook]]\nname = \"crm\"\n{}",
+            &one("https://a.example/x", SECRET, r#"["user.created"]"#)["[[webhook]]\n".len()..]
+        );
+        assert_eq!(parse_endpoints(&named).unwrap()[0].label(), "crm");
+        let empty = named.replace("\"crm\"", "\"\"");
+        assert!(matches!(
+            refused(&empty),
+            ConfigError::BadName { webhook: 1 }
+        ));
+    }
+
+    #[test]
+    fn a_secret_where_the_events_belong_is_not_quoted_in_the_error() {
+        let text = format!(
+            "[[webhook]]\nurl = \"https://a.example/\"\nsecret = \"{SECRET}\"\nevents = \"{SECRET}\"\n"
+        );
+        let error = refused(&text);
+        assert!(matches!(error, ConfigError::Syntax { .. }), "{error:?}");
+        assert!(
+            !format!("{error} {error:?}").contains(SECRET_BODY),
+            "{error}"
+        );
     }
 
     #[test]
@@ -299,20 +374,17 @@ mod tests {
     }
 
     #[test]
-    fn the_shown_url_has_no_userinfo_and_no_query_but_always_a_port() {
+    fn the_shown_url_has_no_path_userinfo_or_query_but_always_a_port() {
         let text = one(
             "https://user:pass@hooks.example.com/wx/in?token=abc#frag",
             SECRET,
             r#"["user.created"]"#,
-        ) + &one("http://[::1]:8080/", SECRET, r#"["user.created"]"#);
+        ) + &one("http://[::1]:8080", SECRET, r#"["user.created"]"#);
 
         let endpoints = parse_endpoints(&text).unwrap();
 
-        assert_eq!(
-            endpoints[0].shown_url(),
-            "https://hooks.example.com:443/wx/in"
-        );
-        assert_eq!(endpoints[1].shown_url(), "http://[::1]:8080/");
+        assert_eq!(endpoints[0].shown_url(), "https://hooks.example.com:443");
+        assert_eq!(endpoints[1].shown_url(), "http://[::1]:8080");
     }
 
     #[test]
@@ -425,7 +497,7 @@ mod tests {
         let error = refused(&text);
 
         assert!(
-            matches!(&error, ConfigError::DuplicateUrl { webhook: 2, first: 1, url } if url == "https://a.example:443/in"),
+            matches!(&error, ConfigError::DuplicateUrl { webhook: 2, first: 1, url } if url == "https://a.example:443"),
             "{error:?}"
         );
         assert!(!error.to_string().contains("t=1"));

@@ -3,7 +3,6 @@
 //! of failures (kept for an operator). Every instance may run one: the outbox's claims keep
 //! two from sending one delivery in the normal case.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -48,31 +47,39 @@ impl DispatchStats {
     }
 }
 
-/// Sends the outbox's deliveries to the configured endpoints.
+/// Sends the outbox's deliveries to the configured endpoints: one loop per endpoint, so a dead
+/// or slow receiver holds back its own deliveries only.
 pub struct Dispatcher {
     outbox: Arc<dyn WebhookOutbox>,
-    endpoints: HashMap<String, Endpoint>,
+    endpoints: Vec<Endpoint>,
     sender: Sender,
     clock: Arc<dyn Clock>,
+    /// How long given-up deliveries are kept for operators.
+    failed_kept: Duration,
     stats: DispatchStats,
 }
 
+/// How often the sweep gives up what no instance can send and forgets old failures.
+pub const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+/// The most given-up deliveries one sweep statement deletes.
+const PURGE_BATCH: usize = 5000;
+
 impl Dispatcher {
-    /// A dispatcher of `outbox`'s deliveries to `endpoints`, through `sender`.
+    /// A dispatcher of `outbox`'s deliveries to `endpoints`, through `sender`, keeping given-up
+    /// deliveries for `failed_kept`.
     pub fn new(
         outbox: Arc<dyn WebhookOutbox>,
         endpoints: Vec<Endpoint>,
         sender: Sender,
         clock: Arc<dyn Clock>,
+        failed_kept: Duration,
     ) -> Self {
         Self {
             outbox,
-            endpoints: endpoints
-                .into_iter()
-                .map(|endpoint| (endpoint.key().to_owned(), endpoint))
-                .collect(),
+            endpoints,
             sender,
             clock,
+            failed_kept,
             stats: DispatchStats::default(),
         }
     }
@@ -82,20 +89,30 @@ impl Dispatcher {
         &self.stats
     }
 
+    /// The endpoints it sends to.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
     /// How many deliveries wait and how many were given up, all instances together.
     pub async fn counts(&self) -> Result<OutboxCounts, StoreError> {
         self.outbox.outbox_counts().await
     }
 
-    /// One round: claims what is due and sends it all at once (one account's deliveries come
-    /// one per round, in order). How many it claimed.
-    pub async fn dispatch_once(&self) -> Result<usize, StoreError> {
+    /// One round for `endpoint`: claims what is due and sends it all at once (one account's
+    /// deliveries come one per round, in order). How many it claimed.
+    pub async fn dispatch_once(&self, endpoint: &Endpoint) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let claimed = self
             .outbox
-            .claim_deliveries(now, LEASE_SECS, MOST_PER_ROUND)
+            .claim_deliveries(endpoint.key(), now, LEASE_SECS, MOST_PER_ROUND)
             .await?;
-        let settled = join_all(claimed.iter().map(|delivery| self.deliver(delivery))).await;
+        let settled = join_all(
+            claimed
+                .iter()
+                .map(|delivery| self.deliver(endpoint, delivery)),
+        )
+        .await;
         for result in settled {
             // One settlement lost (the database went away) leaves its delivery claimed: it is
             // sent again once the lease ends. The others stand.
@@ -106,25 +123,16 @@ impl Dispatcher {
         Ok(claimed.len())
     }
 
-    async fn deliver(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
-        let Some(endpoint) = self.endpoints.get(&delivery.endpoint) else {
-            self.stats.given_up.fetch_add(1, Ordering::Relaxed);
-            let now = self.clock.now();
-            return self
-                .outbox
-                .attempt_failed(
-                    delivery.id,
-                    "the endpoint is no longer configured",
-                    None,
-                    now,
-                )
-                .await;
-        };
+    async fn deliver(
+        &self,
+        endpoint: &Endpoint,
+        delivery: &WebhookDelivery,
+    ) -> Result<(), StoreError> {
         let sent = self
             .sender
             .send(
                 endpoint,
-                &delivery.message_id(),
+                &delivery.message_id,
                 self.clock.now(),
                 &delivery.payload,
             )
@@ -133,7 +141,7 @@ impl Dispatcher {
         match sent {
             Ok(()) => {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                self.outbox.delivered(delivery.id).await
+                self.outbox.delivered(delivery).await
             }
             Err(e) => {
                 self.stats.attempts_failed.fetch_add(1, Ordering::Relaxed);
@@ -142,25 +150,60 @@ impl Dispatcher {
                     self.stats.given_up.fetch_add(1, Ordering::Relaxed);
                     log::error!(
                         "webhook {} ({}) to {} given up after {} attempts: {e}",
-                        delivery.message_id(),
+                        delivery.message_id,
                         delivery.event_type,
-                        endpoint.shown_url(),
+                        endpoint.label(),
                         delivery.attempts
                     );
                 }
                 self.outbox
-                    .attempt_failed(delivery.id, &e.to_string(), retry_at, now)
+                    .attempt_failed(delivery, &e.to_string(), retry_at, now)
                     .await
             }
         }
     }
 
-    /// Dispatches for as long as the task runs (abort it to stop): at once again after a full
-    /// round, after [`POLL_INTERVAL`] otherwise, and after a failing outbox without spinning.
-    pub async fn run(self: Arc<Self>) {
+    /// Gives up what was recorded for endpoints this instance does not know more than 24
+    /// hours ago (an endpoint removed from every file: nobody will send it; until then another
+    /// instance, in a rolling deploy, may still), and deletes given-up deliveries older than
+    /// the retention. How many of each.
+    pub async fn sweep(&self) -> Result<(u64, u64), StoreError> {
+        let now = self.clock.now();
+        let day = i64::try_from(GIVE_UP_AFTER.as_secs()).unwrap_or(i64::MAX);
+        let known: Vec<String> = self.endpoints.iter().map(|e| e.key().to_owned()).collect();
+        let given_up = self.outbox.give_up_unrouted(&known, now - day, now).await?;
+        self.stats.given_up.fetch_add(given_up, Ordering::Relaxed);
+        let kept = i64::try_from(self.failed_kept.as_secs()).unwrap_or(i64::MAX);
+        let mut purged = 0;
+        loop {
+            let batch = self.outbox.purge_failed(now - kept, PURGE_BATCH).await?;
+            purged += batch;
+            if batch < PURGE_BATCH as u64 {
+                return Ok((given_up, purged));
+            }
+        }
+    }
+
+    /// The tasks to run, each for as long as it runs (abort them to stop): one loop per
+    /// endpoint, and the hourly sweep.
+    pub fn tasks(self: &Arc<Self>) -> Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> {
+        let mut tasks: Vec<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>> =
+            (0..self.endpoints.len())
+                .map(|index| {
+                    Box::pin(Arc::clone(self).run_endpoint(index))
+                        as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+                })
+                .collect();
+        tasks.push(Box::pin(Arc::clone(self).run_sweep()));
+        tasks
+    }
+
+    /// Dispatches to one endpoint: at once again after a full round, after [`POLL_INTERVAL`]
+    /// otherwise, and after a failing outbox without spinning.
+    async fn run_endpoint(self: Arc<Self>, index: usize) {
         let mut failing = false;
         loop {
-            let wait = match self.dispatch_once().await {
+            let wait = match self.dispatch_once(&self.endpoints[index]).await {
                 Ok(claimed) => {
                     if failing {
                         log::info!("the webhook outbox answers again");
@@ -183,6 +226,20 @@ impl Dispatcher {
             tokio::time::sleep(wait).await;
         }
     }
+
+    async fn run_sweep(self: Arc<Self>) {
+        loop {
+            match self.sweep().await {
+                Ok((0, 0)) => {}
+                Ok((given_up, purged)) => log::info!(
+                    "webhook outbox: {given_up} deliveries to endpoints no instance has given \
+                     up, {purged} old failures forgotten"
+                ),
+                Err(e) => log::warn!("the webhook outbox could not be swept: {e}"),
+            }
+            tokio::time::sleep(SWEEP_INTERVAL).await;
+        }
+    }
 }
 
 /// When a failed delivery is tried again, or `None` once its 24 hours are over.
@@ -200,13 +257,15 @@ mod tests {
     fn delivery(attempts: u32, window_start: i64) -> WebhookDelivery {
         WebhookDelivery {
             id: 1,
-            endpoint: "https://a.example/".into(),
+            message_id: "msg_1".into(),
+            endpoint: "ep_1".into(),
             user_id: Some("u1".into()),
             event_type: "user.deleted".into(),
             payload: "{}".into(),
             created_at: window_start,
             attempts,
             window_start,
+            leased_until: 0,
             last_error: None,
             failed_at: None,
         }

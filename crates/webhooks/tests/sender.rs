@@ -85,7 +85,7 @@ async fn a_500_is_an_error_naming_the_shown_url_and_status() {
     );
     assert_eq!(
         error.to_string(),
-        format!("webhook http://127.0.0.1:{}/in answered 500", receiver.port)
+        format!("webhook http://127.0.0.1:{} answered 500", receiver.port)
     );
     assert_hides_secrets(&error);
 }
@@ -160,7 +160,7 @@ async fn a_closed_port_is_a_connect_error() {
     assert!(matches!(error, SendError::Connect { .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
-        format!("webhook http://127.0.0.1:{port}/in: cannot connect")
+        format!("webhook http://127.0.0.1:{port}: cannot connect")
     );
     assert_hides_secrets(&error);
 }

@@ -1,7 +1,7 @@
 -- Rate limits and quota pauses counted once for every instance (GCRA: one row per key holding
 -- its theoretical arrival time, unix milliseconds). UNLOGGED: a counter needs no durability, so
--- a login writes no WAL and waits for no fsync; a crash empties the table, which only forgives
--- the counts of the last minute.
+-- spending one logs only its commit record and waits for no fsync; a crash empties the table,
+-- which only forgives the counts of the last minute.
 CREATE UNLOGGED TABLE rate_limits (
     key TEXT PRIMARY KEY,
     tat BIGINT NOT NULL

@@ -3,10 +3,12 @@
 -- receiver is down. A delivered row is deleted; one given up after 24 hours of failures keeps
 -- failed_at for an operator to read and retry.
 CREATE TABLE webhook_outbox (
-    -- AUTOINCREMENT: a delivered row is deleted, and a rowid used again would give a new event
-    -- the message id (`webhook-id`) of one a receiver already saw, and dropped as a duplicate.
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    -- The endpoint's key (its URL as configured).
+    -- The rowid: a delivered row's may be used again, which is why the webhook-id is not it.
+    id INTEGER PRIMARY KEY,
+    -- The Standard Webhooks webhook-id: msg_ and a random UUID, the same on every attempt,
+    -- never the same for two events (ids of two databases sending to one receiver can meet).
+    message_id TEXT NOT NULL,
+    -- The endpoint's key: ep_ and a digest of its URL (a URL may hold a token; this never).
     endpoint TEXT NOT NULL,
     -- The account the event is about: one account's deliveries to one endpoint keep order.
     user_id TEXT,
@@ -23,7 +25,10 @@ CREATE TABLE webhook_outbox (
     last_error TEXT,
     failed_at BIGINT
 );
--- What is due, for the dispatchers.
-CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE failed_at IS NULL;
+-- What is due for an endpoint, for its dispatchers: a failing delivery pushes its account's
+-- newer ones back to its own retry, so what is due is mostly what can be sent.
+CREATE INDEX webhook_outbox_due ON webhook_outbox (endpoint, next_at, id) WHERE failed_at IS NULL;
 -- Whether an older delivery of the same account to the same endpoint still waits.
 CREATE INDEX webhook_outbox_order ON webhook_outbox (endpoint, user_id, id) WHERE failed_at IS NULL;
+-- The given-up ones, for operators, their count, and their retention.
+CREATE INDEX webhook_outbox_failed ON webhook_outbox (failed_at) WHERE failed_at IS NOT NULL;

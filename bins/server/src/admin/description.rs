@@ -135,7 +135,7 @@ pub fn document_json() -> String {
                     "next": {"type": "integer", "description": "`after` for the next page"},
                     "deliveries": {"type": "array", "items": {"type": "object", "properties": {
                         "id": {"type": "integer"}, "messageId": {"type": "string", "description": "The webhook-id sent"},
-                        "endpoint": {"type": "string", "description": "The URL, without query or credentials"},
+                        "endpoint": {"type": "string", "description": "The endpoint's name, else scheme://host:port (never its path or query)"},
                         "eventType": {"type": "string"}, "userId": {"type": ["string", "null"]},
                         "createdAt": {"type": "string", "format": "date-time"},
                         "attempts": {"type": "integer"}, "lastError": {"type": ["string", "null"]},

@@ -27,7 +27,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
 struct FailedBody {
     id: i64,
     message_id: String,
-    /// The URL without its query or credentials.
+    /// The endpoint's `name`, else `scheme://host:port`; an endpoint no instance here has
+    /// configured is named by its key.
     endpoint: String,
     event_type: String,
     user_id: Option<String>,
@@ -38,11 +39,17 @@ struct FailedBody {
 }
 
 impl FailedBody {
-    fn new(delivery: WebhookDelivery) -> Self {
-        let endpoint = wxlogin_webhooks::shown_key(&delivery.endpoint);
+    fn new(delivery: WebhookDelivery, endpoints: &[wxlogin_webhooks::Endpoint]) -> Self {
+        let endpoint = endpoints
+            .iter()
+            .find(|e| e.key() == delivery.endpoint)
+            .map_or_else(
+                || format!("{} (not configured here)", delivery.endpoint),
+                wxlogin_webhooks::Endpoint::label,
+            );
         Self {
             id: delivery.id,
-            message_id: delivery.message_id(),
+            message_id: delivery.message_id,
             endpoint,
             event_type: delivery.event_type,
             user_id: delivery.user_id,
@@ -84,7 +91,10 @@ async fn failed(
     let next = deliveries
         .last()
         .map_or(params.after.unwrap_or(0), |d| d.id);
-    let deliveries: Vec<FailedBody> = deliveries.into_iter().map(FailedBody::new).collect();
+    let deliveries: Vec<FailedBody> = deliveries
+        .into_iter()
+        .map(|d| FailedBody::new(d, &state.webhooks))
+        .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "deliveries": deliveries,
         "next": next,

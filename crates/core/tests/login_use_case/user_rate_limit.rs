@@ -77,71 +77,61 @@ fn no_pauses(shared: &mut MockSharedLimits) {
 }
 
 #[tokio::test]
-async fn with_shared_limits_the_deployments_count_decides_not_the_processes() {
+async fn with_shared_limits_the_deployments_count_refuses_what_this_process_alone_would_allow() {
     let mut m = Mocks::new();
-    m.settings.user_rate_limit = 1;
-    phone_answers(&mut m, 2);
+    m.settings.user_rate_limit = 2;
+    phone_answers(&mut m, 1);
     let mut shared = MockSharedLimits::new();
     no_pauses(&mut shared);
-    // The deployment allows two (this process alone would allow one), then refuses.
-    let mut answers = [true, true, false].into_iter();
+    // Another instance spent the account's second call: the deployment refuses it.
+    let mut answers = [true, false].into_iter();
     shared
         .expect_take()
-        .with(eq("user:u1"), eq(1), eq(NOW * 1000))
-        .times(3)
+        .with(eq("user:u1"), eq(2), eq(NOW * 1000))
+        .times(2)
         .returning(move |_, _, _| Ok(answers.next().unwrap_or(false)));
     let service = m
         .builder()
         .shared_limits(Arc::new(shared))
         .build()
         .expect("built");
-    for _ in 0..2 {
-        service
-            .bind_phone_number(&caller_in_app(), "13800138000")
-            .await
-            .expect("the deployment allows it");
-    }
-    assert!(matches!(
-        service
-            .bind_phone_number(&caller_in_app(), "13800138000")
-            .await,
-        Err(CoreError::UserRateLimited)
-    ));
+    let caller = caller_in_app();
+    let phone = || service.bind_phone_number(&caller, "13800138000");
+    phone().await.expect("the deployment allows the first");
+    assert!(matches!(phone().await, Err(CoreError::UserRateLimited)));
+    // This process has now seen two: the third is refused in memory, the store not asked.
+    assert!(matches!(phone().await, Err(CoreError::UserRateLimited)));
     assert_eq!(service.limits().fallbacks(), 0);
 }
 
 #[tokio::test]
-async fn when_the_shared_limits_fail_the_processes_own_limit_decides() {
+async fn when_the_shared_limits_fail_the_processes_own_limit_decides_without_asking_again_at_once()
+{
     let mut m = Mocks::new();
     m.settings.user_rate_limit = 2;
     phone_answers(&mut m, 2);
     let mut shared = MockSharedLimits::new();
     no_pauses(&mut shared);
+    // Asked once: for the next few seconds the process does not wait on a store that failed.
     shared
         .expect_take()
-        .times(3)
+        .times(1)
         .returning(|_, _, _| Err(StoreError::Unavailable(Cause::msg("connection refused"))));
     let service = m
         .builder()
         .shared_limits(Arc::new(shared))
         .build()
         .expect("built");
+    let caller = caller_in_app();
+    let phone = || service.bind_phone_number(&caller, "13800138000");
     for _ in 0..2 {
-        service
-            .bind_phone_number(&caller_in_app(), "13800138000")
-            .await
-            .expect("within this process's limit");
+        phone().await.expect("within this process's limit");
     }
     assert!(
-        matches!(
-            service
-                .bind_phone_number(&caller_in_app(), "13800138000")
-                .await,
-            Err(CoreError::UserRateLimited)
-        ),
+        matches!(phone().await, Err(CoreError::UserRateLimited)),
         "the store being down does not lift the limit"
     );
-    assert_eq!(service.limits().fallbacks(), 3);
+    assert_eq!(service.limits().fallbacks(), 2);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The webhook outbox in the store: events recorded with the changes that raise them, for the
-//! endpoints that want them; claimed oldest first, one at a time per account and endpoint,
-//! held by a lease; retried, given up, and put back by an operator.
+//! endpoints that want them; claimed per endpoint, one at a time per account, held by a lease
+//! that settling names; retried (the account's newer ones pushed back with it), given up, put
+//! back by an operator, given up when no endpoint wants them any more, forgotten.
 
 use wxlogin_domain::{
     Actor, Audit, AuditKind, OperatorStore, SessionStore, UserStore, WebhookDelivery,
@@ -15,11 +16,15 @@ contract!(
     changes_record_their_events_in_order_for_the_endpoints_that_want_them,
     a_store_without_routes_records_nothing,
     a_failing_delivery_holds_back_its_accounts_newer_events_only,
-    a_claim_is_held_by_its_lease_then_claimed_again;
+    a_claim_is_held_by_its_lease_then_claimed_again,
+    a_claim_that_outlived_its_lease_settles_nothing,
+    deliveries_no_endpoint_wants_are_given_up_after_a_day_and_failures_forgotten;
+    a_failure_pushes_the_accounts_newer_deliveries_back_with_it,
 );
 
-const ALL: &str = "https://all.example/hook";
-const DELETIONS: &str = "https://crm.example/hook";
+/// Endpoint keys, as the webhooks crate draws them from URLs.
+const ALL: &str = "ep_all";
+const DELETIONS: &str = "ep_crm";
 
 fn routes() -> WebhookRoutes {
     WebhookRoutes::new(vec![
@@ -40,19 +45,30 @@ async fn routed(store: &DieselStore) -> &DieselStore {
     store
 }
 
-/// Claims, delivers and answers each delivery until none is due, in the order claimed.
+async fn claim(store: &DieselStore, endpoint: &str, now: i64) -> Vec<WebhookDelivery> {
+    store
+        .claim_deliveries(endpoint, now, 30, 100)
+        .await
+        .expect("claim")
+}
+
+/// Claims, delivers and answers each delivery to every endpoint until none is due, in the
+/// order claimed.
 async fn drain(store: &DieselStore, now: i64) -> Vec<WebhookDelivery> {
     let mut seen = Vec::new();
-    loop {
-        let claimed = store.claim_deliveries(now, 30, 100).await.expect("claim");
-        if claimed.is_empty() {
-            return seen;
-        }
-        for delivery in claimed {
-            store.delivered(delivery.id).await.expect("delivered");
-            seen.push(delivery);
+    for endpoint in [ALL, DELETIONS] {
+        loop {
+            let claimed = claim(store, endpoint, now).await;
+            if claimed.is_empty() {
+                break;
+            }
+            for delivery in claimed {
+                store.delivered(&delivery).await.expect("delivered");
+                seen.push(delivery);
+            }
         }
     }
+    seen
 }
 
 async fn changes_record_their_events_in_order_for_the_endpoints_that_want_them(
@@ -120,7 +136,12 @@ async fn changes_record_their_events_in_order_for_the_endpoints_that_want_them(
             delivery.payload
         );
         assert_eq!(delivery.user_id.as_deref(), Some(user.as_str()));
+        assert!(delivery.message_id.starts_with("msg_"));
     }
+    let mut ids: Vec<&str> = delivered.iter().map(|d| d.message_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), delivered.len(), "a message id per delivery");
     assert_eq!(
         store.outbox_counts().await.expect("counts"),
         Default::default()
@@ -147,67 +168,52 @@ async fn a_failing_delivery_holds_back_its_accounts_newer_events_only(store: &Di
         .expect("logout");
     login_through(store, APP, "free", None, NOW + 2).await;
 
-    let first = store
-        .claim_deliveries(NOW + 3, 30, 100)
-        .await
-        .expect("claim");
+    let first = claim(store, ALL, NOW + 3).await;
     let kinds: Vec<_> = first.iter().map(|d| d.event_type.as_str()).collect();
     assert_eq!(kinds, ["user.created", "user.created"], "one per account");
     let (failing, other) = (&first[0], &first[1]);
     assert_eq!(failing.user_id.as_deref(), Some(held.user.id.as_str()));
-    store.delivered(other.id).await.expect("delivered");
+    store.delivered(other).await.expect("delivered");
     store
-        .attempt_failed(failing.id, "HTTP 503", Some(NOW + 60), NOW + 3)
+        .attempt_failed(failing, "HTTP 503", Some(NOW + 60), NOW + 3)
         .await
         .expect("failed");
     assert!(
-        store
-            .claim_deliveries(NOW + 30, 30, 100)
-            .await
-            .expect("claim")
-            .is_empty(),
+        claim(store, ALL, NOW + 30).await.is_empty(),
         "neither the failed one before its retry nor the account's next event"
     );
-    let again = store
-        .claim_deliveries(NOW + 60, 30, 100)
-        .await
-        .expect("claim");
+    let again = claim(store, ALL, NOW + 60).await;
     assert_eq!(again.len(), 1);
     assert_eq!((again[0].id, again[0].attempts), (failing.id, 2));
     assert_eq!(again[0].last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(
+        again[0].message_id, failing.message_id,
+        "the same webhook-id"
+    );
 
     // Given up: kept as failed, and the account's next event goes ahead.
     store
-        .attempt_failed(failing.id, "HTTP 503", None, NOW + 61)
+        .attempt_failed(&again[0], "HTTP 503", None, NOW + 61)
         .await
         .expect("given up");
     let failed = store.failed_deliveries(0, 10).await.expect("failed");
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].failed_at, Some(NOW + 61));
     let next = drain(store, NOW + 62).await;
-    assert_eq!(
-        next.iter()
-            .map(|d| d.event_type.as_str())
-            .collect::<Vec<_>>(),
-        ["session.revoked"]
-    );
+    let kinds: Vec<_> = next.iter().map(|d| d.event_type.as_str()).collect();
+    assert_eq!(kinds, ["session.revoked"]);
     let counts = store.outbox_counts().await.expect("counts");
     assert_eq!((counts.pending, counts.failed), (0, 1));
 
-    // An operator's retry: due at once, with 24 hours of its own.
-    assert_eq!(
-        store
-            .retry_failed(Some(failing.id + 1000), NOW + 70)
-            .await
-            .expect("retry"),
-        0
-    );
+    // An operator's retry: due at once, with 24 hours and a count of attempts of its own.
+    let none = store.retry_failed(Some(failing.id + 1000), NOW + 70).await;
+    assert_eq!(none.expect("retry"), 0);
     assert_eq!(store.retry_failed(None, NOW + 70).await.expect("retry"), 1);
     let retried = drain(store, NOW + 70).await;
     assert_eq!(retried.len(), 1);
     assert_eq!(
-        (retried[0].id, retried[0].window_start),
-        (failing.id, NOW + 70)
+        (retried[0].id, retried[0].window_start, retried[0].attempts),
+        (failing.id, NOW + 70, 1)
     );
     assert!(
         store
@@ -218,29 +224,112 @@ async fn a_failing_delivery_holds_back_its_accounts_newer_events_only(store: &Di
     );
 }
 
+async fn a_failure_pushes_the_accounts_newer_deliveries_back_with_it(db: &TestDatabase) {
+    let opened = open(db).await;
+    let store = routed(&opened).await;
+    let login = login_through(store, APP, "pushed", None, NOW).await;
+    let logout = Audit::new(AuditKind::Logout, Actor::User, NOW + 1);
+    store
+        .revoke_session(&login.session.id, &logout)
+        .await
+        .expect("logout");
+    let created = claim(store, ALL, NOW + 2).await.remove(0);
+    store
+        .attempt_failed(&created, "HTTP 503", Some(NOW + 600), NOW + 2)
+        .await
+        .expect("failed");
+    let next_at: i64 = crate::support::raw_text(
+        db,
+        "SELECT CAST(min(next_at) AS TEXT) AS text FROM webhook_outbox \
+         WHERE event_type = 'session.revoked' AND endpoint = 'ep_all'",
+    )
+    .parse()
+    .expect("a number");
+    assert_eq!(next_at, NOW + 600, "not due before the one it waits for");
+}
+
 async fn a_claim_is_held_by_its_lease_then_claimed_again(store: &DieselStore) {
     let store = routed(store).await;
     login_through(store, APP, "leased", None, NOW).await;
-    let claimed = store.claim_deliveries(NOW, 30, 100).await.expect("claim");
+    let claimed = claim(store, ALL, NOW).await;
     assert_eq!(claimed.len(), 1);
     assert!(
-        store
-            .claim_deliveries(NOW + 29, 30, 100)
-            .await
-            .expect("claim")
-            .is_empty(),
+        claim(store, ALL, NOW + 29).await.is_empty(),
         "held by its lease"
     );
-    let again = store
-        .claim_deliveries(NOW + 30, 30, 100)
-        .await
-        .expect("claim");
+    let again = claim(store, ALL, NOW + 30).await;
     assert_eq!(
         again.len(),
         1,
         "a dispatcher that died leaves it to another"
     );
     assert_eq!((again[0].id, again[0].attempts), (claimed[0].id, 2));
+    assert!(
+        claim(store, DELETIONS, NOW + 30).await.is_empty(),
+        "per endpoint"
+    );
+}
+
+async fn a_claim_that_outlived_its_lease_settles_nothing(store: &DieselStore) {
+    let store = routed(store).await;
+    login_through(store, APP, "slow", None, NOW).await;
+    let late = claim(store, ALL, NOW).await.remove(0);
+    let current = claim(store, ALL, NOW + 31).await.remove(0);
+    store.delivered(&late).await.expect("settled");
+    store
+        .attempt_failed(&late, "timeout", None, NOW + 40)
+        .await
+        .expect("settled");
+    assert_eq!(
+        store.outbox_counts().await.expect("counts").pending,
+        1,
+        "the late claim neither deleted nor gave up the current one's delivery"
+    );
+    store.delivered(&current).await.expect("delivered");
+    assert_eq!(
+        store.outbox_counts().await.expect("counts"),
+        Default::default()
+    );
+}
+
+async fn deliveries_no_endpoint_wants_are_given_up_after_a_day_and_failures_forgotten(
+    store: &DieselStore,
+) {
+    let store = routed(store).await;
+    login_through(store, APP, "orphan", None, NOW).await;
+    let day = 24 * 3600;
+    // This instance knows DELETIONS only; ALL may be another instance's (a rolling deploy).
+    let known = [DELETIONS.to_owned()];
+    let young = store.give_up_unrouted(&known, NOW, NOW + 10).await;
+    assert_eq!(
+        young.expect("sweep"),
+        0,
+        "younger than a day: left to others"
+    );
+    let mine = store
+        .give_up_unrouted(&[ALL.to_owned()], NOW + day, NOW + day)
+        .await;
+    assert_eq!(
+        mine.expect("sweep"),
+        0,
+        "an endpoint this instance has is never swept"
+    );
+    let old = store.give_up_unrouted(&known, NOW + day, NOW + day).await;
+    assert_eq!(old.expect("sweep"), 1);
+    let failed = store.failed_deliveries(0, 10).await.expect("failed");
+    assert_eq!(failed.len(), 1);
+    let error = failed[0].last_error.as_deref().unwrap_or_default();
+    assert!(error.contains("WEBHOOKS_FILE"), "{error}");
+    let kept = store.purge_failed(NOW + day, 10).await.expect("purge");
+    assert_eq!(kept, 0, "given up at that very second: kept");
+    assert_eq!(
+        store.purge_failed(NOW + day + 1, 10).await.expect("purge"),
+        1
+    );
+    assert_eq!(
+        store.outbox_counts().await.expect("counts"),
+        Default::default()
+    );
 }
 
 /// Two dispatchers (two pools, as two instances) claiming at once never claim one delivery
@@ -262,7 +351,7 @@ async fn two_instances_never_claim_one_delivery() {
             for _ in 0..20 {
                 ids.extend(
                     store
-                        .claim_deliveries(NOW, 30, 7)
+                        .claim_deliveries(ALL, NOW, 30, 7)
                         .await
                         .expect("claim")
                         .into_iter()
