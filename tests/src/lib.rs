@@ -12,6 +12,7 @@ mod requests;
 pub use app::{Spawn, TOKEN_SECRET, TestApp};
 pub use eventually::eventually;
 pub use reply::{Reply, assert_error};
+pub use requests::Login;
 
 /// Runs each named `async fn(&TestDatabase)` of the calling test file as two tests: on a fresh
 /// SQLite file, and on a fresh PostgreSQL database (skipped only where PostgreSQL may be, see

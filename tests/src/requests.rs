@@ -5,7 +5,30 @@ use serde_json::Value;
 
 use crate::{Reply, TestApp};
 
+/// A login that succeeded: its account id, access token and refresh token.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// The account's public id.
+    pub user: String,
+    /// The access token.
+    pub token: String,
+    /// The refresh token.
+    pub refresh: String,
+}
+
 impl TestApp {
+    /// `POST /api/login` with `code`, asserted to succeed.
+    pub async fn log_in(&self, code: &str) -> Login {
+        let reply = self.login(code).await;
+        assert_eq!(reply.status, 200, "login {code}: {}", reply.text);
+        let text = |field: &Value| field.as_str().expect("a string").to_owned();
+        Login {
+            user: text(&reply.json["userInfo"]["id"]),
+            token: text(&reply.json["token"]),
+            refresh: text(&reply.json["refreshToken"]),
+        }
+    }
+
     /// Any request: method, path, `Authorization` value, raw body with a JSON content type.
     pub async fn request(
         &self,

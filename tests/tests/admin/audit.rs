@@ -4,7 +4,7 @@
 use wxlogin_e2e::assert_error;
 use wxlogin_user_store::testing::TestDatabase;
 
-use crate::support::{KEY, KeysFile, audit, ban, log_in, refresh, spawn_admin_env, unix_now};
+use crate::support::{KEY, KeysFile, audit, ban, refresh, spawn_admin_env, unix_now};
 
 wxlogin_e2e::on_both_databases!(the_audit_log_records_every_kind_of_change_and_no_secret,);
 
@@ -13,7 +13,7 @@ async fn the_audit_log_records_every_kind_of_change_and_no_secret(db: &TestDatab
     // No reuse window: a token two steps back is a theft signal at once.
     let app = spawn_admin_env(db, &keys, &[("REFRESH_REUSE_SECS", "0")]).await;
     let mut secrets: Vec<String> = Vec::new();
-    let login = log_in(&app, "fay.1").await;
+    let login = app.log_in("fay.1").await;
     let user = login.user.clone();
     let token = login.token.clone();
     let first_refresh = login.refresh.clone();
@@ -99,7 +99,7 @@ async fn the_audit_log_records_every_kind_of_change_and_no_secret(db: &TestDatab
         .status,
         204
     );
-    let gone_user = log_in(&app, "gus.1").await.user;
+    let gone_user = app.log_in("gus.1").await.user;
     assert_eq!(
         app.admin_request(
             "DELETE",

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wxlogin_e2e::assert_error;
 use wxlogin_user_store::testing::TestDatabase;
 
-use crate::support::{KEY, KeysFile, Login, ban, log_in, refresh, spawn_admin};
+use crate::support::{KEY, KeysFile, Login, ban, refresh, spawn_admin};
 
 wxlogin_e2e::on_both_databases!(
     a_ban_ends_every_session_everywhere_and_refuses_logins_and_refreshes_until_unbanned,
@@ -31,7 +31,7 @@ async fn a_ban_ends_every_session_everywhere_and_refuses_logins_and_refreshes_un
         user,
         token,
         refresh: refresh_token,
-    } = log_in(&a, "bob.1").await;
+    } = a.log_in("bob.1").await;
     let second = a.token("bob.2").await;
     assert_eq!(
         other.me(&token).await.status,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use wxlogin_e2e::assert_error;
 use wxlogin_user_store::testing::TestDatabase;
 
-use crate::support::{KEY, KeysFile, audit, log_in, spawn_admin};
+use crate::support::{KEY, KeysFile, audit, spawn_admin};
 
 wxlogin_e2e::on_both_databases!(the_command_line_bans_through_the_same_use_cases,);
 
@@ -14,7 +14,7 @@ async fn the_command_line_bans_through_the_same_use_cases(db: &TestDatabase) {
     use wxlogin_server::admin_command::AdminCommand;
     let keys = KeysFile::new(&[KEY]);
     let app = spawn_admin(db, &keys).await;
-    let login = log_in(&app, "hal.1").await;
+    let login = app.log_in("hal.1").await;
     let user = login.user.clone();
     let token = login.token.clone();
     let env: std::collections::HashMap<&str, String> = [

@@ -4,7 +4,7 @@
 use wxlogin_e2e::assert_error;
 use wxlogin_user_store::testing::TestDatabase;
 
-use crate::support::{KEY, KeysFile, OTHER_KEY, audit, log_in, spawn_admin};
+use crate::support::{KEY, KeysFile, OTHER_KEY, audit, spawn_admin};
 
 wxlogin_e2e::on_both_databases!(
     admin_routes_take_only_a_listed_key_and_are_not_on_the_public_listener,
@@ -13,7 +13,7 @@ wxlogin_e2e::on_both_databases!(
 async fn admin_routes_take_only_a_listed_key_and_are_not_on_the_public_listener(db: &TestDatabase) {
     let keys = KeysFile::new(&[KEY, OTHER_KEY]);
     let app = spawn_admin(db, &keys).await;
-    let user = log_in(&app, "cy.1").await.user;
+    let user = app.log_in("cy.1").await.user;
     let path = format!("/admin/users/{user}");
     assert_eq!(
         app.admin_request("GET", &path, Some(KEY), None)

@@ -4,7 +4,7 @@
 use wxlogin_e2e::assert_error;
 use wxlogin_user_store::testing::TestDatabase;
 
-use crate::support::{KEY, KeysFile, log_in, spawn_admin};
+use crate::support::{KEY, KeysFile, spawn_admin};
 
 wxlogin_e2e::on_both_databases!(
     sessions_are_listed_with_their_address_and_one_can_be_ended,
@@ -14,7 +14,7 @@ wxlogin_e2e::on_both_databases!(
 async fn sessions_are_listed_with_their_address_and_one_can_be_ended(db: &TestDatabase) {
     let keys = KeysFile::new(&[KEY]);
     let app = spawn_admin(db, &keys).await;
-    let first = log_in(&app, "dee.1").await;
+    let first = app.log_in("dee.1").await;
     let user = first.user.clone();
     let first_token = first.token.clone();
     let second = app.token("dee.2").await;
@@ -72,7 +72,7 @@ async fn sessions_are_listed_with_their_address_and_one_can_be_ended(db: &TestDa
 async fn an_operator_deletes_an_account_without_its_owner(db: &TestDatabase) {
     let keys = KeysFile::new(&[KEY]);
     let app = spawn_admin(db, &keys).await;
-    let login = log_in(&app, "eve.1").await;
+    let login = app.log_in("eve.1").await;
     let user = login.user.clone();
     let token = login.token.clone();
     let path = format!("/admin/users/{user}");

@@ -53,23 +53,7 @@ pub(crate) async fn spawn_admin_env(
     TestApp::spawn_env(db.url(), &env).await
 }
 
-/// A login's account id, access token and refresh token.
-pub(crate) struct Login {
-    pub(crate) user: String,
-    pub(crate) token: String,
-    pub(crate) refresh: String,
-}
-
-pub(crate) async fn log_in(app: &TestApp, code: &str) -> Login {
-    let reply = app.login(code).await;
-    assert_eq!(reply.status, 200, "login {code}: {}", reply.text);
-    let text = |field: &Value| field.as_str().expect("a string").to_owned();
-    Login {
-        user: text(&reply.json["userInfo"]["id"]),
-        token: text(&reply.json["token"]),
-        refresh: text(&reply.json["refreshToken"]),
-    }
-}
+pub(crate) use wxlogin_e2e::Login;
 
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()

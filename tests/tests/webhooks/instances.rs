@@ -6,8 +6,8 @@ use std::time::Duration;
 use wxlogin_user_store::testing::TestDatabase;
 
 use crate::support::{
-    Hook, Receiver, keys_file, log_in, metric, new_secret, restart_with_webhooks,
-    spawn_with_webhooks, wait_for_metric, webhooks_file,
+    Hook, Receiver, keys_file, metric, new_secret, restart_with_webhooks, spawn_with_webhooks,
+    wait_for_metric, webhooks_file,
 };
 
 const LOGINS: usize = 50;
@@ -32,7 +32,7 @@ async fn two_instances_never_deliver_one_event_twice() {
     let mut users = Vec::new();
     for n in 0..LOGINS {
         let instance = if n % 2 == 0 { &a } else { &b };
-        users.push(log_in(instance, &format!("new{n}.1")).await.user);
+        users.push(instance.log_in(&format!("new{n}.1")).await.user);
     }
 
     receiver

@@ -8,7 +8,7 @@ use wxlogin_e2e::TestApp;
 use wxlogin_user_store::testing::TestDatabase;
 
 use crate::support::{
-    ALL_EVENTS, Hook, Login, Received, Receiver, admin, keys_file, log_in, metric, new_secret,
+    ALL_EVENTS, Hook, Login, Received, Receiver, admin, keys_file, metric, new_secret,
     spawn_with_webhooks, wait_for_metric, webhooks_file,
 };
 
@@ -44,12 +44,12 @@ async fn a_receiver_down_then_back_gets_every_event_in_order_once(db: &TestDatab
     let names: Vec<String> = (0..ACCOUNTS).map(|n| format!("pat{n}")).collect();
     let mut users = Vec::new();
     for name in &names {
-        let Login { user, token, .. } = log_in(&app, &format!("{name}.1")).await;
+        let Login { user, token, .. } = app.log_in(&format!("{name}.1")).await;
         users.push(user);
         assert_eq!(app.logout(&token).await.status, 204);
     }
     for name in &names {
-        let Login { token, .. } = log_in(&app, &format!("{name}.2")).await;
+        let Login { token, .. } = app.log_in(&format!("{name}.2")).await;
         let out = app
             .request(
                 "POST",
@@ -61,7 +61,7 @@ async fn a_receiver_down_then_back_gets_every_event_in_order_once(db: &TestDatab
         assert_eq!(out.status, 204, "{}", out.text);
     }
     for (name, user) in names.iter().zip(&users) {
-        log_in(&app, &format!("{name}.3")).await;
+        app.log_in(&format!("{name}.3")).await;
         end_the_active_session(&app, user).await;
     }
     for user in &users {

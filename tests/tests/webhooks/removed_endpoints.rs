@@ -11,8 +11,8 @@ use wxlogin_e2e::TestApp;
 use wxlogin_user_store::testing::TestDatabase;
 
 use crate::support::{
-    Hook, Receiver, admin, keys_file, log_in, new_secret, spawn_sharing, start_fake,
-    wait_for_metric, webhooks_file,
+    Hook, Receiver, admin, keys_file, new_secret, spawn_sharing, start_fake, wait_for_metric,
+    webhooks_file,
 };
 
 wxlogin_e2e::on_both_databases!(an_endpoint_removed_waits_a_day_then_is_given_up_shown_and_retried);
@@ -38,8 +38,8 @@ async fn an_endpoint_removed_waits_a_day_then_is_given_up_shown_and_retried(db: 
     let (running, fake) = start_fake().await;
 
     let app = spawn_sharing(db, &fake, &first_file, &keys).await;
-    let ida = log_in(&app, "ida.1").await.user;
-    let joe = log_in(&app, "joe.1").await.user;
+    let ida = app.log_in("ida.1").await.user;
+    let joe = app.log_in("joe.1").await.user;
     let refused = receiver
         .wait_until(
             "a refused attempt of each",

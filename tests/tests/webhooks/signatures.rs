@@ -8,7 +8,7 @@ use std::time::Duration;
 use wxlogin_user_store::testing::TestDatabase;
 
 use crate::support::{
-    ALL_EVENTS, Hook, Received, Receiver, TempFile, admin, keys_file, log_in, new_secret,
+    ALL_EVENTS, Hook, Received, Receiver, TempFile, admin, keys_file, new_secret,
     spawn_with_webhooks, types_for, webhooks_file,
 };
 
@@ -28,9 +28,9 @@ async fn a_standard_webhooks_library_we_did_not_write_accepts_every_delivery(db:
     let keys = keys_file();
     let app = spawn_with_webhooks(db, &hooks, &keys).await;
 
-    let first = log_in(&app, "ann.1").await;
+    let first = app.log_in("ann.1").await;
     assert_eq!(app.logout(&first.token).await.status, 204);
-    let second = log_in(&app, "ann.2").await;
+    let second = app.log_in("ann.2").await;
     let user = first.user.clone();
     admin(
         &app,
@@ -40,7 +40,7 @@ async fn a_standard_webhooks_library_we_did_not_write_accepts_every_delivery(db:
     )
     .await;
     admin(&app, "POST", &format!("/admin/users/{user}/unban"), None).await;
-    let third = log_in(&app, "ann.3").await;
+    let third = app.log_in("ann.3").await;
     let deleted = app
         .request(
             "DELETE",

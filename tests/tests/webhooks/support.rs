@@ -17,15 +17,7 @@ use wxlogin_fake_wechat::{FakeWeChat, FakeWeChatConfig, RunningFake};
 use wxlogin_user_store::testing::TestDatabase;
 
 /// Every event type the contract names.
-pub(crate) const ALL_EVENTS: &[&str] = &[
-    "user.created",
-    "user.merged",
-    "user.deleted",
-    "user.banned",
-    "user.unbanned",
-    "session.revoked",
-    "avatar.rejected",
-];
+pub(crate) const ALL_EVENTS: &[&str] = &wxlogin_domain::WEBHOOK_EVENT_TYPES;
 
 pub(crate) const KEY: &str = "operator-key-for-webhook-tests-01";
 
@@ -323,23 +315,7 @@ pub(crate) async fn restart_with_webhooks(
     previous.another_instance(db.url(), &env).await
 }
 
-/// A login's account id and tokens.
-pub(crate) struct Login {
-    pub(crate) user: String,
-    pub(crate) token: String,
-    pub(crate) refresh: String,
-}
-
-pub(crate) async fn log_in(app: &TestApp, code: &str) -> Login {
-    let reply = app.login(code).await;
-    assert_eq!(reply.status, 200, "login {code}: {}", reply.text);
-    let text = |field: &Value| field.as_str().expect("a string").to_owned();
-    Login {
-        user: text(&reply.json["userInfo"]["id"]),
-        token: text(&reply.json["token"]),
-        refresh: text(&reply.json["refreshToken"]),
-    }
-}
+pub(crate) use wxlogin_e2e::Login;
 
 /// An admin call with [`KEY`], asserted to succeed.
 pub(crate) async fn admin(app: &TestApp, method: &str, path: &str, body: Option<&str>) -> Reply {

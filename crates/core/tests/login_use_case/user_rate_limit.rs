@@ -12,13 +12,7 @@ use crate::support::{APP, Mocks, NOW, caller_in_app, user};
 async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
     let mut m = Mocks::new();
     m.settings.user_rate_limit = 3;
-    m.access_tokens.expect_load_access_token().returning(|_| {
-        Ok(Some(wxlogin_domain::StoredAccessToken {
-            token: wxlogin_domain::AccessToken::new("AT"),
-            use_until: NOW + 3600,
-            fetches: 1,
-        }))
-    });
+    an_access_token_at_hand(&mut m);
     m.wechat.expect_phone_number().times(3).returning(|_, _| {
         Ok(wxlogin_domain::PhoneInfo {
             phone_number: "13800138000".into(),
@@ -48,13 +42,7 @@ async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
 
 /// A phone number call WeChat answers, and the access token it is asked with.
 fn phone_answers(m: &mut Mocks, times: usize) {
-    m.access_tokens.expect_load_access_token().returning(|_| {
-        Ok(Some(wxlogin_domain::StoredAccessToken {
-            token: wxlogin_domain::AccessToken::new("AT"),
-            use_until: NOW + 3600,
-            fetches: 1,
-        }))
-    });
+    an_access_token_at_hand(m);
     m.wechat
         .expect_phone_number()
         .times(times)
@@ -137,13 +125,7 @@ async fn when_the_shared_limits_fail_the_processes_own_limit_decides_without_ask
 #[tokio::test]
 async fn a_spent_phone_quota_pauses_the_app_for_every_instance_until_midnight_in_beijing() {
     let mut m = Mocks::new();
-    m.access_tokens.expect_load_access_token().returning(|_| {
-        Ok(Some(wxlogin_domain::StoredAccessToken {
-            token: wxlogin_domain::AccessToken::new("AT"),
-            use_until: NOW + 3600,
-            fetches: 1,
-        }))
-    });
+    an_access_token_at_hand(&mut m);
     m.wechat.expect_phone_number().times(1).returning(|_, _| {
         Err(WeChatError::Api {
             errcode: 1_400_001,
@@ -212,4 +194,15 @@ async fn a_phone_quota_another_instance_saw_spent_is_not_asked_for() {
         ),
         "{refused:?}"
     );
+}
+
+/// The app's access token is stored and fresh: no fetch from WeChat.
+fn an_access_token_at_hand(m: &mut Mocks) {
+    m.access_tokens.expect_load_access_token().returning(|_| {
+        Ok(Some(wxlogin_domain::StoredAccessToken {
+            token: wxlogin_domain::AccessToken::new("AT"),
+            use_until: NOW + 3600,
+            fetches: 1,
+        }))
+    });
 }
