@@ -221,13 +221,14 @@ pub mod harness {
     }
 
     /// One keep-alive HTTP/1.1 connection, for answers that carry a `Content-Length`.
-    struct KeepAlive {
+    pub struct KeepAlive {
         addr: SocketAddr,
         reader: BufReader<TcpStream>,
     }
 
     impl KeepAlive {
-        fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+        /// Connects to `addr`.
+        pub fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
             let stream = TcpStream::connect(addr)?;
             stream.set_read_timeout(Some(Duration::from_secs(10)))?;
             stream.set_nodelay(true)?;
@@ -237,7 +238,8 @@ pub mod harness {
             })
         }
 
-        fn post(&mut self, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
+        /// POSTs the JSON `body` to `path`; the status and body of the answer.
+        pub fn post(&mut self, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
             let request = format!(
                 "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
                 self.addr,

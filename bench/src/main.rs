@@ -118,7 +118,7 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
         .scenarios
         .iter()
         .copied()
-        .filter(|s| *s != Scenario::Skewed && !s.is_avatar())
+        .filter(|s| *s != Scenario::Skewed && !s.is_avatar() && !s.has_own_servers())
         .collect();
     let avatars = avatar_groups(&options.scenarios);
 
@@ -185,6 +185,15 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
             bench.run_avatars(&system, group, &files, &mut ours)?;
         }
     }
+    // Sections of their own under the runs table (`limits` also adds rows to the table).
+    let mut sections = String::new();
+    let measured = options.database == Database::Postgres;
+    if options.scenarios.contains(&Scenario::Limits) {
+        sections.push_str(&bench.run_limits(&launcher, &run_id, measured, &mut ours)?);
+    }
+    if options.scenarios.contains(&Scenario::Webhooks) {
+        sections.push_str(&bench.run_webhooks(&launcher, measured)?);
+    }
     if skewed {
         // Fresh servers with a cache a tenth of the working set (the others stop first: a
         // SQLite file is served by one process).
@@ -218,6 +227,7 @@ fn run(options: &Options, bin: &Path, work: &Path) -> anyhow::Result<()> {
     }
     report.push('\n');
     report.push_str(&tables::runs_table(&ours.runs));
+    report.push_str(&sections);
     if let (Some(previous), Some(dir)) = (&previous, &options.baseline) {
         report.push('\n');
         report.push_str(&tables::table(

@@ -68,7 +68,7 @@ impl Peer {
 const USAGE: &str = "usage: wxlogin-bench [--db sqlite|postgres] [--users N] [--tokens N] \
 [--duration SECS] [--threads N] [--connections N] \
 [--scenarios healthz,me,login,refresh,burst-me,mix,skewed,week,avatar-upload,avatar-burst,\
-media,media-304 | avatars | all] [--burst SECS] [--working-set N] \
+media,media-304,limits,webhooks | avatars | all] [--burst SECS] [--working-set N] \
 [--log LEVEL] [--env NAME=VALUE]... [--instances N] [--peer fastify] [--baseline DIR] \
 [--markdown FILE]
 
@@ -96,7 +96,13 @@ avatar scenarios, `avatars` is those four):
             CPU); a server of its own, as each avatar group has
   avatar-burst   16 uploads sent at one instant, 5 times: peak RSS, and any 503s
   media     GET /media/avatars/{name} over 500 stored avatars (stored first, a user each)
-  media-304 the same with each one's If-None-Match: 304 without reading the store";
+  media-304 the same with each one's If-None-Match: 304 without reading the store
+  limits    logins with LOGIN_RATE_LIMIT=1000000 (counted, never refusing) against 0 (off), from
+            one client address and from 65,536 (X-Forwarded-For, TRUSTED_PROXIES=127.0.0.1);
+            servers started off, on, on, off; the ratio on / off (not in all)
+  webhooks  user.created to a receiver in the bench: the delay from each login's answer to its
+            delivery (100 logins/s, then full speed), and the deliveries/s of a backlog built
+            with the receiver holding its answers (not in all)";
 
 impl Options {
     pub fn from_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Self> {

@@ -16,6 +16,8 @@ use crate::wrk::{self, Histogram, Run, Spec};
 
 mod avatars;
 mod mix;
+mod shared_limits;
+mod webhooks;
 mod working_set;
 
 pub use avatars::{AvatarFiles, avatar_groups};
@@ -60,6 +62,12 @@ pub enum Scenario {
     Media,
     /// The same with the `If-None-Match` of each: 304, the store not read.
     Media304,
+    /// Logins with `LOGIN_RATE_LIMIT` counted (so high that nothing is refused) against off,
+    /// from one client address and from many, on servers of their own.
+    Limits,
+    /// `user.created` webhooks to a receiver in the bench: the delay from a login's answer to
+    /// its delivery, and the deliveries per second of a backlog, on a server of its own.
+    Webhooks,
 }
 
 impl Scenario {
@@ -111,6 +119,11 @@ impl Scenario {
         Self::AVATARS.contains(&self)
     }
 
+    /// Whether this scenario starts servers of its own (`limits`, `webhooks`).
+    pub fn has_own_servers(self) -> bool {
+        matches!(self, Self::Limits | Self::Webhooks)
+    }
+
     pub fn parse(name: &str) -> anyhow::Result<Self> {
         match name.trim() {
             "healthz" => Ok(Self::Healthz),
@@ -125,10 +138,12 @@ impl Scenario {
             "avatar-burst" => Ok(Self::AvatarBurst),
             "media" => Ok(Self::Media),
             "media-304" => Ok(Self::Media304),
+            "limits" => Ok(Self::Limits),
+            "webhooks" => Ok(Self::Webhooks),
             other => bail!(
                 "unknown scenario {other}: use healthz, me, login, refresh, burst-me, mix, \
-                 skewed, week, avatar-upload, avatar-burst, media, media-304 (or all, or \
-                 avatars for the last four)"
+                 skewed, week, avatar-upload, avatar-burst, media, media-304, limits, webhooks \
+                 (or all, or avatars for avatar-upload to media-304)"
             ),
         }
     }
@@ -352,7 +367,9 @@ impl Bench<'_> {
                 | Scenario::AvatarUpload
                 | Scenario::AvatarBurst
                 | Scenario::Media
-                | Scenario::Media304 => {}
+                | Scenario::Media304
+                | Scenario::Limits
+                | Scenario::Webhooks => {}
             }
         }
         Ok(())

@@ -21,10 +21,10 @@ pub struct Row {
     pub p99_ms: f64,
     p50_ms: f64,
     p999_ms: f64,
-    errors: u64,
+    pub errors: u64,
     pub cpu_ms_per_1000: Option<f64>,
     /// `None` with CPU measured: the database runs in the server (SQLite).
-    database_cpu_ms_per_1000: Option<f64>,
+    pub database_cpu_ms_per_1000: Option<f64>,
     pub peak_rss_mib: Option<f64>,
     /// The RSS when the scenario began (its VmHWM just reset).
     pub start_rss_mib: Option<f64>,
