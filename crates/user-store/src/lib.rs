@@ -12,6 +12,7 @@ mod ended_sessions;
 mod error;
 mod group_commit;
 mod legacy;
+mod limit_batches;
 mod limits;
 mod login_codes;
 mod logins;

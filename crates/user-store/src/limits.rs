@@ -12,19 +12,10 @@ use crate::DieselStore;
 use crate::connection::AnyConnection;
 use crate::database::Database;
 use crate::error::DbResult;
+use crate::limit_batches::TakeJob;
 
 /// The window a limit's burst spans: `per_minute` calls at once, then one per interval.
 const BURST_WINDOW_MS: i64 = 60_000;
-
-/// GCRA in one statement, so that racing instances never both spend the last call: the row is
-/// locked by the upsert, and its `WHERE` sees the row as the other left it. No row back means
-/// refused, and a refused call spends nothing (it still locks the row and takes a transaction
-/// id: a client hammering a limit is turned away first by the process's own limiter, which
-/// `DeploymentLimits` asks before this). $2 = now, $3 = the interval, $4 = the burst window.
-const TAKE: &str = "INSERT INTO rate_limits (key, tat) VALUES ($1, $2 + $3) \
-     ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, $2) + $3 \
-     WHERE GREATEST(rate_limits.tat, $2) + $3 - $2 <= $4 \
-     RETURNING tat";
 
 const PAUSE: &str = "INSERT INTO rate_limits (key, tat) VALUES ($1, $2) \
      ON CONFLICT (key) DO UPDATE SET tat = GREATEST(rate_limits.tat, EXCLUDED.tat)";
@@ -35,17 +26,42 @@ const PURGE: &str = "DELETE FROM rate_limits WHERE tat < $1";
 
 /// [`SharedLimits`] on the store's PostgreSQL database: from [`DieselStore::shared_limits`].
 /// Cheap to clone: clones share the store's pool.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SharedRateLimits {
     store: DieselStore,
+    /// The writer thread that counts attempts together (`limit_batches.rs`); it ends when the
+    /// last clone is dropped.
+    attempts: std::sync::mpsc::Sender<TakeJob>,
+}
+
+impl std::fmt::Debug for SharedRateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRateLimits")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
 }
 
 impl DieselStore {
-    /// The limits shared by every instance on this database; `None` on SQLite, which serves
-    /// one process (its limits are that process's own).
+    /// The limits shared by every instance on this database, with a thread of their own that
+    /// counts the attempts queued while it was busy in one statement; `None` on SQLite, which
+    /// serves one process (its limits are that process's own), or if no thread can be started.
     pub fn shared_limits(&self) -> Option<SharedRateLimits> {
-        self.url().is_postgres().then(|| SharedRateLimits {
+        if !self.url().is_postgres() {
+            return None;
+        }
+        let (attempts, queue) = std::sync::mpsc::channel();
+        let db = std::sync::Arc::downgrade(&self.db);
+        let started = std::thread::Builder::new()
+            .name("wxlogin-limits".into())
+            .spawn(move || crate::limit_batches::count_attempts(db, queue));
+        if let Err(e) = started {
+            log::error!("the shared limits' thread could not start ({e}): limits are per process");
+            return None;
+        }
+        Some(SharedRateLimits {
             store: self.clone(),
+            attempts,
         })
     }
 }
@@ -75,18 +91,6 @@ impl Database {
             ))
             .into()),
         }
-    }
-
-    fn take_limit(&self, key: &str, per_minute: u32, now_ms: i64) -> DbResult<bool> {
-        let taken = self.on_postgres(|c| {
-            diesel::sql_query(TAKE)
-                .bind::<Text, _>(key)
-                .bind::<BigInt, _>(now_ms)
-                .bind::<BigInt, _>(interval_ms(per_minute))
-                .bind::<BigInt, _>(BURST_WINDOW_MS)
-                .load::<Tat>(c)
-        })?;
-        Ok(!taken.is_empty())
     }
 
     fn pause_limit(&self, key: &str, until_ms: i64) -> DbResult<()> {
@@ -121,10 +125,17 @@ impl Database {
 #[async_trait]
 impl SharedLimits for SharedRateLimits {
     async fn take(&self, key: &str, per_minute: u32, now_ms: i64) -> Result<bool, StoreError> {
-        let key = key.to_owned();
-        self.store
-            .run(move |db| db.take_limit(&key, per_minute, now_ms))
-            .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job = TakeJob {
+            key: key.to_owned(),
+            interval_ms: interval_ms(per_minute),
+            now_ms,
+            window_ms: BURST_WINDOW_MS,
+            answer,
+        };
+        let gone = || StoreError::Unavailable(Cause::msg("the shared limits' thread is gone"));
+        self.attempts.send(job).map_err(|_| gone())?;
+        answered.await.map_err(|_| gone())?
     }
 
     async fn pause_until(&self, key: &str, until_ms: i64) -> Result<(), StoreError> {

@@ -17,6 +17,8 @@ pub(crate) enum Bind<'a> {
     BigInt(i64),
     /// A `text[]`, as `unnest(?::text[])` reads it.
     TextArray(Vec<&'a str>),
+    /// A `bigint[]`.
+    BigIntArray(Vec<i64>),
 }
 
 /// Constant SQL whose `?`s take `binds` in order (each `?` its own value, even when two are
@@ -45,6 +47,9 @@ impl QueryFragment<Pg> for Statement<'_> {
                     Some(Bind::BigInt(value)) => out.push_bind_param::<BigInt, _>(value)?,
                     Some(Bind::TextArray(values)) => {
                         out.push_bind_param::<Array<Text>, _>(values)?;
+                    }
+                    Some(Bind::BigIntArray(values)) => {
+                        out.push_bind_param::<Array<BigInt>, _>(values)?;
                     }
                     None => {
                         return Err(diesel::result::Error::QueryBuilderError(

@@ -14,6 +14,7 @@ contract!(
     two_stores_on_one_database_share_one_count,
     pauses_hold_until_their_end_and_are_never_shortened,
     the_purge_forgets_only_what_is_back_to_a_full_allowance,
+    attempts_counted_together_allow_the_limit_exactly,
 );
 
 /// A unix millisecond far from zero.
@@ -140,4 +141,27 @@ async fn the_purge_forgets_only_what_is_back_to_a_full_allowance(db: &TestDataba
             .expect("read")
     );
     assert_eq!(limits.purge(T + 86_400_001).await.expect("purge"), 2);
+}
+
+/// Attempts that arrive at once are counted together (one statement for many): of 40 at once
+/// on one key with 5 a minute, exactly 5 pass, whichever way the batches fall; other keys
+/// counted beside them keep their own counts.
+async fn attempts_counted_together_allow_the_limit_exactly(db: &TestDatabase) {
+    let Some((_store, limits)) = shared(db).await else {
+        return;
+    };
+    let attempts = (0..40).map(|i| {
+        let limits = limits.clone();
+        tokio::spawn(async move {
+            let key = if i % 2 == 0 { "login:hot" } else { "login:other" };
+            (key, limits.take(key, 5, T).await.expect("the database answers"))
+        })
+    });
+    let mut allowed = std::collections::HashMap::new();
+    for attempt in attempts.collect::<Vec<_>>() {
+        let (key, passed) = attempt.await.expect("ran");
+        *allowed.entry(key).or_insert(0) += usize::from(passed);
+    }
+    assert_eq!(allowed["login:hot"], 5);
+    assert_eq!(allowed["login:other"], 5);
 }
