@@ -182,8 +182,9 @@ pub trait WebhookOutbox: Send + Sync {
         most: usize,
     ) -> Result<Vec<WebhookDelivery>, StoreError>;
 
-    /// The receiver took it: it leaves the outbox (unless its claim was lost to another).
-    async fn delivered(&self, delivery: &WebhookDelivery) -> Result<(), StoreError>;
+    /// The receiver took them: they leave the outbox, all at once (each unless its claim was
+    /// lost to another).
+    async fn delivered(&self, deliveries: &[WebhookDelivery]) -> Result<(), StoreError>;
 
     /// The attempt failed with `error`: tried again at `retry_at`, the account's newer
     /// deliveries to the endpoint not before it; or given up (kept as failed) when `None`.

@@ -115,7 +115,10 @@ fn take_together(db: &Database, batch: &[TakeJob]) -> Vec<Result<bool, StoreErro
             .iter()
             .map(|&(k, count)| {
                 let (key, attempts, _) = &keys[k];
-                let cost = attempts[..count].iter().map(|&i| batch[i].interval_ms).sum();
+                let cost = attempts[..count]
+                    .iter()
+                    .map(|&i| batch[i].interval_ms)
+                    .sum();
                 (*key, cost)
             })
             .collect();
@@ -165,7 +168,9 @@ fn take_rows(
 ) -> DbResult<std::collections::HashSet<String>> {
     let mut conn = db.conn()?;
     let AnyConnection::Postgresql(c) = &mut *conn else {
-        return Err(StoreError::Internal(Cause::msg("shared limits asked of a SQLite store")).into());
+        return Err(
+            StoreError::Internal(Cause::msg("shared limits asked of a SQLite store")).into(),
+        );
     };
     let keys: Vec<&str> = rows.iter().map(|(key, _)| *key).collect();
     let costs: Vec<i64> = rows.iter().map(|(_, cost)| *cost).collect();

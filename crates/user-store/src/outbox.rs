@@ -118,16 +118,23 @@ impl From<DeliveryRow> for WebhookDelivery {
 /// account only the oldest delivery still waiting (one in flight or waiting for its retry
 /// holds back the newer ones, which its failure also pushes back, so that the due index
 /// mostly finds what can be sent). Rows another dispatcher is claiming are left to it.
+///
+/// Whether a row is its account's oldest is a scalar subquery (the `min` of the order index,
+/// one descent per candidate), not a `NOT EXISTS`: PostgreSQL turns the latter into an anti
+/// join whose plan rests on the table's statistics, and an outbox that filled up since its
+/// last ANALYZE (a fresh table: none at all) got an inner scan of the endpoint's whole order
+/// index per candidate, hundreds of milliseconds a claim once thousands waited. A subquery
+/// with an aggregate stays a correlated subplan, its index bounded by the account's rows.
 const CLAIM: &str = "\
     UPDATE webhook_outbox SET leased_until = $1 + $2, attempts = attempts + 1 \
     WHERE id IN ( \
         SELECT o.id FROM webhook_outbox o \
         WHERE o.endpoint = $4 AND o.failed_at IS NULL AND o.next_at <= $1 \
           AND o.leased_until <= $1 \
-          AND NOT EXISTS ( \
-              SELECT 1 FROM webhook_outbox p \
+          AND (o.user_id IS NULL OR o.id = ( \
+              SELECT min(p.id) FROM webhook_outbox p \
               WHERE p.endpoint = o.endpoint AND p.user_id = o.user_id \
-                AND p.id < o.id AND p.failed_at IS NULL) \
+                AND p.failed_at IS NULL)) \
         ORDER BY o.next_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED) \
     RETURNING id, message_id, endpoint, user_id, event_type, payload, created_at, attempts, \
         window_start, leased_until, last_error, failed_at";
@@ -179,9 +186,38 @@ impl Database {
         Ok(rows.into_iter().map(WebhookDelivery::from).collect())
     }
 
-    pub(crate) fn delivered(&self, delivery: &WebhookDelivery) -> DbResult<()> {
+    /// Deletes the `deliveries` whose claims still stand: one statement per lease (a round's
+    /// claims share one), so a round settles in one round trip and one commit, not one each.
+    pub(crate) fn delivered(&self, deliveries: &[WebhookDelivery]) -> DbResult<()> {
+        let mut by_lease: Vec<(i64, Vec<i64>)> = Vec::new();
+        for delivery in deliveries {
+            match by_lease
+                .iter_mut()
+                .find(|(lease, _)| *lease == delivery.leased_until)
+            {
+                Some((_, ids)) => ids.push(delivery.id),
+                None => by_lease.push((delivery.leased_until, vec![delivery.id])),
+            }
+        }
+        let delete = |conn: &mut AnyConnection, lease: i64, ids: &[i64]| {
+            diesel::delete(
+                webhook_outbox::table
+                    .filter(webhook_outbox::id.eq_any(ids))
+                    .filter(webhook_outbox::leased_until.eq(lease)),
+            )
+            .execute(conn)
+            .map(|_| ())
+        };
         let mut conn = self.writer()?;
-        diesel::delete(claimed(delivery)).execute(&mut *conn)?;
+        match by_lease.as_slice() {
+            [] => {}
+            [(lease, ids)] => delete(&mut conn, *lease, ids)?,
+            _ => conn.transaction(|conn| {
+                by_lease
+                    .iter()
+                    .try_for_each(|(lease, ids)| delete(conn, *lease, ids))
+            })?,
+        }
         Ok(())
     }
 

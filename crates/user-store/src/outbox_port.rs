@@ -31,9 +31,12 @@ impl WebhookOutbox for DieselStore {
             .await
     }
 
-    async fn delivered(&self, delivery: &WebhookDelivery) -> Result<(), StoreError> {
-        let delivery = delivery.clone();
-        self.run(move |db| db.delivered(&delivery)).await
+    async fn delivered(&self, deliveries: &[WebhookDelivery]) -> Result<(), StoreError> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let deliveries = deliveries.to_vec();
+        self.run(move |db| db.delivered(&deliveries)).await
     }
 
     async fn attempt_failed(

@@ -100,34 +100,49 @@ impl Dispatcher {
     }
 
     /// One round for `endpoint`: claims what is due and sends it all at once (one account's
-    /// deliveries come one per round, in order). How many it claimed.
+    /// deliveries come one per round, in order), then settles what was taken in one call.
+    /// How many it claimed.
     pub async fn dispatch_once(&self, endpoint: &Endpoint) -> Result<usize, StoreError> {
         let now = self.clock.now();
         let claimed = self
             .outbox
             .claim_deliveries(endpoint.key(), now, LEASE_SECS, MOST_PER_ROUND)
             .await?;
-        let settled = join_all(
+        let sent = join_all(
             claimed
                 .iter()
                 .map(|delivery| self.deliver(endpoint, delivery)),
         )
         .await;
-        for result in settled {
-            // One settlement lost (the database went away) leaves its delivery claimed: it is
-            // sent again once the lease ends. The others stand.
-            if let Err(e) = result {
-                log::warn!("a webhook delivery was sent but not settled: {e}");
+        let mut taken = Vec::with_capacity(claimed.len());
+        for (delivery, result) in claimed.iter().zip(sent) {
+            match result {
+                Ok(true) => taken.push(delivery.clone()),
+                Ok(false) => {}
+                // One settlement lost (the database went away) leaves its delivery claimed:
+                // it is sent again once the lease ends. The others stand.
+                Err(e) => log::warn!("a webhook delivery was sent but not settled: {e}"),
             }
+        }
+        if !taken.is_empty()
+            && let Err(e) = self.outbox.delivered(&taken).await
+        {
+            // Their claims stand until the lease ends: they are sent again then.
+            log::warn!(
+                "{} webhook deliveries were sent but not settled: {e}",
+                taken.len()
+            );
         }
         Ok(claimed.len())
     }
 
+    /// Sends `delivery`: whether the receiver took it (settled by the round, with the others);
+    /// a failed attempt is settled here.
     async fn deliver(
         &self,
         endpoint: &Endpoint,
         delivery: &WebhookDelivery,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let sent = self
             .sender
             .send(
@@ -141,7 +156,7 @@ impl Dispatcher {
         match sent {
             Ok(()) => {
                 self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                self.outbox.delivered(delivery).await
+                Ok(true)
             }
             Err(e) => {
                 self.stats.attempts_failed.fetch_add(1, Ordering::Relaxed);
@@ -159,6 +174,7 @@ impl Dispatcher {
                 self.outbox
                     .attempt_failed(delivery, &e.to_string(), retry_at, now)
                     .await
+                    .map(|()| false)
             }
         }
     }

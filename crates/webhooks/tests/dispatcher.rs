@@ -66,7 +66,7 @@ async fn a_taken_delivery_leaves_the_outbox_with_its_message_id_sent() {
         .return_once(move |_, _, _, _| Ok(claimed));
     outbox
         .expect_delivered()
-        .withf(|d| d.id == 7 && d.leased_until == NOW + LEASE_SECS)
+        .withf(|d| d.len() == 1 && d[0].id == 7 && d[0].leased_until == NOW + LEASE_SECS)
         .times(1)
         .returning(|_| Ok(()));
     let dispatcher = dispatcher(outbox, &[&receiver]);

@@ -153,8 +153,15 @@ async fn attempts_counted_together_allow_the_limit_exactly(db: &TestDatabase) {
     let attempts = (0..40).map(|i| {
         let limits = limits.clone();
         tokio::spawn(async move {
-            let key = if i % 2 == 0 { "login:hot" } else { "login:other" };
-            (key, limits.take(key, 5, T).await.expect("the database answers"))
+            let key = if i % 2 == 0 {
+                "login:hot"
+            } else {
+                "login:other"
+            };
+            (
+                key,
+                limits.take(key, 5, T).await.expect("the database answers"),
+            )
         })
     });
     let mut allowed = std::collections::HashMap::new();

@@ -62,10 +62,8 @@ async fn drain(store: &DieselStore, now: i64) -> Vec<WebhookDelivery> {
             if claimed.is_empty() {
                 break;
             }
-            for delivery in claimed {
-                store.delivered(&delivery).await.expect("delivered");
-                seen.push(delivery);
-            }
+            store.delivered(&claimed).await.expect("delivered");
+            seen.extend(claimed);
         }
     }
     seen
@@ -173,7 +171,10 @@ async fn a_failing_delivery_holds_back_its_accounts_newer_events_only(store: &Di
     assert_eq!(kinds, ["user.created", "user.created"], "one per account");
     let (failing, other) = (&first[0], &first[1]);
     assert_eq!(failing.user_id.as_deref(), Some(held.user.id.as_str()));
-    store.delivered(other).await.expect("delivered");
+    store
+        .delivered(std::slice::from_ref(other))
+        .await
+        .expect("delivered");
     store
         .attempt_failed(failing, "HTTP 503", Some(NOW + 60), NOW + 3)
         .await
@@ -275,7 +276,10 @@ async fn a_claim_that_outlived_its_lease_settles_nothing(store: &DieselStore) {
     login_through(store, APP, "slow", None, NOW).await;
     let late = claim(store, ALL, NOW).await.remove(0);
     let current = claim(store, ALL, NOW + 31).await.remove(0);
-    store.delivered(&late).await.expect("settled");
+    store
+        .delivered(std::slice::from_ref(&late))
+        .await
+        .expect("settled");
     store
         .attempt_failed(&late, "timeout", None, NOW + 40)
         .await
@@ -285,7 +289,11 @@ async fn a_claim_that_outlived_its_lease_settles_nothing(store: &DieselStore) {
         1,
         "the late claim neither deleted nor gave up the current one's delivery"
     );
-    store.delivered(&current).await.expect("delivered");
+    // Settled together, each by its own claim: the late one still nothing.
+    store
+        .delivered(&[late.clone(), current.clone()])
+        .await
+        .expect("delivered");
     assert_eq!(
         store.outbox_counts().await.expect("counts"),
         Default::default()
