@@ -165,7 +165,7 @@ fn summary(options: &Options, figures: &[((bool, bool), Figures)]) -> String {
          | clients | logins/s off | logins/s on | on / off | server CPU ms/1000 off → on | database CPU ms/1000 off → on | errors on |\n\
          | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         if shared {
-            "one GCRA upsert per login in PostgreSQL's shared table"
+            "every login counted in PostgreSQL's shared table, the attempts of a moment in one statement"
         } else {
             "SQLite: the process's own limiter"
         },

@@ -22,51 +22,71 @@ pub(crate) fn commit_logins(
     db: std::sync::Weak<Database>,
     queue: std::sync::mpsc::Receiver<LoginJob>,
 ) {
-    serve_batches(db, queue, MOST_PER_COMMIT, |db, batch| {
-        // A panic (none is expected) answers its batch with an error, and the thread goes on.
-        let opened =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.open_logins(&batch)))
-                .unwrap_or_else(|_| {
-                    Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
-                });
-        db.call_done(match &opened {
-            Ok(answers) => answers
-                .iter()
-                .any(|answer| matches!(answer, Err(DbError::Diesel(_)))),
-            Err(e) => matches!(e, DbError::Diesel(_)),
-        });
-        match opened {
-            Ok(answers) => {
-                for (job, answer) in batch.into_iter().zip(answers) {
-                    let _ = job.answer.send(answer.map_err(StoreError::from));
+    serve_batches(
+        db,
+        queue,
+        MOST_PER_COMMIT,
+        std::time::Duration::ZERO,
+        |db, batch| {
+            // A panic (none is expected) answers its batch with an error, and the thread goes on.
+            let opened =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.open_logins(&batch)))
+                    .unwrap_or_else(|_| {
+                        Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
+                    });
+            db.call_done(match &opened {
+                Ok(answers) => answers
+                    .iter()
+                    .any(|answer| matches!(answer, Err(DbError::Diesel(_)))),
+                Err(e) => matches!(e, DbError::Diesel(_)),
+            });
+            match opened {
+                Ok(answers) => {
+                    for (job, answer) in batch.into_iter().zip(answers) {
+                        let _ = job.answer.send(answer.map_err(StoreError::from));
+                    }
+                }
+                Err(e) => {
+                    let e = StoreError::from(e);
+                    for job in batch {
+                        let _ = job.answer.send(Err(e.clone()));
+                    }
                 }
             }
-            Err(e) => {
-                let e = StoreError::from(e);
-                for job in batch {
-                    let _ = job.answer.send(Err(e.clone()));
-                }
-            }
-        }
-    });
+        },
+    );
 }
 
 /// What every writer thread does with its queue: takes the jobs that queued while it was
-/// writing (at most `most`), and hands them to `write`, counted among the busy writers
-/// meanwhile (they hold a connection outside the permits). Ends when the store is dropped.
+/// writing (at most `most`), waiting up to `linger` after the first for more, and hands them to
+/// `write`, counted among the busy writers meanwhile (they hold a connection outside the
+/// permits). Ends when the store is dropped.
 pub(crate) fn serve_batches<J>(
     db: std::sync::Weak<Database>,
     queue: std::sync::mpsc::Receiver<J>,
     most: usize,
+    linger: std::time::Duration,
     mut write: impl FnMut(&Database, Vec<J>),
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
+        let until = std::time::Instant::now() + linger;
         while batch.len() < most {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+            let job = match queue.try_recv() {
+                Ok(job) => job,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    let left = until.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    match queue.recv_timeout(left) {
+                        Ok(job) => job,
+                        Err(_) => break,
+                    }
+                }
+            };
+            batch.push(job);
         }
         let Some(db) = db.upgrade() else {
             return;

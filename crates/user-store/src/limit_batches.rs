@@ -17,6 +17,11 @@ use crate::prepared::{Bind, Statement};
 
 /// The most attempts one statement counts.
 const MOST_PER_BATCH: usize = 256;
+/// How long the thread waits after an attempt for others to count with it. Attempts arrive
+/// while logins are spread over their WeChat call and commit, so few queue on their own (a
+/// statement for one or two was most of the cost left, docs/performance.md); half a
+/// millisecond more on a login lets several share one statement.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// GCRA for many keys in one statement: each row proposes its key and its cost (the
 /// intervals of the attempts it counts); a key whose allowance holds them all takes them, and
@@ -55,7 +60,7 @@ pub(crate) fn count_attempts(
     db: std::sync::Weak<Database>,
     queue: std::sync::mpsc::Receiver<TakeJob>,
 ) {
-    crate::group_commit::serve_batches(db, queue, MOST_PER_BATCH, |db, batch| {
+    crate::group_commit::serve_batches(db, queue, MOST_PER_BATCH, LINGER, |db, batch| {
         let answers = take_together(db, &batch);
         for (job, answer) in batch.into_iter().zip(answers) {
             // The caller may have gone (a request cancelled): nothing to tell.

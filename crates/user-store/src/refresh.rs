@@ -220,26 +220,33 @@ pub(crate) fn commit_refreshes(
     db: std::sync::Weak<Database>,
     queue: std::sync::mpsc::Receiver<RefreshJob>,
 ) {
-    serve_batches(db, queue, MOST_PER_COMMIT, |db, batch| {
-        // A panic (none is expected) answers its batch with an error, and the thread goes on.
-        let moved =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| db.rotate_together(&batch)))
-                .unwrap_or_else(|_| {
-                    Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
-                });
-        db.call_done(matches!(moved, Err(DbError::Diesel(_))));
-        match moved {
-            Ok(sessions) => {
-                for (job, session) in batch.into_iter().zip(sessions) {
-                    let _ = job.answer.send(Ok(session));
+    serve_batches(
+        db,
+        queue,
+        MOST_PER_COMMIT,
+        std::time::Duration::ZERO,
+        |db, batch| {
+            // A panic (none is expected) answers its batch with an error, and the thread goes on.
+            let moved = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                db.rotate_together(&batch)
+            }))
+            .unwrap_or_else(|_| {
+                Err(StoreError::Internal(Cause::new(WriterGone("a panic".into()))).into())
+            });
+            db.call_done(matches!(moved, Err(DbError::Diesel(_))));
+            match moved {
+                Ok(sessions) => {
+                    for (job, session) in batch.into_iter().zip(sessions) {
+                        let _ = job.answer.send(Ok(session));
+                    }
+                }
+                Err(e) => {
+                    let e = StoreError::from(e);
+                    for job in batch {
+                        let _ = job.answer.send(Err(e.clone()));
+                    }
                 }
             }
-            Err(e) => {
-                let e = StoreError::from(e);
-                for job in batch {
-                    let _ = job.answer.send(Err(e.clone()));
-                }
-            }
-        }
-    });
+        },
+    );
 }
