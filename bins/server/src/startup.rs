@@ -288,21 +288,11 @@ impl Application {
         let limits_purge = actix_web::rt::spawn(crate::shared_limits::purge_shared_limits(
             Arc::clone(&service),
         ));
-        let webhooks = crate::webhooks::start(
-            &config.webhooks,
+        let dispatching = crate::webhooks::start(
+            &config,
             Arc::clone(&store) as Arc<dyn wxlogin_domain::WebhookOutbox>,
-            // Given-up deliveries are an operator's record, kept like the audit log.
-            std::time::Duration::from_secs(
-                u64::try_from(config.admin.audit_retention_days).unwrap_or(0) * 86_400,
-            ),
+            &metrics,
         )?;
-        let dispatching = match webhooks {
-            Some(started) => {
-                metrics.observe_webhooks(started.webhooks);
-                started.tasks
-            }
-            None => Vec::new(),
-        };
         let maintenance = purge
             .into_iter()
             .chain(dispatching)

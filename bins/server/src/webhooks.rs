@@ -9,9 +9,11 @@ use anyhow::Context;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use wxlogin_domain::{SystemClock, WebhookOutbox};
-use wxlogin_webhooks::{Dispatcher, Endpoint, Sender};
+use wxlogin_webhooks::{Dispatcher, Sender};
 
-use crate::metrics::{counter, gauge};
+use crate::config::Config;
+
+use crate::metrics::{Metrics, counter, gauge};
 
 /// How long a receiver has to answer: a slow one holds its delivery, never a login.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,23 +33,21 @@ impl std::fmt::Debug for Webhooks {
     }
 }
 
-/// The dispatcher, and the tasks that run it and read the counts (abort them to stop).
-pub struct Started {
-    pub webhooks: Arc<Webhooks>,
-    pub tasks: Vec<actix_web::rt::task::JoinHandle<()>>,
-}
-
-/// The dispatcher for `endpoints`, running; `None` when no endpoint is configured (the outbox
-/// may still hold deliveries of endpoints since removed: they wait for an instance configured
-/// with them).
+/// The dispatcher for `config`'s endpoints, running, its counts reported in `metrics`: the
+/// tasks (abort them to stop). None when no endpoint is configured (the outbox may still hold
+/// deliveries of endpoints since removed: they wait for an instance configured with them).
 pub fn start(
-    endpoints: &[Endpoint],
+    config: &Config,
     outbox: Arc<dyn WebhookOutbox>,
-    failed_kept: Duration,
-) -> anyhow::Result<Option<Started>> {
+    metrics: &Metrics,
+) -> anyhow::Result<Vec<actix_web::rt::task::JoinHandle<()>>> {
+    let endpoints = &config.webhooks;
     if endpoints.is_empty() {
-        return Ok(None);
+        return Ok(Vec::new());
     }
+    // Given-up deliveries are an operator's record, kept like the audit log.
+    let failed_kept =
+        Duration::from_secs(u64::try_from(config.admin.audit_retention_days).unwrap_or(0) * 86_400);
     let sender = Sender::new(SEND_TIMEOUT).context("the webhooks' HTTP client")?;
     let dispatcher = Arc::new(Dispatcher::new(
         outbox,
@@ -74,7 +74,8 @@ pub fn start(
         .map(actix_web::rt::spawn)
         .collect();
     tasks.push(actix_web::rt::spawn(read_counts(Arc::clone(&webhooks))));
-    Ok(Some(Started { webhooks, tasks }))
+    metrics.observe_webhooks(webhooks);
+    Ok(tasks)
 }
 
 async fn read_counts(webhooks: Arc<Webhooks>) {

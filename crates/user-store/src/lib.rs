@@ -10,6 +10,7 @@ mod database_url;
 mod deletion;
 mod ended_sessions;
 mod error;
+mod first_login;
 mod group_commit;
 mod legacy;
 mod limit_batches;
