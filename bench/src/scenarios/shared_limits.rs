@@ -15,8 +15,6 @@ use std::fmt::Write as _;
 use super::*;
 use crate::servers::Launcher;
 
-const LOGIN_FROM_LUA: &str = include_str!("../../lua/login_from.lua");
-
 /// The limit that refuses nothing at this machine's login rates (per client per minute; the
 /// server accepts at most 10^6) yet makes every login spend the counter.
 const HIGH_LIMIT: &str = "1000000";
@@ -44,7 +42,7 @@ impl Bench<'_> {
         out: &mut Outcome,
     ) -> anyhow::Result<String> {
         let options = self.options;
-        let script = self.script("login-from", LOGIN_FROM_LUA)?;
+        let script = self.script("login-from", LOGIN_LUA)?;
         let returning = options.tokens.to_string();
         // (limit on, many addresses): the figures of each run of that kind.
         let mut figures: Vec<((bool, bool), Figures)> = Vec::new();

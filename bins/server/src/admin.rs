@@ -16,6 +16,7 @@ use actix_web::middleware::Next;
 use actix_web::{App, HttpMessage, HttpRequest, HttpServer, web};
 use anyhow::Context;
 use wxlogin_core::{AdminService, LoginService, Operator};
+use wxlogin_domain::{Clock, SystemClock};
 
 pub use description::document_json;
 pub use keys::{AdminKeys, MIN_KEY_LEN};
@@ -52,9 +53,7 @@ const MOST_REFUSALS_AUDITED: usize = 1000;
 impl RecentRefusals {
     /// Whether the refusal of `client` now is the first of its minute (and there is room).
     fn first_this_minute(&mut self, client: Option<IpAddr>) -> bool {
-        let minute = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() / 60);
+        let minute = u64::try_from(SystemClock.now().div_euclid(60)).unwrap_or(0);
         if minute != self.minute {
             self.minute = minute;
             self.addresses.clear();

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use wxlogin_core::Operator;
-use wxlogin_domain::{AuditEntry, AuditKind, AuditQuery, SessionInfo, User};
+use wxlogin_domain::{AuditEntry, AuditKind, AuditQuery, Clock, SessionInfo, SystemClock, User};
 
 use super::AdminState;
 use crate::error::{ApiError, ApiErrorKind};
@@ -218,9 +218,7 @@ async fn sessions(
     by: web::ReqData<Operator>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = SystemClock.now();
     let sessions: Vec<SessionBody> = state
         .admin
         .sessions(&by, &id)

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use wxlogin_core::Operator;
-use wxlogin_domain::{AuditKind, WebhookDelivery};
+use wxlogin_domain::{AuditKind, Clock, SystemClock, WebhookDelivery};
 
 use super::AdminState;
 use crate::error::ApiError;
@@ -121,9 +121,7 @@ async fn retry(
     by: &Operator,
     id: Option<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let now = SystemClock.now();
     let retried = state
         .outbox
         .retry_failed(id, now)

@@ -94,15 +94,13 @@ async fn answer_login(
 ) -> Result<HttpResponse, ApiError> {
     let body: LoginRequest = json_object(body)?;
     let client = crate::client_addr::request_client(req, &state.trusted_proxies);
-    if let (Some(limiter), Some(client)) = (&state.login_limiter, client)
+    if let (Some(limiter), Some(key)) = (&state.login_limiter, client.map(limit_key))
         && !state
             .service
             .limits()
-            .take(
-                &format!("login:{}", limit_key(client)),
-                state.login_rate_limit,
-                || limiter.check_key(&limit_key(client)).is_ok(),
-            )
+            .take(&format!("login:{key}"), state.login_rate_limit, || {
+                limiter.check_key(&key).is_ok()
+            })
             .await
     {
         return Err(ApiError::new(

@@ -12,18 +12,7 @@ use crate::support::{APP, Mocks, NOW, caller_in_app, user};
 async fn an_account_spends_at_most_its_user_rate_limit_of_wechat_calls() {
     let mut m = Mocks::new();
     m.settings.user_rate_limit = 3;
-    an_access_token_at_hand(&mut m);
-    m.wechat.expect_phone_number().times(3).returning(|_, _| {
-        Ok(wxlogin_domain::PhoneInfo {
-            phone_number: "13800138000".into(),
-            pure_phone_number: "13800138000".into(),
-            country_code: "86".into(),
-        })
-    });
-    m.users
-        .expect_update_profile()
-        .times(3)
-        .returning(|_, _, _| Ok(Some(user("u1"))));
+    phone_answers(&mut m, 3);
     let service = m.service();
     for _ in 0..3 {
         service
